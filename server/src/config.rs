@@ -1,0 +1,238 @@
+//! Configuration: one struct read from the environment, every variable documented in `.env.example`.
+
+use std::{env, net::SocketAddr, str::FromStr, time::Duration};
+
+const DEFAULT_PAYMENT_LATENCY_MS: u64 = 50;
+
+/// Everything the server reads from its environment, with the defaults applied.
+///
+/// The standard `OTEL_*` variables are not here: the OpenTelemetry SDK and the OTLP exporter read them
+/// themselves (see [`crate::telemetry`]), so they behave exactly as the specification says.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `SERVER_ADDR`: where the HTTP server listens.
+    pub server_addr: SocketAddr,
+    /// `DATABASE_URL`: the SQLite database; its file and parent directory are created if missing.
+    pub database_url: String,
+    /// `CORS_ALLOWED_ORIGINS`: the exact origins that may call the API from a browser.
+    pub cors_allowed_origins: Vec<String>,
+    /// `PAYMENT_LATENCY_MS`: how long the simulated gateway takes for each charge.
+    pub payment_latency: Duration,
+    /// `PAYMENT_FAILURE_RATE`: the share of charges (0.0–1.0) that fail as gateway errors.
+    pub payment_failure_rate: f64,
+    /// `SEED_STOCK`: the stock each seeded product gets in a new database.
+    pub seed_stock: i64,
+    /// `TRACE_CONTEXT_TEST_ENDPOINT=1`: serve the W3C trace-context conformance endpoint `POST /test`.
+    pub trace_context_test_endpoint: bool,
+}
+
+/// A variable that is set but cannot be used; the message names the variable and what it wants.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}={value:?}: {expected}")]
+pub struct ConfigError {
+    name: &'static str,
+    value: String,
+    expected: &'static str,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            database_url: "sqlite://data/checkout.db".to_owned(),
+            cors_allowed_origins: vec![
+                "http://localhost:8080".to_owned(),
+                "http://127.0.0.1:8080".to_owned(),
+            ],
+            payment_latency: Duration::from_millis(DEFAULT_PAYMENT_LATENCY_MS),
+            payment_failure_rate: 0.0,
+            seed_stock: 100,
+            trace_context_test_endpoint: false,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let parsed = |name: &'static str, expected: &'static str| Setting {
+            name,
+            expected,
+            value: var(name),
+        };
+
+        let trace_context_test_endpoint = match var("TRACE_CONTEXT_TEST_ENDPOINT").as_deref() {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "TRACE_CONTEXT_TEST_ENDPOINT",
+                    value: other.to_owned(),
+                    expected: "1 to enable, 0 or unset to disable",
+                });
+            }
+        };
+        let cors_allowed_origins = match var("CORS_ALLOWED_ORIGINS") {
+            Some(list) => parse_origins(&list)?,
+            None => defaults.cors_allowed_origins,
+        };
+
+        Ok(Self {
+            server_addr: parsed("SERVER_ADDR", "an IP address and port, e.g. 127.0.0.1:3000")
+                .or(defaults.server_addr, |_| true)?,
+            database_url: var("DATABASE_URL").unwrap_or(defaults.database_url),
+            cors_allowed_origins,
+            payment_latency: parsed("PAYMENT_LATENCY_MS", "a whole number of milliseconds")
+                .or(DEFAULT_PAYMENT_LATENCY_MS, |_| true)
+                .map(Duration::from_millis)?,
+            payment_failure_rate: parsed("PAYMENT_FAILURE_RATE", "a number from 0.0 to 1.0")
+                .or(defaults.payment_failure_rate, |r| (0.0..=1.0).contains(r))?,
+            seed_stock: parsed("SEED_STOCK", "a whole number, 0 or more")
+                .or(defaults.seed_stock, |s| *s >= 0)?,
+            trace_context_test_endpoint,
+        })
+    }
+}
+
+/// One variable on its way to a typed value.
+struct Setting {
+    name: &'static str,
+    expected: &'static str,
+    value: Option<String>,
+}
+
+impl Setting {
+    /// The parsed value, `default` when unset, or an error naming the variable when it does not parse
+    /// or fails `valid`.
+    fn or<T: FromStr>(self, default: T, valid: impl Fn(&T) -> bool) -> Result<T, ConfigError> {
+        let Some(value) = self.value else {
+            return Ok(default);
+        };
+        match value.parse::<T>() {
+            Ok(parsed) if valid(&parsed) => Ok(parsed),
+            _ => Err(ConfigError {
+                name: self.name,
+                value,
+                expected: self.expected,
+            }),
+        }
+    }
+}
+
+/// Parses a comma list of exact origins; `*` is refused because the API is called with credentials-like
+/// headers (`traceparent`, `baggage`, `Idempotency-Key`) that no wildcard should admit.
+fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
+    let error = |expected| ConfigError {
+        name: "CORS_ALLOWED_ORIGINS",
+        value: list.to_owned(),
+        expected,
+    };
+    let origins: Vec<String> = list
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    if origins.iter().any(|o| o == "*") {
+        return Err(error("explicit origins; `*` is not allowed"));
+    }
+    if origins
+        .iter()
+        .any(|o| !(o.starts_with("http://") || o.starts_with("https://")))
+    {
+        return Err(error(
+            "a comma list of origins such as http://localhost:8080",
+        ));
+    }
+    Ok(origins)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn an_empty_environment_gives_the_documented_defaults() {
+        let config = config(&[]).expect("defaults");
+        assert_eq!(config.server_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.database_url, "sqlite://data/checkout.db");
+        assert_eq!(
+            config.cors_allowed_origins,
+            ["http://localhost:8080", "http://127.0.0.1:8080"]
+        );
+        assert_eq!(config.payment_latency, Duration::from_millis(50));
+        assert_eq!(config.payment_failure_rate, 0.0);
+        assert_eq!(config.seed_stock, 100);
+        assert!(!config.trace_context_test_endpoint);
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let config = config(&[
+            ("SERVER_ADDR", "0.0.0.0:8000"),
+            ("DATABASE_URL", "sqlite::memory:"),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://shop.example, http://localhost:5173/",
+            ),
+            ("PAYMENT_LATENCY_MS", "0"),
+            ("PAYMENT_FAILURE_RATE", "0.25"),
+            ("SEED_STOCK", "1000000"),
+            ("TRACE_CONTEXT_TEST_ENDPOINT", "1"),
+        ])
+        .expect("valid");
+        assert_eq!(config.server_addr.port(), 8000);
+        assert_eq!(config.database_url, "sqlite::memory:");
+        assert_eq!(
+            config.cors_allowed_origins,
+            ["https://shop.example", "http://localhost:5173"]
+        );
+        assert_eq!(config.payment_latency, Duration::ZERO);
+        assert_eq!(config.payment_failure_rate, 0.25);
+        assert_eq!(config.seed_stock, 1_000_000);
+        assert!(config.trace_context_test_endpoint);
+    }
+
+    #[test]
+    fn a_wildcard_origin_is_refused() {
+        let error = config(&[("CORS_ALLOWED_ORIGINS", "*")]).expect_err("wildcard");
+        assert!(
+            error.to_string().contains("CORS_ALLOWED_ORIGINS"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_with_the_variable_named() {
+        for (name, value) in [
+            ("PAYMENT_FAILURE_RATE", "1.5"),
+            ("PAYMENT_FAILURE_RATE", "often"),
+            ("PAYMENT_LATENCY_MS", "-3"),
+            ("SEED_STOCK", "-1"),
+            ("SERVER_ADDR", "localhost"),
+            ("TRACE_CONTEXT_TEST_ENDPOINT", "yes"),
+        ] {
+            let error = config(&[(name, value)]).expect_err(name);
+            assert!(error.to_string().starts_with(name), "{error}");
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! `AppError`: every way a request can fail, and the JSON body each one answers with.
+//!
+//! Client errors say what is wrong and which field; server errors stay opaque to the client and are
+//! logged with the trace id so that the log line and the trace find each other.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use opentelemetry::trace::TraceContextExt;
+use serde_json::json;
+
+use crate::domain::Invalid;
+
+/// An error that becomes a `{ "error": { "code", "message", "field"? } }` response.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A field of the body is malformed or out of range (422).
+    #[error("{}: {}", .0.field, .0.message)]
+    Invalid(Invalid),
+    /// The body is not JSON of the expected shape (422).
+    #[error("{0}")]
+    InvalidJson(String),
+    /// The body is not declared as JSON (415).
+    #[error("expected a JSON body with Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// The checkout names a product that is not in the catalog (422).
+    #[error("product {product_id} does not exist")]
+    UnknownProduct {
+        /// The JSON path of the line item.
+        field: String,
+        /// The id that was not found.
+        product_id: i64,
+    },
+    /// Not enough stock for a line item (409).
+    #[error("not enough stock for product {product_id}")]
+    OutOfStock {
+        /// The JSON path of the line item.
+        field: String,
+        /// The product that ran out.
+        product_id: i64,
+    },
+    /// The card was declined by the gateway (402); `code` tells why.
+    #[error("{message}")]
+    PaymentDeclined {
+        /// `card_declined` or `insufficient_funds`.
+        code: &'static str,
+        /// A message for the customer.
+        message: &'static str,
+    },
+    /// The payment gateway failed (502); nothing was charged and no stock was taken.
+    #[error("the payment provider is unavailable; nothing was charged, please try again")]
+    PaymentGateway,
+    /// The `Idempotency-Key` was used before with a different body (422).
+    #[error("this Idempotency-Key was already used with a different request body")]
+    IdempotencyKeyReused,
+    /// The `Idempotency-Key` header is not a short printable token (400).
+    #[error("the Idempotency-Key header must be 1 to 255 visible ASCII characters")]
+    IdempotencyKeyInvalid,
+    /// No such resource (404).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Anything else: a bug or a database failure (500). The detail is logged, never sent.
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Internal(InternalError::Database(error))
+    }
+}
+
+impl AppError {
+    /// The HTTP status for this error.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Invalid(_)
+            | Self::InvalidJson(_)
+            | Self::UnknownProduct { .. }
+            | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::IdempotencyKeyInvalid => StatusCode::BAD_REQUEST,
+            Self::OutOfStock { .. } => StatusCode::CONFLICT,
+            Self::PaymentDeclined { .. } => StatusCode::PAYMENT_REQUIRED,
+            Self::PaymentGateway => StatusCode::BAD_GATEWAY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable, machine-readable code in the body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "validation_failed",
+            Self::InvalidJson(_) => "invalid_json",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnknownProduct { .. } => "unknown_product",
+            Self::OutOfStock { .. } => "out_of_stock",
+            Self::PaymentDeclined { code, .. } => code,
+            Self::PaymentGateway => "payment_gateway_error",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::IdempotencyKeyInvalid => "idempotency_key_invalid",
+            Self::NotFound(_) => "not_found",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            Self::Invalid(invalid) => Some(&invalid.field),
+            Self::UnknownProduct { field, .. } | Self::OutOfStock { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// The JSON body sent to the client.
+    pub fn body(&self) -> serde_json::Value {
+        let message = match self {
+            Self::Internal(_) => "internal server error".to_owned(),
+            other => other.to_string(),
+        };
+        let mut error = json!({ "code": self.code(), "message": message });
+        if let Some(field) = self.field() {
+            error["field"] = json!(field);
+        }
+        json!({ "error": error })
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(detail) = &self {
+            let trace_id = opentelemetry::Context::current()
+                .span()
+                .span_context()
+                .trace_id();
+            tracing::error!(%trace_id, error = %detail, "request failed");
+        }
+        (self.status_code(), Json(self.body())).into_response()
+    }
+}
+
+impl From<Invalid> for AppError {
+    fn from(invalid: Invalid) -> Self {
+        Self::Invalid(invalid)
+    }
+}
+
+/// A failure the client cannot fix; its text is logged, never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum InternalError {
+    /// The database refused or failed a statement.
+    #[error("database: {0}")]
+    Database(#[source] sqlx::Error),
+    /// A stored value could not be read back.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}

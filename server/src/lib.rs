@@ -1,0 +1,25 @@
+//! The checkout backend: an axum server that continues the browser's trace through product lookup,
+//! payment and every database statement, and exports it over OTLP.
+//!
+//! A map of the crate, in the order a request meets it:
+//!
+//! - [`config`]: the environment, read once into [`config::Config`].
+//! - [`startup`]: [`startup::Application`] opens the database, builds the router, binds, serves and
+//!   drains on shutdown.
+//! - [`telemetry`]: the tracer provider and its guard, the strict W3C [`telemetry::propagation`]
+//!   parser, and the [`telemetry::http`] middleware that opens the SERVER span of each request.
+//! - [`routes`]: the HTTP API; handlers parse input into [`domain`] types and call [`db`] and
+//!   [`payment`].
+//! - [`idempotency`]: `Idempotency-Key` locks.
+//! - [`error`]: [`error::AppError`], the one error type, and its JSON body.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod payment;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,136 @@
+//! The payment gateway: an in-process simulation with test cards, latency and a failure rate.
+//!
+//! | card                  | outcome                          |
+//! |-----------------------|----------------------------------|
+//! | `4242 4242 4242 4242` | approved                         |
+//! | `4000 0000 0000 0002` | declined                         |
+//! | `4000 0000 0000 9995` | declined: insufficient funds     |
+//! | `4000 0000 0000 0119` | gateway error                    |
+//! | any other valid card  | approved                         |
+//!
+//! The charge runs in a `payment.charge` span that records the card brand and last four digits only.
+
+use std::time::Duration;
+
+use opentelemetry::{
+    KeyValue,
+    trace::{SpanKind, Status, TraceContextExt},
+};
+use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
+
+use crate::{
+    domain::CardNumber,
+    telemetry::{self, Tracer},
+};
+
+/// Approves.
+pub const CARD_APPROVED: &str = "4242424242424242";
+/// Declined by the issuer.
+pub const CARD_DECLINED: &str = "4000000000000002";
+/// Declined for insufficient funds.
+pub const CARD_INSUFFICIENT_FUNDS: &str = "4000000000009995";
+/// The gateway fails.
+pub const CARD_GATEWAY_ERROR: &str = "4000000000000119";
+
+/// The simulated gateway.
+#[derive(Clone)]
+pub struct PaymentGateway {
+    latency: Duration,
+    failure_rate: f64,
+    tracer: Tracer,
+}
+
+/// A successful charge.
+#[derive(Debug, Clone)]
+pub struct Charge {
+    /// The gateway's reference for it.
+    pub id: String,
+}
+
+/// Why a charge did not go through. The messages are for customers and never quote the card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentError {
+    /// The issuer declined the card.
+    #[error("the card was declined")]
+    Declined,
+    /// The issuer declined for lack of funds.
+    #[error("the card was declined for insufficient funds")]
+    InsufficientFunds,
+    /// The gateway did not answer properly; nothing was charged.
+    #[error("the payment gateway failed")]
+    Gateway,
+}
+
+impl PaymentError {
+    /// The `error.type` recorded on the span.
+    pub fn error_type(self) -> &'static str {
+        match self {
+            Self::Declined => "card_declined",
+            Self::InsufficientFunds => "insufficient_funds",
+            Self::Gateway => "gateway_error",
+        }
+    }
+}
+
+impl PaymentGateway {
+    /// A gateway that takes `latency` per charge and fails a `failure_rate` share of them.
+    pub fn new(latency: Duration, failure_rate: f64, tracer: Tracer) -> Self {
+        Self {
+            latency,
+            failure_rate,
+            tracer,
+        }
+    }
+
+    /// Charges `amount_cents` to `card`.
+    pub async fn charge(
+        &self,
+        card: &CardNumber,
+        amount_cents: i64,
+    ) -> Result<Charge, PaymentError> {
+        let cx = telemetry::start_span(
+            &self.tracer,
+            "payment.charge",
+            SpanKind::Internal,
+            vec![
+                KeyValue::new("payment.card.brand", card.brand().as_str()),
+                KeyValue::new("payment.card.last4", card.last4().to_owned()),
+                KeyValue::new("payment.amount_cents", amount_cents),
+                KeyValue::new("payment.currency", "USD"),
+            ],
+        );
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+        let outcome = self.decide(card);
+        let span = cx.span();
+        match &outcome {
+            Ok(charge) => {
+                span.set_attribute(KeyValue::new("payment.outcome", "approved"));
+                span.set_attribute(KeyValue::new("payment.charge_id", charge.id.clone()));
+            }
+            Err(error) => {
+                span.set_attribute(KeyValue::new("payment.outcome", error.error_type()));
+                span.set_attribute(KeyValue::new(ERROR_TYPE, error.error_type()));
+                span.record_error(error);
+                span.set_status(Status::error(error.to_string()));
+            }
+        }
+        span.end();
+        outcome
+    }
+
+    fn decide(&self, card: &CardNumber) -> Result<Charge, PaymentError> {
+        match card.digits() {
+            CARD_DECLINED => Err(PaymentError::Declined),
+            CARD_INSUFFICIENT_FUNDS => Err(PaymentError::InsufficientFunds),
+            CARD_GATEWAY_ERROR => Err(PaymentError::Gateway),
+            _ if self.failure_rate > 0.0 && rand::random::<f64>() < self.failure_rate => {
+                Err(PaymentError::Gateway)
+            }
+            _ => Ok(Charge {
+                id: format!("ch_{}", uuid::Uuid::new_v4().simple()),
+            }),
+        }
+    }
+}

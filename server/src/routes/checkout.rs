@@ -1,0 +1,256 @@
+//! `POST /api/checkout`: validate, reserve stock and record the order, charge, settle.
+//!
+//! The order of the steps is what keeps money and stock consistent:
+//! 1. every field is validated before anything is written (422 writes nothing);
+//! 2. one transaction takes the stock (never below zero) and records a *pending* order (409 when
+//!    stock runs out, rolled back whole);
+//! 3. the card is charged outside any transaction, so a slow gateway never holds the write lock;
+//! 4. the order is settled: *paid*, or *declined*/*failed* with its stock given back in the same
+//!    transaction. A rejected or failed checkout leaves no paid order and no stock taken.
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use opentelemetry::{
+    KeyValue, Value,
+    context::FutureExt as _,
+    trace::{SpanKind, TraceContextExt},
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use crate::{
+    db::{Product, ReserveError, Settlement, StoredResponse},
+    domain::{Checkout, CheckoutRequest, LineItem, YearMonth},
+    error::AppError,
+    extract::JsonBody,
+    idempotency,
+    payment::PaymentError,
+    telemetry,
+};
+
+/// The 201 body.
+#[derive(Debug, Serialize)]
+pub struct OrderPlaced {
+    /// The new order's id.
+    pub order_id: String,
+    /// What was charged.
+    pub total_cents: i64,
+    /// `paid`.
+    pub status: &'static str,
+    /// The trace this checkout belongs to.
+    pub trace_id: String,
+}
+
+impl IntoResponse for OrderPlaced {
+    fn into_response(self) -> Response {
+        let location = format!("/api/orders/{}", self.order_id);
+        (
+            StatusCode::CREATED,
+            [(header::LOCATION, location)],
+            Json(self),
+        )
+            .into_response()
+    }
+}
+
+/// Places an order; with an `Idempotency-Key`, a retry replays the first answer instead.
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<CheckoutRequest>,
+) -> Result<Response, AppError> {
+    let checkout = Checkout::parse(request, YearMonth::now())?;
+    let Some(key) = idempotency_key(&headers)? else {
+        return Ok(place_order(&state, &checkout).await.into_response());
+    };
+
+    let _held = state.idempotency.lock(key).await;
+    let fingerprint = fingerprint(&checkout);
+    if let Some(stored) = state.db.stored_response(key).await? {
+        if stored.fingerprint != fingerprint {
+            return Err(AppError::IdempotencyKeyReused);
+        }
+        return Ok(replay(stored));
+    }
+    let result = place_order(&state, &checkout).await;
+    let (status, body) = match &result {
+        Ok(placed) => (
+            StatusCode::CREATED,
+            serde_json::to_value(placed).unwrap_or_default(),
+        ),
+        Err(error) => (error.status_code(), error.body()),
+    };
+    // A 5xx left nothing behind (see the module docs), so a retry may try again for real.
+    if !status.is_server_error() {
+        let stored = StoredResponse {
+            fingerprint,
+            status_code: status.as_u16(),
+            body: body.to_string(),
+        };
+        state.db.store_response(key, &stored).await?;
+    }
+    Ok(result.into_response())
+}
+
+async fn place_order(state: &AppState, checkout: &Checkout) -> Result<OrderPlaced, AppError> {
+    let products = lookup_products(state, checkout).await?;
+    let mut total_cents = 0_i64;
+    for item in &checkout.items {
+        let product = products
+            .iter()
+            .find(|p| p.id == item.product_id)
+            .ok_or_else(|| AppError::UnknownProduct {
+                field: item.field(),
+                product_id: item.product_id,
+            })?;
+        total_cents += product.price_cents * item.quantity;
+    }
+
+    let order_id = uuid::Uuid::new_v4().to_string();
+    let trace_id = telemetry::current_trace_id();
+    state
+        .db
+        .reserve_order(
+            &order_id,
+            &checkout.items,
+            total_cents,
+            checkout.email.as_str(),
+            &trace_id,
+        )
+        .await
+        .map_err(|error| match error {
+            ReserveError::OutOfStock(product_id) => AppError::OutOfStock {
+                field: field_of(&checkout.items, product_id),
+                product_id,
+            },
+            ReserveError::Database(error) => error.into(),
+        })?;
+
+    match state.payments.charge(&checkout.card, total_cents).await {
+        Ok(charge) => {
+            state
+                .db
+                .settle_order(
+                    &order_id,
+                    &checkout.items,
+                    Settlement::Paid,
+                    Some(&charge.id),
+                )
+                .await?;
+            Ok(OrderPlaced {
+                order_id,
+                total_cents,
+                status: "paid",
+                trace_id,
+            })
+        }
+        Err(declined) => {
+            let settlement = if declined == PaymentError::Gateway {
+                Settlement::Failed
+            } else {
+                Settlement::Declined
+            };
+            state
+                .db
+                .settle_order(&order_id, &checkout.items, settlement, None)
+                .await?;
+            tracing::info!(%trace_id, outcome = declined.error_type(), "payment not completed");
+            Err(match declined {
+                PaymentError::Declined => AppError::PaymentDeclined {
+                    code: "card_declined",
+                    message: "Your card was declined. Try another card.",
+                },
+                PaymentError::InsufficientFunds => AppError::PaymentDeclined {
+                    code: "insufficient_funds",
+                    message: "Your card was declined for insufficient funds.",
+                },
+                PaymentError::Gateway => AppError::PaymentGateway,
+            })
+        }
+    }
+}
+
+/// Looks the products of the checkout up in a `product.lookup` span.
+async fn lookup_products(state: &AppState, checkout: &Checkout) -> Result<Vec<Product>, AppError> {
+    let ids = checkout.product_ids();
+    let cx = telemetry::start_span(
+        &state.tracer,
+        "product.lookup",
+        SpanKind::Internal,
+        vec![
+            KeyValue::new("product.ids", Value::Array(ids.clone().into())),
+            KeyValue::new(
+                "product.count",
+                i64::try_from(ids.len()).unwrap_or(i64::MAX),
+            ),
+        ],
+    );
+    let result = state
+        .db
+        .products_by_ids(&ids)
+        .with_context(cx.clone())
+        .await;
+    let span = cx.span();
+    if let Ok(found) = &result {
+        span.set_attribute(KeyValue::new(
+            "product.found",
+            i64::try_from(found.len()).unwrap_or(i64::MAX),
+        ));
+    }
+    span.end();
+    Ok(result?)
+}
+
+fn field_of(items: &[LineItem], product_id: i64) -> String {
+    items
+        .iter()
+        .find(|item| item.product_id == product_id)
+        .map_or_else(|| "items".to_owned(), LineItem::field)
+}
+
+/// The `Idempotency-Key` header, if present and well-formed.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if idempotency::is_valid_key(key) => Ok(Some(key)),
+        _ => Err(AppError::IdempotencyKeyInvalid),
+    }
+}
+
+/// What identifies "the same request" for a key: the lines, the card's last four and the email.
+/// Only this digest is stored, never the card number.
+fn fingerprint(checkout: &Checkout) -> String {
+    let mut hasher = Sha256::new();
+    for item in &checkout.items {
+        hasher.update(format!("{}x{};", item.product_id, item.quantity));
+    }
+    hasher.update(checkout.card.last4());
+    hasher.update(checkout.email.as_str());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let status =
+        StatusCode::from_u16(stored.status_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        stored.body,
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}

@@ -1,0 +1,112 @@
+//! The HTTP API: the router, its shared state and its layers.
+//!
+//! | route                   | handler                 |
+//! |-------------------------|-------------------------|
+//! | `GET /api/products`     | [`products::list`]      |
+//! | `POST /api/checkout`    | [`checkout::create`]    |
+//! | `GET /api/orders/{id}`  | [`orders::show`]        |
+//! | `GET /healthz`          | [`health`] (not traced) |
+//! | `POST /test`            | [`trace_test::run`], only with `TRACE_CONTEXT_TEST_ENDPOINT=1` |
+
+pub mod checkout;
+pub mod orders;
+pub mod products;
+pub mod trace_test;
+
+use std::time::Duration;
+
+use axum::{
+    Json, Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    middleware,
+    routing::{get, post},
+};
+use serde_json::json;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    timeout::TimeoutLayer,
+};
+
+use crate::{
+    db::Db,
+    error::AppError,
+    idempotency::KeyLocks,
+    payment::PaymentGateway,
+    telemetry::{Tracer, http::server_span},
+};
+
+/// The largest request body accepted.
+const BODY_LIMIT_BYTES: usize = 64 * 1024;
+/// How long a request may take before it is answered with 503.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The payment gateway.
+    pub payments: PaymentGateway,
+    /// The tracer for spans the handlers make themselves.
+    pub tracer: Tracer,
+    /// Serialises requests that share an `Idempotency-Key`.
+    pub idempotency: KeyLocks,
+    /// The outgoing HTTP client (for the trace-context test endpoint).
+    pub http: reqwest::Client,
+}
+
+/// The whole API for `state`; `cors_origins` are the exact origins browsers may call it from.
+pub fn router(
+    state: AppState,
+    cors_origins: &[String],
+    trace_context_test_endpoint: bool,
+) -> Router {
+    let mut traced = Router::new()
+        .route("/api/products", get(products::list))
+        .route("/api/checkout", post(checkout::create))
+        .route("/api/orders/{id}", get(orders::show));
+    if trace_context_test_endpoint {
+        traced = traced.route("/test", post(trace_test::run));
+    }
+    traced
+        .fallback(|| async { AppError::NotFound("route") })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.tracer.clone(),
+            server_span,
+        ))
+        // Added after the tracing layer: health probes every few seconds would bury real traces.
+        .route("/healthz", get(health))
+        .layer(cors(cors_origins))
+        .with_state(state)
+}
+
+/// Liveness: the process is up and serving.
+pub async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// CORS for the page's origins: the trace headers may come in, `traceresponse` may be read.
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static("traceparent"),
+            HeaderName::from_static("tracestate"),
+            HeaderName::from_static("baggage"),
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([HeaderName::from_static("traceresponse")])
+        .max_age(Duration::from_secs(600))
+}

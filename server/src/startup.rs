@@ -1,0 +1,150 @@
+//! `Application`: build the server from a `Config`, then run it until a shutdown signal.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::Router;
+use tokio::{net::TcpListener, sync::Notify};
+
+use crate::{
+    config::Config,
+    db::Db,
+    idempotency::KeyLocks,
+    payment::PaymentGateway,
+    routes::{self, AppState},
+    telemetry::Tracer,
+};
+
+/// How long in-flight requests get to finish after a shutdown signal. With the telemetry flush
+/// after it, the process is gone within 5 s of SIGTERM even when the collector is down.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A bound listener and the router it will serve.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: Db,
+}
+
+/// The server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened, migrated or seeded.
+    #[error("database {url}: {source}")]
+    Database {
+        /// The `DATABASE_URL` in use.
+        url: String,
+        /// What went wrong.
+        source: sqlx::Error,
+    },
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The `SERVER_ADDR` in use.
+        addr: SocketAddr,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The outgoing HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    HttpClient(#[from] reqwest::Error),
+}
+
+impl Application {
+    /// Opens and migrates the database, builds the router and binds `config.server_addr` (port 0
+    /// picks a free port: see [`local_addr`](Self::local_addr)).
+    pub async fn build(config: &Config, tracer: Tracer) -> Result<Self, StartupError> {
+        let db = Db::connect(&config.database_url, config.seed_stock, tracer.clone())
+            .await
+            .map_err(|source| StartupError::Database {
+                url: config.database_url.clone(),
+                source,
+            })?;
+        let state = AppState {
+            db: db.clone(),
+            payments: PaymentGateway::new(
+                config.payment_latency,
+                config.payment_failure_rate,
+                tracer.clone(),
+            ),
+            tracer,
+            idempotency: KeyLocks::default(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()?,
+        };
+        let router = routes::router(
+            state,
+            &config.cors_allowed_origins,
+            config.trace_context_test_endpoint,
+        );
+        let listener = TcpListener::bind(config.server_addr)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: config.server_addr,
+                source,
+            })?;
+        Ok(Self {
+            listener,
+            router,
+            db,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and lets in-flight requests finish
+    /// for up to [`DRAIN_TIMEOUT`].
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let stopping = Arc::new(Notify::new());
+        let signal = {
+            let stopping = Arc::clone(&stopping);
+            async move {
+                shutdown.await;
+                stopping.notify_one();
+            }
+        };
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
+        let result = tokio::select! {
+            result = serve.into_future() => result,
+            () = async { stopping.notified().await; tokio::time::sleep(DRAIN_TIMEOUT).await } => {
+                tracing::warn!(timeout_ms = DRAIN_TIMEOUT.as_millis(), "requests still running at shutdown were cut off");
+                Ok(())
+            }
+        };
+        self.db.close().await;
+        result
+    }
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; draining requests");
+}

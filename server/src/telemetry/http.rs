@@ -1,0 +1,151 @@
+//! The HTTP middleware that opens one SERVER span per request and answers with `traceresponse`.
+
+use std::time::Instant;
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::{HeaderValue, header},
+    middleware::Next,
+    response::Response,
+};
+use opentelemetry::{
+    KeyValue,
+    baggage::BaggageExt,
+    context::FutureExt as _,
+    trace::{SpanKind, Status, TraceContextExt, Tracer as _},
+};
+use opentelemetry_semantic_conventions::attribute::{
+    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, SERVER_ADDRESS,
+    SERVER_PORT, URL_PATH, URL_SCHEME, USER_AGENT_ORIGINAL,
+};
+
+use super::{Tracer, propagation};
+
+/// The baggage key the page uses for its session id; copied onto the server span.
+pub const SESSION_ID_BAGGAGE: &str = "session.id";
+
+/// Wraps a request in a SERVER span named `{METHOD} {route}`, continuing the caller's trace.
+///
+/// The route is the matched template (`/api/orders/{id}`), never the raw path, so span names stay
+/// low-cardinality. A 5xx marks the span as an error; a 4xx is the client's fault and leaves the status
+/// unset, as the HTTP semantic conventions say for servers.
+pub async fn server_span(State(tracer): State<Tracer>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let parent = propagation::extract(request.headers());
+    let method = known_method(request.method().as_str());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let name = match &route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_owned(),
+    };
+
+    let mut attributes = vec![
+        KeyValue::new(HTTP_REQUEST_METHOD, method),
+        KeyValue::new(URL_PATH, request.uri().path().to_owned()),
+        KeyValue::new(
+            URL_SCHEME,
+            request.uri().scheme_str().unwrap_or("http").to_owned(),
+        ),
+    ];
+    if let Some(route) = &route {
+        attributes.push(KeyValue::new(HTTP_ROUTE, route.clone()));
+    }
+    if let Some((host, port)) = host_and_port(&request) {
+        attributes.push(KeyValue::new(SERVER_ADDRESS, host));
+        attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
+    }
+    if let Some(agent) = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        attributes.push(KeyValue::new(USER_AGENT_ORIGINAL, agent.to_owned()));
+    }
+    if let Some(session) = parent
+        .baggage()
+        .get(SESSION_ID_BAGGAGE)
+        .map(|v| v.as_str().to_owned())
+        && is_plausible_session_id(&session)
+    {
+        attributes.push(KeyValue::new("session.id", session));
+    }
+
+    let span = tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Server)
+        .with_attributes(attributes)
+        .start_with_context(&tracer, &parent);
+    let cx = parent.with_span(span);
+    let mut response = next.run(request).with_context(cx.clone()).await;
+
+    let span = cx.span();
+    let status = response.status();
+    span.set_attribute(KeyValue::new(
+        HTTP_RESPONSE_STATUS_CODE,
+        i64::from(status.as_u16()),
+    ));
+    if status.is_server_error() {
+        span.set_attribute(KeyValue::new(ERROR_TYPE, status.as_str().to_owned()));
+        span.set_status(Status::error(
+            status.canonical_reason().unwrap_or("server error"),
+        ));
+    }
+    let span_context = span.span_context().clone();
+    if let Ok(value) = HeaderValue::from_str(&propagation::traceparent(&span_context)) {
+        response.headers_mut().insert("traceresponse", value);
+    }
+    span.end();
+
+    tracing::info!(
+        method,
+        route = route.as_deref().unwrap_or("-"),
+        status = status.as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+        trace_id = %span_context.trace_id(),
+        "request"
+    );
+    response
+}
+
+/// The method as the semantic conventions record it: a known method, or `_OTHER`.
+fn known_method(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method)
+        .unwrap_or("_OTHER")
+}
+
+/// `server.address` and `server.port` from the `Host` header (or the URI's authority).
+fn host_and_port(request: &Request) -> Option<(String, u16)> {
+    let authority = request
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            request
+                .headers()
+                .get(header::HOST)?
+                .to_str()
+                .ok()
+                .map(str::to_owned)
+        })?;
+    let authority: axum::http::uri::Authority = authority.parse().ok()?;
+    Some((
+        authority.host().to_owned(),
+        authority.port_u16().unwrap_or(80),
+    ))
+}
+
+/// Baggage comes from the client: only short, plain ids become attributes.
+fn is_plausible_session_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

@@ -1,0 +1,185 @@
+//! Telemetry: the tracer provider and its OTLP export, logging, and the helpers that make spans.
+//!
+//! - [`TelemetryGuard::init`] builds the provider from the standard `OTEL_*` variables: OTLP/HTTP
+//!   protobuf through a batch span processor, W3C propagators, a resource with the service name and
+//!   version. Hold the guard for the life of the process and call [`TelemetryGuard::shutdown`].
+//! - [`propagation`] is a strict W3C Trace Context parser in front of the SDK.
+//! - [`http`] is the middleware that opens one SERVER span per request.
+//!
+//! Spans are made with the OpenTelemetry API directly rather than through `tracing`: the names, kinds,
+//! attributes and statuses of the trace are the product here, and the API says them exactly. `tracing`
+//! is used for log lines only, so the OTLP exporter's own HTTP client (reqwest, hyper) can never be
+//! traced into the pipeline it feeds.
+
+pub mod http;
+pub mod propagation;
+
+use std::{borrow::Cow, env, time::Duration};
+
+use opentelemetry::{
+    Context, InstrumentationScope, KeyValue, global,
+    propagation::TextMapCompositePropagator,
+    trace::{SpanKind, TraceContextExt, Tracer as _, TracerProvider as _},
+};
+use opentelemetry_otlp::{SpanExporter, WithExportConfig as _};
+use opentelemetry_sdk::{
+    Resource,
+    propagation::{BaggagePropagator, TraceContextPropagator},
+    trace::{SdkTracer, SdkTracerProvider},
+};
+use opentelemetry_semantic_conventions::resource::SERVICE_VERSION;
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+/// The tracer every span of this server is made with.
+pub type Tracer = SdkTracer;
+
+/// The service name used when neither `OTEL_SERVICE_NAME` nor `OTEL_RESOURCE_ATTRIBUTES` names one.
+pub const DEFAULT_SERVICE_NAME: &str = "checkout-server";
+
+/// The scope name on every span of this crate.
+const SCOPE: &str = env!("CARGO_PKG_NAME");
+
+/// Owns the tracer provider; flushes and shuts it down on [`shutdown`](Self::shutdown) or drop.
+///
+/// The global provider holds a clone, so dropping a handle would not flush: this guard does it
+/// explicitly and with a bound, so that a collector that is down cannot hold the process open.
+#[must_use = "spans are lost unless the guard lives until shutdown"]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+/// The exporter could not be built from the `OTEL_*` settings.
+#[derive(Debug, thiserror::Error)]
+#[error("OpenTelemetry exporter: {0}")]
+pub struct TelemetryError(#[from] opentelemetry_otlp::ExporterBuildError);
+
+impl TelemetryGuard {
+    /// Builds the provider from the `OTEL_*` variables and installs it and the W3C propagators
+    /// globally. `OTEL_SDK_DISABLED=true` gives a provider that records spans (so trace ids still
+    /// reach responses and logs) but exports nothing.
+    pub fn init() -> Result<Self, TelemetryError> {
+        let mut builder = SdkTracerProvider::builder().with_resource(resource());
+        if !sdk_disabled() {
+            // The endpoint, protocol, timeout, headers and compression come from OTEL_EXPORTER_OTLP_*;
+            // the batch sizes and delays from OTEL_BSP_*; the sampler from OTEL_TRACES_SAMPLER.
+            let exporter = SpanExporter::builder()
+                .with_http()
+                .with_protocol(default_protocol())
+                .build()?;
+            builder = builder.with_batch_exporter(exporter);
+        }
+        let provider = builder.build();
+        global::set_tracer_provider(provider.clone());
+        global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(BaggagePropagator::new()),
+        ]));
+        Ok(Self {
+            provider: Some(provider),
+        })
+    }
+
+    /// The tracer for this crate's spans.
+    pub fn tracer(&self) -> Tracer {
+        tracer(
+            self.provider
+                .as_ref()
+                .expect("provider is present until shutdown"),
+        )
+    }
+
+    /// Flushes what is queued and shuts the provider down, giving up after `timeout`.
+    pub fn shutdown(mut self, timeout: Duration) {
+        if let Some(provider) = self.provider.take() {
+            shutdown_provider(provider, timeout);
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            shutdown_provider(provider, Duration::from_secs(2));
+        }
+    }
+}
+
+fn shutdown_provider(provider: SdkTracerProvider, timeout: Duration) {
+    if let Err(error) = provider.shutdown_with_timeout(timeout) {
+        tracing::warn!(%error, "telemetry shutdown did not complete; queued spans may be lost");
+    }
+}
+
+/// The crate's tracer from `provider`, with this crate's name and version as its scope.
+pub fn tracer(provider: &SdkTracerProvider) -> Tracer {
+    provider.tracer_with_scope(
+        InstrumentationScope::builder(SCOPE)
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build(),
+    )
+}
+
+/// The resource: `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES` when set, else this crate's
+/// default name, plus the crate version.
+fn resource() -> Resource {
+    let named_by_env = env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.is_empty())
+        || env::var("OTEL_RESOURCE_ATTRIBUTES").is_ok_and(|v| v.contains("service.name="));
+    let builder = Resource::builder()
+        .with_attribute(KeyValue::new(SERVICE_VERSION, env!("CARGO_PKG_VERSION")));
+    if named_by_env {
+        builder.build()
+    } else {
+        builder.with_service_name(DEFAULT_SERVICE_NAME).build()
+    }
+}
+
+fn sdk_disabled() -> bool {
+    env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// `http/protobuf`, the only protocol built in; the exporter lets `OTEL_EXPORTER_OTLP_PROTOCOL`
+/// override it and reports a clear error for one that is not compiled in.
+fn default_protocol() -> opentelemetry_otlp::Protocol {
+    opentelemetry_otlp::Protocol::HttpBinary
+}
+
+/// Installs the log subscriber: human-readable lines on stderr, filtered by `RUST_LOG`
+/// (default `info`, with the chatty HTTP and SQL internals at `warn`).
+pub fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(
+            "info,sqlx=warn,hyper=warn,reqwest=warn,opentelemetry=warn,opentelemetry_sdk=warn",
+        )
+    });
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt::layer().with_writer(std::io::stderr))
+        .try_init();
+}
+
+/// Starts a span as a child of the current context and returns a context that holds it.
+///
+/// Run the work under it with `FutureExt::with_context(cx.clone())` and end it with `cx.span().end()`.
+pub fn start_span(
+    tracer: &Tracer,
+    name: impl Into<Cow<'static, str>>,
+    kind: SpanKind,
+    attributes: Vec<KeyValue>,
+) -> Context {
+    let parent = Context::current();
+    let span = tracer
+        .span_builder(name)
+        .with_kind(kind)
+        .with_attributes(attributes)
+        .start_with_context(tracer, &parent);
+    parent.with_span(span)
+}
+
+/// The trace id of the current context, as 32 lowercase hex digits.
+pub fn current_trace_id() -> String {
+    Context::current()
+        .span()
+        .span_context()
+        .trace_id()
+        .to_string()
+}

@@ -1,0 +1,343 @@
+//! W3C Trace Context and Baggage on HTTP headers, with a strict `traceparent`/`tracestate` parser.
+//!
+//! The SDK's `TraceContextPropagator` is lenient: it accepts a 31-hex-digit trace id, a 15-hex-digit
+//! parent id, versions `0` and `000`, flags `1`; it reads only the first of duplicated headers and
+//! keeps more than 32 `tracestate` members. This module follows the processing model of the W3C
+//! Trace Context recommendation (level 2) instead:
+//!
+//! - an invalid `traceparent`, or more than one `traceparent` header, starts a new trace, and the
+//!   `tracestate` is dropped with it;
+//! - several `tracestate` headers are joined into one list; more than 32 members, a malformed
+//!   member or a duplicated key discards the whole `tracestate`;
+//! - a version above `00` (but not `ff`) is parsed by the version-00 rules, ignoring what follows
+//!   the flags after a `-`;
+//! - the sampled (`0x01`) and random (`0x02`) flags are kept; other bits are cleared.
+
+use axum::http::{HeaderMap, HeaderValue};
+use opentelemetry::{
+    Context,
+    baggage::BaggageExt,
+    propagation::{Extractor, Injector, TextMapPropagator},
+    trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState},
+};
+use opentelemetry_sdk::propagation::BaggagePropagator;
+
+const TRACEPARENT: &str = "traceparent";
+const TRACESTATE: &str = "tracestate";
+const MAX_TRACESTATE_MEMBERS: usize = 32;
+/// The flag bits version 00 defines: sampled and random.
+const KNOWN_FLAGS: u8 = 0x03;
+
+/// The remote parent and baggage carried by `headers`, on top of an empty context.
+pub fn extract(headers: &HeaderMap) -> Context {
+    let cx =
+        BaggagePropagator::new().extract_with_context(&Context::new(), &HeaderExtractor(headers));
+    match extract_span_context(headers) {
+        Some(remote) => cx.with_remote_span_context(remote),
+        None => cx,
+    }
+}
+
+/// Writes `traceparent`, `tracestate` and `baggage` for the span and baggage of `cx`.
+pub fn inject(cx: &Context, headers: &mut HeaderMap) {
+    let span = cx.span();
+    let span_context = span.span_context();
+    if span_context.is_valid() {
+        if let Ok(value) = HeaderValue::from_str(&traceparent(span_context)) {
+            headers.insert(TRACEPARENT, value);
+        }
+        let state = span_context.trace_state().header();
+        if let Ok(value) = HeaderValue::from_str(&state)
+            && !state.is_empty()
+        {
+            headers.insert(TRACESTATE, value);
+        }
+    }
+    if !cx.baggage().is_empty() {
+        BaggagePropagator::new().inject_context(cx, &mut HeaderInjector(headers));
+    }
+}
+
+/// Formats a span context as a version-00 `traceparent` (also the format of `traceresponse`).
+pub fn traceparent(span_context: &SpanContext) -> String {
+    format!(
+        "00-{}-{}-{:02x}",
+        span_context.trace_id(),
+        span_context.span_id(),
+        span_context.trace_flags().to_u8() & KNOWN_FLAGS
+    )
+}
+
+/// The remote span context of `headers`, or `None` when a new trace must start.
+pub fn extract_span_context(headers: &HeaderMap) -> Option<SpanContext> {
+    let mut traceparents = headers.get_all(TRACEPARENT).iter();
+    let (Some(only), None) = (traceparents.next(), traceparents.next()) else {
+        return None;
+    };
+    let (trace_id, span_id, flags) = parse_traceparent(only.to_str().ok()?)?;
+    let states: Vec<&str> = headers
+        .get_all(TRACESTATE)
+        .iter()
+        .map(|v| v.to_str().ok())
+        .collect::<Option<_>>()
+        .unwrap_or_default();
+    let trace_state = parse_tracestate(&states.join(",")).unwrap_or_default();
+    Some(SpanContext::new(
+        trace_id,
+        span_id,
+        TraceFlags::new(flags),
+        true,
+        trace_state,
+    ))
+}
+
+/// Parses one `traceparent` value by the version-00 rules (and higher versions by the same rules).
+pub fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, u8)> {
+    let value = value.trim_matches([' ', '\t']);
+    let bytes = value.as_bytes();
+    let version = value.get(0..2).filter(|v| is_lower_hex(v))?;
+    if version == "ff" {
+        return None;
+    }
+    // version-trace_id-parent_id-flags is 55 characters; version 00 allows nothing after it, a
+    // higher version may append fields after another dash.
+    let exact = version == "00";
+    if bytes.len() < 55
+        || (exact && bytes.len() != 55)
+        || (!exact && bytes.len() > 55 && bytes[55] != b'-')
+    {
+        return None;
+    }
+    if bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
+        return None;
+    }
+    let trace_id = value.get(3..35).filter(|v| is_lower_hex(v))?;
+    let parent_id = value.get(36..52).filter(|v| is_lower_hex(v))?;
+    let flags = value.get(53..55).filter(|v| is_lower_hex(v))?;
+    let trace_id = TraceId::from_hex(trace_id)
+        .ok()
+        .filter(|id| *id != TraceId::INVALID)?;
+    let span_id = SpanId::from_hex(parent_id)
+        .ok()
+        .filter(|id| *id != SpanId::INVALID)?;
+    let flags = u8::from_str_radix(flags, 16).ok()? & KNOWN_FLAGS;
+    Some((trace_id, span_id, flags))
+}
+
+/// Parses a (joined) `tracestate` list; `None` means "discard it".
+pub fn parse_tracestate(list: &str) -> Option<TraceState> {
+    let mut members: Vec<(&str, &str)> = Vec::new();
+    for member in list
+        .split(',')
+        .map(|m| m.trim_matches([' ', '\t']))
+        .filter(|m| !m.is_empty())
+    {
+        let (key, value) = member.split_once('=')?;
+        if !valid_key(key) || !valid_value(value) || members.iter().any(|(k, _)| *k == key) {
+            return None;
+        }
+        members.push((key, value));
+    }
+    if members.len() > MAX_TRACESTATE_MEMBERS {
+        return None;
+    }
+    TraceState::from_key_value(members).ok()
+}
+
+fn is_lower_hex(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `simple-key` or `tenant-id@system-id`, per the tracestate grammar.
+fn valid_key(key: &str) -> bool {
+    let rest_ok = |s: &str| {
+        s.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/')
+        })
+    };
+    match key.split_once('@') {
+        None => {
+            (1..=256).contains(&key.len()) && key.as_bytes()[0].is_ascii_lowercase() && rest_ok(key)
+        }
+        Some((tenant, system)) => {
+            (1..=241).contains(&tenant.len())
+                && (tenant.as_bytes()[0].is_ascii_lowercase()
+                    || tenant.as_bytes()[0].is_ascii_digit())
+                && rest_ok(tenant)
+                && (1..=14).contains(&system.len())
+                && system.as_bytes()[0].is_ascii_lowercase()
+                && rest_ok(system)
+        }
+    }
+}
+
+/// Up to 256 printable ASCII characters except `,` and `=`, not ending in a space.
+fn valid_value(value: &str) -> bool {
+    (1..=256).contains(&value.len())
+        && !value.ends_with(' ')
+        && value
+            .bytes()
+            .all(|b| (0x20..=0x7e).contains(&b) && b != b',' && b != b'=')
+}
+
+struct HeaderExtractor<'a>(&'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+struct HeaderInjector<'a>(&'a mut HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::try_from(key),
+            HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).expect("header value"));
+        }
+        map
+    }
+
+    #[test]
+    fn a_valid_traceparent_is_continued_with_its_ids_and_flags() {
+        let sc = extract_span_context(&headers(&[(TRACEPARENT, VALID)])).expect("valid");
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        assert_eq!(sc.span_id().to_string(), "b7ad6b7169203331");
+        assert!(sc.is_sampled() && sc.is_remote());
+    }
+
+    #[test]
+    fn malformed_traceparents_are_refused() {
+        for bad in [
+            "00-00000000000000000000000000000000-b7ad6b7169203331-01", // all-zero trace id
+            "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01", // all-zero parent id
+            "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", // forbidden version
+            "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01", // uppercase hex
+            "00-0af7651916cd43dd8448eb211c80319-b7ad6b7169203331-01",  // 31-hex trace id
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333-01",  // 15-hex parent id
+            "0-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",  // version 0
+            "000-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", // version 000
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-1",  // flags 1
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra", // 00 with more
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0g", // non-hex flags
+            "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01.what", // no dash after flags
+            "",
+        ] {
+            assert_eq!(parse_traceparent(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_higher_version_is_read_by_the_version_00_rules() {
+        let parsed = parse_traceparent(
+            "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-what-the-future-holds",
+        );
+        assert_eq!(
+            parsed.map(|(t, _, f)| (t.to_string(), f)),
+            Some(("0af7651916cd43dd8448eb211c80319c".into(), 1))
+        );
+    }
+
+    #[test]
+    fn the_random_flag_is_kept_and_unknown_bits_are_cleared() {
+        let (.., flags) =
+            parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-ff")
+                .expect("valid");
+        assert_eq!(flags, 0x03);
+        let sc = extract_span_context(&headers(&[(
+            TRACEPARENT,
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02",
+        )]))
+        .expect("valid");
+        assert_eq!(
+            traceparent(&sc),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02"
+        );
+    }
+
+    #[test]
+    fn a_duplicated_traceparent_starts_a_new_trace() {
+        assert!(
+            extract_span_context(&headers(&[(TRACEPARENT, VALID), (TRACEPARENT, VALID)])).is_none()
+        );
+    }
+
+    #[test]
+    fn several_tracestate_headers_are_joined_in_order() {
+        let sc = extract_span_context(&headers(&[
+            (TRACEPARENT, VALID),
+            (TRACESTATE, "congo=t61rcWkgMzE"),
+            (TRACESTATE, "rojo=00f067aa0ba902b7, vendor@sys=x"),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            sc.trace_state().header(),
+            "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7,vendor@sys=x"
+        );
+    }
+
+    #[test]
+    fn tracestate_over_32_members_malformed_or_duplicated_is_discarded() {
+        let many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
+        assert!(parse_tracestate(&many.join(",")).is_none());
+        assert!(parse_tracestate(&many[..32].join(",")).is_some());
+        for bad in [
+            "Foo=1",
+            "foo=1,foo=2",
+            "foo",
+            "foo=a=b",
+            "1foo=x",
+            "foo=caf\u{e9}",
+        ] {
+            assert!(parse_tracestate(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_invalid_traceparent_drops_tracestate_too() {
+        let cx = extract(&headers(&[
+            (TRACEPARENT, "00-xyz"),
+            (TRACESTATE, "congo=t61rcWkgMzE"),
+        ]));
+        assert!(!cx.span().span_context().is_valid());
+    }
+
+    #[test]
+    fn inject_writes_what_extract_reads() {
+        let cx = extract(&headers(&[
+            (TRACEPARENT, VALID),
+            (TRACESTATE, "congo=t61rcWkgMzE"),
+            ("baggage", "session.id=abc123"),
+        ]));
+        let mut out = HeaderMap::new();
+        inject(&cx, &mut out);
+        assert_eq!(out[TRACEPARENT], VALID);
+        assert_eq!(out[TRACESTATE], "congo=t61rcWkgMzE");
+        assert_eq!(out["baggage"], "session.id=abc123");
+    }
+}
