@@ -240,10 +240,25 @@ impl Db {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
         let db = Self { pool, tracer };
-        db.seed(seed_stock).await?;
-        Ok(db)
+        // One root span for start-up, so its statements show as one trace rather than many.
+        let cx = telemetry::start_span(
+            &db.tracer,
+            "db.migrate",
+            SpanKind::Internal,
+            vec![KeyValue::new(DB_SYSTEM_NAME, "sqlite")],
+        );
+        let result = async {
+            sqlx::migrate!("./migrations").run(&db.pool).await?;
+            db.seed(seed_stock).await
+        }
+        .with_context(cx.clone())
+        .await;
+        if let Err(error) = &result {
+            cx.span().set_status(Status::error(error_type(error)));
+        }
+        cx.span().end();
+        result.map(|()| db)
     }
 
     async fn seed(&self, stock: i64) -> Result<(), sqlx::Error> {

@@ -14,7 +14,7 @@
 pub mod http;
 pub mod propagation;
 
-use std::{borrow::Cow, env, time::Duration};
+use std::{borrow::Cow, env, io::IsTerminal as _, time::Duration};
 
 use opentelemetry::{
     Context, InstrumentationScope, KeyValue, global,
@@ -146,14 +146,31 @@ fn default_protocol() -> opentelemetry_otlp::Protocol {
 /// Installs the log subscriber: human-readable lines on stderr, filtered by `RUST_LOG`
 /// (default `info`, with the chatty HTTP and SQL internals at `warn`).
 pub fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new(
-            "info,sqlx=warn,hyper=warn,reqwest=warn,opentelemetry=warn,opentelemetry_sdk=warn",
-        )
-    });
+    install_logging(
+        std::io::stderr,
+        "info,sqlx=warn,hyper=warn,reqwest=warn,opentelemetry=warn,opentelemetry_sdk=warn",
+        std::io::stderr().is_terminal(),
+    );
+}
+
+/// Installs the same log format writing to `writer`, with `default_filter` unless `RUST_LOG` is
+/// set; tests use it to read every log line the server writes. A second call does nothing.
+pub fn init_logging_to<W>(writer: W, default_filter: &str)
+where
+    W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    install_logging(writer, default_filter, false);
+}
+
+fn install_logging<W>(writer: W, default_filter: &str, ansi: bool)
+where
+    W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let _ = tracing_subscriber::registry()
         .with(filter)
-        .with(fmt::layer().with_writer(std::io::stderr))
+        .with(fmt::layer().with_writer(writer).with_ansi(ansi))
         .try_init();
 }
 

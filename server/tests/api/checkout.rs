@@ -1,0 +1,371 @@
+//! The checkout API: status codes, JSON errors, stock and order bookkeeping, idempotency.
+
+use futures::future::join_all;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_valid_checkout_returns_201_records_a_paid_order_and_takes_stock() {
+    let app = spawn_app().await;
+    let response = app
+        .checkout(&checkout_body(&[(1, 2), (5, 1)], CARD_OK))
+        .await;
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["status"], "paid");
+    assert_eq!(body["total_cents"], 2 * 2400 + 650);
+    assert_eq!(body["trace_id"].as_str().map(str::len), Some(32));
+    assert_eq!(
+        location,
+        format!("/api/orders/{}", body["order_id"].as_str().expect("id"))
+    );
+
+    let stock = app.stock().await;
+    assert_eq!(stock[0], (1, 98));
+    assert_eq!(stock[4], (5, 99));
+
+    let order: Value = app
+        .client
+        .get(app.url(&location))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(order["status"], "paid");
+    assert_eq!(order["total_cents"], body["total_cents"]);
+    assert_eq!(order["trace_id"], body["trace_id"]);
+    assert_eq!(order["items"].as_array().map(Vec::len), Some(2));
+    assert!(
+        order.get("email").is_none(),
+        "the order view must not expose the email"
+    );
+}
+
+#[tokio::test]
+async fn the_catalog_lists_at_least_six_products_with_prices_and_stock() {
+    let app = spawn_app_with(|c| c.seed_stock = 7).await;
+    let products: Vec<Value> = app
+        .client
+        .get(app.url("/api/products"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert!(products.len() >= 6);
+    for product in &products {
+        assert!(product["name"].as_str().is_some_and(|n| !n.is_empty()));
+        assert!(product["price_cents"].as_i64().is_some_and(|p| p > 0));
+        assert_eq!(product["stock"], 7);
+    }
+}
+
+#[tokio::test]
+async fn every_invalid_body_gives_422_with_a_json_error_and_writes_nothing() {
+    let app = spawn_app().await;
+    let stock_before = app.stock().await;
+    let valid = checkout_body(&[(1, 1)], CARD_OK);
+    let with = |path: &[&str], value: Value| {
+        let mut body = valid.clone();
+        let mut target = &mut body;
+        for key in &path[..path.len() - 1] {
+            target = &mut target[*key];
+        }
+        target[path[path.len() - 1]] = value;
+        body
+    };
+    let cases: Vec<(&str, Value, Option<&str>)> = vec![
+        ("no items", with(&["items"], json!([])), Some("items")),
+        (
+            "quantity 0",
+            with(&["items"], json!([{ "product_id": 1, "quantity": 0 }])),
+            Some("items[0].quantity"),
+        ),
+        (
+            "quantity 100",
+            with(&["items"], json!([{ "product_id": 1, "quantity": 100 }])),
+            Some("items[0].quantity"),
+        ),
+        (
+            "quantity as text",
+            with(&["items"], json!([{ "product_id": 1, "quantity": "two" }])),
+            Some("items[0].quantity"),
+        ),
+        (
+            "unknown product",
+            with(&["items"], json!([{ "product_id": 999, "quantity": 1 }])),
+            Some("items[0].product_id"),
+        ),
+        (
+            "luhn failure",
+            with(&["card", "number"], json!("4242 4242 4242 4241")),
+            Some("card.number"),
+        ),
+        (
+            "card as number",
+            with(&["card", "number"], json!(4242424242424242_u64)),
+            Some("card.number"),
+        ),
+        (
+            "expired",
+            with(&["card", "expiry"], json!("01/21")),
+            Some("card.expiry"),
+        ),
+        (
+            "bad expiry",
+            with(&["card", "expiry"], json!("2030-12")),
+            Some("card.expiry"),
+        ),
+        (
+            "short cvc",
+            with(&["card", "cvc"], json!("12")),
+            Some("card.cvc"),
+        ),
+        (
+            "bad email",
+            with(&["email"], json!("grace.hopper")),
+            Some("email"),
+        ),
+        (
+            "no card",
+            json!({ "items": [{ "product_id": 1, "quantity": 1 }], "email": EMAIL }),
+            None,
+        ),
+        ("not an object", json!([1, 2, 3]), None),
+    ];
+    for (name, body, field) in cases {
+        let response = app.checkout(&body).await;
+        assert_eq!(response.status(), 422, "{name}");
+        let error: Value = response.json().await.expect("json error body");
+        assert!(
+            error["error"]["code"]
+                .as_str()
+                .is_some_and(|c| !c.is_empty()),
+            "{name}: {error}"
+        );
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{name}: {error}"
+        );
+        if let Some(field) = field {
+            assert_eq!(error["error"]["field"], field, "{name}: {error}");
+        }
+    }
+
+    let malformed = app
+        .client
+        .post(app.url("/api/checkout"))
+        .header("content-type", "application/json")
+        .body("{\"items\": [")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(malformed.status(), 422);
+    let error: Value = malformed.json().await.expect("json");
+    assert_eq!(error["error"]["code"], "invalid_json");
+
+    let not_json = app
+        .client
+        .post(app.url("/api/checkout"))
+        .body("items=1")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(not_json.status(), 415);
+    assert_eq!(
+        not_json.json::<Value>().await.expect("json")["error"]["code"],
+        "unsupported_media_type"
+    );
+
+    assert_eq!(
+        app.order_count().await,
+        0,
+        "a rejected body must write nothing"
+    );
+    assert_eq!(app.stock().await, stock_before);
+}
+
+#[tokio::test]
+async fn asking_for_more_than_the_stock_gives_409_and_takes_nothing() {
+    let app = spawn_app_with(|c| c.seed_stock = 3).await;
+    let response = app
+        .checkout(&checkout_body(&[(2, 1), (1, 4)], CARD_OK))
+        .await;
+    assert_eq!(response.status(), 409);
+    let error: Value = response.json().await.expect("json");
+    assert_eq!(error["error"]["code"], "out_of_stock");
+    assert_eq!(error["error"]["field"], "items[1].product_id");
+    assert!(
+        app.stock().await.iter().all(|(_, stock)| *stock == 3),
+        "product 2's unit must be given back"
+    );
+    assert_eq!(app.order_count().await, 0);
+}
+
+#[tokio::test]
+async fn declined_cards_give_402_and_leave_no_paid_order_and_no_stock_taken() {
+    let app = spawn_app().await;
+    for (card, code) in [
+        (CARD_DECLINED, "card_declined"),
+        (CARD_NO_FUNDS, "insufficient_funds"),
+    ] {
+        let response = app.checkout(&checkout_body(&[(3, 2)], card)).await;
+        assert_eq!(response.status(), 402);
+        let error: Value = response.json().await.expect("json");
+        assert_eq!(error["error"]["code"], code);
+    }
+    assert_eq!(app.orders_with_status("paid").await, 0);
+    assert_eq!(app.orders_with_status("pending").await, 0);
+    assert_eq!(app.orders_with_status("declined").await, 2);
+    assert!(app.stock().await.iter().all(|(_, stock)| *stock == 100));
+}
+
+#[tokio::test]
+async fn a_gateway_failure_gives_502_and_leaves_no_paid_order_and_no_stock_taken() {
+    let app = spawn_app().await;
+    let response = app
+        .checkout(&checkout_body(&[(4, 1)], CARD_GATEWAY_ERROR))
+        .await;
+    assert_eq!(response.status(), 502);
+    let error: Value = response.json().await.expect("json");
+    assert_eq!(error["error"]["code"], "payment_gateway_error");
+    assert_eq!(app.orders_with_status("paid").await, 0);
+    assert_eq!(app.orders_with_status("failed").await, 1);
+    assert!(app.stock().await.iter().all(|(_, stock)| *stock == 100));
+}
+
+#[tokio::test]
+async fn payment_failure_rate_one_fails_every_charge_as_a_gateway_error() {
+    let app = spawn_app_with(|c| c.payment_failure_rate = 1.0).await;
+    let response = app.checkout(&checkout_body(&[(1, 1)], CARD_OK)).await;
+    assert_eq!(response.status(), 502);
+    assert_eq!(app.orders_with_status("paid").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_checkouts_for_the_last_unit_sell_it_exactly_once() {
+    let app = spawn_app_with(|c| c.seed_stock = 1).await;
+    let body = checkout_body(&[(6, 1)], CARD_OK);
+    let statuses: Vec<u16> = join_all((0..12).map(|_| app.checkout(&body)))
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        11,
+        "{statuses:?}"
+    );
+    assert_eq!(app.stock().await[5], (6, 0));
+    assert_eq!(app.orders_with_status("paid").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_idempotency_key_sent_twenty_times_concurrently_makes_one_order_and_one_charge() {
+    // A slow gateway keeps the first request in flight while the other nineteen arrive.
+    let app = spawn_app_with(|c| c.payment_latency = std::time::Duration::from_millis(100)).await;
+    let body = checkout_body(&[(2, 1)], CARD_OK);
+    let send = || {
+        app.client
+            .post(app.url("/api/checkout"))
+            .header("idempotency-key", "retry-7f3e")
+            .json(&body)
+            .send()
+    };
+    let responses = join_all((0..20).map(|_| send())).await;
+    let mut order_ids = Vec::new();
+    for response in responses {
+        let response = response.expect("sent");
+        assert_eq!(response.status(), 201);
+        order_ids.push(response.json::<Value>().await.expect("json")["order_id"].clone());
+    }
+    order_ids.dedup();
+    assert_eq!(order_ids.len(), 1, "every retry must see the first order");
+    assert_eq!(app.order_count().await, 1);
+    assert_eq!(app.stock().await[1], (2, 99));
+    let charges = app
+        .spans()
+        .0
+        .iter()
+        .filter(|s| s.name == "payment.charge")
+        .count();
+    assert_eq!(charges, 1, "one charge for one key");
+}
+
+#[tokio::test]
+async fn a_replayed_decline_is_the_first_answer_and_a_changed_body_is_refused() {
+    let app = spawn_app().await;
+    let send = |body: Value| {
+        app.client
+            .post(app.url("/api/checkout"))
+            .header("idempotency-key", "k-1")
+            .json(&body)
+            .send()
+    };
+    let first = send(checkout_body(&[(1, 1)], CARD_DECLINED))
+        .await
+        .expect("sent");
+    assert_eq!(first.status(), 402);
+    let first: Value = first.json().await.expect("json");
+    let again = send(checkout_body(&[(1, 1)], CARD_DECLINED))
+        .await
+        .expect("sent");
+    assert_eq!(again.status(), 402);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.expect("json"), first);
+
+    let changed = send(checkout_body(&[(1, 3)], CARD_DECLINED))
+        .await
+        .expect("sent");
+    assert_eq!(changed.status(), 422);
+    assert_eq!(
+        changed.json::<Value>().await.expect("json")["error"]["code"],
+        "idempotency_key_reused"
+    );
+    assert_eq!(app.order_count().await, 1);
+
+    let bad_key = app
+        .client
+        .post(app.url("/api/checkout"))
+        .header("idempotency-key", "")
+        .json(&checkout_body(&[(1, 1)], CARD_OK))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(bad_key.status(), 400);
+}
+
+#[tokio::test]
+async fn unknown_orders_and_routes_give_404_json() {
+    let app = spawn_app().await;
+    for path in ["/api/orders/does-not-exist", "/api/nothing-here"] {
+        let response = app.client.get(app.url(path)).send().await.expect("sent");
+        assert_eq!(response.status(), 404, "{path}");
+        assert_eq!(
+            response.json::<Value>().await.expect("json")["error"]["code"],
+            "not_found"
+        );
+    }
+    let health = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(health.status(), 200);
+}

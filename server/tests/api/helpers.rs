@@ -1,0 +1,275 @@
+//! `spawn_app()`: the real server on its own port with its own temporary database, its spans
+//! captured by the SDK's in-memory exporter and its log lines captured in memory.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, Mutex, OnceLock, PoisonError},
+    time::Duration,
+};
+
+use checkout_server::{config::Config, startup::Application, telemetry};
+use opentelemetry::{
+    Value,
+    trace::{SpanId, SpanKind, Status, TraceId},
+};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use serde_json::{Value as Json, json};
+use sqlx::{Connection, SqliteConnection};
+use tempfile::TempDir;
+
+/// The approving, declining, insufficient-funds and gateway-error test cards.
+pub const CARD_OK: &str = "4242 4242 4242 4242";
+pub const CARD_DECLINED: &str = "4000 0000 0000 0002";
+pub const CARD_NO_FUNDS: &str = "4000 0000 0000 9995";
+pub const CARD_GATEWAY_ERROR: &str = "4000 0000 0000 0119";
+/// A CVC and an email distinctive enough to search for in every span and log line.
+pub const CVC: &str = "9317";
+pub const EMAIL: &str = "grace.hopper@example.com";
+
+/// A running server and what it recorded.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    exporter: InMemorySpanExporter,
+    provider: SdkTracerProvider,
+    db_path: PathBuf,
+    _dir: TempDir,
+}
+
+/// Starts the server with the test defaults (no payment latency, stock 100).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the server after `configure` has adjusted the test defaults.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    init_log_capture();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("checkout.db");
+    let mut config = Config {
+        server_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url: format!("sqlite://{}", db_path.display()),
+        payment_latency: Duration::ZERO,
+        ..Config::default()
+    };
+    configure(&mut config);
+
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let app = Application::build(&config, telemetry::tracer(&provider))
+        .await
+        .expect("app builds");
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        exporter,
+        provider,
+        db_path,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// `http://127.0.0.1:{port}{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs a checkout body.
+    pub async fn checkout(&self, body: &Json) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/checkout"))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Forgets the spans finished so far (start-up's, or an earlier request's).
+    pub fn clear_spans(&self) {
+        let _ = self.provider.force_flush();
+        self.exporter.reset();
+    }
+
+    /// Every span finished so far.
+    pub fn spans(&self) -> Spans {
+        let _ = self.provider.force_flush();
+        Spans(self.exporter.get_finished_spans().expect("spans"))
+    }
+
+    /// A connection to the server's database, to check what was (not) written.
+    pub async fn db(&self) -> SqliteConnection {
+        SqliteConnection::connect(&format!("sqlite://{}", self.db_path.display()))
+            .await
+            .expect("db")
+    }
+
+    /// How many orders have `status`.
+    pub async fn orders_with_status(&self, status: &str) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = ?1")
+            .bind(status)
+            .fetch_one(&mut self.db().await)
+            .await
+            .expect("count")
+    }
+
+    /// How many orders of any status exist.
+    pub async fn order_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+            .fetch_one(&mut self.db().await)
+            .await
+            .expect("count")
+    }
+
+    /// The stock of every product, by id.
+    pub async fn stock(&self) -> Vec<(i64, i64)> {
+        sqlx::query_as("SELECT id, stock FROM products ORDER BY id")
+            .fetch_all(&mut self.db().await)
+            .await
+            .expect("stock")
+    }
+}
+
+/// A checkout body for `items` (product id, quantity) paid with `card`.
+pub fn checkout_body(items: &[(i64, i64)], card: &str) -> Json {
+    let items: Vec<Json> = items
+        .iter()
+        .map(|(id, qty)| json!({ "product_id": id, "quantity": qty }))
+        .collect();
+    json!({
+        "items": items,
+        "card": { "number": card, "expiry": "12/30", "cvc": CVC },
+        "email": EMAIL,
+    })
+}
+
+/// The spans of a run, with the lookups the assertions need.
+pub struct Spans(pub Vec<SpanData>);
+
+impl Spans {
+    /// The spans of one trace.
+    pub fn of_trace(&self, trace_id: TraceId) -> Vec<&SpanData> {
+        self.0
+            .iter()
+            .filter(|s| s.span_context.trace_id() == trace_id)
+            .collect()
+    }
+
+    /// The one span named `name` in `trace_id`; panics unless there is exactly one.
+    pub fn one(&self, trace_id: TraceId, name: &str) -> &SpanData {
+        let found: Vec<_> = self
+            .of_trace(trace_id)
+            .into_iter()
+            .filter(|s| s.name == name)
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "expected one span {name:?} in trace {trace_id}, found {}",
+            found.len()
+        );
+        found[0]
+    }
+
+    /// The spans of `trace_id` whose parent chain reaches `ancestor`.
+    pub fn descendants_of(&self, ancestor: &SpanData) -> Vec<&SpanData> {
+        let trace = self.of_trace(ancestor.span_context.trace_id());
+        let parent_of = |id: SpanId| {
+            trace
+                .iter()
+                .find(|s| s.span_context.span_id() == id)
+                .map(|s| s.parent_span_id)
+        };
+        trace
+            .iter()
+            .copied()
+            .filter(|span| {
+                let mut parent = span.parent_span_id;
+                while parent != SpanId::INVALID {
+                    if parent == ancestor.span_context.span_id() {
+                        return true;
+                    }
+                    parent = parent_of(parent).unwrap_or(SpanId::INVALID);
+                }
+                false
+            })
+            .collect()
+    }
+
+    /// The server span of the request answered with `traceresponse`.
+    pub fn server_span_of(&self, response: &reqwest::Response) -> &SpanData {
+        let value = response.headers()["traceresponse"].to_str().expect("ascii");
+        let parts: Vec<&str> = value.split('-').collect();
+        let span_id = SpanId::from_hex(parts[2]).expect("span id");
+        self.0
+            .iter()
+            .find(|s| s.span_context.span_id() == span_id)
+            .unwrap_or_else(|| panic!("no span {span_id} for traceresponse {value}"))
+    }
+}
+
+/// The value of attribute `key` of `span`.
+pub fn attr(span: &SpanData, key: &str) -> Option<Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.clone())
+}
+
+/// The string value of attribute `key` of `span`.
+pub fn attr_str(span: &SpanData, key: &str) -> String {
+    attr(span, key)
+        .unwrap_or_else(|| panic!("span {:?} has no {key}", span.name))
+        .as_str()
+        .into_owned()
+}
+
+/// Whether the span is an error.
+pub fn is_error(span: &SpanData) -> bool {
+    matches!(span.status, Status::Error { .. })
+}
+
+/// Whether the span is a CLIENT span.
+pub fn is_client(span: &SpanData) -> bool {
+    span.span_kind == SpanKind::Client
+}
+
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+/// Every log line written by every server of this test binary so far.
+pub fn captured_logs() -> String {
+    let logs = LOGS.get().expect("log capture installed");
+    String::from_utf8_lossy(&logs.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+}
+
+fn init_log_capture() {
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = LogWriter(Arc::clone(&buffer));
+        // Everything this crate logs, at every level, so that a leak at any level is caught.
+        telemetry::init_logging_to(move || writer.clone(), "debug,checkout_server=trace");
+        buffer
+    });
+}
+
+#[derive(Clone)]
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,8 @@
+//! In-process API tests: each test starts the real server on its own port with its own temporary
+//! SQLite database, and reads its spans from the SDK's in-memory exporter.
+
+mod checkout;
+mod helpers;
+mod secrets;
+mod trace_context;
+mod tracing;

@@ -1,0 +1,276 @@
+//! The real binary as users run it: OTLP export to a collector, and SIGTERM with the collector
+//! up, down, hanging or failing.
+//!
+//! The collector here is a minimal OTLP/HTTP receiver in the test that decodes requests with the
+//! official opentelemetry-proto types; the end-to-end tests in `tests/` use a real collector.
+
+use std::{
+    net::SocketAddr,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::{Router, body::Bytes, http::StatusCode, routing::post};
+use opentelemetry_proto::tonic::{
+    collector::trace::v1::ExportTraceServiceRequest, common::v1::any_value,
+};
+use prost::Message;
+use serde_json::json;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    net::TcpListener,
+    process::{Child, Command},
+};
+
+/// The shutdown budget the issue sets: stop accepting, drain, flush, exit.
+const SHUTDOWN_BUDGET: Duration = Duration::from_secs(5);
+
+/// How the fake collector behaves.
+#[derive(Clone, Copy)]
+enum Collector {
+    /// Accepts and decodes every export.
+    Healthy,
+    /// Answers every export with 503.
+    Failing,
+}
+
+/// A received span: (service.name, span name, trace id hex).
+type Received = Arc<Mutex<Vec<(String, String, String)>>>;
+
+async fn spawn_collector(mode: Collector) -> (SocketAddr, Received) {
+    let received: Received = Arc::default();
+    let sink = Arc::clone(&received);
+    let router = Router::new().route(
+        "/v1/traces",
+        post(move |body: Bytes| async move {
+            if let Collector::Failing = mode {
+                return StatusCode::SERVICE_UNAVAILABLE;
+            }
+            let Ok(request) = ExportTraceServiceRequest::decode(body) else {
+                return StatusCode::BAD_REQUEST;
+            };
+            for resource_spans in request.resource_spans {
+                let service = resource_spans
+                    .resource
+                    .iter()
+                    .flat_map(|r| &r.attributes)
+                    .find(|kv| kv.key == "service.name")
+                    .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                        any_value::Value::StringValue(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                for scope in resource_spans.scope_spans {
+                    for span in scope.spans {
+                        let trace_id: String =
+                            span.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+                        sink.lock()
+                            .expect("lock")
+                            .push((service.clone(), span.name, trace_id));
+                    }
+                }
+            }
+            StatusCode::OK
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (addr, received)
+}
+
+/// A collector that accepts connections and never answers.
+async fn spawn_hanging_collector() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    addr
+}
+
+/// An address where nothing listens.
+async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_server(collector: SocketAddr, schedule_delay_ms: u64) -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_checkout-server"))
+        .env("SERVER_ADDR", "127.0.0.1:0")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/db/checkout.db", dir.path().display()),
+        )
+        .env("PAYMENT_LATENCY_MS", "0")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
+        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "10000")
+        .env("OTEL_BSP_SCHEDULE_DELAY", schedule_delay_ms.to_string())
+        .env("RUST_LOG", "info")
+        .env_remove("OTEL_SERVICE_NAME")
+        .env_remove("OTEL_SDK_DISABLED")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("server starts");
+
+    let logs: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let sink = Arc::clone(&logs);
+    tokio::spawn(async move {
+        let mut addr_tx = Some(addr_tx);
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("checkout server listening") {
+                let addr = line
+                    .rsplit("addr=")
+                    .next()
+                    .and_then(|a| a.trim().parse::<SocketAddr>().ok());
+                if let (Some(tx), Some(addr)) = (addr_tx.take(), addr) {
+                    let _ = tx.send(addr);
+                }
+            }
+            sink.lock().expect("lock").push(line);
+        }
+    });
+    let addr = tokio::time::timeout(Duration::from_secs(30), addr_rx)
+        .await
+        .expect("server announces its address")
+        .expect("address parsed");
+    Server {
+        child,
+        addr,
+        logs,
+        _dir: dir,
+    }
+}
+
+impl Server {
+    async fn checkout(&self) -> serde_json::Value {
+        let body = json!({
+            "items": [{ "product_id": 1, "quantity": 1 }],
+            "card": { "number": "4242 4242 4242 4242", "expiry": "12/30", "cvc": "123" },
+            "email": "ada@example.com",
+        });
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/api/checkout", self.addr))
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(
+            response.status(),
+            201,
+            "telemetry faults must never fail a checkout"
+        );
+        response.json().await.expect("json")
+    }
+
+    /// Sends SIGTERM and returns how long the process took to exit, asserting it exited cleanly.
+    async fn terminate(mut self) -> (Duration, Vec<String>) {
+        let pid = self.child.id().expect("running").to_string();
+        let started = Instant::now();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let exit = tokio::time::timeout(SHUTDOWN_BUDGET, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("not stopped within {SHUTDOWN_BUDGET:?} of SIGTERM"))
+            .expect("wait");
+        assert!(exit.success(), "clean exit, got {exit}");
+        let elapsed = started.elapsed();
+        eprintln!("exited {elapsed:?} after SIGTERM");
+        let logs = self.logs.lock().expect("lock").clone();
+        (elapsed, logs)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_the_collector_as_otlp_and_are_flushed_on_sigterm() {
+    let (collector, received) = spawn_collector(Collector::Healthy).await;
+    // A one-minute batch delay: only the shutdown flush can deliver these spans in time.
+    let server = start_server(collector, 60_000).await;
+    let order = server.checkout().await;
+    assert!(
+        received.lock().expect("lock").is_empty(),
+        "nothing is sent before the batch is due"
+    );
+    let (_, logs) = server.terminate().await;
+
+    let trace_id = order["trace_id"].as_str().expect("trace id");
+    let received = received.lock().expect("lock").clone();
+    let names: Vec<&str> = received
+        .iter()
+        .filter(|(_, _, t)| t == trace_id)
+        .map(|(_, name, _)| name.as_str())
+        .collect();
+    for expected in [
+        "POST /api/checkout",
+        "product.lookup",
+        "payment.charge",
+        "INSERT orders",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    assert!(
+        received
+            .iter()
+            .all(|(service, ..)| service == "checkout-server")
+    );
+    for line in logs {
+        assert!(
+            !line.contains("4242424242424242") && !line.contains("ada@example.com"),
+            "{line}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_that_is_down_neither_fails_checkouts_nor_delays_shutdown() {
+    let server = start_server(closed_port().await, 50).await;
+    for _ in 0..3 {
+        server.checkout().await;
+    }
+    let (elapsed, _) = server.terminate().await;
+    assert!(elapsed < SHUTDOWN_BUDGET);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_that_hangs_neither_fails_checkouts_nor_delays_shutdown() {
+    let server = start_server(spawn_hanging_collector().await, 50).await;
+    for _ in 0..3 {
+        server.checkout().await;
+    }
+    // Let an export start and hang on the silent collector before the signal.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (elapsed, _) = server.terminate().await;
+    assert!(elapsed < SHUTDOWN_BUDGET);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_that_fails_every_export_never_fails_a_checkout() {
+    let (collector, _) = spawn_collector(Collector::Failing).await;
+    let server = start_server(collector, 50).await;
+    for _ in 0..3 {
+        server.checkout().await;
+    }
+    server.terminate().await;
+}
