@@ -145,6 +145,20 @@ const SETTLE_ORDER: Statement = Statement {
     text: "UPDATE orders SET status = ?1, payment_ref = ?2, \
            updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?3 AND status = 'pending'",
 };
+const RETURN_PENDING_STOCK: Statement = Statement {
+    operation: "UPDATE",
+    collection: "products",
+    text: "UPDATE products SET stock = stock + (SELECT SUM(i.quantity) FROM order_items i \
+           JOIN orders o ON o.id = i.order_id WHERE o.status = 'pending' AND i.product_id = products.id) \
+           WHERE id IN (SELECT i.product_id FROM order_items i JOIN orders o ON o.id = i.order_id \
+           WHERE o.status = 'pending')",
+};
+const FAIL_PENDING_ORDERS: Statement = Statement {
+    operation: "UPDATE",
+    collection: "orders",
+    text: "UPDATE orders SET status = 'failed', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+           WHERE status = 'pending'",
+};
 const SELECT_ORDER: Statement = Statement {
     operation: "SELECT",
     collection: "orders",
@@ -250,7 +264,8 @@ impl Db {
         );
         let result = async {
             sqlx::migrate!("./migrations").run(&db.pool).await?;
-            db.seed(seed_stock).await
+            db.seed(seed_stock).await?;
+            db.recover_pending_orders().await
         }
         .with_context(cx.clone())
         .await;
@@ -286,6 +301,32 @@ impl Db {
     /// Waits for the pool's connections to close (and SQLite to checkpoint its WAL).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Orders still `pending` at start were cut off by a crash between reserving and settling:
+    /// their stock goes back and they are marked `failed`. (The simulated gateway cannot have
+    /// charged them; a real one would be asked before this step.)
+    async fn recover_pending_orders(&self) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        self.run(
+            &RETURN_PENDING_STOCK,
+            sqlx::query(RETURN_PENDING_STOCK.text).execute(&mut *tx),
+        )
+        .await?;
+        let failed = self
+            .run(
+                &FAIL_PENDING_ORDERS,
+                sqlx::query(FAIL_PENDING_ORDERS.text).execute(&mut *tx),
+            )
+            .await?;
+        tx.commit().await?;
+        if failed.rows_affected() > 0 {
+            tracing::warn!(
+                orders = failed.rows_affected(),
+                "pending orders from an earlier run were failed and their stock returned"
+            );
+        }
+        Ok(())
     }
 
     /// The whole catalog, by id.

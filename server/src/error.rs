@@ -22,6 +22,12 @@ pub enum AppError {
     /// The body is not JSON of the expected shape (422).
     #[error("{0}")]
     InvalidJson(String),
+    /// The body is larger than the server accepts (413).
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    /// The route exists but not for this method (405).
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
     /// The body is not declared as JSON (415).
     #[error("expected a JSON body with Content-Type: application/json")]
     UnsupportedMediaType,
@@ -66,6 +72,12 @@ pub enum AppError {
     Internal(#[from] InternalError),
 }
 
+impl From<tokio::task::JoinError> for AppError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        Self::Internal(InternalError::Task(error))
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         Self::Internal(InternalError::Database(error))
@@ -81,6 +93,8 @@ impl AppError {
             | Self::UnknownProduct { .. }
             | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::IdempotencyKeyInvalid => StatusCode::BAD_REQUEST,
             Self::OutOfStock { .. } => StatusCode::CONFLICT,
             Self::PaymentDeclined { .. } => StatusCode::PAYMENT_REQUIRED,
@@ -96,6 +110,8 @@ impl AppError {
             Self::Invalid(_) => "validation_failed",
             Self::InvalidJson(_) => "invalid_json",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::UnknownProduct { .. } => "unknown_product",
             Self::OutOfStock { .. } => "out_of_stock",
             Self::PaymentDeclined { code, .. } => code,
@@ -154,6 +170,9 @@ pub enum InternalError {
     /// The database refused or failed a statement.
     #[error("database: {0}")]
     Database(#[source] sqlx::Error),
+    /// The task running a checkout panicked or was cancelled.
+    #[error("checkout task: {0}")]
+    Task(#[from] tokio::task::JoinError),
     /// A stored value could not be read back.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

@@ -6,7 +6,7 @@
 use axum::{
     body::Bytes,
     extract::{FromRequest, Request},
-    http::header,
+    http::{StatusCode, header},
 };
 use serde::de::DeserializeOwned;
 
@@ -14,6 +14,10 @@ use crate::{domain::Invalid, error::AppError};
 
 /// The request body, parsed as JSON into `T`.
 pub struct JsonBody<T>(pub T);
+
+/// The request body, which must be a JSON object, parsed into `T`. (Serde would otherwise accept
+/// an array for a struct, field by position, and answer with confusing messages.)
+pub struct JsonObject<T>(pub T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>
 where
@@ -23,19 +27,45 @@ where
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(&request) {
-            return Err(AppError::UnsupportedMediaType);
+        parse(&read_json(request, state).await?).map(Self)
+    }
+}
+
+impl<S, T> FromRequest<S> for JsonObject<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_json(request, state).await?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(AppError::InvalidJson(
+                "the body must be a JSON object".to_owned(),
+            ));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
+        parse(&bytes).map(Self)
+    }
+}
+
+/// The body of a request declared as JSON.
+async fn read_json<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, AppError> {
+    if !is_json(&request) {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
                 AppError::InvalidJson(format!(
                     "could not read the body: {}",
                     rejection.body_text()
                 ))
-            })?;
-        parse(&bytes).map(Self)
-    }
+            }
+        })
 }
 
 fn is_json(request: &Request) -> bool {

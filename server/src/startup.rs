@@ -18,6 +18,9 @@ use crate::{
 /// after it, the process is gone within 5 s of SIGTERM even when the collector is down.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long closing the pool may take at exit.
+const DB_CLOSE_TIMEOUT: Duration = Duration::from_millis(300);
+
 /// A bound listener and the router it will serve.
 pub struct Application {
     listener: TcpListener,
@@ -119,7 +122,13 @@ impl Application {
                 Ok(())
             }
         };
-        self.db.close().await;
+        // Connections still held by requests cut off above must not hold the exit up.
+        if tokio::time::timeout(DB_CLOSE_TIMEOUT, self.db.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections still busy at exit");
+        }
         result
     }
 }

@@ -35,8 +35,8 @@ enum Collector {
     Failing,
 }
 
-/// A received span: (service.name, span name, trace id hex).
-type Received = Arc<Mutex<Vec<(String, String, String)>>>;
+/// A received span: (service.name, service.version, span name, trace id hex).
+type Received = Arc<Mutex<Vec<(String, String, String, String)>>>;
 
 async fn spawn_collector(mode: Collector) -> (SocketAddr, Received) {
     let received: Received = Arc::default();
@@ -51,23 +51,29 @@ async fn spawn_collector(mode: Collector) -> (SocketAddr, Received) {
                 return StatusCode::BAD_REQUEST;
             };
             for resource_spans in request.resource_spans {
-                let service = resource_spans
-                    .resource
-                    .iter()
-                    .flat_map(|r| &r.attributes)
-                    .find(|kv| kv.key == "service.name")
-                    .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                        any_value::Value::StringValue(s) => Some(s.clone()),
-                        _ => None,
-                    })
-                    .unwrap_or_default();
+                let resource = |key: &str| {
+                    resource_spans
+                        .resource
+                        .iter()
+                        .flat_map(|r| &r.attributes)
+                        .find(|kv| kv.key == key)
+                        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                            any_value::Value::StringValue(s) => Some(s.clone()),
+                            _ => None,
+                        })
+                        .unwrap_or_default()
+                };
+                let (service, version) = (resource("service.name"), resource("service.version"));
                 for scope in resource_spans.scope_spans {
                     for span in scope.spans {
                         let trace_id: String =
                             span.trace_id.iter().map(|b| format!("{b:02x}")).collect();
-                        sink.lock()
-                            .expect("lock")
-                            .push((service.clone(), span.name, trace_id));
+                        sink.lock().expect("lock").push((
+                            service.clone(),
+                            version.clone(),
+                            span.name,
+                            trace_id,
+                        ));
                     }
                 }
             }
@@ -107,6 +113,14 @@ struct Server {
 }
 
 async fn start_server(collector: SocketAddr, schedule_delay_ms: u64) -> Server {
+    start_server_with(collector, schedule_delay_ms, 0).await
+}
+
+async fn start_server_with(
+    collector: SocketAddr,
+    schedule_delay_ms: u64,
+    payment_latency_ms: u64,
+) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_checkout-server"))
         .env("SERVER_ADDR", "127.0.0.1:0")
@@ -114,7 +128,7 @@ async fn start_server(collector: SocketAddr, schedule_delay_ms: u64) -> Server {
             "DATABASE_URL",
             format!("sqlite://{}/db/checkout.db", dir.path().display()),
         )
-        .env("PAYMENT_LATENCY_MS", "0")
+        .env("PAYMENT_LATENCY_MS", payment_latency_ms.to_string())
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
         .env("OTEL_EXPORTER_OTLP_TIMEOUT", "10000")
         .env("OTEL_BSP_SCHEDULE_DELAY", schedule_delay_ms.to_string())
@@ -158,36 +172,47 @@ async fn start_server(collector: SocketAddr, schedule_delay_ms: u64) -> Server {
     }
 }
 
+/// A checkout against `addr` that must succeed.
+async fn checkout_at(addr: SocketAddr) -> serde_json::Value {
+    let body = json!({
+        "items": [{ "product_id": 1, "quantity": 1 }],
+        "card": { "number": "4242 4242 4242 4242", "expiry": "12/30", "cvc": "123" },
+        "email": "ada@example.com",
+    });
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/api/checkout"))
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        response.status(),
+        201,
+        "telemetry faults must never fail a checkout"
+    );
+    response.json().await.expect("json")
+}
+
 impl Server {
-    async fn checkout(&self) -> serde_json::Value {
-        let body = json!({
-            "items": [{ "product_id": 1, "quantity": 1 }],
-            "card": { "number": "4242 4242 4242 4242", "expiry": "12/30", "cvc": "123" },
-            "email": "ada@example.com",
-        });
-        let response = reqwest::Client::new()
-            .post(format!("http://{}/api/checkout", self.addr))
-            .json(&body)
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(
-            response.status(),
-            201,
-            "telemetry faults must never fail a checkout"
-        );
-        response.json().await.expect("json")
+    /// A checkout against this server that must succeed.
+    fn checkout(&self) -> impl std::future::Future<Output = serde_json::Value> + Send + 'static {
+        checkout_at(self.addr)
     }
 
     /// Sends SIGTERM and returns how long the process took to exit, asserting it exited cleanly.
-    async fn terminate(mut self) -> (Duration, Vec<String>) {
+    async fn terminate(self) -> (Duration, Vec<String>) {
         let pid = self.child.id().expect("running").to_string();
-        let started = Instant::now();
         let status = std::process::Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("kill runs");
         assert!(status.success());
+        self.terminate_after_signal().await
+    }
+
+    /// Waits for the exit after a SIGTERM already sent, within the budget and cleanly.
+    async fn terminate_after_signal(mut self) -> (Duration, Vec<String>) {
+        let started = Instant::now();
         let exit = tokio::time::timeout(SHUTDOWN_BUDGET, self.child.wait())
             .await
             .unwrap_or_else(|_| panic!("not stopped within {SHUTDOWN_BUDGET:?} of SIGTERM"))
@@ -216,8 +241,8 @@ async fn spans_reach_the_collector_as_otlp_and_are_flushed_on_sigterm() {
     let received = received.lock().expect("lock").clone();
     let names: Vec<&str> = received
         .iter()
-        .filter(|(_, _, t)| t == trace_id)
-        .map(|(_, name, _)| name.as_str())
+        .filter(|(.., t)| t == trace_id)
+        .map(|(_, _, name, _)| name.as_str())
         .collect();
     for expected in [
         "POST /api/checkout",
@@ -233,7 +258,8 @@ async fn spans_reach_the_collector_as_otlp_and_are_flushed_on_sigterm() {
     assert!(
         received
             .iter()
-            .all(|(service, ..)| service == "checkout-server")
+            .all(|(service, version, ..)| service == "checkout-server"
+                && version == env!("CARGO_PKG_VERSION"))
     );
     for line in logs {
         assert!(
@@ -273,4 +299,37 @@ async fn a_collector_that_fails_every_export_never_fails_a_checkout() {
         server.checkout().await;
     }
     server.terminate().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_request_in_flight_finish_and_refuses_new_ones() {
+    let (collector, _) = spawn_collector(Collector::Healthy).await;
+    // A one-second gateway keeps the checkout in flight while the signal arrives.
+    let server = start_server_with(collector, 50, 1000).await;
+    let addr = server.addr;
+    let in_flight = tokio::spawn(server.checkout());
+    // Give the request time to reach the payment step; it then has ~800 ms still to run.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pid = server.child.id().expect("running").to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    let order = tokio::time::timeout(SHUTDOWN_BUDGET, in_flight)
+        .await
+        .expect("answered in time")
+        .expect("task");
+    assert_eq!(
+        order["status"], "paid",
+        "the request in flight was drained, not cut off"
+    );
+    let refused = reqwest::Client::new()
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "no new connection is accepted after the signal"
+    );
+    server.terminate_after_signal().await;
 }

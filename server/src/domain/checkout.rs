@@ -103,6 +103,14 @@ impl Checkout {
                 .iter_mut()
                 .find(|merged| merged.product_id == item.product_id)
             {
+                Some(merged) if merged.quantity + item.quantity > MAX_QUANTITY => {
+                    return Err(Invalid::new(
+                        format!("items[{i}].quantity"),
+                        format!(
+                            "at most {MAX_QUANTITY} of one product per order, across all its lines"
+                        ),
+                    ));
+                }
                 Some(merged) => merged.quantity += item.quantity,
                 None => items.push(LineItem {
                     product_id: item.product_id,
@@ -181,6 +189,11 @@ mod tests {
         assert_eq!(field(request(&[])), "items");
         assert_eq!(field(request(&[(1, 0)])), "items[0].quantity");
         assert_eq!(field(request(&[(1, 1), (2, 100)])), "items[1].quantity");
+        assert_eq!(
+            field(request(&[(1, 99), (1, 1)])),
+            "items[1].quantity",
+            "merged lines obey the limit"
+        );
         assert_eq!(field(request(&[(-4, 1)])), "items[0].product_id");
         let mut r = request(&[(1, 1)]);
         r.card.number = "4242 4242 4242 4241".into();

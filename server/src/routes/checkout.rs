@@ -27,7 +27,7 @@ use crate::{
     db::{Product, ReserveError, Settlement, StoredResponse},
     domain::{Checkout, CheckoutRequest, LineItem, YearMonth},
     error::AppError,
-    extract::JsonBody,
+    extract::JsonObject,
     idempotency,
     payment::PaymentError,
     telemetry,
@@ -62,16 +62,27 @@ impl IntoResponse for OrderPlaced {
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    JsonBody(request): JsonBody<CheckoutRequest>,
+    JsonObject(request): JsonObject<CheckoutRequest>,
 ) -> Result<Response, AppError> {
     let checkout = Checkout::parse(request, YearMonth::now())?;
-    let Some(key) = idempotency_key(&headers)? else {
+    let key = idempotency_key(&headers)?.map(str::to_owned);
+    // A checkout runs to its end even when the client goes away or the request times out: cut off
+    // between reserving stock and settling, it would leave a pending order holding stock.
+    tokio::spawn(checkout_once(state, key, checkout).with_current_context()).await?
+}
+
+/// Places the order, or with an idempotency key replays the answer the key already has.
+async fn checkout_once(
+    state: AppState,
+    key: Option<String>,
+    checkout: Checkout,
+) -> Result<Response, AppError> {
+    let Some(key) = key else {
         return Ok(place_order(&state, &checkout).await.into_response());
     };
-
-    let _held = state.idempotency.lock(key).await;
+    let _held = state.idempotency.lock(&key).await;
     let fingerprint = fingerprint(&checkout);
-    if let Some(stored) = state.db.stored_response(key).await? {
+    if let Some(stored) = state.db.stored_response(&key).await? {
         if stored.fingerprint != fingerprint {
             return Err(AppError::IdempotencyKeyReused);
         }
@@ -85,14 +96,15 @@ pub async fn create(
         ),
         Err(error) => (error.status_code(), error.body()),
     };
-    // A 5xx left nothing behind (see the module docs), so a retry may try again for real.
-    if !status.is_server_error() {
+    // Every settled answer is the key's answer, a 502 included (its order is recorded as failed).
+    // Only an internal error, after which the state is unknown, leaves the key free to retry.
+    if status != StatusCode::INTERNAL_SERVER_ERROR {
         let stored = StoredResponse {
             fingerprint,
             status_code: status.as_u16(),
             body: body.to_string(),
         };
-        state.db.store_response(key, &stored).await?;
+        state.db.store_response(&key, &stored).await?;
     }
     Ok(result.into_response())
 }

@@ -5,7 +5,7 @@
 //! answers only when all calls have returned. It calls any URL it is given, so it must stay off in
 //! production.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{extract::State, http::StatusCode};
 use opentelemetry::{
     KeyValue,
     trace::{SpanKind, Status, TraceContextExt},
@@ -17,7 +17,10 @@ use opentelemetry_semantic_conventions::attribute::{
 use serde::Deserialize;
 
 use super::AppState;
-use crate::telemetry::{self, propagation};
+use crate::{
+    extract::JsonBody,
+    telemetry::{self, propagation},
+};
 
 /// One call the harness asks for.
 #[derive(Debug, Deserialize)]
@@ -29,7 +32,10 @@ pub struct TestCall {
 }
 
 /// Makes the calls in order, then answers 200.
-pub async fn run(State(state): State<AppState>, Json(calls): Json<Vec<TestCall>>) -> StatusCode {
+pub async fn run(
+    State(state): State<AppState>,
+    JsonBody(calls): JsonBody<Vec<TestCall>>,
+) -> StatusCode {
     for call in calls {
         post_traced(&state, &call).await;
     }

@@ -37,9 +37,11 @@ pub async fn server_span(State(tracer): State<Tracer>, request: Request, next: N
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
+    // The conventions name unknown methods `HTTP` in span names (and `_OTHER` in attributes).
+    let name_method = if method == "_OTHER" { "HTTP" } else { method };
     let name = match &route {
-        Some(route) => format!("{method} {route}"),
-        None => method.to_owned(),
+        Some(route) => format!("{name_method} {route}"),
+        None => name_method.to_owned(),
     };
 
     let mut attributes = vec![

@@ -3,7 +3,6 @@
 
 use std::{
     net::SocketAddr,
-    path::PathBuf,
     sync::{Arc, Mutex, OnceLock, PoisonError},
     time::Duration,
 };
@@ -33,7 +32,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     exporter: InMemorySpanExporter,
     provider: SdkTracerProvider,
-    db_path: PathBuf,
+    database_url: String,
     _dir: TempDir,
 }
 
@@ -69,7 +68,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         client: reqwest::Client::new(),
         exporter,
         provider,
-        db_path,
+        database_url: config.database_url,
         _dir: dir,
     }
 }
@@ -104,7 +103,7 @@ impl TestApp {
 
     /// A connection to the server's database, to check what was (not) written.
     pub async fn db(&self) -> SqliteConnection {
-        SqliteConnection::connect(&format!("sqlite://{}", self.db_path.display()))
+        SqliteConnection::connect(&self.database_url)
             .await
             .expect("db")
     }

@@ -47,27 +47,66 @@ async fn no_card_number_cvc_or_email_reaches_any_span_event_or_log_line() {
     let app = spawn_app().await;
     // Every path a card or email travels: approved, declined, no funds, gateway error, invalid
     // fields next to valid secrets, a secret in the wrong type, and an idempotent replay.
+    let mut bodies = Vec::new();
     for card in [CARD_OK, CARD_DECLINED, CARD_NO_FUNDS, CARD_GATEWAY_ERROR] {
-        app.checkout(&checkout_body(&[(1, 1)], card)).await;
+        bodies.push(
+            app.checkout(&checkout_body(&[(1, 1)], card))
+                .await
+                .text()
+                .await
+                .expect("body"),
+        );
     }
-    let mut bad_quantity = checkout_body(&[(1, 0)], CARD_OK);
+    let mut bad_quantity = checkout_body(&[(1, 1)], CARD_OK);
     bad_quantity["items"][0]["quantity"] = json!(0);
-    app.checkout(&bad_quantity).await;
     let mut typed_card = checkout_body(&[(1, 1)], CARD_OK);
     typed_card["card"]["number"] = json!(4242424242424242_u64);
-    app.checkout(&typed_card).await;
+    let mut typed_cvc = checkout_body(&[(1, 1)], CARD_OK);
+    typed_cvc["card"]["cvc"] = json!(CVC.parse::<u32>().expect("digits"));
     let mut bad_email = checkout_body(&[(1, 1)], CARD_OK);
-    bad_email["email"] = json!(format!("{EMAIL} "));
-    bad_email["card"]["expiry"] = json!("01/20");
-    app.checkout(&bad_email).await;
+    bad_email["email"] = json!(format!("{EMAIL}@again"));
+    let mut typed_email = checkout_body(&[(1, 1)], CARD_OK);
+    typed_email["email"] = json!([EMAIL]);
+    let mut bad_luhn = checkout_body(&[(1, 1)], CARD_OK);
+    bad_luhn["card"]["number"] = json!("4242 4242 4242 4241");
+    for body in [
+        bad_quantity,
+        typed_card,
+        typed_cvc,
+        bad_email,
+        typed_email,
+        bad_luhn,
+    ] {
+        let response = app.checkout(&body).await;
+        assert_eq!(response.status(), 422);
+        bodies.push(response.text().await.expect("body"));
+    }
     for _ in 0..2 {
-        app.client
+        let response = app
+            .client
             .post(app.url("/api/checkout"))
             .header("idempotency-key", "secret-check")
             .json(&checkout_body(&[(2, 1)], CARD_OK))
             .send()
             .await
             .expect("sent");
+        bodies.push(response.text().await.expect("body"));
+    }
+
+    for body in &bodies {
+        for secret in secrets().into_iter().chain([
+            "4242 4242 4242 4241".to_owned(),
+            "4242424242424241".to_owned(),
+        ]) {
+            assert!(
+                !body.contains(&secret),
+                "a response body echoes a secret: {body}"
+            );
+        }
+        assert!(
+            !has_cvc_token(body),
+            "a response body echoes the CVC: {body}"
+        );
     }
 
     let spans = app.spans();

@@ -6,32 +6,39 @@ use std::{
     time::Duration,
 };
 
-use axum::{Router, http::HeaderMap, routing::post};
+use axum::{Json, Router, http::HeaderMap, routing::post};
 use opentelemetry::trace::SpanKind;
 use serde_json::json;
 
 use crate::helpers::*;
 
-/// A harness-side receiver that records the trace headers of each call, slowly.
-async fn spawn_receiver() -> (SocketAddr, Arc<Mutex<Vec<(String, String)>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
+/// What the receiver saw of one call: (traceparent, tracestate, body).
+type Seen = Arc<Mutex<Vec<(String, String, serde_json::Value)>>>;
+
+/// A harness-side receiver that records each call's trace headers and body, slowly, so that a
+/// `/test` answering before its calls returned would be caught.
+async fn spawn_receiver() -> (SocketAddr, Seen) {
+    let seen: Seen = Arc::default();
     let record = Arc::clone(&seen);
     let router = Router::new().route(
         "/callback",
-        post(move |headers: HeaderMap| async move {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            let header = |name| {
-                headers
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            record
-                .lock()
-                .expect("lock")
-                .push((header("traceparent"), header("tracestate")));
-        }),
+        post(
+            move |headers: HeaderMap, Json(body): Json<serde_json::Value>| async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let header = |name| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                record.lock().expect("lock").push((
+                    header("traceparent"),
+                    header("tracestate"),
+                    body,
+                ));
+            },
+        ),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -42,7 +49,7 @@ async fn spawn_receiver() -> (SocketAddr, Arc<Mutex<Vec<(String, String)>>>) {
 }
 
 #[tokio::test]
-async fn the_test_endpoint_calls_each_url_in_order_with_the_propagated_context() {
+async fn the_test_endpoint_calls_each_url_in_order_from_its_own_client_span() {
     let app = spawn_app_with(|c| c.trace_context_test_endpoint = true).await;
     let (receiver, seen) = spawn_receiver().await;
     let url = format!("http://{receiver}/callback");
@@ -51,21 +58,23 @@ async fn the_test_endpoint_calls_each_url_in_order_with_the_propagated_context()
         .post(app.url("/test"))
         .header("traceparent", "00-12345678901234567890123456789012-1234567890123456-03")
         .header("tracestate", "foo=1,bar=2")
-        .json(&json!([{ "url": url, "arguments": [] }, { "url": url, "arguments": [{ "url": url, "arguments": [] }] }]))
+        .json(&json!([{ "url": url, "arguments": ["first"] }, { "url": url, "arguments": ["second"] }]))
         .send()
         .await
         .expect("sent");
     assert_eq!(response.status(), 200);
 
     let seen = seen.lock().expect("lock").clone();
-    assert_eq!(seen.len(), 2, "both calls returned before the 200");
-    let client_spans: Vec<_> = app
-        .spans()
-        .0
-        .into_iter()
-        .filter(|s| s.span_kind == SpanKind::Client && s.name == "POST")
-        .collect();
-    for (traceparent, tracestate) in &seen {
+    let bodies: Vec<_> = seen.iter().map(|(.., body)| body.clone()).collect();
+    assert_eq!(
+        bodies,
+        [json!(["first"]), json!(["second"])],
+        "both calls, in order, before the 200"
+    );
+    let spans = app.spans();
+    let server = spans.server_span_of(&response);
+    let mut parents = Vec::new();
+    for (traceparent, tracestate, _) in &seen {
         let parts: Vec<&str> = traceparent.split('-').collect();
         assert_eq!(parts[0], "00");
         assert_eq!(
@@ -73,15 +82,51 @@ async fn the_test_endpoint_calls_each_url_in_order_with_the_propagated_context()
             "same trace id"
         );
         assert_eq!(parts[3], "03", "sampled and random flags propagated");
-        assert!(
-            client_spans
-                .iter()
-                .any(|s| s.span_context.span_id().to_string() == parts[2]),
-            "parent id {} must be a CLIENT span of the server",
-            parts[2]
+        let client = spans
+            .0
+            .iter()
+            .find(|s| s.span_context.span_id().to_string() == parts[2])
+            .unwrap_or_else(|| panic!("parent id {} is no span of the server", parts[2]));
+        assert_eq!(client.span_kind, SpanKind::Client);
+        assert_eq!(
+            client.parent_span_id,
+            server.span_context.span_id(),
+            "a child of the SERVER span"
         );
         assert_eq!(tracestate, "foo=1,bar=2");
+        parents.push(parts[2].to_owned());
     }
+    parents.dedup();
+    assert_eq!(parents.len(), 2, "each call has a CLIENT span of its own");
+}
+
+#[tokio::test]
+async fn after_an_invalid_traceparent_the_calls_carry_a_new_trace_and_no_tracestate() {
+    let app = spawn_app_with(|c| c.trace_context_test_endpoint = true).await;
+    let (receiver, seen) = spawn_receiver().await;
+    let response = app
+        .client
+        .post(app.url("/test"))
+        .header(
+            "traceparent",
+            "00-12345678901234567890123456789012-1234567890123456-1",
+        )
+        .header("tracestate", "foo=1")
+        .json(&json!([{ "url": format!("http://{receiver}/callback"), "arguments": [] }]))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let seen = seen.lock().expect("lock").clone();
+    let (traceparent, tracestate, _) = &seen[0];
+    assert!(
+        !traceparent.contains("12345678901234567890123456789012"),
+        "{traceparent}"
+    );
+    assert_eq!(
+        tracestate, "",
+        "tracestate goes with the invalid traceparent"
+    );
 }
 
 #[tokio::test]
