@@ -1,0 +1,52 @@
+//! The high-resolution wall clock: `performance.timeOrigin + performance.now()`.
+//!
+//! `SystemTime::now()` panics on `wasm32-unknown-unknown`, and the SDK's own clock there is
+//! `Date.now()`, whole milliseconds only: too coarse to order a click, a fetch and a server span.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Now, with sub-millisecond resolution in browsers that allow it.
+#[cfg(target_arch = "wasm32")]
+pub fn now() -> SystemTime {
+    let millis = web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.time_origin() + p.now())
+        .unwrap_or_else(js_sys::Date::now);
+    from_unix_millis(millis)
+}
+
+/// Now (native builds, for tests and tools).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn now() -> SystemTime {
+    SystemTime::now()
+}
+
+/// A JavaScript timestamp (fractional milliseconds since the epoch) as a `SystemTime`.
+pub fn from_unix_millis(millis: f64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs_f64(millis.max(0.0) / 1000.0)
+}
+
+/// `time` in fractional milliseconds since the epoch.
+pub fn unix_millis(time: SystemTime) -> f64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn javascript_milliseconds_keep_their_fraction() {
+        let t = from_unix_millis(1_764_000_000_123.456);
+        assert!((unix_millis(t) - 1_764_000_000_123.456).abs() < 0.001);
+        assert_eq!(
+            t.duration_since(UNIX_EPOCH)
+                .expect("after epoch")
+                .subsec_micros()
+                % 1000,
+            456
+        );
+    }
+}

@@ -1,0 +1,423 @@
+//! The span processor and its bounded queue. Target-independent: the browser transport
+//! (`transport.rs`) drives the sends; natively the queue can be drained by hand, which is how the
+//! tests check batching and encoding without a browser.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::{Duration, SystemTime},
+};
+
+use opentelemetry::{
+    Context,
+    trace::{Span as _, SpanId},
+};
+use opentelemetry_sdk::{
+    Resource,
+    error::OTelSdkResult,
+    trace::{Span, SpanData, SpanProcessor},
+};
+
+use crate::{Config, clock, otlp};
+
+/// The SDK's own clock on wasm32 is `Date.now()`; a span time within this of the high-resolution
+/// clock was taken by the SDK and is replaced. Further apart, it was given explicitly and is kept.
+const SDK_CLOCK_TOLERANCE: Duration = Duration::from_millis(50);
+/// The most spans in a `keepalive` request: browsers cap keepalive bodies at 64 KiB in all.
+const KEEPALIVE_BATCH: usize = 64;
+
+/// Finished spans waiting to be sent, shared by the processor and the transport.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug)]
+struct State {
+    spans: VecDeque<SpanData>,
+    starts: HashMap<SpanId, SystemTime>,
+    dropped: u64,
+    failed_exports: u64,
+    send_scheduled: bool,
+    config: Config,
+    resource: Resource,
+}
+
+/// What a newly queued span asks of the transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Nothing: a send is already scheduled.
+    Nothing,
+    /// Schedule a send after this delay.
+    After(Duration),
+    /// A full batch is waiting: send now.
+    Now,
+    /// The queue was full and the span was dropped.
+    Dropped,
+}
+
+impl Queue {
+    fn new(config: Config, resource: Resource) -> Self {
+        let state = State {
+            spans: VecDeque::new(),
+            starts: HashMap::new(),
+            dropped: 0,
+            failed_exports: 0,
+            send_scheduled: false,
+            config,
+            resource,
+        };
+        Self {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere must not stop telemetry: the queue's state is valid after any step.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record_start(&self, span_id: SpanId, at: SystemTime) {
+        let mut state = self.lock();
+        // Spans that are never ended must not grow this without bound.
+        if state.starts.len() >= 2 * state.config.max_queue_size {
+            state.starts.clear();
+        }
+        state.starts.insert(span_id, at);
+    }
+
+    pub(crate) fn push(&self, mut span: SpanData) -> Wake {
+        let mut state = self.lock();
+        if let Some(precise) = state.starts.remove(&span.span_context.span_id()) {
+            retime(&mut span.start_time, precise);
+        }
+        retime(&mut span.end_time, clock::now());
+        if state.spans.len() >= state.config.max_queue_size {
+            state.dropped += 1;
+            return Wake::Dropped;
+        }
+        state.spans.push_back(span);
+        if state.spans.len() >= state.config.max_batch_size {
+            Wake::Now
+        } else if state.send_scheduled {
+            Wake::Nothing
+        } else {
+            state.send_scheduled = true;
+            Wake::After(state.config.schedule_delay)
+        }
+    }
+
+    /// Takes the next batch, encoded, or `None` when nothing waits (which also ends the scheduled
+    /// send, so the next span schedules a new one).
+    pub fn take_batch(&self, keepalive: bool) -> Option<Batch> {
+        let mut state = self.lock();
+        if state.spans.is_empty() {
+            state.send_scheduled = false;
+            return None;
+        }
+        let limit = if keepalive {
+            KEEPALIVE_BATCH.min(state.config.max_batch_size)
+        } else {
+            state.config.max_batch_size
+        };
+        let count = limit.min(state.spans.len());
+        let spans: Vec<SpanData> = state.spans.drain(..count).collect();
+        let body = otlp::encode(spans, &state.resource);
+        Some(Batch {
+            body,
+            spans: count,
+            endpoint: state.config.endpoint.to_string(),
+        })
+    }
+
+    /// How many spans wait.
+    pub fn len(&self) -> usize {
+        self.lock().spans.len()
+    }
+
+    /// Whether no span waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many spans were dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.lock().dropped
+    }
+
+    /// How many export requests failed.
+    pub fn failed_exports(&self) -> u64 {
+        self.lock().failed_exports
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn record_failed_export(&self) {
+        self.lock().failed_exports += 1;
+    }
+}
+
+/// One encoded export request.
+#[derive(Debug)]
+pub struct Batch {
+    /// The OTLP protobuf body.
+    pub body: Vec<u8>,
+    /// How many spans it holds.
+    pub spans: usize,
+    /// Where to send it.
+    pub endpoint: String,
+}
+
+/// Replaces `time` with `precise` when `time` came from the SDK's coarse clock.
+fn retime(time: &mut SystemTime, precise: SystemTime) {
+    let apart = time
+        .duration_since(precise)
+        .or_else(|e| Ok::<_, ()>(e.duration()))
+        .unwrap_or_default();
+    if apart <= SDK_CLOCK_TOLERANCE {
+        *time = precise;
+    }
+}
+
+/// The span processor for browsers: queue on end, send on a timer with `fetch`.
+#[derive(Debug)]
+pub struct BrowserSpanProcessor {
+    queue: Queue,
+}
+
+impl BrowserSpanProcessor {
+    /// A processor exporting with `config`, spans described by `resource`.
+    pub fn new(config: Config, resource: Resource) -> Self {
+        Self {
+            queue: Queue::new(config, resource),
+        }
+    }
+
+    /// The queue, shared with the transport and the lifecycle listeners.
+    pub fn queue(&self) -> Queue {
+        self.queue.clone()
+    }
+}
+
+impl SpanProcessor for BrowserSpanProcessor {
+    fn on_start(&self, span: &mut Span, _cx: &Context) {
+        self.queue
+            .record_start(span.span_context().span_id(), clock::now());
+    }
+
+    fn on_end(&self, span: SpanData) {
+        let wake = self.queue.push(span);
+        #[cfg(target_arch = "wasm32")]
+        crate::transport::wake(&self.queue, wake);
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = wake;
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        // The SDK's flush is synchronous; a browser cannot block on fetch. Start the sends now;
+        // `BrowserTelemetry::flush` is the awaitable form.
+        #[cfg(target_arch = "wasm32")]
+        crate::transport::wake(&self.queue, Wake::Now);
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        #[cfg(target_arch = "wasm32")]
+        crate::transport::send_all_keepalive(&self.queue);
+        Ok(())
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.queue.lock().resource = resource.clone();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::{
+        KeyValue,
+        trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _},
+    };
+    use opentelemetry_proto::tonic::{
+        collector::trace::v1::ExportTraceServiceRequest,
+        common::v1::any_value,
+        trace::v1::{span::SpanKind as ProtoKind, status::StatusCode},
+    };
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use prost::Message;
+
+    fn provider(config: Config) -> (SdkTracerProvider, Queue) {
+        let resource = config.resource(Some("TestAgent/1.0".into()));
+        let processor = BrowserSpanProcessor::new(config, resource.clone());
+        let queue = processor.queue();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(processor)
+            .with_id_generator(crate::ids::CryptoIdGenerator)
+            .with_resource(resource)
+            .build();
+        (provider, queue)
+    }
+
+    fn string_attr(
+        attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+        key: &str,
+    ) -> Option<String> {
+        attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
+            match kv.value.as_ref()?.value.as_ref()? {
+                any_value::Value::StringValue(s) => Some(s.clone()),
+                any_value::Value::IntValue(i) => Some(i.to_string()),
+                _ => None,
+            }
+        })
+    }
+
+    #[test]
+    fn a_batch_encodes_ids_parents_kinds_times_attributes_status_and_resource() {
+        let config = Config {
+            service_name: "checkout-web".into(),
+            service_version: "0.1.0".into(),
+            ..Default::default()
+        };
+        let (provider, queue) = provider(config);
+        let tracer = provider.tracer("test");
+        let root = tracer
+            .span_builder("checkout")
+            .with_kind(SpanKind::Internal)
+            .with_attributes(vec![KeyValue::new("cart.items", 3_i64)])
+            .start(&tracer);
+        let root_cx = Context::current_with_span(root);
+        let mut child = tracer
+            .span_builder("POST")
+            .with_kind(SpanKind::Client)
+            .start_with_context(&tracer, &root_cx);
+        child.set_attribute(KeyValue::new("http.response.status_code", 502_i64));
+        child.set_status(Status::error("Bad Gateway"));
+        let child_context = child.span_context().clone();
+        child.end();
+        let root_context = root_cx.span().span_context().clone();
+        root_cx.span().end();
+
+        let batch = queue.take_batch(false).expect("a batch");
+        assert_eq!(batch.spans, 2);
+        assert_eq!(batch.endpoint, "/v1/traces");
+        let request =
+            ExportTraceServiceRequest::decode(batch.body.as_slice()).expect("valid OTLP protobuf");
+        let resource_spans = &request.resource_spans[0];
+        let resource = &resource_spans
+            .resource
+            .as_ref()
+            .expect("resource")
+            .attributes;
+        assert_eq!(
+            string_attr(resource, "service.name").as_deref(),
+            Some("checkout-web")
+        );
+        assert_eq!(
+            string_attr(resource, "service.version").as_deref(),
+            Some("0.1.0")
+        );
+        assert_eq!(
+            string_attr(resource, "user_agent.original").as_deref(),
+            Some("TestAgent/1.0")
+        );
+
+        let spans = &resource_spans.scope_spans[0].spans;
+        let by_name = |n: &str| spans.iter().find(|s| s.name == n).expect(n);
+        let (root, child) = (by_name("checkout"), by_name("POST"));
+        assert_eq!(root.trace_id, root_context.trace_id().to_bytes());
+        assert_eq!(root.span_id, root_context.span_id().to_bytes());
+        assert!(root.parent_span_id.is_empty());
+        assert_eq!(child.trace_id, root.trace_id);
+        assert_eq!(child.span_id, child_context.span_id().to_bytes());
+        assert_eq!(child.parent_span_id, root.span_id);
+        assert_eq!(root.kind, ProtoKind::Internal as i32);
+        assert_eq!(child.kind, ProtoKind::Client as i32);
+        assert_eq!(
+            string_attr(&root.attributes, "cart.items").as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            string_attr(&child.attributes, "http.response.status_code").as_deref(),
+            Some("502")
+        );
+        let status = child.status.as_ref().expect("status");
+        assert_eq!(status.code, StatusCode::Error as i32);
+        assert_eq!(status.message, "Bad Gateway");
+        assert!(root.start_time_unix_nano <= child.start_time_unix_nano);
+        assert!(child.end_time_unix_nano <= root.end_time_unix_nano);
+        assert!(
+            root.start_time_unix_nano > 1_700_000_000_000_000_000,
+            "wall-clock nanoseconds"
+        );
+        assert!(queue.take_batch(false).is_none());
+    }
+
+    #[test]
+    fn the_queue_is_bounded_and_counts_what_it_drops() {
+        let (provider, queue) = provider(Config {
+            max_queue_size: 3,
+            ..Default::default()
+        });
+        let tracer = provider.tracer("test");
+        for _ in 0..5 {
+            tracer.start("span").end();
+        }
+        assert_eq!(queue.len(), 3);
+        assert_eq!(queue.dropped(), 2);
+    }
+
+    /// A finished span, made by a throwaway provider.
+    fn finished_span() -> SpanData {
+        let (provider, queue) = provider(Config::default());
+        provider.tracer("t").start("x").end();
+        queue.lock().spans.pop_front().expect("span")
+    }
+
+    #[test]
+    fn the_first_span_schedules_a_send_and_a_full_batch_asks_for_one_now() {
+        let (_provider, queue) = provider(Config {
+            max_batch_size: 2,
+            ..Default::default()
+        });
+        assert_eq!(
+            queue.push(finished_span()),
+            Wake::After(Duration::from_millis(500))
+        );
+        assert_eq!(queue.push(finished_span()), Wake::Now);
+        assert!(queue.take_batch(false).is_some());
+        assert!(queue.take_batch(false).is_none());
+        assert_eq!(
+            queue.push(finished_span()),
+            Wake::After(Duration::from_millis(500)),
+            "an emptied queue schedules anew"
+        );
+        assert_eq!(queue.len(), 1);
+    }
+
+    #[test]
+    fn keepalive_batches_stay_small() {
+        let (provider, queue) = provider(Config {
+            max_batch_size: 256,
+            ..Default::default()
+        });
+        let tracer = provider.tracer("test");
+        for _ in 0..100 {
+            tracer.start("span").end();
+        }
+        let batch = queue.take_batch(true).expect("batch");
+        assert_eq!(batch.spans, KEEPALIVE_BATCH);
+        assert!(batch.body.len() < 60 * 1024, "{} bytes", batch.body.len());
+    }
+
+    #[test]
+    fn sdk_times_are_refined_and_explicit_times_kept() {
+        let precise = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_000_000_123_456);
+        let mut coarse = SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_000_000_123);
+        retime(&mut coarse, precise);
+        assert_eq!(coarse, precise);
+        let explicit = SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_000_000_000);
+        let mut kept = explicit;
+        retime(&mut kept, precise);
+        assert_eq!(kept, explicit);
+    }
+}

@@ -1,0 +1,137 @@
+//! The browser side: `fetch` for sends, timers for the schedule, page-lifecycle listeners for the
+//! last flush. Nothing here throws into the page or blocks it: a failed send is counted and dropped.
+
+use gloo_timers::future::TimeoutFuture;
+use js_sys::Uint8Array;
+use wasm_bindgen::{JsCast, closure::Closure};
+use wasm_bindgen_futures::{JsFuture, spawn_local};
+use web_sys::{Event, Headers, RequestInit, Response, VisibilityState};
+
+use crate::{
+    otlp,
+    processor::{Batch, Queue, Wake},
+};
+
+/// Acts on what a queued span asked for.
+pub(crate) fn wake(queue: &Queue, wake: Wake) {
+    match wake {
+        Wake::Nothing | Wake::Dropped => {}
+        Wake::After(delay) => {
+            let queue = queue.clone();
+            spawn_local(async move {
+                TimeoutFuture::new(u32::try_from(delay.as_millis()).unwrap_or(u32::MAX)).await;
+                flush_all(&queue, false).await;
+            });
+        }
+        Wake::Now => {
+            let queue = queue.clone();
+            spawn_local(async move {
+                if let Some(batch) = queue.take_batch(false) {
+                    send(&queue, batch, false).await;
+                }
+            });
+        }
+    }
+}
+
+/// Sends batches until the queue is empty, one request at a time.
+pub(crate) async fn flush_all(queue: &Queue, keepalive: bool) {
+    while let Some(batch) = queue.take_batch(keepalive) {
+        send(queue, batch, keepalive).await;
+    }
+}
+
+/// The page is going away: start every send now, with `keepalive` so they outlive the page.
+pub(crate) fn send_all_keepalive(queue: &Queue) {
+    while let Some(batch) = queue.take_batch(true) {
+        let queue = queue.clone();
+        spawn_local(async move { send(&queue, batch, true).await });
+    }
+}
+
+/// One `POST` of an OTLP body. Deliberately not traced: the exporter must not feed itself.
+async fn send(queue: &Queue, batch: Batch, keepalive: bool) {
+    if !post(&batch, keepalive).await {
+        queue.record_failed_export();
+    }
+}
+
+async fn post(batch: &Batch, keepalive: bool) -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    let Ok(headers) = Headers::new() else {
+        return false;
+    };
+    if headers.set("content-type", otlp::CONTENT_TYPE).is_err() {
+        return false;
+    }
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&Uint8Array::from(batch.body.as_slice()));
+    init.set_keepalive(keepalive);
+    match JsFuture::from(window.fetch_with_str_and_init(&batch.endpoint, &init)).await {
+        Ok(response) => response.dyn_into::<Response>().is_ok_and(|r| r.ok()),
+        Err(_) => false,
+    }
+}
+
+/// `navigator.userAgent`, for the resource.
+pub(crate) fn user_agent() -> Option<String> {
+    web_sys::window()?.navigator().user_agent().ok()
+}
+
+/// The `pagehide` and `visibilitychange` listeners; removed when dropped.
+pub(crate) struct LifecycleListeners {
+    pagehide: Closure<dyn FnMut(Event)>,
+    visibility: Closure<dyn FnMut(Event)>,
+}
+
+impl LifecycleListeners {
+    pub(crate) fn attach(queue: Queue) -> Self {
+        let on_pagehide = {
+            let queue = queue.clone();
+            Closure::<dyn FnMut(Event)>::new(move |_: Event| send_all_keepalive(&queue))
+        };
+        let on_visibility = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+            let hidden = web_sys::window()
+                .and_then(|w| w.document())
+                .is_some_and(|d| d.visibility_state() == VisibilityState::Hidden);
+            if hidden {
+                send_all_keepalive(&queue);
+            }
+        });
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .add_event_listener_with_callback("pagehide", on_pagehide.as_ref().unchecked_ref());
+            if let Some(document) = window.document() {
+                let _ = document.add_event_listener_with_callback(
+                    "visibilitychange",
+                    on_visibility.as_ref().unchecked_ref(),
+                );
+            }
+        }
+        Self {
+            pagehide: on_pagehide,
+            visibility: on_visibility,
+        }
+    }
+}
+
+impl Drop for LifecycleListeners {
+    fn drop(&mut self) {
+        if let Some(window) = web_sys::window() {
+            let _ = window.remove_event_listener_with_callback(
+                "pagehide",
+                self.pagehide.as_ref().unchecked_ref(),
+            );
+            if let Some(document) = window.document() {
+                let _ = document.remove_event_listener_with_callback(
+                    "visibilitychange",
+                    self.visibility.as_ref().unchecked_ref(),
+                );
+            }
+        }
+    }
+}

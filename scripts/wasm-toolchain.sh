@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Source this (in a subshell) before any wasm-side command: it makes sure the wasm toolchain and
+# tools exist, installing what is missing, and exports the environment they need.
+#
+# - With rustup's wasm32-unknown-unknown target installed (a normal machine), it uses rustup.
+# - Without it (machines where rustup cannot download the target), it falls back to Debian's
+#   rustc-web/cargo-web with rust-web-src and -Zbuild-std, in a separate target directory. These
+#   settings never go into .cargo/config.toml: rustup users must not get them.
+#
+# Tools are installed once under $CHECKOUT_TOOLS (default ~/.cache/checkout-trace/tools) and reused.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+tools=${CHECKOUT_TOOLS:-$HOME/.cache/checkout-trace/tools}
+trunk_version=0.22.1
+binaryen_version=132.0.0
+mkdir -p "$tools"
+
+log() { printf '  [wasm-toolchain] %s\n' "$*" >&2; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# chromium and its driver must come from the same apt run, so their versions match.
+apt_install chromium chromium-driver
+
+if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  log "using rustup's wasm32-unknown-unknown target"
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo_root/target}
+else
+  log "no rustup wasm32 target: using Debian rustc-web with -Zbuild-std"
+  apt_install rustc-web cargo-web rust-web-src lld-22
+  export PATH=/usr/bin:$PATH
+  export RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort
+  export CARGO_TARGET_DIR=$repo_root/target-wasm
+fi
+
+# wasm-bindgen-cli must be exactly the wasm-bindgen of Cargo.lock.
+bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' "$repo_root/Cargo.lock")
+if ! "$tools/bin/wasm-bindgen" --version 2>/dev/null | grep -q " $bindgen_version\$"; then
+  log "installing wasm-bindgen-cli $bindgen_version (about 6 minutes, once)"
+  if ! cargo install wasm-bindgen-cli --version "$bindgen_version" --locked --root "$tools" --quiet; then
+    # The registry mirror can lag behind the CLI's lock file (it has wanted a webpki-roots the mirror
+    # did not have yet): build the downloaded source with that one crate stepped back.
+    log "retrying wasm-bindgen-cli with webpki-roots 1.0.10"
+    crate=$(ls "$HOME"/.cargo/registry/cache/*/wasm-bindgen-cli-"$bindgen_version".crate | head -n 1)
+    src=$(mktemp -d)
+    tar -xzf "$crate" -C "$src"
+    (cd "$src/wasm-bindgen-cli-$bindgen_version" \
+      && cargo update --quiet -p webpki-roots --precise 1.0.10 \
+      && cargo install --path . --locked --root "$tools" --quiet)
+    rm -rf "$src"
+  fi
+fi
+
+# trunk 0.22.1 declares a newer rust-version than the toolchains here; it builds fine with 1.96.
+# A debug build installs in a third of the time and runs as well for this use.
+if ! "$tools/bin/trunk" --version 2>/dev/null | grep -q " $trunk_version\$"; then
+  log "installing trunk $trunk_version (about 11 minutes, once)"
+  PATH=/usr/bin:$PATH cargo install trunk --version "$trunk_version" --locked --ignore-rust-version --debug \
+    --root "$tools" --quiet
+fi
+
+# Debian's wasm-opt (108) miscompiles current wasm-bindgen output; binaryen 132 from npm works.
+if ! "$tools/npm/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version ${binaryen_version%%.*}"; then
+  log "installing wasm-opt (binaryen $binaryen_version) from npm"
+  npm install --silent --no-audit --no-fund --prefix "$tools/npm" "binaryen@$binaryen_version" >/dev/null
+fi
+
+export PATH=$tools/npm/node_modules/.bin:$tools/bin:$PATH
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+export CHROMEDRIVER=/usr/bin/chromedriver
+export TRUNK_OFFLINE=true TRUNK_SKIP_VERSION_CHECK=true

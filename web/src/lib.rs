@@ -1,0 +1,1 @@
+//! The checkout page (in progress).
