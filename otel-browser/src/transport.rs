@@ -2,8 +2,8 @@
 //! last flush. Nothing here throws into the page or blocks it: a failed send is counted and dropped.
 
 use gloo_timers::future::TimeoutFuture;
-use js_sys::Uint8Array;
-use wasm_bindgen::{JsCast, closure::Closure};
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{Event, Headers, RequestInit, Response, VisibilityState};
 
@@ -70,7 +70,10 @@ async fn post(batch: &Batch, keepalive: bool) -> bool {
     init.set_method("POST");
     init.set_headers(&headers);
     init.set_body(&Uint8Array::from(batch.body.as_slice()));
-    init.set_keepalive(keepalive);
+    // web-sys has no binding for `keepalive`; it is a plain RequestInit member.
+    if keepalive && Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE).is_err() {
+        return false;
+    }
     match JsFuture::from(window.fetch_with_str_and_init(&batch.endpoint, &init)).await {
         Ok(response) => response.dyn_into::<Response>().is_ok_and(|r| r.ok()),
         Err(_) => false,

@@ -1,0 +1,173 @@
+//! Browser-only behaviour, in headless Chromium (`wasm-bindgen-test`): the clock, the ids, and the
+//! exporter's batching and flushing against a real local HTTP receiver
+//! (`scripts/test-receiver.py`, started by `scripts/test.sh`, its URL baked in at compile time).
+#![cfg(target_arch = "wasm32")]
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use opentelemetry::trace::{Span as _, Tracer as _};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_sdk::trace::IdGenerator as _;
+use otel_browser::{BrowserTelemetry, Config, clock, ids::CryptoIdGenerator};
+use prost::Message as _;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const RECEIVER: &str = env!("TEST_RECEIVER_URL");
+
+/// Everything the receiver recorded.
+async fn received() -> serde_json::Value {
+    gloo_net::http::Request::get(&format!("{RECEIVER}/received"))
+        .send()
+        .await
+        .expect("receiver reachable")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// The spans of every export the receiver got, decoded: (export index, span name).
+async fn exported_spans() -> Vec<(usize, String)> {
+    let received = received().await;
+    let mut spans = Vec::new();
+    for (i, export) in received["exports"]
+        .as_array()
+        .expect("exports")
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(export["content_type"], "application/x-protobuf");
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(export["body"].as_str().expect("body"))
+            .expect("base64");
+        let request =
+            ExportTraceServiceRequest::decode(body.as_slice()).expect("valid OTLP protobuf");
+        for resource_spans in request.resource_spans {
+            for scope in resource_spans.scope_spans {
+                spans.extend(scope.spans.into_iter().map(|s| (i, s.name)));
+            }
+        }
+    }
+    spans
+}
+
+/// Waits (bounded) until `done` holds for the exported spans.
+async fn wait_for_export(
+    what: &str,
+    done: impl Fn(&[(usize, String)]) -> bool,
+) -> Vec<(usize, String)> {
+    for _ in 0..100 {
+        let spans = exported_spans().await;
+        if done(&spans) {
+            return spans;
+        }
+        gloo_timers::future::TimeoutFuture::new(50).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[wasm_bindgen_test]
+fn the_clock_is_wall_time_with_sub_millisecond_resolution() {
+    let date_now = js_sys::Date::now();
+    let readings: Vec<f64> = (0..200).map(|_| clock::unix_millis(clock::now())).collect();
+    assert!(
+        (readings[0] - date_now).abs() < 50.0,
+        "{} vs Date.now() {date_now}",
+        readings[0]
+    );
+    assert!(readings.windows(2).all(|w| w[1] >= w[0]), "monotonic");
+    assert!(
+        readings.iter().any(|ms| ms.fract() != 0.0),
+        "some reading has a fraction of a millisecond"
+    );
+}
+
+#[wasm_bindgen_test]
+fn ids_come_from_crypto_and_are_distinct() {
+    let ids: std::collections::HashSet<String> = (0..200)
+        .map(|_| CryptoIdGenerator.new_trace_id().to_string())
+        .collect();
+    assert_eq!(ids.len(), 200);
+    assert!(!ids.contains("00000000000000000000000000000000"));
+}
+
+#[wasm_bindgen_test]
+async fn spans_are_batched_into_one_request_after_the_schedule_delay() {
+    let telemetry = BrowserTelemetry::install(Config {
+        service_name: "browser-test".into(),
+        endpoint: format!("{RECEIVER}/v1/traces").into(),
+        schedule_delay: Duration::from_millis(200),
+        ..Default::default()
+    });
+    let tracer = telemetry.tracer("test");
+    for name in ["batch-a", "batch-b", "batch-c"] {
+        tracer.start(name).end();
+    }
+    let spans = wait_for_export("the scheduled batch", |spans| {
+        ["batch-a", "batch-b", "batch-c"]
+            .iter()
+            .all(|n| spans.iter().any(|(_, s)| s == n))
+    })
+    .await;
+    let requests: std::collections::HashSet<usize> = spans
+        .iter()
+        .filter(|(_, s)| s.starts_with("batch-"))
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(
+        requests.len(),
+        1,
+        "three spans ended together go out in one request"
+    );
+    assert_eq!(telemetry.dropped_spans(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn flush_sends_what_waits_without_waiting_for_the_schedule() {
+    let telemetry = BrowserTelemetry::install(Config {
+        endpoint: format!("{RECEIVER}/v1/traces").into(),
+        schedule_delay: Duration::from_secs(3600),
+        ..Default::default()
+    });
+    let mut span = telemetry.tracer("test").start("flushed-now");
+    span.end();
+    telemetry.flush().await;
+    let spans = exported_spans().await;
+    assert!(
+        spans.iter().any(|(_, s)| s == "flushed-now"),
+        "flush must have sent the span already"
+    );
+    assert_eq!(telemetry.failed_exports(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn a_collector_that_is_down_costs_a_counted_failure_and_nothing_else() {
+    // Nothing listens on port 9 here (and Chromium refuses it outright): the fetch fails at once, as
+    // it does when the collector is down.
+    let telemetry = BrowserTelemetry::install(Config {
+        endpoint: "http://127.0.0.1:9/v1/traces".into(),
+        schedule_delay: Duration::from_secs(3600),
+        ..Default::default()
+    });
+    telemetry.tracer("test").start("lost").end();
+    telemetry.flush().await;
+    assert_eq!(telemetry.failed_exports(), 1);
+}
+
+#[wasm_bindgen_test]
+fn the_queue_drops_and_counts_beyond_its_bound() {
+    let telemetry = BrowserTelemetry::install(Config {
+        endpoint: format!("{RECEIVER}/v1/traces").into(),
+        max_queue_size: 10,
+        max_batch_size: 1000,
+        schedule_delay: Duration::from_secs(3600),
+        ..Default::default()
+    });
+    let tracer = telemetry.tracer("test");
+    for _ in 0..15 {
+        tracer.start("bounded").end();
+    }
+    assert_eq!(telemetry.dropped_spans(), 5);
+}
