@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project, installing what is missing and reusing what is there:
 # host format/lint/tests, the wasm toolchain, wasm lint, browser tests in headless Chromium, and the
-# page's offline release build. Prints how long each phase took. Usage: scripts/test.sh
+# page's offline release build, then the end-to-end tests (a real browser, the real server, a real
+# collector). Prints how long each phase took. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +39,8 @@ phase "lint (host)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 phase "host tests"
-cargo test --workspace --locked
+# `e2e` needs the whole stack; it runs last, below.
+cargo test --workspace --exclude e2e --locked
 
 phase "wasm toolchain"
 # Every wasm-side command runs in a subshell with this environment, never the host builds.
@@ -84,3 +86,20 @@ wasm=$(ls dist/*.wasm) js=$(ls dist/*.js)
 printf 'page size: wasm %s B (gzip %s B), js %s B (gzip %s B), total gzip %s B\n' \
   "$(wc -c < "$wasm")" "$(gzip -9c "$wasm" | wc -c)" "$(wc -c < "$js")" "$(gzip -9c "$js" | wc -c)" \
   "$(( $(gzip -9c "$wasm" | wc -c) + $(gzip -9c "$js" | wc -c) ))"
+
+phase "collector (rotel) for end-to-end"
+# rotel: a Rust OTLP collector on PyPI, pinned. (The contrib collector and Jaeger need Docker.)
+rotel_version=0.0.1a15
+rotel_venv=${CHECKOUT_TOOLS:-$HOME/.cache/checkout-trace/tools}/rotel-$rotel_version
+if [ ! -x "$rotel_venv/bin/python" ] || ! "$rotel_venv/bin/python" -c "import rotel" 2>/dev/null; then
+  python3 -m venv "$rotel_venv"
+  "$rotel_venv/bin/pip" install --quiet --disable-pip-version-check "rotel==$rotel_version"
+fi
+ROTEL_AGENT=$("$rotel_venv/bin/python" -c 'import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), "rotel-agent"))')
+export ROTEL_AGENT
+"$ROTEL_AGENT" version
+
+phase "end-to-end tests (browser → server → collector)"
+cargo build -p checkout-server --locked
+PAGE_DIST=$PWD/dist CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server \
+  timeout 900 cargo test -p e2e --locked -- --test-threads=1

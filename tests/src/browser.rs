@@ -1,0 +1,137 @@
+//! Headless Chromium through chromedriver. Each test gets its own driver and session, closed even
+//! when the test fails. `find` helpers wait for elements; `act` helpers click and read.
+
+use std::{
+    env,
+    panic::{AssertUnwindSafe, resume_unwind},
+    path::PathBuf,
+    time::Duration,
+};
+
+use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
+use futures::FutureExt as _;
+use serde_json::json;
+use tokio::process::Command;
+
+use crate::{
+    process::{Process, free_port, wait_for_port},
+    wait_for,
+};
+
+/// How long an element or a page state may take to appear.
+pub const UI_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Runs `test` with a fresh browser session, then closes the session and the driver, whatever
+/// the test did; a failure is re-raised after the clean-up.
+pub async fn with_browser<F, Fut>(test: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let port = free_port().await;
+    let driver_path =
+        env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
+    let mut command = Command::new(driver_path);
+    command.arg(format!("--port={port}"));
+    let mut driver = Process::spawn("chromedriver", command);
+    wait_for_port("chromedriver", ([127, 0, 0, 1], port).into(), UI_TIMEOUT).await;
+
+    let profile = tempfile::tempdir().expect("profile dir");
+    let binary = env::var("CHROMIUM_BIN").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    let capabilities = json!({
+        "goog:chromeOptions": {
+            "binary": binary,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1100,900",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }
+    });
+    let capabilities = capabilities
+        .as_object()
+        .expect("object")
+        .clone()
+        .into_iter()
+        .collect();
+    let client = ClientBuilder::native()
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session");
+
+    let outcome = AssertUnwindSafe(test(client.clone())).catch_unwind().await;
+    let _ = client.close().await;
+    driver.stop().await;
+    if let Err(panic) = outcome {
+        resume_unwind(panic);
+    }
+}
+
+/// Finds the element with `data-testid`, waiting for it.
+pub async fn find(client: &Client, testid: &str) -> Element {
+    client
+        .wait()
+        .at_most(UI_TIMEOUT)
+        .for_element(Locator::Css(&format!("[data-testid='{testid}']")))
+        .await
+        .unwrap_or_else(|e| panic!("no element [data-testid={testid}]: {e}"))
+}
+
+/// Clicks the element with `data-testid`, once it is enabled.
+pub async fn click(client: &Client, testid: &str) {
+    let element = find(client, testid).await;
+    wait_for(&format!("{testid} to be enabled"), UI_TIMEOUT, || async {
+        element.is_enabled().await.ok().filter(|enabled| *enabled)
+    })
+    .await;
+    element
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click {testid}: {e}"));
+}
+
+/// Waits until the element with `data-testid` has attribute `name` set, and returns its value.
+pub async fn attribute(client: &Client, testid: &str, name: &str) -> String {
+    let element = find(client, testid).await;
+    wait_for(&format!("{testid} to have {name}"), UI_TIMEOUT, || async {
+        element
+            .attr(name)
+            .await
+            .ok()
+            .flatten()
+            .filter(|v| !v.is_empty())
+    })
+    .await
+}
+
+/// The visible text of the element with `data-testid`.
+pub async fn text(client: &Client, testid: &str) -> String {
+    find(client, testid).await.text().await.unwrap_or_default()
+}
+
+/// Saves a screenshot under `test-artifacts/` (not committed) for a person to look at.
+pub async fn screenshot(client: &Client, name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("root")
+        .join("test-artifacts");
+    std::fs::create_dir_all(&dir).expect("artifact dir");
+    let path = dir.join(format!("{name}.png"));
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(&path, png).expect("write screenshot");
+    path
+}
+
+/// Waits until the result area shows an outcome (`data-status` `ok` or `error`) whose text differs
+/// from `previous`, and returns (status, text).
+pub async fn wait_for_result(client: &Client, previous: &str) -> (String, String) {
+    let result = find(client, "result").await;
+    wait_for("a new checkout result", UI_TIMEOUT, || async {
+        let status = result.attr("data-status").await.ok().flatten()?;
+        let text = result.text().await.ok()?;
+        (matches!(status.as_str(), "ok" | "error") && text != previous).then_some((status, text))
+    })
+    .await
+}

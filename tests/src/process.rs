@@ -1,0 +1,90 @@
+//! Child processes that are killed when dropped, with their output kept for failure messages.
+
+use std::{
+    net::SocketAddr,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncBufReadExt, AsyncRead, BufReader},
+    net::TcpListener,
+    process::{Child, Command},
+};
+
+/// A running child process; killed on drop.
+pub struct Process {
+    name: &'static str,
+    child: Child,
+    output: Arc<Mutex<Vec<String>>>,
+}
+
+impl Process {
+    /// Starts `command`, collecting its stdout and stderr lines.
+    pub fn spawn(name: &'static str, mut command: Command) -> Self {
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let output: Arc<Mutex<Vec<String>>> = Arc::default();
+        if let Some(stdout) = child.stdout.take() {
+            collect(stdout, Arc::clone(&output));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            collect(stderr, Arc::clone(&output));
+        }
+        Self {
+            name,
+            child,
+            output,
+        }
+    }
+
+    /// Every line it has printed so far.
+    pub fn output(&self) -> Vec<String> {
+        self.output.lock().expect("lock").clone()
+    }
+
+    /// Waits until a line contains `needle` and returns it.
+    pub async fn wait_for_line(&self, needle: &str, timeout: Duration) -> String {
+        crate::wait_for(
+            &format!("{} to print {needle:?}", self.name),
+            timeout,
+            || async { self.output().into_iter().find(|line| line.contains(needle)) },
+        )
+        .await
+    }
+
+    /// Kills it now and waits for it to go.
+    pub async fn stop(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+fn collect(stream: impl AsyncRead + Unpin + Send + 'static, output: Arc<Mutex<Vec<String>>>) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            output.lock().expect("lock").push(line);
+        }
+    });
+}
+
+/// A port nobody listens on right now (bound and released).
+pub async fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// Waits until something accepts TCP connections on `addr`.
+pub async fn wait_for_port(what: &str, addr: SocketAddr, timeout: Duration) {
+    crate::wait_for(what, timeout, || async {
+        tokio::net::TcpStream::connect(addr).await.ok().map(|_| ())
+    })
+    .await;
+}

@@ -1,0 +1,191 @@
+//! The stack under test: started here on free ports, or a running compose stack.
+
+use std::{env, net::SocketAddr, path::PathBuf, time::Duration};
+
+use tokio::process::Command;
+
+use crate::{
+    capture::Capture,
+    page,
+    process::{Process, free_port, wait_for_port},
+    trace::{Span, Trace},
+    wait_for,
+};
+
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a trace may take to arrive: the page sends every 500 ms, the server every 200 ms here,
+/// the collector batches for 100 ms.
+pub const TRACE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Where the spans are read back.
+enum Traces {
+    /// The capture endpoint behind the local collector.
+    Capture(Capture),
+    /// Jaeger's query API (`E2E_JAEGER_URL`).
+    Jaeger(String),
+}
+
+/// The running stack.
+pub struct Stack {
+    /// The page's URL.
+    pub page_url: String,
+    traces: Traces,
+    collector: Option<Process>,
+    _server: Option<Process>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
+}
+
+fn path_from_env(var: &str, default: PathBuf) -> PathBuf {
+    env::var_os(var).map_or(default, PathBuf::from)
+}
+
+impl Stack {
+    /// With `E2E_PAGE_URL` and `E2E_JAEGER_URL` set, the running stack they name; otherwise a local
+    /// one: capture, collector (rotel), server and page host.
+    pub async fn start() -> Self {
+        if let (Ok(page_url), Ok(jaeger)) = (env::var("E2E_PAGE_URL"), env::var("E2E_JAEGER_URL")) {
+            return Self {
+                page_url,
+                traces: Traces::Jaeger(jaeger.trim_end_matches('/').to_owned()),
+                collector: None,
+                _server: None,
+                _dir: None,
+            };
+        }
+        let capture = Capture::start().await;
+        let collector_http = SocketAddr::from(([127, 0, 0, 1], free_port().await));
+        let collector = start_collector(collector_http, capture.addr).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let server = start_server(collector_http, &dir).await;
+        let server_addr: SocketAddr = {
+            let line = server
+                .wait_for_line("checkout server listening", START_TIMEOUT)
+                .await;
+            line.rsplit("addr=")
+                .next()
+                .and_then(|a| a.trim().parse().ok())
+                .expect("server address in its log")
+        };
+        let dist = path_from_env("PAGE_DIST", workspace().join("dist"));
+        let page = page::start(
+            &dist,
+            format!("http://{server_addr}"),
+            format!("http://{collector_http}"),
+        )
+        .await;
+        Self {
+            page_url: format!("http://{page}/"),
+            traces: Traces::Capture(capture),
+            collector: Some(collector),
+            _server: Some(server),
+            _dir: Some(dir),
+        }
+    }
+
+    /// Whether this stack was started here (and so can have its collector stopped).
+    pub fn is_local(&self) -> bool {
+        matches!(self.traces, Traces::Capture(_))
+    }
+
+    /// Stops the collector (local stacks only).
+    pub async fn stop_collector(&mut self) {
+        if let Some(collector) = self.collector.as_mut() {
+            collector.stop().await;
+        }
+    }
+
+    /// Every span the capture endpoint has (local stacks only; empty against Jaeger).
+    pub fn captured(&self) -> Vec<Span> {
+        match &self.traces {
+            Traces::Capture(capture) => capture.spans(),
+            Traces::Jaeger(_) => Vec::new(),
+        }
+    }
+
+    /// Waits (bounded) until trace `trace_id` satisfies `complete`, and returns it.
+    pub async fn trace(&self, trace_id: &str, complete: impl Fn(&Trace) -> bool) -> Trace {
+        let client = reqwest::Client::new();
+        wait_for(
+            &format!("trace {trace_id} to arrive complete"),
+            TRACE_TIMEOUT,
+            || async {
+                let spans = match &self.traces {
+                    Traces::Capture(capture) => capture.spans(),
+                    Traces::Jaeger(jaeger) => {
+                        let url = format!("{jaeger}/api/v3/traces/{trace_id}");
+                        match client.get(&url).send().await {
+                            Ok(response) if response.status().is_success() => {
+                                Span::from_jaeger_json(&response.json().await.ok()?)
+                            }
+                            _ => return None,
+                        }
+                    }
+                };
+                let trace = Trace::of(trace_id, &spans);
+                complete(&trace).then_some(trace)
+            },
+        )
+        .await
+    }
+}
+
+/// rotel, the Rust OTLP collector from PyPI: OTLP in on gRPC and HTTP, OTLP/HTTP out to `capture`.
+async fn start_collector(http: SocketAddr, capture: SocketAddr) -> Process {
+    let agent = env::var("ROTEL_AGENT")
+        .expect("ROTEL_AGENT names rotel's agent binary: run scripts/test.sh, which installs it");
+    let grpc = SocketAddr::from(([127, 0, 0, 1], free_port().await));
+    let pid_file = std::env::temp_dir().join(format!("rotel-{}.pid", http.port()));
+    let mut command = Command::new(agent);
+    command
+        .args([
+            "start",
+            "--otlp-grpc-endpoint",
+            &grpc.to_string(),
+            "--otlp-http-endpoint",
+            &http.to_string(),
+        ])
+        .args(["--exporter", "otlp", "--otlp-exporter-protocol", "http"])
+        .args(["--otlp-exporter-endpoint", &format!("http://{capture}")])
+        .args([
+            "--batch-timeout",
+            "100ms",
+            "--pid-file",
+            &pid_file.to_string_lossy(),
+        ]);
+    let collector = Process::spawn("rotel", command);
+    wait_for_port("the collector's OTLP/HTTP receiver", http, START_TIMEOUT).await;
+    collector
+}
+
+/// The real checkout-server binary with a temporary database, exporting to the collector.
+async fn start_server(collector: SocketAddr, dir: &tempfile::TempDir) -> Process {
+    let binary = path_from_env(
+        "CHECKOUT_SERVER_BIN",
+        workspace().join("target/debug/checkout-server"),
+    );
+    assert!(
+        binary.exists(),
+        "{} is missing: build the server first",
+        binary.display()
+    );
+    let mut command = Command::new(binary);
+    command
+        .env("SERVER_ADDR", "127.0.0.1:0")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/checkout.db", dir.path().display()),
+        )
+        .env("PAYMENT_LATENCY_MS", "20")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
+        .env("OTEL_BSP_SCHEDULE_DELAY", "200")
+        .env("OTEL_SERVICE_NAME", "checkout-server")
+        .env("RUST_LOG", "info");
+    Process::spawn("checkout-server", command)
+}

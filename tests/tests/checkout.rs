@@ -1,0 +1,238 @@
+//! A real browser clicks Checkout; the whole trace arrives through a real collector.
+//!
+//! Locally each test starts its own stack (see `e2e::stack`): the checkout server, rotel as the
+//! collector, a capture endpoint standing in for Jaeger's storage (Jaeger needs Docker, which the
+//! test machines lack), and the page. With `E2E_PAGE_URL` and `E2E_JAEGER_URL` set, the same tests
+//! drive a running `docker compose` stack and read the trace back from Jaeger.
+
+use std::time::Duration;
+
+use e2e::{
+    browser::{attribute, click, find, screenshot, text, wait_for_result, with_browser},
+    stack::Stack,
+    trace::{Span, SpanKind, Trace},
+};
+
+const WEB: &str = "checkout-web";
+const SERVER: &str = "checkout-server";
+/// Browser and server read the same host clock through different APIs
+/// (`performance.timeOrigin + now()` and `SystemTime`): a child may appear to start up to this much
+/// before its parent, or end this much after it, across that boundary.
+const CROSS_SERVICE_SKEW: Duration = Duration::from_millis(25);
+/// Within one service, times come from one clock: only rounding separates them.
+const SAME_SERVICE_SKEW: Duration = Duration::from_millis(1);
+
+/// Whether the server's part of the trace has arrived, through its last statement.
+fn server_part_arrived(trace: &Trace) -> bool {
+    trace.has(SERVER, "POST /api/checkout")
+        && trace.has(SERVER, "payment.charge")
+        && trace.has(SERVER, "UPDATE orders")
+}
+
+/// Whether the browser's part has arrived: the root and its fetch.
+fn browser_part_arrived(trace: &Trace) -> bool {
+    trace.has(WEB, "checkout") && trace.has(WEB, "POST")
+}
+
+/// Every child lies within its parent's interval, up to the stated skews.
+fn assert_children_within_parents(trace: &Trace) {
+    for child in &trace.spans {
+        let Some(parent) = trace.parent_of(child) else {
+            continue;
+        };
+        let skew = if child.service == parent.service {
+            SAME_SERVICE_SKEW
+        } else {
+            CROSS_SERVICE_SKEW
+        };
+        let skew = u64::try_from(skew.as_nanos()).expect("small");
+        assert!(
+            child.start_ns + skew >= parent.start_ns && child.end_ns <= parent.end_ns + skew,
+            "{} [{}] {}..{} is not within {} [{}] {}..{}",
+            child.name,
+            child.service,
+            child.start_ns,
+            child.end_ns,
+            parent.name,
+            parent.service,
+            parent.start_ns,
+            parent.end_ns
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_click_on_checkout_is_one_trace_from_the_browser_to_the_database() {
+    let stack = Stack::start().await;
+    let stack = &stack;
+    with_browser(|client| async move {
+        client.goto(&stack.page_url).await.expect("the page loads");
+        find(&client, "product-1").await;
+        click(&client, "add-1").await;
+        click(&client, "add-1").await;
+        click(&client, "add-3").await;
+        click(&client, "checkout").await;
+        let (status, message) = wait_for_result(&client, "").await;
+        assert_eq!(status, "ok", "the page says: {message}");
+        assert!(message.contains("$107.00"), "2 × $24 + $59: {message}");
+        let trace_id = text(&client, "trace-id").await;
+        let link = attribute(&client, "trace-link", "href").await;
+        assert_eq!(link, format!("http://localhost:16686/trace/{trace_id}"));
+        let shot = screenshot(&client, "checkout-success").await;
+        eprintln!("screenshot of the page after checkout: {}", shot.display());
+
+        let trace = stack
+            .trace(&trace_id, |t| {
+                browser_part_arrived(t) && server_part_arrived(t)
+            })
+            .await;
+
+        let root = trace.one(WEB, "checkout");
+        assert!(
+            root.parent_id.is_empty(),
+            "the click is the root:{}",
+            trace.outline()
+        );
+        assert_eq!(root.kind, SpanKind::Internal);
+        assert_eq!(root.attr("checkout.item_count"), "3");
+        assert_eq!(root.attr("checkout.total_cents"), "10700");
+        assert_eq!(root.attr("session.id").len(), 32);
+
+        let fetch = trace.one(WEB, "POST");
+        assert_eq!(fetch.kind, SpanKind::Client);
+        assert_eq!(
+            fetch.parent_id,
+            root.span_id,
+            "the fetch is the click's child:{}",
+            trace.outline()
+        );
+        assert_eq!(fetch.attr("http.response.status_code"), "201");
+
+        let server = trace.one(SERVER, "POST /api/checkout");
+        assert_eq!(server.kind, SpanKind::Server);
+        assert_eq!(
+            server.parent_id,
+            fetch.span_id,
+            "the server continues the fetch:{}",
+            trace.outline()
+        );
+        assert_eq!(
+            server.attr("session.id"),
+            root.attr("session.id"),
+            "baggage reached the server"
+        );
+
+        for name in ["product.lookup", "payment.charge"] {
+            assert!(
+                trace.descends_from(trace.one(SERVER, name), server),
+                "{name}:{}",
+                trace.outline()
+            );
+        }
+        let db: Vec<&Span> = trace
+            .spans
+            .iter()
+            .filter(|s| s.attr("db.system.name") == "sqlite")
+            .collect();
+        assert!(
+            db.len() >= 4,
+            "the reads and writes of the order:{}",
+            trace.outline()
+        );
+        assert!(
+            db.iter()
+                .all(|s| s.kind == SpanKind::Client && trace.descends_from(s, server))
+        );
+        assert!(
+            trace.spans.iter().all(|s| !s.is_error),
+            "nothing failed:{}",
+            trace.outline()
+        );
+        assert_children_within_parents(&trace);
+
+        if stack.is_local() {
+            // Exactly one trace for the click: one root `checkout` and one server span in all
+            // that reached the collector, both in the trace the page showed.
+            let all = stack.captured();
+            let roots: Vec<_> = all
+                .iter()
+                .filter(|s| s.service == WEB && s.name == "checkout")
+                .collect();
+            let servers: Vec<_> = all
+                .iter()
+                .filter(|s| s.name == "POST /api/checkout")
+                .collect();
+            assert_eq!(roots.len(), 1);
+            assert_eq!(servers.len(), 1);
+            assert!(roots.iter().chain(&servers).all(|s| s.trace_id == trace_id));
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_card_is_shown_and_marks_the_payment_and_fetch_spans_as_errors() {
+    let stack = Stack::start().await;
+    let stack = &stack;
+    with_browser(|client| async move {
+        client.goto(&stack.page_url).await.expect("the page loads");
+        click(&client, "card-decline").await;
+        click(&client, "add-2").await;
+        click(&client, "checkout").await;
+        let (status, message) = wait_for_result(&client, "").await;
+        assert_eq!(status, "error");
+        assert!(message.contains("declined"), "the page says: {message}");
+        let trace_id = text(&client, "trace-id").await;
+
+        let trace = stack
+            .trace(&trace_id, |t| {
+                browser_part_arrived(t) && t.has(SERVER, "payment.charge")
+            })
+            .await;
+        let payment = trace.one(SERVER, "payment.charge");
+        assert!(
+            payment.is_error,
+            "the payment span is an error:{}",
+            trace.outline()
+        );
+        assert_eq!(payment.attr("error.type"), "card_declined");
+        let fetch = trace.one(WEB, "POST");
+        assert!(
+            fetch.is_error,
+            "the browser's fetch span is an error:{}",
+            trace.outline()
+        );
+        assert_eq!(fetch.attr("http.response.status_code"), "402");
+        assert!(
+            !trace.one(SERVER, "POST /api/checkout").is_error,
+            "a 4xx is not the server's error"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_collector_stopped_checkouts_still_succeed_and_the_page_stays_usable() {
+    let mut stack = Stack::start().await;
+    if !stack.is_local() {
+        eprintln!(
+            "not run against a compose stack: stopping its collector is left to the person running it"
+        );
+        return;
+    }
+    stack.stop_collector().await;
+    let stack = &stack;
+    with_browser(|client| async move {
+        client.goto(&stack.page_url).await.expect("the page loads");
+        let mut previous = String::new();
+        for product in ["add-1", "add-5"] {
+            click(&client, product).await;
+            click(&client, "checkout").await;
+            let (status, message) = wait_for_result(&client, &previous).await;
+            assert_eq!(status, "ok", "the page says: {message}");
+            assert!(message.contains("placed"), "{message}");
+            previous = message;
+        }
+    })
+    .await;
+}
