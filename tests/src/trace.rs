@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use opentelemetry_proto::tonic::{
     collector::trace::v1::ExportTraceServiceRequest,
     common::v1::{AnyValue, KeyValue, any_value},
-    trace::v1::{ResourceSpans, TracesData, status::StatusCode},
+    trace::v1::{ResourceSpans, status::StatusCode},
 };
 
 pub use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
@@ -41,11 +41,43 @@ impl Span {
         Self::from_resource_spans(request.resource_spans)
     }
 
-    /// The spans of Jaeger's `GET /api/v3/traces/{id}` answer (`{"result": <OTLP JSON TracesData>}`).
+    /// The spans of Jaeger's `GET /api/v3/traces/{id}` answer: `{"result": {"resourceSpans": …}}`.
+    ///
+    /// Read leniently, since JSON renderings of OTLP differ: ids in hex or base64, enums as numbers
+    /// or names (`SPAN_KIND_SERVER`), 64-bit numbers as strings or numbers.
     pub fn from_jaeger_json(answer: &serde_json::Value) -> Vec<Self> {
-        let data: TracesData = serde_json::from_value(answer["result"].clone())
-            .expect("Jaeger answers OTLP JSON TracesData");
-        Self::from_resource_spans(data.resource_spans)
+        let mut spans = Vec::new();
+        let data = &answer["result"];
+        for resource_spans in data["resourceSpans"].as_array().into_iter().flatten() {
+            let resource = json_attributes(&resource_spans["resource"]["attributes"]);
+            let service = resource.get("service.name").cloned().unwrap_or_default();
+            let scopes = resource_spans["scopeSpans"]
+                .as_array()
+                .or(resource_spans["instrumentationLibrarySpans"].as_array());
+            for scope in scopes.into_iter().flatten() {
+                for span in scope["spans"].as_array().into_iter().flatten() {
+                    spans.push(Self {
+                        service: service.clone(),
+                        trace_id: json_id(&span["traceId"]),
+                        span_id: json_id(&span["spanId"]),
+                        parent_id: json_id(&span["parentSpanId"]),
+                        name: span["name"].as_str().unwrap_or_default().to_owned(),
+                        kind: json_enum(&span["kind"], "SPAN_KIND_", |name| {
+                            SpanKind::from_str_name(name)
+                        })
+                        .and_then(|k| SpanKind::try_from(k).ok())
+                        .unwrap_or(SpanKind::Unspecified),
+                        start_ns: json_u64(&span["startTimeUnixNano"]),
+                        end_ns: json_u64(&span["endTimeUnixNano"]),
+                        is_error: json_enum(&span["status"]["code"], "STATUS_CODE_", |name| {
+                            StatusCode::from_str_name(name)
+                        }) == Some(StatusCode::Error as i32),
+                        attributes: json_attributes(&span["attributes"]),
+                    });
+                }
+            }
+        }
+        spans
     }
 
     fn from_resource_spans(resource_spans: Vec<ResourceSpans>) -> Vec<Self> {
@@ -82,6 +114,69 @@ impl Span {
     pub fn attr(&self, key: &str) -> &str {
         self.attributes.get(key).map_or("", String::as_str)
     }
+}
+
+/// An id as lowercase hex, whether it came as hex or base64; empty when absent or all zero.
+fn json_id(value: &serde_json::Value) -> String {
+    use base64::Engine as _;
+    let text = value.as_str().unwrap_or_default();
+    let is_hex = matches!(text.len(), 16 | 32) && text.bytes().all(|b| b.is_ascii_hexdigit());
+    let id = if is_hex {
+        text.to_ascii_lowercase()
+    } else {
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map(|b| hex(&b))
+            .unwrap_or_default()
+    };
+    if id.bytes().all(|b| b == b'0') {
+        String::new()
+    } else {
+        id
+    }
+}
+
+/// An enum as its number, given as a number or as its name (with or without `prefix`).
+fn json_enum<T: Into<i32>>(
+    value: &serde_json::Value,
+    prefix: &str,
+    by_name: impl Fn(&str) -> Option<T>,
+) -> Option<i32> {
+    match value {
+        serde_json::Value::Number(n) => n.as_i64().and_then(|n| i32::try_from(n).ok()),
+        serde_json::Value::String(name) if name.starts_with(prefix) => {
+            by_name(name).map(Into::into)
+        }
+        serde_json::Value::String(name) => by_name(&format!("{prefix}{name}")).map(Into::into),
+        _ => None,
+    }
+}
+
+fn json_u64(value: &serde_json::Value) -> u64 {
+    value
+        .as_u64()
+        .or_else(|| value.as_str()?.parse().ok())
+        .unwrap_or_default()
+}
+
+fn json_attributes(value: &serde_json::Value) -> BTreeMap<String, String> {
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|kv| {
+            let key = kv["key"].as_str()?.to_owned();
+            let v = &kv["value"];
+            let text = ["stringValue", "intValue", "doubleValue", "boolValue"]
+                .iter()
+                .find_map(|k| match &v[*k] {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    serde_json::Value::Null => None,
+                    other => Some(other.to_string()),
+                });
+            Some((key, text.unwrap_or_default()))
+        })
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -195,5 +290,43 @@ impl Trace {
             walk(self, root, 0, &mut lines);
         }
         format!("\n{}", lines.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn jaeger_answers_are_read_with_hex_or_base64_ids_and_named_or_numbered_enums() {
+        let answer = json!({ "result": { "resourceSpans": [{
+            "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": "checkout-server" } }] },
+            "scopeSpans": [{ "spans": [
+                { "traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "spanId": "00f067aa0ba902b7", "parentSpanId": "",
+                  "name": "POST /api/checkout", "kind": "SPAN_KIND_SERVER", "startTimeUnixNano": "1700000000000000000",
+                  "endTimeUnixNano": 1700000000250000000_u64, "status": { "code": "STATUS_CODE_ERROR" },
+                  "attributes": [{ "key": "http.response.status_code", "value": { "intValue": "502" } }] },
+                { "traceId": "S/kvNXezTaajzpKdDg5HNg==", "spanId": "AAAAAAAAAAE=", "parentSpanId": "APBnqgupArc=",
+                  "name": "payment.charge", "kind": 1, "status": { "code": 0 } }
+            ] }]
+        }] } });
+        let spans = Span::from_jaeger_json(&answer);
+        assert_eq!(spans.len(), 2);
+        let (server, child) = (&spans[0], &spans[1]);
+        assert_eq!(server.service, "checkout-server");
+        assert_eq!(server.kind, SpanKind::Server);
+        assert!(server.is_error);
+        assert!(server.parent_id.is_empty());
+        assert_eq!(server.end_ns - server.start_ns, 250_000_000);
+        assert_eq!(server.attr("http.response.status_code"), "502");
+        assert_eq!(
+            child.trace_id, server.trace_id,
+            "base64 ids decode to the same hex"
+        );
+        assert_eq!(child.parent_id, server.span_id);
+        assert_eq!(child.span_id, "0000000000000001");
+        assert_eq!(child.kind, SpanKind::Internal);
+        assert!(!child.is_error);
     }
 }
