@@ -5,6 +5,8 @@ The tests run in a page served by wasm-bindgen-test-runner on another port, so e
 CORS headers. It records what the page sends and tells the tests:
 
   POST /v1/traces      an OTLP export: recorded (content type and body, base64), answered 200
+  POST /hang/v1/traces a collector that accepts and does not answer for 20 s
+  POST /api/checkout   a stand-in for a declined checkout: 402 with the server's JSON error
   GET  /api/products   a stand-in for the server: records the trace headers, answers [] with a
                        `traceresponse` continuing the caller's trace
   GET  /received       everything recorded so far, as JSON
@@ -14,6 +16,7 @@ import base64
 import json
 import secrets
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RECORD = {"exports": [], "requests": []}
@@ -50,6 +53,12 @@ class Handler(BaseHTTPRequestHandler):
                 {"content_type": self.headers.get("Content-Type"), "body": base64.b64encode(body).decode()}
             )
             self.answer(200, b"{}")
+        elif self.path == "/hang/v1/traces":
+            time.sleep(20)
+            self.answer(200, b"{}")
+        elif self.path == "/api/checkout":
+            error = {"error": {"code": "card_declined", "message": "Your card was declined."}}
+            self.answer(402, json.dumps(error).encode())
         else:
             self.answer(404, b"{}")
 

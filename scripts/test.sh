@@ -42,6 +42,16 @@ phase "host tests"
 # `e2e` needs the whole stack; it runs last, below.
 cargo test --workspace --exclude e2e --locked
 
+phase "browser (Chromium + chromedriver)"
+# Both from one apt run, so their versions match; skipped when present.
+if ! dpkg -s chromium chromium-driver >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+chromium --version
+
 phase "wasm toolchain"
 # Every wasm-side command runs in a subshell with this environment, never the host builds.
 # (Not `source … &&`: that would switch off `set -e` inside the script.)
@@ -92,6 +102,9 @@ phase "collector (rotel) for end-to-end"
 rotel_version=0.0.1a15
 rotel_venv=${CHECKOUT_TOOLS:-$HOME/.cache/checkout-trace/tools}/rotel-$rotel_version
 if [ ! -x "$rotel_venv/bin/python" ] || ! "$rotel_venv/bin/python" -c "import rotel" 2>/dev/null; then
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  fi
   python3 -m venv "$rotel_venv"
   "$rotel_venv/bin/pip" install --quiet --disable-pip-version-check "rotel==$rotel_version"
 fi

@@ -8,6 +8,7 @@
 #   settings never go into .cargo/config.toml: rustup users must not get them.
 #
 # Tools are installed once under $CHECKOUT_TOOLS (default ~/.cache/checkout-trace/tools) and reused.
+# The browser for the tests is installed by scripts/test.sh, not here.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,8 +30,8 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# chromium and its driver must come from the same apt run, so their versions match.
-apt_install chromium chromium-driver
+# npm brings wasm-opt below.
+command -v npm >/dev/null 2>&1 || apt_install npm
 
 if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   log "using rustup's wasm32-unknown-unknown target"

@@ -112,7 +112,8 @@ impl Config {
 }
 
 /// The installed tracer provider and exporter. Keep it for the page's life: dropping it removes
-/// the page-lifecycle listeners and flushes what is queued.
+/// the page-lifecycle listeners and sends what is queued (the global provider keeps its own
+/// handle, so the SDK's shutdown would not).
 pub struct BrowserTelemetry {
     provider: SdkTracerProvider,
     queue: Queue,
@@ -170,6 +171,13 @@ impl BrowserTelemetry {
     #[cfg(target_arch = "wasm32")]
     pub async fn flush(&self) {
         transport::flush_all(&self.queue, false).await;
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Drop for BrowserTelemetry {
+    fn drop(&mut self) {
+        transport::send_all_keepalive(&self.queue);
     }
 }
 

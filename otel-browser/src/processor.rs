@@ -23,7 +23,8 @@ use crate::{Config, clock, otlp};
 /// The SDK's own clock on wasm32 is `Date.now()`; a span time within this of the high-resolution
 /// clock was taken by the SDK and is replaced. Further apart, it was given explicitly and is kept.
 const SDK_CLOCK_TOLERANCE: Duration = Duration::from_millis(50);
-/// The most spans in a `keepalive` request: browsers cap keepalive bodies at 64 KiB in all.
+/// The most spans in a `keepalive` request: browsers cap the keepalive bodies in flight at 64 KiB
+/// in all (see `transport::KEEPALIVE_BUDGET`).
 const KEEPALIVE_BATCH: usize = 64;
 
 /// Finished spans waiting to be sent, shared by the processor and the transport.
@@ -107,12 +108,13 @@ impl Queue {
         }
     }
 
-    /// Takes the next batch, encoded, or `None` when nothing waits (which also ends the scheduled
-    /// send, so the next span schedules a new one).
+    /// Takes the next batch, encoded, or `None` when nothing waits. Either way the scheduled send
+    /// has done its job: a span queued from now on schedules a new one, so a slow send in flight
+    /// never holds later spans back.
     pub fn take_batch(&self, keepalive: bool) -> Option<Batch> {
         let mut state = self.lock();
+        state.send_scheduled = false;
         if state.spans.is_empty() {
-            state.send_scheduled = false;
             return None;
         }
         let limit = if keepalive {
@@ -390,6 +392,12 @@ mod tests {
             queue.push(finished_span()),
             Wake::After(Duration::from_millis(500)),
             "an emptied queue schedules anew"
+        );
+        assert!(queue.take_batch(false).is_some(), "a send starts");
+        assert_eq!(
+            queue.push(finished_span()),
+            Wake::After(Duration::from_millis(500)),
+            "a span queued while a send is in flight schedules its own"
         );
         assert_eq!(queue.len(), 1);
     }

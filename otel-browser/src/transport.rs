@@ -5,7 +5,7 @@ use gloo_timers::future::TimeoutFuture;
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
-use web_sys::{Event, Headers, RequestInit, Response, VisibilityState};
+use web_sys::{AbortSignal, Event, Headers, RequestInit, Response, VisibilityState};
 
 use crate::{
     otlp,
@@ -41,11 +41,23 @@ pub(crate) async fn flush_all(queue: &Queue, keepalive: bool) {
     }
 }
 
-/// The page is going away: start every send now, with `keepalive` so they outlive the page.
+/// Browsers allow this many bytes of `keepalive` bodies in flight at once (64 KiB, less headroom).
+const KEEPALIVE_BUDGET: usize = 60 * 1024;
+/// How long one export may take before it is abandoned (and counted as failed).
+const SEND_TIMEOUT_MS: u32 = 5_000;
+
+/// The page is going away or being hidden: start every send now. The first ~60 KiB go with
+/// `keepalive`, so they outlive the page; the rest as plain requests, which complete when the page
+/// was only hidden and may be cut off when it unloads.
 pub(crate) fn send_all_keepalive(queue: &Queue) {
+    let mut budget = KEEPALIVE_BUDGET;
     while let Some(batch) = queue.take_batch(true) {
+        let keepalive = batch.body.len() <= budget;
+        if keepalive {
+            budget -= batch.body.len();
+        }
         let queue = queue.clone();
-        spawn_local(async move { send(&queue, batch, true).await });
+        spawn_local(async move { send(&queue, batch, keepalive).await });
     }
 }
 
@@ -68,6 +80,8 @@ async fn post(batch: &Batch, keepalive: bool) -> bool {
     }
     let init = RequestInit::new();
     init.set_method("POST");
+    // A collector that accepts and never answers must not hold a send (and the queue) forever.
+    init.set_signal(Some(&AbortSignal::timeout_with_u32(SEND_TIMEOUT_MS)));
     init.set_headers(&headers);
     init.set_body(&Uint8Array::from(batch.body.as_slice()));
     // web-sys has no binding for `keepalive`; it is a plain RequestInit member.

@@ -17,6 +17,15 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const RECEIVER: &str = env!("TEST_RECEIVER_URL");
 
+/// Telemetry exporting to `endpoint`, sending `schedule_delay` after the first waiting span.
+fn install(endpoint: &str, schedule_delay: Duration) -> BrowserTelemetry {
+    BrowserTelemetry::install(Config {
+        endpoint: endpoint.to_owned().into(),
+        schedule_delay,
+        ..Default::default()
+    })
+}
+
 /// Everything the receiver recorded.
 async fn received() -> serde_json::Value {
     gloo_net::http::Request::get(&format!("{RECEIVER}/received"))
@@ -79,8 +88,10 @@ fn the_clock_is_wall_time_with_sub_millisecond_resolution() {
     );
     assert!(readings.windows(2).all(|w| w[1] >= w[0]), "monotonic");
     assert!(
-        readings.iter().any(|ms| ms.fract() != 0.0),
-        "some reading has a fraction of a millisecond"
+        readings
+            .windows(2)
+            .any(|w| w[1] > w[0] && w[1] - w[0] < 1.0),
+        "two readings less than a millisecond apart are told apart"
     );
 }
 
@@ -126,11 +137,7 @@ async fn spans_are_batched_into_one_request_after_the_schedule_delay() {
 
 #[wasm_bindgen_test]
 async fn flush_sends_what_waits_without_waiting_for_the_schedule() {
-    let telemetry = BrowserTelemetry::install(Config {
-        endpoint: format!("{RECEIVER}/v1/traces").into(),
-        schedule_delay: Duration::from_secs(3600),
-        ..Default::default()
-    });
+    let telemetry = install(&format!("{RECEIVER}/v1/traces"), Duration::from_secs(3600));
     let mut span = telemetry.tracer("test").start("flushed-now");
     span.end();
     telemetry.flush().await;
@@ -146,11 +153,7 @@ async fn flush_sends_what_waits_without_waiting_for_the_schedule() {
 async fn a_collector_that_is_down_costs_a_counted_failure_and_nothing_else() {
     // Nothing listens on port 9 here (and Chromium refuses it outright): the fetch fails at once, as
     // it does when the collector is down.
-    let telemetry = BrowserTelemetry::install(Config {
-        endpoint: "http://127.0.0.1:9/v1/traces".into(),
-        schedule_delay: Duration::from_secs(3600),
-        ..Default::default()
-    });
+    let telemetry = install("http://127.0.0.1:9/v1/traces", Duration::from_secs(3600));
     telemetry.tracer("test").start("lost").end();
     telemetry.flush().await;
     assert_eq!(telemetry.failed_exports(), 1);
@@ -170,4 +173,30 @@ fn the_queue_drops_and_counts_beyond_its_bound() {
         tracer.start("bounded").end();
     }
     assert_eq!(telemetry.dropped_spans(), 5);
+}
+
+#[wasm_bindgen_test]
+async fn pagehide_sends_what_waits_at_once() {
+    let telemetry = install(&format!("{RECEIVER}/v1/traces"), Duration::from_secs(3600));
+    telemetry.tracer("test").start("sent-on-pagehide").end();
+    let window = web_sys::window().expect("window");
+    window
+        .dispatch_event(&web_sys::Event::new("pagehide").expect("event"))
+        .expect("dispatched");
+    wait_for_export("the pagehide flush", |spans| {
+        spans.iter().any(|(_, s)| s == "sent-on-pagehide")
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_collector_that_never_answers_is_given_up_on_and_counted() {
+    let telemetry = install(
+        &format!("{RECEIVER}/hang/v1/traces"),
+        Duration::from_secs(3600),
+    );
+    telemetry.tracer("test").start("never-answered").end();
+    // The send is abandoned after its 5 s timeout rather than held for the collector's 20 s.
+    telemetry.flush().await;
+    assert_eq!(telemetry.failed_exports(), 1);
 }

@@ -2,7 +2,14 @@
 //! with the same two proxies as `Trunk.toml`: `/api/*` to the server and `/v1/traces` to the
 //! collector, so the page is same-origin.
 
-use std::{net::SocketAddr, path::Path};
+use std::{
+    net::SocketAddr,
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use axum::{
     Router,
@@ -19,19 +26,36 @@ struct Upstreams {
     server: String,
     collector: String,
     client: reqwest::Client,
+    failed_exports: Arc<AtomicUsize>,
+}
+
+/// The running page host.
+pub struct PageHost {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    failed_exports: Arc<AtomicUsize>,
+}
+
+impl PageHost {
+    /// How many of the page's OTLP exports the collector did not take (answered 502 here).
+    pub fn failed_exports(&self) -> usize {
+        self.failed_exports.load(Ordering::SeqCst)
+    }
 }
 
 /// Serves `dist` on a free port, proxying to `server` and `collector` (base URLs).
-pub async fn start(dist: &Path, server: String, collector: String) -> SocketAddr {
+pub async fn start(dist: &Path, server: String, collector: String) -> PageHost {
     assert!(
         dist.join("index.html").exists(),
         "{} has no index.html: build the page first",
         dist.display()
     );
+    let failed_exports = Arc::new(AtomicUsize::new(0));
     let upstreams = Upstreams {
         server,
         collector,
         client: reqwest::Client::new(),
+        failed_exports: Arc::clone(&failed_exports),
     };
     let router = Router::new()
         .route("/api/{*rest}", any(proxy_api))
@@ -43,7 +67,10 @@ pub async fn start(dist: &Path, server: String, collector: String) -> SocketAddr
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, router).await });
-    addr
+    PageHost {
+        addr,
+        failed_exports,
+    }
 }
 
 async fn proxy_api(State(up): State<Upstreams>, request: Request) -> Response {
@@ -58,7 +85,11 @@ async fn proxy_api(State(up): State<Upstreams>, request: Request) -> Response {
 
 async fn proxy_traces(State(up): State<Upstreams>, request: Request) -> Response {
     let url = format!("{}/v1/traces", up.collector);
-    forward(&up.client, url, request).await
+    let response = forward(&up.client, url, request).await;
+    if !response.status().is_success() {
+        up.failed_exports.fetch_add(1, Ordering::SeqCst);
+    }
+    response
 }
 
 /// Forwards method, the headers that matter here, and the body; answers 502 when the upstream is

@@ -29,6 +29,7 @@ enum Traces {
 pub struct Stack {
     /// The page's URL.
     pub page_url: String,
+    page: Option<page::PageHost>,
     traces: Traces,
     collector: Option<Process>,
     _server: Option<Process>,
@@ -53,6 +54,7 @@ impl Stack {
         if let (Ok(page_url), Ok(jaeger)) = (env::var("E2E_PAGE_URL"), env::var("E2E_JAEGER_URL")) {
             return Self {
                 page_url,
+                page: None,
                 traces: Traces::Jaeger(jaeger.trim_end_matches('/').to_owned()),
                 collector: None,
                 _server: None,
@@ -81,7 +83,8 @@ impl Stack {
         )
         .await;
         Self {
-            page_url: format!("http://{page}/"),
+            page_url: format!("http://{}/", page.addr),
+            page: Some(page),
             traces: Traces::Capture(capture),
             collector: Some(collector),
             _server: Some(server),
@@ -99,6 +102,11 @@ impl Stack {
         if let Some(collector) = self.collector.as_mut() {
             collector.stop().await;
         }
+    }
+
+    /// How many of the page's exports the collector did not take (local stacks only).
+    pub fn page_failed_exports(&self) -> usize {
+        self.page.as_ref().map_or(0, page::PageHost::failed_exports)
     }
 
     /// Every span the capture endpoint has (local stacks only; empty against Jaeger).

@@ -233,6 +233,13 @@ async fn with_the_collector_stopped_checkouts_still_succeed_and_the_page_stays_u
             assert!(message.contains("placed"), "{message}");
             previous = message;
         }
+        // The page did try to export (and was refused), and that changed nothing for the shopper.
+        e2e::wait_for(
+            "the page to attempt an export",
+            Duration::from_secs(10),
+            || async { (stack.page_failed_exports() > 0).then_some(()) },
+        )
+        .await;
     })
     .await;
 }

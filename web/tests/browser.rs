@@ -4,7 +4,7 @@
 
 use opentelemetry::{
     Context,
-    trace::{SpanKind, Status, TraceContextExt, TracerProvider as _},
+    trace::{SpanKind, Status, TracerProvider as _},
 };
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use wasm_bindgen_test::*;
@@ -14,14 +14,22 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const RECEIVER: &str = env!("TEST_RECEIVER_URL");
 
-#[wasm_bindgen_test]
-async fn every_fetch_carries_its_client_spans_traceparent_and_the_session_baggage() {
-    // The SDK's simple processor works in the browser with an exporter that never awaits JS.
+/// An `Api` for `base` whose spans land in the returned in-memory exporter. (The SDK's simple
+/// processor works in the browser with an exporter that never awaits JS.)
+fn traced_api(session_id: &str, base: &str) -> (Api, InMemorySpanExporter) {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
-    let api = Api::new(provider.tracer("test"), "session-7".into(), RECEIVER.into());
+    (
+        Api::new(provider.tracer("test"), session_id.into(), base.into()),
+        exporter,
+    )
+}
+
+#[wasm_bindgen_test]
+async fn every_fetch_carries_its_client_spans_traceparent_and_the_session_baggage() {
+    let (api, exporter) = traced_api("session-7", RECEIVER);
 
     let products = api
         .products(&Context::new())
@@ -67,24 +75,49 @@ async fn every_fetch_carries_its_client_spans_traceparent_and_the_session_baggag
     assert_eq!(attr("server.address").as_deref(), Some("127.0.0.1"));
 }
 
-#[wasm_bindgen_test]
-async fn a_failed_fetch_marks_its_client_span_as_an_error() {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let api = Api::new(
-        provider.tracer("test"),
-        "s".into(),
-        "http://127.0.0.1:9".into(),
-    );
-    let root = Context::new();
-    assert!(api.products(&root).await.is_err());
+/// The CLIENT span of a call.
+fn client_span(exporter: &InMemorySpanExporter) -> opentelemetry_sdk::trace::SpanData {
     let spans = exporter.get_finished_spans().expect("spans");
-    let client = spans
-        .iter()
+    spans
+        .into_iter()
         .find(|s| s.span_kind == SpanKind::Client)
-        .expect("a CLIENT span");
+        .expect("a CLIENT span")
+}
+
+/// An attribute of `span` as text.
+fn attr(span: &opentelemetry_sdk::trace::SpanData, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.to_string())
+}
+
+#[wasm_bindgen_test]
+async fn a_network_failure_marks_the_client_span_as_an_error() {
+    // Nothing listens on port 9 (and Chromium refuses it): the fetch itself fails.
+    let (api, exporter) = traced_api("s", "http://127.0.0.1:9");
+    assert!(api.products(&Context::new()).await.is_err());
+    let client = client_span(&exporter);
     assert!(matches!(client.status, Status::Error { .. }));
-    assert!(!root.has_active_span());
+    assert_eq!(attr(&client, "error.type").as_deref(), Some("fetch_error"));
+    assert_eq!(attr(&client, "http.response.status_code"), None);
+}
+
+#[wasm_bindgen_test]
+async fn a_4xx_answer_marks_the_client_span_as_an_error_and_reaches_the_page() {
+    let (api, exporter) = traced_api("s", RECEIVER);
+    let answer = api
+        .checkout(&Context::new(), serde_json::json!({}))
+        .await
+        .expect("answered");
+    assert_eq!(answer.status, 402);
+    assert_eq!(answer.body["error"]["code"], "card_declined");
+    let client = client_span(&exporter);
+    assert_eq!(client.name, "POST");
+    assert!(matches!(client.status, Status::Error { .. }));
+    assert_eq!(
+        attr(&client, "http.response.status_code").as_deref(),
+        Some("402")
+    );
+    assert_eq!(attr(&client, "error.type").as_deref(), Some("402"));
 }

@@ -291,17 +291,10 @@ async fn the_same_idempotency_key_sent_twenty_times_concurrently_makes_one_order
     // A slow gateway keeps the first request in flight while the other nineteen arrive.
     let app = spawn_app_with(|c| c.payment_latency = std::time::Duration::from_millis(100)).await;
     let body = checkout_body(&[(2, 1)], CARD_OK);
-    let send = || {
-        app.client
-            .post(app.url("/api/checkout"))
-            .header("idempotency-key", "retry-7f3e")
-            .json(&body)
-            .send()
-    };
+    let send = || app.checkout_with(&[("idempotency-key", "retry-7f3e")], &body);
     let responses = join_all((0..20).map(|_| send())).await;
     let mut order_ids = Vec::new();
     for response in responses {
-        let response = response.expect("sent");
         assert_eq!(response.status(), 201);
         order_ids.push(response.json::<Value>().await.expect("json")["order_id"].clone());
     }
@@ -321,28 +314,22 @@ async fn the_same_idempotency_key_sent_twenty_times_concurrently_makes_one_order
 #[tokio::test]
 async fn a_replayed_decline_is_the_first_answer_and_a_changed_body_is_refused() {
     let app = spawn_app().await;
-    let send = |body: Value| {
-        app.client
-            .post(app.url("/api/checkout"))
-            .header("idempotency-key", "k-1")
-            .json(&body)
-            .send()
-    };
-    let first = send(checkout_body(&[(1, 1)], CARD_DECLINED))
-        .await
-        .expect("sent");
+    let key = [("idempotency-key", "k-1")];
+    let first = app
+        .checkout_with(&key, &checkout_body(&[(1, 1)], CARD_DECLINED))
+        .await;
     assert_eq!(first.status(), 402);
     let first: Value = first.json().await.expect("json");
-    let again = send(checkout_body(&[(1, 1)], CARD_DECLINED))
-        .await
-        .expect("sent");
+    let again = app
+        .checkout_with(&key, &checkout_body(&[(1, 1)], CARD_DECLINED))
+        .await;
     assert_eq!(again.status(), 402);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(again.json::<Value>().await.expect("json"), first);
 
-    let changed = send(checkout_body(&[(1, 3)], CARD_DECLINED))
-        .await
-        .expect("sent");
+    let changed = app
+        .checkout_with(&key, &checkout_body(&[(1, 3)], CARD_DECLINED))
+        .await;
     assert_eq!(changed.status(), 422);
     assert_eq!(
         changed.json::<Value>().await.expect("json")["error"]["code"],
@@ -351,13 +338,11 @@ async fn a_replayed_decline_is_the_first_answer_and_a_changed_body_is_refused() 
     assert_eq!(app.order_count().await, 1);
 
     let bad_key = app
-        .client
-        .post(app.url("/api/checkout"))
-        .header("idempotency-key", "")
-        .json(&checkout_body(&[(1, 1)], CARD_OK))
-        .send()
-        .await
-        .expect("sent");
+        .checkout_with(
+            &[("idempotency-key", "")],
+            &checkout_body(&[(1, 1)], CARD_OK),
+        )
+        .await;
     assert_eq!(bad_key.status(), 400);
 }
 
@@ -384,15 +369,10 @@ async fn unknown_orders_and_routes_give_404_json() {
 #[tokio::test]
 async fn a_retry_after_a_gateway_failure_replays_the_502_and_charges_nothing_more() {
     let app = spawn_app().await;
-    let send = || {
-        app.client
-            .post(app.url("/api/checkout"))
-            .header("idempotency-key", "after-502")
-            .json(&checkout_body(&[(1, 1)], CARD_GATEWAY_ERROR))
-            .send()
-    };
-    assert_eq!(send().await.expect("sent").status(), 502);
-    let retry = send().await.expect("sent");
+    let body = checkout_body(&[(1, 1)], CARD_GATEWAY_ERROR);
+    let send = || app.checkout_with(&[("idempotency-key", "after-502")], &body);
+    assert_eq!(send().await.status(), 502);
+    let retry = send().await;
     assert_eq!(retry.status(), 502);
     assert_eq!(retry.headers()["idempotent-replayed"], "true");
     assert_eq!(app.order_count().await, 1);

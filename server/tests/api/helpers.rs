@@ -95,6 +95,15 @@ impl TestApp {
         self.exporter.reset();
     }
 
+    /// POSTs a checkout body with extra request headers.
+    pub async fn checkout_with(&self, headers: &[(&str, &str)], body: &Json) -> reqwest::Response {
+        let mut request = self.client.post(self.url("/api/checkout")).json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("request sent")
+    }
+
     /// Every span finished so far.
     pub fn spans(&self) -> Spans {
         let _ = self.provider.force_flush();

@@ -83,13 +83,11 @@ async fn no_card_number_cvc_or_email_reaches_any_span_event_or_log_line() {
     }
     for _ in 0..2 {
         let response = app
-            .client
-            .post(app.url("/api/checkout"))
-            .header("idempotency-key", "secret-check")
-            .json(&checkout_body(&[(2, 1)], CARD_OK))
-            .send()
-            .await
-            .expect("sent");
+            .checkout_with(
+                &[("idempotency-key", "secret-check")],
+                &checkout_body(&[(2, 1)], CARD_OK),
+            )
+            .await;
         bodies.push(response.text().await.expect("body"));
     }
 

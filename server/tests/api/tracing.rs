@@ -20,14 +20,14 @@ async fn a_valid_traceparent_is_continued_by_every_span_of_the_request() {
     let app = spawn_app().await;
     app.clear_spans();
     let response = app
-        .client
-        .post(app.url("/api/checkout"))
-        .header("traceparent", traceparent())
-        .header("tracestate", "congo=t61rcWkgMzE")
-        .json(&checkout_body(&[(1, 1), (2, 1)], CARD_OK))
-        .send()
-        .await
-        .expect("sent");
+        .checkout_with(
+            &[
+                ("traceparent", &traceparent()),
+                ("tracestate", "congo=t61rcWkgMzE"),
+            ],
+            &checkout_body(&[(1, 1), (2, 1)], CARD_OK),
+        )
+        .await;
     assert_eq!(response.status(), 201);
     let spans = app.spans();
     let server = spans.server_span_of(&response);
@@ -66,14 +66,14 @@ async fn a_valid_traceparent_is_continued_by_every_span_of_the_request() {
 async fn product_payment_and_database_spans_descend_from_the_server_span_with_their_attributes() {
     let app = spawn_app().await;
     let response = app
-        .client
-        .post(app.url("/api/checkout"))
-        .header("traceparent", traceparent())
-        .header("baggage", "session.id=s-4f2a9c")
-        .json(&checkout_body(&[(3, 2), (1, 1)], CARD_OK))
-        .send()
-        .await
-        .expect("sent");
+        .checkout_with(
+            &[
+                ("traceparent", &traceparent()),
+                ("baggage", "session.id=s-4f2a9c"),
+            ],
+            &checkout_body(&[(3, 2), (1, 1)], CARD_OK),
+        )
+        .await;
     assert_eq!(response.status(), 201);
     let spans = app.spans();
     let server = spans.server_span_of(&response);

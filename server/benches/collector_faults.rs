@@ -1,0 +1,142 @@
+//! Checkout latency with the collector healthy, down, hanging or failing.
+//!
+//! The claim under test: telemetry faults never fail a checkout and add no noticeable latency,
+//! because spans leave through the SDK's batch processor on its own thread. Each mode runs the real
+//! server in-process with the real OTLP/HTTP exporter (batch processor, 100 ms schedule) and times
+//! sequential checkouts over loopback.
+//!
+//! Run: `cargo bench -p checkout-server --bench collector_faults` (results in BENCHMARKS.md).
+
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use axum::{Router, http::StatusCode, routing::post};
+use checkout_server::{config::Config, startup::Application, telemetry};
+use opentelemetry_otlp::{SpanExporter, WithExportConfig as _};
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+const WARMUP: usize = 20;
+const CHECKOUTS: usize = 300;
+
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Healthy,
+    Down,
+    Hanging,
+    Failing,
+}
+
+async fn collector(mode: Mode) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    match mode {
+        Mode::Down => drop(listener),
+        Mode::Hanging => {
+            tokio::spawn(async move {
+                let mut held = Vec::new();
+                while let Ok((socket, _)) = listener.accept().await {
+                    held.push(socket);
+                }
+            });
+        }
+        Mode::Healthy | Mode::Failing => {
+            let status = if matches!(mode, Mode::Healthy) {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            let router = Router::new().route("/v1/traces", post(move || async move { status }));
+            tokio::spawn(async move { axum::serve(listener, router).await });
+        }
+    }
+    addr
+}
+
+async fn run(mode: Mode) -> (Vec<Duration>, usize) {
+    let collector = collector(mode).await;
+    let exporter = SpanExporter::builder()
+        .with_http()
+        .with_endpoint(format!("http://{collector}/v1/traces"))
+        .with_timeout(Duration::from_secs(10))
+        .build()
+        .expect("exporter");
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(
+            BatchConfigBuilder::default()
+                .with_scheduled_delay(Duration::from_millis(100))
+                .build(),
+        )
+        .build();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .build();
+    let dir = tempfile::tempdir().expect("dir");
+    let config = Config {
+        server_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url: format!("sqlite://{}/bench.db", dir.path().display()),
+        payment_latency: Duration::ZERO,
+        seed_stock: 1_000_000,
+        ..Config::default()
+    };
+    let app = Application::build(&config, telemetry::tracer(&provider))
+        .await
+        .expect("app");
+    let url = format!("http://{}/api/checkout", app.local_addr());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+
+    let client = reqwest::Client::new();
+    let body = json!({
+        "items": [{ "product_id": 1, "quantity": 1 }],
+        "card": { "number": "4242 4242 4242 4242", "expiry": "12/34", "cvc": "123" },
+        "email": "bench@example.com",
+    });
+    let mut times = Vec::with_capacity(CHECKOUTS);
+    let mut failed = 0;
+    for i in 0..WARMUP + CHECKOUTS {
+        let started = Instant::now();
+        let ok = client
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 201);
+        if i >= WARMUP {
+            times.push(started.elapsed());
+            failed += usize::from(!ok);
+        }
+    }
+    // Shutdown is bounded like the binary's; a hanging collector must not hold the bench up.
+    let _ = tokio::task::spawn_blocking(move || {
+        provider.shutdown_with_timeout(Duration::from_millis(500))
+    })
+    .await;
+    (times, failed)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+#[tokio::main]
+async fn main() {
+    println!("| collector | checkouts | failed | p50 | p90 | p99 | max |");
+    println!("|---|---|---|---|---|---|---|");
+    for mode in [Mode::Healthy, Mode::Down, Mode::Hanging, Mode::Failing] {
+        let (mut times, failed) = run(mode).await;
+        times.sort();
+        let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
+        println!(
+            "| {mode:?} | {} | {failed} | {} | {} | {} | {} |",
+            times.len(),
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.9)),
+            ms(percentile(&times, 0.99)),
+            ms(*times.last().expect("times")),
+        );
+    }
+}
