@@ -113,16 +113,18 @@ struct Server {
 }
 
 async fn start_server(collector: SocketAddr, schedule_delay_ms: u64) -> Server {
-    start_server_with(collector, schedule_delay_ms, 0).await
+    start_server_with(collector, schedule_delay_ms, 0, &[]).await
 }
 
 async fn start_server_with(
     collector: SocketAddr,
     schedule_delay_ms: u64,
     payment_latency_ms: u64,
+    extra_env: &[(&str, &str)],
 ) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_checkout-server"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_checkout-server"));
+    child
         .env("SERVER_ADDR", "127.0.0.1:0")
         .env(
             "DATABASE_URL",
@@ -135,6 +137,8 @@ async fn start_server_with(
         .env("RUST_LOG", "info")
         .env_remove("OTEL_SERVICE_NAME")
         .env_remove("OTEL_SDK_DISABLED")
+        .envs(extra_env.iter().copied());
+    let mut child = child
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .kill_on_drop(true)
@@ -305,7 +309,7 @@ async fn a_collector_that_fails_every_export_never_fails_a_checkout() {
 async fn sigterm_lets_a_request_in_flight_finish_and_refuses_new_ones() {
     let (collector, _) = spawn_collector(Collector::Healthy).await;
     // A one-second gateway keeps the checkout in flight while the signal arrives.
-    let server = start_server_with(collector, 50, 1000).await;
+    let server = start_server_with(collector, 50, 1000, &[]).await;
     let addr = server.addr;
     let in_flight = tokio::spawn(server.checkout());
     // Give the request time to reach the payment step; it then has ~800 ms still to run.
@@ -332,4 +336,29 @@ async fn sigterm_lets_a_request_in_flight_finish_and_refuses_new_ones() {
         "no new connection is accepted after the signal"
     );
     server.terminate_after_signal().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otel_service_name_renames_the_service_on_every_exported_span() {
+    let (collector, received) = spawn_collector(Collector::Healthy).await;
+    let server =
+        start_server_with(collector, 60_000, 0, &[("OTEL_SERVICE_NAME", "shop-api")]).await;
+    server.checkout().await;
+    server.terminate().await;
+    let received = received.lock().expect("lock").clone();
+    assert!(!received.is_empty(), "spans were exported");
+    assert!(received.iter().all(|(service, ..)| service == "shop-api"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otel_sdk_disabled_exports_nothing_and_checkouts_still_carry_a_trace_id() {
+    let (collector, received) = spawn_collector(Collector::Healthy).await;
+    let server = start_server_with(collector, 50, 0, &[("OTEL_SDK_DISABLED", "true")]).await;
+    let order = server.checkout().await;
+    assert_eq!(order["trace_id"].as_str().map(str::len), Some(32));
+    server.terminate().await;
+    assert!(
+        received.lock().expect("lock").is_empty(),
+        "nothing reaches the collector"
+    );
 }

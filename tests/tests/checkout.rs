@@ -80,6 +80,21 @@ async fn a_click_on_checkout_is_one_trace_from_the_browser_to_the_database() {
         assert_eq!(link, format!("http://localhost:16686/trace/{trace_id}"));
         let shot = screenshot(&client, "checkout-success").await;
         eprintln!("screenshot of the page after checkout: {}", shot.display());
+        // Readable at phone width: one column, nothing wider than the screen.
+        client.set_window_size(390, 844).await.expect("resized");
+        let overflow = client
+            .execute(
+                "return document.documentElement.scrollWidth - window.innerWidth",
+                vec![],
+            )
+            .await
+            .expect("measured");
+        assert!(
+            overflow.as_i64().is_some_and(|px| px <= 0),
+            "{overflow} px scroll sideways at 390 px"
+        );
+        let phone = screenshot(&client, "checkout-success-phone").await;
+        eprintln!("at phone width: {}", phone.display());
 
         let trace = stack
             .trace(&trace_id, |t| {
