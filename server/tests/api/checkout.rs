@@ -29,15 +29,7 @@ async fn a_valid_checkout_returns_201_records_a_paid_order_and_takes_stock() {
     assert_eq!(stock[0], (1, 98));
     assert_eq!(stock[4], (5, 99));
 
-    let order: Value = app
-        .client
-        .get(app.url(&location))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let order: Value = app.get_json(&location).await;
     assert_eq!(order["status"], "paid");
     assert_eq!(order["total_cents"], body["total_cents"]);
     assert_eq!(order["trace_id"], body["trace_id"]);
@@ -51,15 +43,7 @@ async fn a_valid_checkout_returns_201_records_a_paid_order_and_takes_stock() {
 #[tokio::test]
 async fn the_catalog_lists_at_least_six_products_with_prices_and_stock() {
     let app = spawn_app_with(|c| c.seed_stock = 7).await;
-    let products: Vec<Value> = app
-        .client
-        .get(app.url("/api/products"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let products: Vec<Value> = app.get_json("/api/products").await;
     assert!(products.len() >= 6);
     for product in &products {
         assert!(product["name"].as_str().is_some_and(|n| !n.is_empty()));

@@ -95,6 +95,17 @@ impl TestApp {
         self.exporter.reset();
     }
 
+    /// GETs `path` and decodes the JSON answer.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent");
+        response.json().await.expect("a JSON body")
+    }
+
     /// POSTs a checkout body with extra request headers.
     pub async fn checkout_with(&self, headers: &[(&str, &str)], body: &Json) -> reqwest::Response {
         let mut request = self.client.post(self.url("/api/checkout")).json(body);
