@@ -173,7 +173,4 @@ pub enum InternalError {
     /// The task running a checkout panicked or was cancelled.
     #[error("checkout task: {0}")]
     Task(#[from] tokio::task::JoinError),
-    /// A stored value could not be read back.
-    #[error("corrupt stored data: {0}")]
-    Corrupt(String),
 }

@@ -64,7 +64,9 @@ impl TelemetryGuard {
             // the batch sizes and delays from OTEL_BSP_*; the sampler from OTEL_TRACES_SAMPLER.
             let exporter = SpanExporter::builder()
                 .with_http()
-                .with_protocol(default_protocol())
+                // http/protobuf is the only protocol built in; OTEL_EXPORTER_OTLP_PROTOCOL still
+                // overrides it, with a clear error for one that is not compiled in.
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                 .build()?;
             builder = builder.with_batch_exporter(exporter);
         }
@@ -135,12 +137,6 @@ fn resource() -> Resource {
 
 fn sdk_disabled() -> bool {
     env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
-}
-
-/// `http/protobuf`, the only protocol built in; the exporter lets `OTEL_EXPORTER_OTLP_PROTOCOL`
-/// override it and reports a clear error for one that is not compiled in.
-fn default_protocol() -> opentelemetry_otlp::Protocol {
-    opentelemetry_otlp::Protocol::HttpBinary
 }
 
 /// Installs the log subscriber: human-readable lines on stderr, filtered by `RUST_LOG`
