@@ -6,6 +6,7 @@
 
 use std::{future::Future, path::Path, str::FromStr, time::Duration};
 
+use checkout_api::Product;
 use opentelemetry::{
     KeyValue,
     context::FutureExt as _,
@@ -32,21 +33,6 @@ use crate::{
 pub struct Db {
     pool: SqlitePool,
     tracer: Tracer,
-}
-
-/// A product of the catalog.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Product {
-    /// The catalog id.
-    pub id: i64,
-    /// What it is called.
-    pub name: String,
-    /// One line about it.
-    pub description: String,
-    /// The price in cents.
-    pub price_cents: i64,
-    /// How many are left.
-    pub stock: i64,
 }
 
 /// An order as `GET /api/orders/{id}` shows it (the email stays in the database).

@@ -8,8 +8,8 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
+use checkout_api::{ErrorBody, ErrorCode, ErrorDetail};
 use opentelemetry::trace::TraceContextExt;
-use serde_json::json;
 
 use crate::domain::Invalid;
 
@@ -50,8 +50,8 @@ pub enum AppError {
     /// The card was declined by the gateway (402); `code` tells why.
     #[error("{message}")]
     PaymentDeclined {
-        /// `card_declined` or `insufficient_funds`.
-        code: &'static str,
+        /// [`ErrorCode::CardDeclined`] or [`ErrorCode::InsufficientFunds`].
+        code: ErrorCode,
         /// A message for the customer.
         message: &'static str,
     },
@@ -105,21 +105,21 @@ impl AppError {
     }
 
     /// The stable, machine-readable code in the body.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Invalid(_) => "validation_failed",
-            Self::InvalidJson(_) => "invalid_json",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::UnknownProduct { .. } => "unknown_product",
-            Self::OutOfStock { .. } => "out_of_stock",
-            Self::PaymentDeclined { code, .. } => code,
-            Self::PaymentGateway => "payment_gateway_error",
-            Self::IdempotencyKeyReused => "idempotency_key_reused",
-            Self::IdempotencyKeyInvalid => "idempotency_key_invalid",
-            Self::NotFound(_) => "not_found",
-            Self::Internal(_) => "internal_error",
+            Self::Invalid(_) => ErrorCode::ValidationFailed,
+            Self::InvalidJson(_) => ErrorCode::InvalidJson,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::UnknownProduct { .. } => ErrorCode::UnknownProduct,
+            Self::OutOfStock { .. } => ErrorCode::OutOfStock,
+            Self::PaymentDeclined { code, .. } => *code,
+            Self::PaymentGateway => ErrorCode::PaymentGatewayError,
+            Self::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            Self::IdempotencyKeyInvalid => ErrorCode::IdempotencyKeyInvalid,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -132,16 +132,18 @@ impl AppError {
     }
 
     /// The JSON body sent to the client.
-    pub fn body(&self) -> serde_json::Value {
+    pub fn body(&self) -> ErrorBody {
         let message = match self {
             Self::Internal(_) => "internal server error".to_owned(),
             other => other.to_string(),
         };
-        let mut error = json!({ "code": self.code(), "message": message });
-        if let Some(field) = self.field() {
-            error["field"] = json!(field);
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message,
+                field: self.field().map(str::to_owned),
+            },
         }
-        json!({ "error": error })
     }
 }
 

@@ -1,44 +1,9 @@
-//! A checkout as it arrives (`CheckoutRequest`) and as the server acts on it (`Checkout`).
+//! A checkout as it arrives (`CheckoutRequest`, from the shared `checkout-api` crate) and as the
+//! server acts on it (`Checkout`).
 
-use serde::Deserialize;
+pub use checkout_api::{CheckoutRequest, MAX_LINE_ITEMS, MAX_QUANTITY};
 
 use super::{CardNumber, Cvc, Email, Expiry, Invalid, YearMonth};
-
-/// The most of one product a single checkout may buy.
-pub const MAX_QUANTITY: i64 = 99;
-/// The most line items a single checkout may carry.
-pub const MAX_LINE_ITEMS: usize = 50;
-
-/// The JSON body of `POST /api/checkout`, before validation.
-#[derive(Deserialize)]
-pub struct CheckoutRequest {
-    /// What to buy.
-    pub items: Vec<LineItemRequest>,
-    /// How to pay.
-    pub card: CardRequest,
-    /// Where to send the receipt.
-    pub email: String,
-}
-
-/// One `{ "product_id", "quantity" }` of the request.
-#[derive(Deserialize)]
-pub struct LineItemRequest {
-    /// The catalog id.
-    pub product_id: i64,
-    /// How many, 1..=99.
-    pub quantity: i64,
-}
-
-/// The card fields of the request, as typed.
-#[derive(Deserialize)]
-pub struct CardRequest {
-    /// The card number; spaces and dashes allowed.
-    pub number: String,
-    /// `MM/YY`.
-    pub expiry: String,
-    /// 3–4 digits.
-    pub cvc: String,
-}
 
 /// A validated checkout: known-good shapes, line items merged by product.
 #[derive(Debug)]
@@ -139,6 +104,7 @@ impl Checkout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use checkout_api::{CardRequest, LineItemRequest};
 
     const TODAY: YearMonth = YearMonth {
         year: 2026,

@@ -14,17 +14,17 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use checkout_api::{ErrorCode, OrderPlaced, OrderStatus, Product};
 use opentelemetry::{
     KeyValue, Value,
     context::FutureExt as _,
     trace::{SpanKind, TraceContextExt},
 };
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::AppState;
 use crate::{
-    db::{Product, ReserveError, Settlement, StoredResponse},
+    db::{ReserveError, Settlement, StoredResponse},
     domain::{Checkout, CheckoutRequest, LineItem, YearMonth},
     error::AppError,
     extract::JsonObject,
@@ -33,26 +33,16 @@ use crate::{
     telemetry,
 };
 
-/// The 201 body.
-#[derive(Debug, Serialize)]
-pub struct OrderPlaced {
-    /// The new order's id.
-    pub order_id: String,
-    /// What was charged.
-    pub total_cents: i64,
-    /// `paid`.
-    pub status: &'static str,
-    /// The trace this checkout belongs to.
-    pub trace_id: String,
-}
+/// The 201 answer: the order's body with its `Location`.
+struct Created(OrderPlaced);
 
-impl IntoResponse for OrderPlaced {
+impl IntoResponse for Created {
     fn into_response(self) -> Response {
-        let location = format!("/api/orders/{}", self.order_id);
+        let location = format!("/api/orders/{}", self.0.order_id);
         (
             StatusCode::CREATED,
             [(header::LOCATION, location)],
-            Json(self),
+            Json(self.0),
         )
             .into_response()
     }
@@ -78,7 +68,10 @@ async fn checkout_once(
     checkout: Checkout,
 ) -> Result<Response, AppError> {
     let Some(key) = key else {
-        return Ok(place_order(&state, &checkout).await.into_response());
+        return Ok(place_order(&state, &checkout)
+            .await
+            .map(Created)
+            .into_response());
     };
     let _held = state.idempotency.lock(&key).await;
     let fingerprint = fingerprint(&checkout);
@@ -90,23 +83,23 @@ async fn checkout_once(
     }
     let result = place_order(&state, &checkout).await;
     let (status, body) = match &result {
-        Ok(placed) => (
-            StatusCode::CREATED,
-            serde_json::to_value(placed).unwrap_or_default(),
-        ),
-        Err(error) => (error.status_code(), error.body()),
+        Ok(placed) => (StatusCode::CREATED, serde_json::to_string(placed)),
+        Err(error) => (error.status_code(), serde_json::to_string(&error.body())),
     };
+    // Serialising these types cannot fail (string keys, no maps); if it ever did, the answer is
+    // not stored and a retry runs again, as after an internal error.
+    let body = body.unwrap_or_default();
     // Every settled answer is the key's answer, a 502 included (its order is recorded as failed).
     // Only an internal error, after which the state is unknown, leaves the key free to retry.
-    if status != StatusCode::INTERNAL_SERVER_ERROR {
+    if status != StatusCode::INTERNAL_SERVER_ERROR && !body.is_empty() {
         let stored = StoredResponse {
             fingerprint,
             status_code: status.as_u16(),
-            body: body.to_string(),
+            body,
         };
         state.db.store_response(&key, &stored).await?;
     }
-    Ok(result.into_response())
+    Ok(result.map(Created).into_response())
 }
 
 async fn place_order(state: &AppState, checkout: &Checkout) -> Result<OrderPlaced, AppError> {
@@ -157,7 +150,7 @@ async fn place_order(state: &AppState, checkout: &Checkout) -> Result<OrderPlace
             Ok(OrderPlaced {
                 order_id,
                 total_cents,
-                status: "paid",
+                status: OrderStatus::Paid,
                 trace_id,
             })
         }
@@ -174,11 +167,11 @@ async fn place_order(state: &AppState, checkout: &Checkout) -> Result<OrderPlace
             tracing::info!(%trace_id, outcome = declined.error_type(), "payment not completed");
             Err(match declined {
                 PaymentError::Declined => AppError::PaymentDeclined {
-                    code: "card_declined",
+                    code: ErrorCode::CardDeclined,
                     message: "Your card was declined. Try another card.",
                 },
                 PaymentError::InsufficientFunds => AppError::PaymentDeclined {
-                    code: "insufficient_funds",
+                    code: ErrorCode::InsufficientFunds,
                     message: "Your card was declined for insufficient funds.",
                 },
                 PaymentError::Gateway => AppError::PaymentGateway,

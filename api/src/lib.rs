@@ -1,0 +1,219 @@
+//! The JSON contract between the checkout page and the server, in one place so the two cannot
+//! drift: the server serialises and deserialises these types, and the page builds and reads them.
+//!
+//! Serde types only: no server or browser dependency, so the page pays for nothing else.
+//!
+//! - `GET /api/products` answers `Vec<`[`Product`]`>`.
+//! - `POST /api/checkout` takes a [`CheckoutRequest`] and answers 201 with [`OrderPlaced`], or
+//!   with an [`ErrorBody`] (as every error of every route does).
+
+use serde::{Deserialize, Serialize};
+
+/// The most of one product a single checkout may buy (across all its lines).
+pub const MAX_QUANTITY: i64 = 99;
+/// The most line items a single checkout may carry.
+pub const MAX_LINE_ITEMS: usize = 50;
+
+/// A product of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    /// The catalog id.
+    pub id: i64,
+    /// What it is called.
+    pub name: String,
+    /// One line about it.
+    pub description: String,
+    /// The price in cents.
+    pub price_cents: i64,
+    /// How many are left.
+    pub stock: i64,
+}
+
+/// The body of `POST /api/checkout`, as sent (the server validates every field).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutRequest {
+    /// What to buy.
+    pub items: Vec<LineItemRequest>,
+    /// How to pay.
+    pub card: CardRequest,
+    /// Where to send the receipt.
+    pub email: String,
+}
+
+/// One `{ "product_id", "quantity" }` of a checkout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineItemRequest {
+    /// The catalog id.
+    pub product_id: i64,
+    /// How many, `1..=MAX_QUANTITY`.
+    pub quantity: i64,
+}
+
+/// The card fields of a checkout, as typed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardRequest {
+    /// The card number; spaces and dashes allowed.
+    pub number: String,
+    /// `MM/YY`.
+    pub expiry: String,
+    /// 3–4 digits.
+    pub cvc: String,
+}
+
+/// Card data never reaches a log line, not even through `{:?}`.
+impl std::fmt::Debug for CardRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CardRequest { .. }")
+    }
+}
+
+/// The 201 answer to a checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderPlaced {
+    /// The new order's id.
+    pub order_id: String,
+    /// What was charged, in cents.
+    pub total_cents: i64,
+    /// Always [`OrderStatus::Paid`] in a 201.
+    pub status: OrderStatus,
+    /// The trace this checkout belongs to.
+    pub trace_id: String,
+}
+
+/// Where an order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Stock taken, payment not settled yet.
+    Pending,
+    /// Charged.
+    Paid,
+    /// The card was declined; the stock was given back.
+    Declined,
+    /// The gateway failed; nothing was charged and the stock was given back.
+    Failed,
+}
+
+impl OrderStatus {
+    /// The status as stored and sent: `pending`, `paid`, `declined` or `failed`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Paid => "paid",
+            Self::Declined => "declined",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Every error answer: `{ "error": { "code", "message", "field"? } }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The inside of an [`ErrorBody`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable.
+    pub code: ErrorCode,
+    /// For people: what is wrong, and what to do about it when the client can.
+    pub message: String,
+    /// The JSON path of the offending field (`items[0].quantity`), when one field is to blame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// The machine-readable reason of an error answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A field is malformed or out of range (422).
+    ValidationFailed,
+    /// The body is not JSON of the expected shape (422).
+    InvalidJson,
+    /// The body is not declared as JSON (415).
+    UnsupportedMediaType,
+    /// The body is too large (413).
+    PayloadTooLarge,
+    /// The route exists, not for this method (405).
+    MethodNotAllowed,
+    /// The checkout names a product not in the catalog (422).
+    UnknownProduct,
+    /// Not enough stock (409).
+    OutOfStock,
+    /// The card was declined (402).
+    CardDeclined,
+    /// The card was declined for insufficient funds (402).
+    InsufficientFunds,
+    /// The payment gateway failed; nothing was charged (502).
+    PaymentGatewayError,
+    /// The `Idempotency-Key` was used before with another body (422).
+    IdempotencyKeyReused,
+    /// The `Idempotency-Key` header is malformed (400).
+    IdempotencyKeyInvalid,
+    /// No such resource (404).
+    NotFound,
+    /// A server failure (500); the detail is logged, never sent.
+    InternalError,
+    /// A code this version does not know (a newer server's); only ever read, never sent.
+    #[serde(other)]
+    Unknown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_error_body_reads_and_writes_the_documented_shape() {
+        let wire =
+            json!({ "error": { "code": "out_of_stock", "message": "m", "field": "items[0]" } });
+        let body: ErrorBody = serde_json::from_value(wire.clone()).expect("reads");
+        assert_eq!(body.error.code, ErrorCode::OutOfStock);
+        assert_eq!(body.error.field.as_deref(), Some("items[0]"));
+        assert_eq!(serde_json::to_value(&body).expect("writes"), wire);
+
+        let no_field = json!({ "error": { "code": "card_declined", "message": "m" } });
+        let body: ErrorBody = serde_json::from_value(no_field.clone()).expect("reads");
+        assert_eq!(body.error.field, None);
+        assert_eq!(serde_json::to_value(&body).expect("writes"), no_field);
+    }
+
+    #[test]
+    fn an_unknown_error_code_is_still_read() {
+        let body: ErrorBody = serde_json::from_value(
+            json!({ "error": { "code": "from_the_future", "message": "m" } }),
+        )
+        .expect("reads");
+        assert_eq!(body.error.code, ErrorCode::Unknown);
+    }
+
+    #[test]
+    fn an_order_status_is_sent_as_its_lowercase_name() {
+        for status in [
+            OrderStatus::Pending,
+            OrderStatus::Paid,
+            OrderStatus::Declined,
+            OrderStatus::Failed,
+        ] {
+            assert_eq!(
+                serde_json::to_value(status).expect("writes"),
+                json!(status.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn card_details_never_show_in_debug_output() {
+        let card = CardRequest {
+            number: "4242424242424242".into(),
+            expiry: "12/34".into(),
+            cvc: "123".into(),
+        };
+        let shown = format!("{card:?}");
+        assert!(!shown.contains("4242") && !shown.contains("123"), "{shown}");
+    }
+}
