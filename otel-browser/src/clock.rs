@@ -22,8 +22,11 @@ pub fn now() -> SystemTime {
 }
 
 /// A JavaScript timestamp (fractional milliseconds since the epoch) as a `SystemTime`.
+/// Negative and NaN become the epoch; the float-to-integer cast saturates, so this never panics
+/// (`Duration::from_secs_f64` can, and brings float formatting for its message into the page).
 pub fn from_unix_millis(millis: f64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs_f64(millis.max(0.0) / 1000.0)
+    // Microseconds: performance.now() is coarsened to 5–100 µs by browsers anyway.
+    UNIX_EPOCH + Duration::from_micros((millis * 1000.0).round() as u64)
 }
 
 /// `time` in fractional milliseconds since the epoch.

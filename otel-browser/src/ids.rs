@@ -30,8 +30,11 @@ impl IdGenerator for CryptoIdGenerator {
 
 fn random<const N: usize>() -> [u8; N] {
     let mut bytes = [0_u8; N];
-    // Without a random source there is no safe id to make; the platform always has one.
-    getrandom::fill(&mut bytes).expect("crypto.getRandomValues is available");
+    // Without a random source there is no safe id to make; the platform always has one. (Not
+    // `expect`: printing the error's `Debug` would ship string escaping and Unicode tables.)
+    if getrandom::fill(&mut bytes).is_err() {
+        panic!("crypto.getRandomValues is unavailable");
+    }
     bytes
 }
 

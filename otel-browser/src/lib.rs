@@ -11,7 +11,8 @@
 //! - [`clock::now`]: `performance.timeOrigin + performance.now()`, sub-millisecond. Spans the SDK
 //!   timed with its own millisecond clock (`Date.now()`) are re-timed with it.
 //! - [`ids::CryptoIdGenerator`]: trace and span ids from `crypto.getRandomValues`.
-//! - [`otlp::encode`]: a batch of spans as an OTLP `ExportTraceServiceRequest` (pure, tested natively).
+//! - [`otlp::encode`]: a batch of spans as an OTLP `ExportTraceServiceRequest`, by a small
+//!   hand-written protobuf writer (pure, tested natively against `opentelemetry-proto`).
 //! - [`traceparent`]: the W3C header for a span context.
 //!
 //! Adopting it takes a few lines:

@@ -3,7 +3,7 @@
 //! tests check batching and encoding without a browser.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::VecDeque,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, SystemTime},
 };
@@ -28,15 +28,24 @@ const SDK_CLOCK_TOLERANCE: Duration = Duration::from_millis(50);
 const KEEPALIVE_BATCH: usize = 64;
 
 /// Finished spans waiting to be sent, shared by the processor and the transport.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Queue {
     state: Arc<Mutex<State>>,
 }
 
-#[derive(Debug)]
+/// Only counts: a derived `Debug` would print every queued span, and the SDK requires `Debug` of
+/// a processor, so that printing code would ship in every page (float and string escaping, ~20 KB).
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Queue")
+    }
+}
+
 struct State {
     spans: VecDeque<SpanData>,
-    starts: HashMap<SpanId, SystemTime>,
+    /// High-resolution start times of the spans that are open, by span id. Few spans are open at
+    /// once, so a list beats a hash map (and its code).
+    starts: Vec<(SpanId, SystemTime)>,
     dropped: u64,
     failed_exports: u64,
     send_scheduled: bool,
@@ -61,7 +70,7 @@ impl Queue {
     fn new(config: Config, resource: Resource) -> Self {
         let state = State {
             spans: VecDeque::new(),
-            starts: HashMap::new(),
+            starts: Vec::new(),
             dropped: 0,
             failed_exports: 0,
             send_scheduled: false,
@@ -84,12 +93,14 @@ impl Queue {
         if state.starts.len() >= 2 * state.config.max_queue_size {
             state.starts.clear();
         }
-        state.starts.insert(span_id, at);
+        state.starts.push((span_id, at));
     }
 
     pub(crate) fn push(&self, mut span: SpanData) -> Wake {
         let mut state = self.lock();
-        if let Some(precise) = state.starts.remove(&span.span_context.span_id()) {
+        let span_id = span.span_context.span_id();
+        if let Some(i) = state.starts.iter().position(|(id, _)| *id == span_id) {
+            let (_, precise) = state.starts.swap_remove(i);
             retime(&mut span.start_time, precise);
         }
         retime(&mut span.end_time, clock::now());
@@ -124,7 +135,7 @@ impl Queue {
         };
         let count = limit.min(state.spans.len());
         let spans: Vec<SpanData> = state.spans.drain(..count).collect();
-        let body = otlp::encode(spans, &state.resource);
+        let body = otlp::encode(&spans, &state.resource);
         Some(Batch {
             body,
             spans: count,
