@@ -68,10 +68,12 @@ phase "lint (wasm32)"
   # The browser tests bake in their receiver's URL; any value type-checks them.
   export TEST_RECEIVER_URL=http://127.0.0.1:1
   if [ -z "${RUSTC_BOOTSTRAP:-}" ]; then
-    cargo clippy -p otel-browser -p web --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+    cargo clippy -p otel-browser -p otel-browser-minimal -p web --target wasm32-unknown-unknown \
+      --all-targets --locked -- -D warnings
   else
     # Debian's rustc-web has no clippy: type-check the wasm-only code instead.
-    RUSTFLAGS="-D warnings" cargo check -p otel-browser -p web --target wasm32-unknown-unknown --all-targets --locked
+    RUSTFLAGS="-D warnings" cargo check -p otel-browser -p otel-browser-minimal -p web \
+      --target wasm32-unknown-unknown --all-targets --locked
   fi
 )
 
@@ -87,15 +89,14 @@ receiver_url="http://127.0.0.1:$(head -n 1 "$receiver_port_file")"
     --target wasm32-unknown-unknown --locked
 )
 
-phase "page release build (trunk)"
+phase "page release builds (trunk) and their sizes"
 (
   source scripts/wasm-toolchain.sh
   trunk build --release
+  cd otel-browser/examples/minimal
+  trunk build --release
 )
-wasm=$(ls dist/*.wasm) js=$(ls dist/*.js)
-printf 'page size: wasm %s B (gzip %s B), js %s B (gzip %s B), total gzip %s B\n' \
-  "$(wc -c < "$wasm")" "$(gzip -9c "$wasm" | wc -c)" "$(wc -c < "$js")" "$(gzip -9c "$js" | wc -c)" \
-  "$(( $(gzip -9c "$wasm" | wc -c) + $(gzip -9c "$js" | wc -c) ))"
+scripts/page-size.sh
 
 phase "collector (rotel) for end-to-end"
 # rotel: a Rust OTLP collector on PyPI, pinned. (The contrib collector and Jaeger need Docker.)

@@ -49,7 +49,8 @@ fn path_from_env(var: &str, default: PathBuf) -> PathBuf {
 
 impl Stack {
     /// With `E2E_PAGE_URL` and `E2E_JAEGER_URL` set, the running stack they name; otherwise a local
-    /// one: capture, collector (rotel), server and page host.
+    /// one: capture, collector (rotel), server and page host serving the checkout page
+    /// (`PAGE_DIST`, default `dist/`).
     pub async fn start() -> Self {
         if let (Ok(page_url), Ok(jaeger)) = (env::var("E2E_PAGE_URL"), env::var("E2E_JAEGER_URL")) {
             return Self {
@@ -61,6 +62,22 @@ impl Stack {
                 _dir: None,
             };
         }
+        Self::start_local(&path_from_env("PAGE_DIST", workspace().join("dist"))).await
+    }
+
+    /// A local stack serving `otel-browser`'s minimal page (`MINIMAL_DIST`, default
+    /// `otel-browser/examples/minimal/dist/`); `None` against a compose stack, which does not
+    /// deploy it.
+    pub async fn start_minimal_page() -> Option<Self> {
+        if env::var_os("E2E_PAGE_URL").is_some() {
+            return None;
+        }
+        let default = workspace().join("otel-browser/examples/minimal/dist");
+        Some(Self::start_local(&path_from_env("MINIMAL_DIST", default)).await)
+    }
+
+    /// Capture, collector (rotel), server, and a page host serving `dist`.
+    async fn start_local(dist: &std::path::Path) -> Self {
         let capture = Capture::start().await;
         let collector_http = SocketAddr::from(([127, 0, 0, 1], free_port().await));
         let collector = start_collector(collector_http, capture.addr).await;
@@ -75,9 +92,8 @@ impl Stack {
                 .and_then(|a| a.trim().parse().ok())
                 .expect("server address in its log")
         };
-        let dist = path_from_env("PAGE_DIST", workspace().join("dist"));
         let page = page::start(
-            &dist,
+            dist,
             format!("http://{server_addr}"),
             format!("http://{collector_http}"),
         )

@@ -1,39 +1,12 @@
 //! The cart: pure logic, no browser, tested natively.
 
-use serde::{Deserialize, Serialize};
-
-/// A product as `GET /api/products` returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Product {
-    /// The catalog id.
-    pub id: i64,
-    /// Its name.
-    pub name: String,
-    /// One line about it.
-    pub description: String,
-    /// Price in cents.
-    pub price_cents: i64,
-    /// How many are left.
-    pub stock: i64,
-}
-
-/// One `{ product_id, quantity }` of a checkout body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Line {
-    /// The product.
-    pub product_id: i64,
-    /// How many.
-    pub quantity: i64,
-}
+use checkout_api::{LineItemRequest, MAX_QUANTITY, Product};
 
 /// What the shopper has picked, in the order they picked it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cart {
-    lines: Vec<Line>,
+    lines: Vec<LineItemRequest>,
 }
-
-/// The most of one product the server accepts in an order.
-pub const MAX_QUANTITY: i64 = 99;
 
 impl Cart {
     /// Adds one of `product`, unless that would exceed its stock or the per-order limit.
@@ -45,7 +18,7 @@ impl Cart {
         }
         match self.lines.iter_mut().find(|l| l.product_id == product.id) {
             Some(line) => line.quantity += 1,
-            None => self.lines.push(Line {
+            None => self.lines.push(LineItemRequest {
                 product_id: product.id,
                 quantity: 1,
             }),
@@ -70,7 +43,7 @@ impl Cart {
     }
 
     /// The lines, for the checkout body.
-    pub fn lines(&self) -> &[Line] {
+    pub fn lines(&self) -> &[LineItemRequest] {
         &self.lines
     }
 
@@ -103,11 +76,16 @@ impl Cart {
     }
 }
 
-/// `2400` → `"$24.00"`.
+/// `2400` → `"$24.00"`. Integer cents all the way: no float, no formatting machinery.
 pub fn format_cents(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let cents = cents.unsigned_abs();
-    format!("{sign}${}.{:02}", cents / 100, cents % 100)
+    let abs = cents.unsigned_abs();
+    let mut text = String::from(if cents < 0 { "-$" } else { "$" });
+    text.push_str(&(abs / 100).to_string());
+    text.push('.');
+    let rest = (abs % 100) as u8;
+    text.push(char::from(b'0' + rest / 10));
+    text.push(char::from(b'0' + rest % 10));
+    text
 }
 
 #[cfg(test)]
@@ -136,11 +114,11 @@ mod tests {
         assert_eq!(
             cart.lines(),
             [
-                Line {
+                LineItemRequest {
                     product_id: 1,
                     quantity: 2
                 },
-                Line {
+                LineItemRequest {
                     product_id: 2,
                     quantity: 1
                 }

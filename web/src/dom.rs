@@ -14,9 +14,9 @@ pub fn document() -> Document {
 pub fn by_id<T: JsCast>(id: &str) -> Result<T, JsValue> {
     document()
         .get_element_by_id(id)
-        .ok_or_else(|| JsValue::from_str(&format!("#{id} is missing from the page")))?
+        .ok_or_else(|| JsValue::from_str(&["#", id, " is missing from the page"].concat()))?
         .dyn_into::<T>()
-        .map_err(|_| JsValue::from_str(&format!("#{id} has an unexpected type")))
+        .map_err(|_| JsValue::from_str(&["#", id, " has an unexpected type"].concat()))
 }
 
 /// The value of the input with `id` (empty if it is missing).

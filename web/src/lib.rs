@@ -1,7 +1,9 @@
 //! The checkout page: Rust/WASM, traced from the click on "Checkout" through every fetch.
 //!
-//! - [`app`]: wiring: state, rendering, event handlers, the checkout flow and its root span.
-//! - [`api`]: the server calls, each in a CLIENT span whose context goes out as `traceparent`.
+//! - [`app`]: the controller: state, what each message does, the checkout flow and its root span.
+//! - [`view`]: draws the state and turns clicks into typed messages for the controller.
+//! - [`api`]: the server calls, each in a CLIENT span whose context goes out as `traceparent`,
+//!   with the typed bodies of the shared `checkout-api` crate.
 //! - [`dom`]: small typed helpers over `web_sys`, and listeners that remove themselves when dropped.
 //! - [`cart`]: the cart's pure logic, tested natively.
 //!
@@ -16,11 +18,13 @@ pub mod api;
 pub mod app;
 #[cfg(target_arch = "wasm32")]
 pub mod dom;
+#[cfg(target_arch = "wasm32")]
+pub mod view;
 
 /// The page's entry point, called once the module is loaded.
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
-pub fn start() -> Result<(), wasm_bindgen::JsValue> {
+pub fn start() {
     console_error_panic_hook::set_once();
-    app::run()
+    app::run();
 }

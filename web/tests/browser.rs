@@ -2,13 +2,14 @@
 //! receiver (`scripts/test-receiver.py`, started by `scripts/test.sh`).
 #![cfg(target_arch = "wasm32")]
 
+use checkout_api::{CardRequest, CheckoutRequest, ErrorCode};
 use opentelemetry::{
     Context,
     trace::{SpanKind, Status, TracerProvider as _},
 };
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use wasm_bindgen_test::*;
-use web::api::Api;
+use web::api::{Api, ApiError};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -22,7 +23,7 @@ fn traced_api(session_id: &str, base: &str) -> (Api, InMemorySpanExporter) {
         .with_simple_exporter(exporter.clone())
         .build();
     (
-        Api::new(provider.tracer("test"), session_id.into(), base.into()),
+        Api::new(provider.tracer("test"), session_id, base.into()),
         exporter,
     )
 }
@@ -106,12 +107,24 @@ async fn a_network_failure_marks_the_client_span_as_an_error() {
 #[wasm_bindgen_test]
 async fn a_4xx_answer_marks_the_client_span_as_an_error_and_reaches_the_page() {
     let (api, exporter) = traced_api("s", RECEIVER);
-    let answer = api
-        .checkout(&Context::new(), serde_json::json!({}))
-        .await
-        .expect("answered");
-    assert_eq!(answer.status, 402);
-    assert_eq!(answer.body["error"]["code"], "card_declined");
+    let request = CheckoutRequest {
+        items: Vec::new(),
+        card: CardRequest {
+            number: "4000 0000 0000 0002".into(),
+            expiry: "12/34".into(),
+            cvc: "123".into(),
+        },
+        email: "ada@example.com".into(),
+    };
+    let Err(ApiError::Rejected {
+        status,
+        body: Some(body),
+    }) = api.checkout(&Context::new(), &request).await
+    else {
+        panic!("a rejection with the server's error body");
+    };
+    assert_eq!(status, 402);
+    assert_eq!(body.error.code, ErrorCode::CardDeclined);
     let client = client_span(&exporter);
     assert_eq!(client.name, "POST");
     assert!(matches!(client.status, Status::Error { .. }));
