@@ -4,7 +4,12 @@
 //! `db.operation.name`, `db.collection.name` and the parameterised `db.query.text`. Values are bound,
 //! never formatted into SQL, so the query text in a span can never hold customer data.
 
-use std::{future::Future, path::Path, str::FromStr, time::Duration};
+use std::{
+    future::Future,
+    path::Path,
+    str::FromStr,
+    time::{Duration, Instant},
+};
 
 use checkout_api::Product;
 use opentelemetry::{
@@ -25,7 +30,10 @@ use sqlx::{
 
 use crate::{
     domain::LineItem,
-    telemetry::{self, Tracer},
+    telemetry::{
+        self, Tracer,
+        timing::{self, Part},
+    },
 };
 
 /// The pool and the tracer its statement spans are made with.
@@ -489,7 +497,9 @@ impl Db {
                 KeyValue::new(DB_QUERY_TEXT, statement.text),
             ],
         );
+        let started = Instant::now();
         let result = query.with_context(cx.clone()).await;
+        timing::record(Part::Database, started.elapsed());
         let span = cx.span();
         if let Err(error) = &result {
             span.set_attribute(KeyValue::new(ERROR_TYPE, error_type(error)));

@@ -10,7 +10,7 @@
 //!
 //! The charge runs in a `payment.charge` span that records the card brand and last four digits only.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry::{
     KeyValue,
@@ -20,7 +20,10 @@ use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 
 use crate::{
     domain::CardNumber,
-    telemetry::{self, Tracer},
+    telemetry::{
+        self, Tracer,
+        timing::{self, Part},
+    },
 };
 
 /// Approves.
@@ -99,10 +102,12 @@ impl PaymentGateway {
                 KeyValue::new("payment.currency", "USD"),
             ],
         );
+        let started = Instant::now();
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
         let outcome = self.decide(card);
+        timing::record(Part::Payment, started.elapsed());
         let span = cx.span();
         match &outcome {
             Ok(charge) => {

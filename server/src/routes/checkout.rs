@@ -14,6 +14,8 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use std::time::Instant;
+
 use checkout_api::{ErrorCode, OrderPlaced, OrderStatus, Product};
 use opentelemetry::{
     KeyValue, Value,
@@ -21,6 +23,7 @@ use opentelemetry::{
     trace::{SpanKind, TraceContextExt},
 };
 use sha2::{Digest, Sha256};
+use tracing::Instrument as _;
 
 use super::AppState;
 use crate::{
@@ -30,7 +33,10 @@ use crate::{
     extract::JsonObject,
     idempotency,
     payment::PaymentError,
-    telemetry,
+    telemetry::{
+        self,
+        timing::{self, Part},
+    },
 };
 
 /// The 201 answer: the order's body with its `Location`.
@@ -58,7 +64,12 @@ pub async fn create(
     let key = idempotency_key(&headers)?.map(str::to_owned);
     // A checkout runs to its end even when the client goes away or the request times out: cut off
     // between reserving stock and settling, it would leave a pending order holding stock.
-    tokio::spawn(checkout_once(state, key, checkout).with_current_context()).await?
+    tokio::spawn(
+        checkout_once(state, key, checkout)
+            .with_current_context()
+            .in_current_span(),
+    )
+    .await?
 }
 
 /// Places the order, or with an idempotency key replays the answer the key already has.
@@ -164,7 +175,7 @@ async fn place_order(state: &AppState, checkout: &Checkout) -> Result<OrderPlace
                 .db
                 .settle_order(&order_id, &checkout.items, settlement, None)
                 .await?;
-            tracing::info!(%trace_id, outcome = declined.error_type(), "payment not completed");
+            tracing::info!(outcome = declined.error_type(), "payment not completed");
             Err(match declined {
                 PaymentError::Declined => AppError::PaymentDeclined {
                     code: ErrorCode::CardDeclined,
@@ -195,11 +206,13 @@ async fn lookup_products(state: &AppState, checkout: &Checkout) -> Result<Vec<Pr
             ),
         ],
     );
+    let started = Instant::now();
     let result = state
         .db
         .products_by_ids(&ids)
         .with_context(cx.clone())
         .await;
+    timing::record(Part::ProductLookup, started.elapsed());
     let span = cx.span();
     if let Ok(found) = &result {
         span.set_attribute(KeyValue::new(

@@ -25,6 +25,7 @@ use axum::{
 use serde_json::json;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
+    set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer,
 };
 
@@ -33,7 +34,7 @@ use crate::{
     error::AppError,
     idempotency::KeyLocks,
     payment::PaymentGateway,
-    telemetry::{Tracer, http::server_span},
+    telemetry::{Tracer, http::server_span, timing},
 };
 
 /// The largest request body accepted.
@@ -83,6 +84,7 @@ pub fn router(
         ))
         // Added after the tracing layer: health probes every few seconds would bury real traces.
         .route("/healthz", get(health))
+        .layer(timing_allow_origin(cors_origins))
         .layer(cors(cors_origins))
         .with_state(state)
 }
@@ -92,7 +94,16 @@ pub async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// CORS for the page's origins: the trace headers may come in, `traceresponse` may be read.
+/// `Timing-Allow-Origin` for the page's origins: their Resource Timing entries may show the
+/// request's phases and its `Server-Timing` (Resource Timing, §4.5 "Cross-origin resources").
+fn timing_allow_origin(origins: &[String]) -> SetResponseHeaderLayer<HeaderValue> {
+    let value = HeaderValue::from_str(&origins.join(", "))
+        .unwrap_or_else(|_| HeaderValue::from_static("null"));
+    SetResponseHeaderLayer::overriding(HeaderName::from_static("timing-allow-origin"), value)
+}
+
+/// CORS for the page's origins: the trace headers may come in, `traceresponse` and `Server-Timing`
+/// may be read.
 fn cors(origins: &[String]) -> CorsLayer {
     let origins: Vec<HeaderValue> = origins
         .iter()
@@ -108,6 +119,9 @@ fn cors(origins: &[String]) -> CorsLayer {
             HeaderName::from_static("baggage"),
             HeaderName::from_static("idempotency-key"),
         ])
-        .expose_headers([HeaderName::from_static("traceresponse")])
+        .expose_headers([
+            HeaderName::from_static("traceresponse"),
+            HeaderName::from_static(timing::HEADER),
+        ])
         .max_age(Duration::from_secs(600))
 }

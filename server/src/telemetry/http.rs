@@ -1,4 +1,5 @@
-//! The HTTP middleware that opens one SERVER span per request and answers with `traceresponse`.
+//! The HTTP middleware that opens one SERVER span per request and answers with `traceresponse` and
+//! `Server-Timing`.
 
 use std::time::Instant;
 
@@ -18,8 +19,12 @@ use opentelemetry_semantic_conventions::attribute::{
     ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, SERVER_ADDRESS,
     SERVER_PORT, URL_PATH, URL_SCHEME, USER_AGENT_ORIGINAL,
 };
+use tracing::Instrument as _;
 
-use super::{Tracer, propagation};
+use super::{
+    Tracer, propagation,
+    timing::{self, ServerTiming},
+};
 
 /// The baggage key the page uses for its session id; copied onto the server span.
 pub const SESSION_ID_BAGGAGE: &str = "session.id";
@@ -80,8 +85,21 @@ pub async fn server_span(State(tracer): State<Tracer>, request: Request, next: N
         .with_kind(SpanKind::Server)
         .with_attributes(attributes)
         .start_with_context(&tracer, &parent);
-    let cx = parent.with_span(span);
-    let mut response = next.run(request).with_context(cx.clone()).await;
+    let timing = ServerTiming::default();
+    let cx = parent.with_span(span).with_value(timing.clone());
+    // Every log line written while the request runs names its trace and span, so a line leads to
+    // its trace (the fmt layer prints the fields of the spans a line is written in).
+    let span_context = cx.span().span_context().clone();
+    let log_span = tracing::info_span!(
+        "request",
+        trace_id = %span_context.trace_id(),
+        span_id = %span_context.span_id()
+    );
+    let mut response = next
+        .run(request)
+        .with_context(cx.clone())
+        .instrument(log_span.clone())
+        .await;
 
     let span = cx.span();
     let status = response.status();
@@ -95,20 +113,23 @@ pub async fn server_span(State(tracer): State<Tracer>, request: Request, next: N
             status.canonical_reason().unwrap_or("server error"),
         ));
     }
-    let span_context = span.span_context().clone();
     if let Ok(value) = HeaderValue::from_str(&propagation::traceparent(&span_context)) {
         response.headers_mut().insert("traceresponse", value);
     }
+    if let Ok(value) = HeaderValue::from_str(&timing.header_value(started.elapsed())) {
+        response.headers_mut().insert(timing::HEADER, value);
+    }
     span.end();
 
-    tracing::info!(
-        method,
-        route = route.as_deref().unwrap_or("-"),
-        status = status.as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-        trace_id = %span_context.trace_id(),
-        "request"
-    );
+    log_span.in_scope(|| {
+        tracing::info!(
+            method,
+            route = route.as_deref().unwrap_or("-"),
+            status = status.as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "served"
+        );
+    });
     response
 }
 

@@ -13,6 +13,7 @@
 
 pub mod http;
 pub mod propagation;
+pub mod timing;
 
 use std::{borrow::Cow, env, io::IsTerminal as _, time::Duration};
 

@@ -4,5 +4,6 @@
 mod checkout;
 mod helpers;
 mod secrets;
+mod server_timing;
 mod trace_context;
 mod tracing;

@@ -389,3 +389,35 @@ async fn health_probes_are_not_traced() {
     assert!(app.spans().0.iter().all(|s| !s.name.contains("healthz")));
     assert!(response.headers().get("traceresponse").is_none());
 }
+
+#[tokio::test]
+async fn log_lines_written_inside_a_request_carry_its_trace_and_span_ids() {
+    let app = spawn_app().await;
+    // A trace id of this test's own, so its lines are told apart from other tests' in the
+    // shared log capture.
+    let trace_id = "5e1f0c0ffee0000000000000000d1ce5";
+    let response = app
+        .checkout_with(
+            &[("traceparent", &format!("00-{trace_id}-{PARENT_ID}-01"))],
+            &checkout_body(&[(1, 1)], CARD_DECLINED),
+        )
+        .await;
+    assert_eq!(response.status(), 402);
+    let server_span_id = app.spans().server_span_of(&response).span_context.span_id();
+    let logs = captured_logs();
+    let lines: Vec<&str> = logs.lines().filter(|l| l.contains(trace_id)).collect();
+    let payment = lines
+        .iter()
+        .find(|l| l.contains("payment not completed"))
+        .unwrap_or_else(|| panic!("the decline, logged in the detached checkout task: {lines:?}"));
+    let served = lines
+        .iter()
+        .find(|l| l.contains("served"))
+        .unwrap_or_else(|| panic!("the request's own line: {lines:?}"));
+    for line in [payment, served] {
+        assert!(
+            line.contains(&format!("span_id={server_span_id}")),
+            "{line}"
+        );
+    }
+}
