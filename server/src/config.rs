@@ -24,6 +24,8 @@ pub struct Config {
     pub seed_stock: i64,
     /// `TRACE_CONTEXT_TEST_ENDPOINT=1`: serve the W3C trace-context conformance endpoint `POST /test`.
     pub trace_context_test_endpoint: bool,
+    /// `FAULTS_ENDPOINT=1`: serve `GET`/`PUT /api/faults`, which changes the injected faults.
+    pub faults_endpoint: bool,
 }
 
 /// A variable that is set but cannot be used; the message names the variable and what it wants.
@@ -48,6 +50,7 @@ impl Default for Config {
             payment_failure_rate: 0.0,
             seed_stock: 100,
             trace_context_test_endpoint: false,
+            faults_endpoint: false,
         }
     }
 }
@@ -72,16 +75,15 @@ impl Config {
             value: var(name),
         };
 
-        let trace_context_test_endpoint = match var("TRACE_CONTEXT_TEST_ENDPOINT").as_deref() {
-            None | Some("0") => false,
-            Some("1") => true,
-            Some(other) => {
-                return Err(ConfigError {
-                    name: "TRACE_CONTEXT_TEST_ENDPOINT",
-                    value: other.to_owned(),
-                    expected: "1 to enable, 0 or unset to disable",
-                });
-            }
+        // An on/off switch: 1, or 0/unset.
+        let flag = |name: &'static str| match var(name).as_deref() {
+            None | Some("0") => Ok(false),
+            Some("1") => Ok(true),
+            Some(other) => Err(ConfigError {
+                name,
+                value: other.to_owned(),
+                expected: "1 to enable, 0 or unset to disable",
+            }),
         };
         let cors_allowed_origins = match var("CORS_ALLOWED_ORIGINS") {
             Some(list) => parse_origins(&list)?,
@@ -100,7 +102,8 @@ impl Config {
                 .or(defaults.payment_failure_rate, |r| (0.0..=1.0).contains(r))?,
             seed_stock: parsed("SEED_STOCK", "a whole number, 0 or more")
                 .or(defaults.seed_stock, |s| *s >= 0)?,
-            trace_context_test_endpoint,
+            trace_context_test_endpoint: flag("TRACE_CONTEXT_TEST_ENDPOINT")?,
+            faults_endpoint: flag("FAULTS_ENDPOINT")?,
         })
     }
 }
@@ -183,6 +186,7 @@ mod tests {
         assert_eq!(config.payment_failure_rate, 0.0);
         assert_eq!(config.seed_stock, 100);
         assert!(!config.trace_context_test_endpoint);
+        assert!(!config.faults_endpoint);
     }
 
     #[test]
@@ -198,6 +202,7 @@ mod tests {
             ("PAYMENT_FAILURE_RATE", "0.25"),
             ("SEED_STOCK", "1000000"),
             ("TRACE_CONTEXT_TEST_ENDPOINT", "1"),
+            ("FAULTS_ENDPOINT", "1"),
         ])
         .expect("valid");
         assert_eq!(config.server_addr.port(), 8000);
@@ -210,6 +215,7 @@ mod tests {
         assert_eq!(config.payment_failure_rate, 0.25);
         assert_eq!(config.seed_stock, 1_000_000);
         assert!(config.trace_context_test_endpoint);
+        assert!(config.faults_endpoint);
     }
 
     #[test]
@@ -230,6 +236,7 @@ mod tests {
             ("SEED_STOCK", "-1"),
             ("SERVER_ADDR", "localhost"),
             ("TRACE_CONTEXT_TEST_ENDPOINT", "yes"),
+            ("FAULTS_ENDPOINT", "true"),
         ] {
             let error = config(&[(name, value)]).expect_err(name);
             assert!(error.to_string().starts_with(name), "{error}");

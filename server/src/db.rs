@@ -30,6 +30,7 @@ use sqlx::{
 
 use crate::{
     domain::LineItem,
+    faults::Faults,
     telemetry::{
         self, Tracer,
         timing::{self, Part},
@@ -41,6 +42,7 @@ use crate::{
 pub struct Db {
     pool: SqlitePool,
     tracer: Tracer,
+    faults: Faults,
 }
 
 /// An order as `GET /api/orders/{id}` shows it (the email stays in the database).
@@ -226,6 +228,13 @@ pub enum ReserveError {
 }
 
 impl Db {
+    /// The same database, with every statement from now on delayed as `faults` says (start-up's
+    /// statements run before, undelayed).
+    pub fn with_faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
     /// Opens the pool (creating the file and its directory if missing), runs the migrations and
     /// seeds the catalog with `seed_stock` of each product when the database is new.
     pub async fn connect(
@@ -248,7 +257,11 @@ impl Db {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        let db = Self { pool, tracer };
+        let db = Self {
+            pool,
+            tracer,
+            faults: Faults::default(),
+        };
         // One root span for start-up, so its statements show as one trace rather than many.
         let cx = telemetry::start_span(
             &db.tracer,
@@ -498,6 +511,10 @@ impl Db {
             ],
         );
         let started = Instant::now();
+        let delay = self.faults.db_delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let result = query.with_context(cx.clone()).await;
         timing::record(Part::Database, started.elapsed());
         let span = cx.span();

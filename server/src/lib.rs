@@ -18,6 +18,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod faults;
 pub mod idempotency;
 pub mod payment;
 pub mod routes;

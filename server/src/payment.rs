@@ -10,7 +10,7 @@
 //!
 //! The charge runs in a `payment.charge` span that records the card brand and last four digits only.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use opentelemetry::{
     KeyValue,
@@ -20,6 +20,7 @@ use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 
 use crate::{
     domain::CardNumber,
+    faults::Faults,
     telemetry::{
         self, Tracer,
         timing::{self, Part},
@@ -38,8 +39,7 @@ pub const CARD_GATEWAY_ERROR: &str = "4000000000000119";
 /// The simulated gateway.
 #[derive(Clone)]
 pub struct PaymentGateway {
-    latency: Duration,
-    failure_rate: f64,
+    faults: Faults,
     tracer: Tracer,
 }
 
@@ -76,13 +76,9 @@ impl PaymentError {
 }
 
 impl PaymentGateway {
-    /// A gateway that takes `latency` per charge and fails a `failure_rate` share of them.
-    pub fn new(latency: Duration, failure_rate: f64, tracer: Tracer) -> Self {
-        Self {
-            latency,
-            failure_rate,
-            tracer,
-        }
+    /// A gateway whose latency and failure rate are those of `faults` at each charge.
+    pub fn new(faults: Faults, tracer: Tracer) -> Self {
+        Self { faults, tracer }
     }
 
     /// Charges `amount_cents` to `card`.
@@ -103,8 +99,9 @@ impl PaymentGateway {
             ],
         );
         let started = Instant::now();
-        if !self.latency.is_zero() {
-            tokio::time::sleep(self.latency).await;
+        let latency = self.faults.payment_latency();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
         }
         let outcome = self.decide(card);
         timing::record(Part::Payment, started.elapsed());
@@ -130,7 +127,7 @@ impl PaymentGateway {
             CARD_DECLINED => Err(PaymentError::Declined),
             CARD_INSUFFICIENT_FUNDS => Err(PaymentError::InsufficientFunds),
             CARD_GATEWAY_ERROR => Err(PaymentError::Gateway),
-            _ if self.failure_rate > 0.0 && rand::random::<f64>() < self.failure_rate => {
+            _ if rand::random::<f64>() < self.faults.payment_failure_rate() => {
                 Err(PaymentError::Gateway)
             }
             _ => Ok(Charge {

@@ -8,6 +8,7 @@ use tokio::{net::TcpListener, sync::Notify};
 use crate::{
     config::Config,
     db::Db,
+    faults::Faults,
     idempotency::KeyLocks,
     payment::PaymentGateway,
     routes::{self, AppState},
@@ -62,24 +63,19 @@ impl Application {
                 url: config.database_url.clone(),
                 source,
             })?;
+        let faults = Faults::new(config.payment_latency, config.payment_failure_rate);
+        let db = db.with_faults(faults.clone());
         let state = AppState {
             db: db.clone(),
-            payments: PaymentGateway::new(
-                config.payment_latency,
-                config.payment_failure_rate,
-                tracer.clone(),
-            ),
+            payments: PaymentGateway::new(faults.clone(), tracer.clone()),
+            faults,
             tracer,
             idempotency: KeyLocks::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()?,
         };
-        let router = routes::router(
-            state,
-            &config.cors_allowed_origins,
-            config.trace_context_test_endpoint,
-        );
+        let router = routes::router(state, config);
         let listener = TcpListener::bind(config.server_addr)
             .await
             .map_err(|source| StartupError::Bind {

@@ -7,8 +7,10 @@
 //! | `GET /api/orders/{id}`  | [`orders::show`]        |
 //! | `GET /healthz`          | [`health`] (not traced) |
 //! | `POST /test`            | [`trace_test::run`], only with `TRACE_CONTEXT_TEST_ENDPOINT=1` |
+//! | `GET`/`PUT /api/faults` | [`faults::show`], [`faults::update`], only with `FAULTS_ENDPOINT=1` |
 
 pub mod checkout;
+pub mod faults;
 pub mod orders;
 pub mod products;
 pub mod trace_test;
@@ -30,8 +32,10 @@ use tower_http::{
 };
 
 use crate::{
+    config::Config,
     db::Db,
     error::AppError,
+    faults::Faults,
     idempotency::KeyLocks,
     payment::PaymentGateway,
     telemetry::{Tracer, http::server_span, timing},
@@ -49,6 +53,8 @@ pub struct AppState {
     pub db: Db,
     /// The payment gateway.
     pub payments: PaymentGateway,
+    /// The faults injected into the gateway and the database.
+    pub faults: Faults,
     /// The tracer for spans the handlers make themselves.
     pub tracer: Tracer,
     /// Serialises requests that share an `Idempotency-Key`.
@@ -57,18 +63,19 @@ pub struct AppState {
     pub http: reqwest::Client,
 }
 
-/// The whole API for `state`; `cors_origins` are the exact origins browsers may call it from.
-pub fn router(
-    state: AppState,
-    cors_origins: &[String],
-    trace_context_test_endpoint: bool,
-) -> Router {
+/// The whole API for `state`, as `config` says: the origins browsers may call it from, and the
+/// endpoints that exist only when switched on.
+pub fn router(state: AppState, config: &Config) -> Router {
+    let cors_origins = &config.cors_allowed_origins;
     let mut traced = Router::new()
         .route("/api/products", get(products::list))
         .route("/api/checkout", post(checkout::create))
         .route("/api/orders/{id}", get(orders::show));
-    if trace_context_test_endpoint {
+    if config.trace_context_test_endpoint {
         traced = traced.route("/test", post(trace_test::run));
+    }
+    if config.faults_endpoint {
+        traced = traced.route("/api/faults", get(faults::show).put(faults::update));
     }
     traced
         .fallback(|| async { AppError::NotFound("route") })

@@ -2,6 +2,7 @@
 //! SQLite database, and reads its spans from the SDK's in-memory exporter.
 
 mod checkout;
+mod faults;
 mod helpers;
 mod secrets;
 mod server_timing;
