@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Budgets in bytes, wasm + JS glue, each gzip -9. The targets of the page-weight work are 61,440 B
-# (checkout page) and 30,720 B (minimal page); these are the sizes reached so far, so that a change
-# can only keep or lower them. BENCHMARKS.md says what stands between them and the targets.
-page_budget=92160
+# (checkout page) and 30,720 B (minimal page); these are the sizes reached so far (the checkout
+# page's with its trace waterfall), so that a change can only keep or lower them. BENCHMARKS.md
+# says what stands between them and the targets, and what each feature costs.
+page_budget=96256
 minimal_budget=61440
 
 failed=0

@@ -135,3 +135,40 @@ pub async fn wait_for_result(client: &Client, previous: &str) -> (String, String
     })
     .await
 }
+
+/// One row of the page's trace waterfall, as its data attributes state it.
+#[derive(Debug, Clone)]
+pub struct WaterfallRow {
+    /// `checkout`, `fetch`, `server`, or a `Server-Timing` metric (`product`, `payment`, `db`).
+    pub name: String,
+    /// Start, in µs after the click.
+    pub start_us: i64,
+    /// End, in µs after the click.
+    pub end_us: i64,
+    /// Drawn in red.
+    pub error: bool,
+}
+
+/// The rows of the trace waterfall, once it is drawn.
+pub async fn waterfall_rows(client: &Client) -> Vec<WaterfallRow> {
+    find(client, "waterfall-row").await;
+    let rows = client
+        .find_all(Locator::Css("[data-testid='waterfall-row']"))
+        .await
+        .expect("waterfall rows");
+    let mut read = Vec::new();
+    for row in rows {
+        let attr = |name: &'static str| {
+            let row = row.clone();
+            async move { row.attr(name).await.ok().flatten().unwrap_or_default() }
+        };
+        let number = |text: String| text.parse::<i64>().expect("a whole number of µs");
+        read.push(WaterfallRow {
+            name: attr("data-name").await,
+            start_us: number(attr("data-start-us").await),
+            end_us: number(attr("data-end-us").await),
+            error: attr("data-error").await == "true",
+        });
+    }
+    read
+}

@@ -127,6 +127,7 @@ async fn forward(client: &reqwest::Client, url: String, request: Request) -> Res
         &[
             header::CONTENT_TYPE.as_str(),
             "traceresponse",
+            "server-timing",
             "location",
             "idempotent-replayed",
         ],

@@ -8,7 +8,10 @@
 use std::time::Duration;
 
 use e2e::{
-    browser::{attribute, click, find, screenshot, text, wait_for_result, with_browser},
+    browser::{
+        WaterfallRow, attribute, click, find, screenshot, text, wait_for_result, waterfall_rows,
+        with_browser,
+    },
     stack::Stack,
     trace::{Span, SpanKind, Trace},
 };
@@ -32,6 +35,37 @@ fn server_part_arrived(trace: &Trace) -> bool {
 /// Whether the browser's part has arrived: the root and its fetch.
 fn browser_part_arrived(trace: &Trace) -> bool {
     trace.has(WEB, "checkout") && trace.has(WEB, "POST")
+}
+
+/// The waterfall row named `name`.
+fn waterfall_row<'r>(rows: &'r [WaterfallRow], name: &str) -> &'r WaterfallRow {
+    rows.iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("no waterfall row {name}: {rows:?}"))
+}
+
+/// The page's waterfall has the click, the fetch within it, the server within the fetch and each
+/// server part within the server, in that order.
+fn assert_waterfall_in_time_order(rows: &[WaterfallRow]) {
+    let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names[..3],
+        ["checkout", "fetch", "server"],
+        "the click, the fetch, the server, in order: {rows:?}"
+    );
+    let within = |inner: &WaterfallRow, outer: &WaterfallRow| {
+        assert!(
+            outer.start_us <= inner.start_us && inner.end_us <= outer.end_us,
+            "{inner:?} is not within {outer:?}"
+        );
+    };
+    let row = |name| waterfall_row(rows, name);
+    within(row("fetch"), row("checkout"));
+    within(row("server"), row("fetch"));
+    for part in &rows[3..] {
+        within(part, row("server"));
+    }
+    assert_eq!(row("checkout").start_us, 0, "the axis starts at the click");
 }
 
 /// Every child lies within its parent's interval, up to the stated skews.
@@ -80,6 +114,17 @@ async fn a_click_on_checkout_is_one_trace_from_the_browser_to_the_database() {
         assert_eq!(link, format!("http://localhost:16686/trace/{trace_id}"));
         let shot = screenshot(&client, "checkout-success").await;
         eprintln!("screenshot of the page after checkout: {}", shot.display());
+        let rows = waterfall_rows(&client).await;
+        assert_waterfall_in_time_order(&rows);
+        for part in ["product", "payment", "db"] {
+            waterfall_row(&rows, part);
+        }
+        assert!(rows.iter().all(|r| !r.error), "nothing failed: {rows:?}");
+        let waterfall = find(&client, "trace-waterfall").await;
+        let png = waterfall.screenshot().await.expect("waterfall screenshot");
+        let path = shot.with_file_name("checkout-waterfall.png");
+        std::fs::write(&path, png).expect("write screenshot");
+        eprintln!("the waterfall: {}", path.display());
         // Readable at phone width: one column, nothing wider than the screen.
         client.set_window_size(390, 844).await.expect("resized");
         let overflow = client
@@ -198,6 +243,17 @@ async fn a_declined_card_is_shown_and_marks_the_payment_and_fetch_spans_as_error
         assert_eq!(status, "error");
         assert!(message.contains("declined"), "the page says: {message}");
         let trace_id = text(&client, "trace-id").await;
+        let rows = waterfall_rows(&client).await;
+        assert_waterfall_in_time_order(&rows);
+        let row = |name| waterfall_row(&rows, name);
+        assert!(
+            row("payment").error && row("fetch").error && row("checkout").error,
+            "the payment, the fetch and the click are errors: {rows:?}"
+        );
+        assert!(
+            !row("server").error,
+            "a 402 leaves the server span unset: {rows:?}"
+        );
 
         let trace = stack
             .trace(&trace_id, |t| {

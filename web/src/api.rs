@@ -4,6 +4,8 @@
 //! Bodies are the typed `checkout-api` values, turned into and out of JSON by the browser's own
 //! `JSON` (through `serde-wasm-bindgen`): no JSON library is shipped in the page.
 
+use std::time::SystemTime;
+
 use checkout_api::{CheckoutRequest, ErrorBody, OrderPlaced, Product};
 use js_sys::JSON;
 use opentelemetry::{
@@ -16,6 +18,8 @@ use serde::{Serialize, de::DeserializeOwned};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, RequestInit, Response};
+
+use crate::waterfall::Exchange;
 
 /// Why a call did not give the answer asked for.
 #[derive(Debug)]
@@ -55,38 +59,49 @@ impl Api {
 
     /// `GET /api/products`.
     pub async fn products(&self, parent: &Context) -> Result<Vec<Product>, ApiError> {
-        let (status, body) = self.fetch(parent, "GET", "/api/products", None).await?;
-        decode(status, body)
+        let (answer, _) = self.fetch(parent, "GET", "/api/products", None).await;
+        answer.and_then(decode)
     }
 
-    /// `POST /api/checkout`.
+    /// `POST /api/checkout`, and how the call went (for the page's waterfall; `None` when
+    /// nothing was sent).
     pub async fn checkout(
         &self,
         parent: &Context,
         request: &CheckoutRequest,
-    ) -> Result<OrderPlaced, ApiError> {
-        let body = to_json(request).map_err(|_| ApiError::Encode)?;
-        let (status, body) = self
+    ) -> (Result<OrderPlaced, ApiError>, Option<Exchange>) {
+        let Ok(body) = to_json(request) else {
+            return (Err(ApiError::Encode), None);
+        };
+        let (answer, exchange) = self
             .fetch(parent, "POST", "/api/checkout", Some(body))
-            .await?;
-        decode(status, body)
+            .await;
+        (answer.and_then(decode), Some(exchange))
     }
 
-    /// One call in its CLIENT span: the status and the parsed JSON body (`undefined` without one).
-    /// Error statuses come back as [`ApiError::Rejected`].
+    /// One call in its CLIENT span: the status and the parsed JSON body (`undefined` without one),
+    /// with when it ran and the server's `Server-Timing`. Error statuses come back as
+    /// [`ApiError::Rejected`].
     async fn fetch(
         &self,
         parent: &Context,
         method: &'static str,
         path: &str,
         body: Option<JsValue>,
-    ) -> Result<(u16, JsValue), ApiError> {
+    ) -> (Result<(u16, JsValue), ApiError>, Exchange) {
         let url = [self.base.as_str(), path].concat();
+        let mut exchange = Exchange {
+            request: [method, " ", path].concat(),
+            started: clock::now(),
+            ended: SystemTime::UNIX_EPOCH,
+            status: None,
+            server_timing: None,
+        };
         let span = self
             .tracer
             .span_builder(method)
             .with_kind(SpanKind::Client)
-            .with_start_time(clock::now())
+            .with_start_time(exchange.started)
             .with_attributes(request_attributes(method, &url))
             .start_with_context(&self.tracer, parent);
         let cx = parent.with_span(span);
@@ -107,6 +122,8 @@ impl Api {
             }
             Ok(response) => {
                 let status = response.status();
+                exchange.status = Some(status);
+                exchange.server_timing = response.headers().get("server-timing").ok().flatten();
                 span.set_attribute(KeyValue::new(
                     "http.response.status_code",
                     i64::from(status),
@@ -124,8 +141,9 @@ impl Api {
                 }
             }
         };
-        span.end_with_timestamp(clock::now());
-        outcome
+        exchange.ended = clock::now();
+        span.end_with_timestamp(exchange.ended);
+        (outcome, exchange)
     }
 }
 
@@ -182,7 +200,7 @@ async fn read_json(response: &Response) -> JsValue {
     }
 }
 
-fn decode<T: DeserializeOwned>(status: u16, json: JsValue) -> Result<T, ApiError> {
+fn decode<T: DeserializeOwned>((status, json): (u16, JsValue)) -> Result<T, ApiError> {
     serde_wasm_bindgen::from_value(json).map_err(|_| ApiError::Unexpected(status))
 }
 

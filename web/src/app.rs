@@ -4,6 +4,7 @@
 use std::{
     cell::RefCell,
     rc::{Rc, Weak},
+    time::SystemTime,
 };
 
 use checkout_api::{CardRequest, CheckoutRequest, Product};
@@ -20,6 +21,7 @@ use crate::{
     cart::{Cart, format_cents},
     dom,
     view::{CARD_APPROVING, Outcome, View},
+    waterfall,
 };
 
 const SESSION_KEY: &str = "checkout.session_id";
@@ -170,14 +172,19 @@ impl App {
         self.view.render(&self.state.borrow());
     }
 
-    /// A root span of this session, started now.
-    fn root_span(&self, name: &'static str, mut attributes: Vec<KeyValue>) -> Context {
+    /// A root span of this session, started at `start`.
+    fn root_span(
+        &self,
+        name: &'static str,
+        start: SystemTime,
+        mut attributes: Vec<KeyValue>,
+    ) -> Context {
         attributes.push(KeyValue::new("session.id", self.session_id.clone()));
         let span = self
             .tracer
             .span_builder(name)
             .with_kind(SpanKind::Internal)
-            .with_start_time(clock::now())
+            .with_start_time(start)
             .with_attributes(attributes)
             .start_with_context(&self.tracer, &Context::new());
         Context::new().with_span(span)
@@ -185,7 +192,7 @@ impl App {
 
     /// Loads the catalog in a trace of its own.
     async fn load_catalog(self: Rc<Self>) {
-        let cx = self.root_span("catalog.load", Vec::new());
+        let cx = self.root_span("catalog.load", clock::now(), Vec::new());
         match self.api.products(&cx).await {
             Ok(products) => {
                 cx.span()
@@ -211,6 +218,7 @@ impl App {
 
     /// The click: a root span `checkout` around the POST, then the result and the trace link.
     async fn checkout(self: Rc<Self>) {
+        let clicked = clock::now();
         let (items, item_count, total_cents) = {
             let mut state = self.state.borrow_mut();
             if state.busy || state.cart.is_empty() {
@@ -229,6 +237,7 @@ impl App {
 
         let cx = self.root_span(
             "checkout",
+            clicked,
             vec![
                 KeyValue::new("checkout.item_count", item_count),
                 KeyValue::new("checkout.total_cents", total_cents),
@@ -247,7 +256,8 @@ impl App {
             },
             email: form.email,
         };
-        match self.api.checkout(&cx, &request).await {
+        let (answer, exchange) = self.api.checkout(&cx, &request).await;
+        match answer {
             Ok(placed) => {
                 cx.span()
                     .set_attribute(KeyValue::new("checkout.order_id", placed.order_id.clone()));
@@ -293,7 +303,12 @@ impl App {
         }
         self.view
             .show_trace(&trace_id, &[&self.jaeger_ui, "/trace/", &trace_id].concat());
-        cx.span().end_with_timestamp(clock::now());
+        let done = clock::now();
+        cx.span().end_with_timestamp(done);
+        if let Some(exchange) = exchange {
+            self.view
+                .show_waterfall(&waterfall::bars(clicked, done, &exchange));
+        }
         self.state.borrow_mut().busy = false;
         self.render();
     }

@@ -6,11 +6,14 @@
 //!   with the typed bodies of the shared `checkout-api` crate.
 //! - [`dom`]: small typed helpers over `web_sys`, and listeners that remove themselves when dropped.
 //! - [`cart`]: the cart's pure logic, tested natively.
+//! - [`waterfall`]: the checkout's trace as bars on one time axis, from the spans' times and the
+//!   server's `Server-Timing` (pure logic, tested natively).
 //!
 //! The telemetry itself (batching OTLP exporter, clock, ids) is the `otel-browser` crate, which
 //! knows nothing of this page.
 
 pub mod cart;
+pub mod waterfall;
 
 #[cfg(target_arch = "wasm32")]
 pub mod api;

@@ -13,6 +13,7 @@ use crate::{
     app::{Msg, State},
     cart::format_cents,
     dom::{self, Listener},
+    waterfall::{self, Bar},
 };
 
 /// The approving and declining test cards the form offers.
@@ -149,6 +150,19 @@ impl View {
         let _ = result.remove_attribute("hidden");
     }
 
+    /// Draws the checkout's trace as a waterfall: one row per bar, on one axis from the click.
+    pub fn show_waterfall(&self, bars: &[Bar]) {
+        let Ok(chart) = dom::by_id::<HtmlElement>("waterfall") else {
+            return;
+        };
+        chart.set_inner_html("");
+        let end = bars.iter().map(Bar::end_us).max().unwrap_or(1);
+        for bar in bars {
+            let _ = draw_bar(&chart, bar, end);
+        }
+        let _ = chart.remove_attribute("hidden");
+    }
+
     /// Shows the trace id and the link to it in Jaeger.
     pub fn show_trace(&self, trace_id: &str, link: &str) {
         if let Ok(el) = dom::by_id::<HtmlElement>("trace-id") {
@@ -162,6 +176,38 @@ impl View {
             let _ = panel.remove_attribute("hidden");
         }
     }
+}
+
+/// One row: the label, the bar on a track as wide as the whole trace, the duration.
+fn draw_bar(chart: &HtmlElement, bar: &Bar, end_us: i64) -> Result<(), JsValue> {
+    let row = dom::append(chart, "div", "wf-row", "")?;
+    dom::set_attr(&row, "data-testid", "waterfall-row");
+    dom::set_attr(&row, "data-name", &bar.name);
+    dom::set_attr(&row, "data-start-us", &bar.start_us.to_string());
+    dom::set_attr(&row, "data-end-us", &bar.end_us().to_string());
+    dom::set_attr(&row, "data-error", if bar.error { "true" } else { "false" });
+    dom::append(&row, "span", "wf-label", &bar.label)?;
+    let track = dom::append(&row, "span", "wf-track", "")?;
+    let class = if bar.error { "wf-bar error" } else { "wf-bar" };
+    let fill = dom::append(&track, "span", class, "")?;
+    dom::set_attr(
+        &fill,
+        "style",
+        &[
+            "margin-left:",
+            &waterfall::percent(bar.start_us, end_us),
+            ";width:",
+            &waterfall::percent(bar.duration_us, end_us),
+        ]
+        .concat(),
+    );
+    dom::append(
+        &row,
+        "span",
+        "wf-ms",
+        &waterfall::format_ms(bar.duration_us),
+    )?;
+    Ok(())
 }
 
 fn render_products(state: &State, targets: &mut Vec<(Element, Msg)>) -> Result<(), JsValue> {

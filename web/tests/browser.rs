@@ -116,14 +116,18 @@ async fn a_4xx_answer_marks_the_client_span_as_an_error_and_reaches_the_page() {
         },
         email: "ada@example.com".into(),
     };
+    let (answer, exchange) = api.checkout(&Context::new(), &request).await;
     let Err(ApiError::Rejected {
         status,
         body: Some(body),
-    }) = api.checkout(&Context::new(), &request).await
+    }) = answer
     else {
         panic!("a rejection with the server's error body");
     };
     assert_eq!(status, 402);
+    let exchange = exchange.expect("the request was sent");
+    assert_eq!(exchange.status, Some(402));
+    assert!(exchange.started <= exchange.ended);
     assert_eq!(body.error.code, ErrorCode::CardDeclined);
     let client = client_span(&exporter);
     assert_eq!(client.name, "POST");
