@@ -100,17 +100,7 @@ scripts/page-size.sh
 
 phase "collector (rotel) for end-to-end"
 # rotel: a Rust OTLP collector on PyPI, pinned. (The contrib collector and Jaeger need Docker.)
-rotel_version=0.0.1a15
-rotel_venv=${CHECKOUT_TOOLS:-$HOME/.cache/checkout-trace/tools}/rotel-$rotel_version
-if [ ! -x "$rotel_venv/bin/python" ] || ! "$rotel_venv/bin/python" -c "import rotel" 2>/dev/null; then
-  if ! python3 -m venv --help >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-  fi
-  python3 -m venv "$rotel_venv"
-  "$rotel_venv/bin/pip" install --quiet --disable-pip-version-check "rotel==$rotel_version"
-fi
-ROTEL_AGENT=$("$rotel_venv/bin/python" -c 'import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), "rotel-agent"))')
-export ROTEL_AGENT
+source scripts/rotel.sh
 "$ROTEL_AGENT" version
 
 phase "end-to-end tests (browser → server → collector)"

@@ -45,6 +45,11 @@ impl Process {
         }
     }
 
+    /// Its process id, while it runs.
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Every line it has printed so far.
     pub fn output(&self) -> Vec<String> {
         self.output.lock().expect("lock").clone()

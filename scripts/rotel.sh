@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Source this: makes sure rotel, a Rust OTLP collector from PyPI (pinned), is installed under
+# $CHECKOUT_TOOLS (default ~/.cache/checkout-trace/tools), and exports ROTEL_AGENT, its binary.
+# The local collector of the tests and of scripts/dev.sh where Docker is missing (the contrib
+# collector and Jaeger need Docker).
+rotel_version=0.0.1a15
+rotel_venv=${CHECKOUT_TOOLS:-$HOME/.cache/checkout-trace/tools}/rotel-$rotel_version
+if [ ! -x "$rotel_venv/bin/python" ] || ! "$rotel_venv/bin/python" -c "import rotel" 2>/dev/null; then
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+  fi
+  python3 -m venv "$rotel_venv"
+  "$rotel_venv/bin/pip" install --quiet --disable-pip-version-check "rotel==$rotel_version"
+fi
+ROTEL_AGENT=$("$rotel_venv/bin/python" -c 'import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), "rotel-agent"))')
+export ROTEL_AGENT

@@ -1,0 +1,104 @@
+//! `scripts/dev.sh`, the README's run command, run as a new user runs it on a machine without
+//! Docker: it brings up the page, the server and a collector; a checkout in a real browser draws
+//! its waterfall, the collector's output on the terminal shows the same trace id, and Ctrl-C stops
+//! everything it started.
+//!
+//! The command listens on its documented ports (8080, 3000, 4317, 4318), so this test needs them
+//! free; it says so and fails when they are not.
+
+use std::{
+    panic::{AssertUnwindSafe, resume_unwind},
+    path::PathBuf,
+    time::Duration,
+};
+
+use e2e::{
+    browser::{click, text, wait_for_result, waterfall_rows, with_browser},
+    process::Process,
+};
+use futures::FutureExt as _;
+use tokio::process::Command;
+
+/// The first `trunk serve` build compiles the page in the dev profile: minutes on a cold machine.
+const READY_TIMEOUT: Duration = Duration::from_secs(1200);
+const PORTS: [u16; 4] = [8080, 3000, 4317, 4318];
+
+async fn port_answers(port: u16) -> bool {
+    tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_ok()
+}
+
+fn docker_runs() -> bool {
+    std::process::Command::new("docker")
+        .arg("info")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_command_serves_the_page_and_prints_each_checkouts_trace() {
+    if docker_runs() {
+        eprintln!("skipped: with Docker, scripts/dev.sh starts compose's collector and Jaeger");
+        return;
+    }
+    for port in PORTS {
+        assert!(
+            !port_answers(port).await,
+            "port {port} is taken: scripts/dev.sh needs it"
+        );
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/dev.sh");
+    let mut command = Command::new(script);
+    // Its own process group, so the interrupt below reaches it as Ctrl-C would.
+    command.process_group(0);
+    let dev = Process::spawn("scripts/dev.sh", command);
+    let outcome = AssertUnwindSafe(checkout_through(&dev))
+        .catch_unwind()
+        .await;
+
+    // Ctrl-C: SIGINT to its process group, whatever the checks above found.
+    let pid = dev.id().expect("dev.sh is running");
+    let _ = Command::new("kill")
+        .args(["-INT", "--", &format!("-{pid}")])
+        .status()
+        .await;
+    dev.wait_for_line("dev: stopped", Duration::from_secs(20))
+        .await;
+    if let Err(panic) = outcome {
+        resume_unwind(panic);
+    }
+    for port in PORTS {
+        e2e::wait_for(
+            &format!("port {port} to be released"),
+            Duration::from_secs(10),
+            || async { (!port_answers(port).await).then_some(()) },
+        )
+        .await;
+    }
+}
+
+/// A checkout on the page `dev` serves: the waterfall is drawn and the trace id reaches `dev`'s
+/// terminal through the collector.
+async fn checkout_through(dev: &Process) {
+    dev.wait_for_line("dev: ready", READY_TIMEOUT).await;
+    with_browser(|client| async move {
+        client
+            .goto("http://127.0.0.1:8080/")
+            .await
+            .expect("the page loads");
+        click(&client, "add-1").await;
+        click(&client, "checkout").await;
+        let (status, message) = wait_for_result(&client, "").await;
+        assert_eq!(status, "ok", "the page says: {message}");
+        let trace_id = text(&client, "trace-id").await;
+        let rows = waterfall_rows(&client).await;
+        assert!(
+            rows.iter().any(|r| r.name == "server"),
+            "the waterfall shows the server: {rows:?}"
+        );
+        let line = dev.wait_for_line(&trace_id, Duration::from_secs(30)).await;
+        assert!(line.contains("Trace ID"), "rotel prints the trace: {line}");
+    })
+    .await;
+}
