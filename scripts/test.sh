@@ -42,13 +42,14 @@ phase "host tests"
 # `e2e` needs the whole stack; it runs last, below.
 cargo test --workspace --exclude e2e --locked
 
-phase "browser (Chromium + chromedriver)"
-# Both from one apt run, so their versions match; skipped when present.
-if ! dpkg -s chromium chromium-driver >/dev/null 2>&1; then
+phase "browser (Chromium + chromedriver) and nginx"
+# Chromium and its driver from one apt run, so their versions match; nginx for the page's nginx
+# config test (tests/tests/nginx.rs). Skipped when present.
+if ! dpkg -s chromium chromium-driver nginx-light >/dev/null 2>&1; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver nginx-light >/dev/null
 fi
 chromium --version
 

@@ -51,9 +51,10 @@ fn compose_runs_jaeger_v2_and_the_contrib_collector_at_pinned_versions() {
     let version = jaeger
         .strip_prefix("jaegertracing/jaeger:")
         .expect("the jaeger image");
+    let [major, minor, _] = semver(version);
     assert!(
-        version.starts_with("2.") && version.split('.').count() == 3,
-        "pinned Jaeger v2: {jaeger}"
+        major == 2 && minor >= 20,
+        "pinned Jaeger 2.20 or newer: {jaeger}"
     );
     let collector = service(&compose, "otel-collector")["image"]
         .as_str()
@@ -61,10 +62,25 @@ fn compose_runs_jaeger_v2_and_the_contrib_collector_at_pinned_versions() {
     let version = collector
         .strip_prefix("otel/opentelemetry-collector-contrib:")
         .expect("the contrib image");
+    let [major, minor, _] = semver(version);
     assert!(
-        version.split('.').all(|p| p.parse::<u32>().is_ok()),
-        "pinned collector: {collector}"
+        major == 0 && minor >= 159,
+        "pinned collector-contrib 0.159 or newer (the `otlp_grpc` exporter): {collector}"
     );
+}
+
+/// `MAJOR.MINOR.PATCH`, all three numbers; panics on anything else (a pin is exact).
+fn semver(version: &str) -> [u32; 3] {
+    let parts: Vec<u32> = version
+        .split('.')
+        .map(|p| {
+            p.parse()
+                .unwrap_or_else(|_| panic!("not a pinned version: {version}"))
+        })
+        .collect();
+    parts
+        .try_into()
+        .unwrap_or_else(|_| panic!("not MAJOR.MINOR.PATCH: {version}"))
 }
 
 #[test]
@@ -99,13 +115,23 @@ fn compose_starts_in_order_behind_healthchecks() {
     };
     assert_eq!(
         depends("otel-collector", "jaeger").as_deref(),
-        Some("service_started")
+        Some("service_healthy")
+    );
+    let jaeger_check = strings(&service(&compose, "jaeger")["healthcheck"]["test"]).join(" ");
+    assert!(
+        jaeger_check.contains("wget --spider") && jaeger_check.contains(":13133/status"),
+        "Jaeger's own health endpoint, with the wget its image has: {jaeger_check}"
     );
     assert_eq!(
         depends("server", "otel-collector").as_deref(),
         Some("service_started")
     );
     assert_eq!(depends("web", "server").as_deref(), Some("service_healthy"));
+    assert_eq!(
+        depends("web", "otel-collector"),
+        None,
+        "nginx resolves the collector per request: it need not wait for it"
+    );
     let server_check = strings(&service(&compose, "server")["healthcheck"]["test"]).join(" ");
     assert!(
         server_check.contains("http://127.0.0.1:3000/healthz"),
@@ -168,8 +194,16 @@ fn the_collector_receives_otlp_with_cors_and_exports_to_jaeger_with_retry_and_a_
     let exporters = strings(&pipeline["exporters"]);
     let to_jaeger = exporters
         .iter()
-        .find(|e| e.starts_with("otlp"))
-        .expect("an OTLP exporter in the pipeline");
+        .find(|e| e.starts_with("otlp_grpc/"))
+        .expect("an OTLP gRPC exporter in the pipeline, by its current name `otlp_grpc`");
+    let configured = config["exporters"].as_mapping().expect("exporters");
+    assert!(
+        configured
+            .keys()
+            .filter_map(Value::as_str)
+            .all(|name| name != "otlp" && !name.starts_with("otlp/")),
+        "no exporter under the deprecated alias `otlp`"
+    );
     let exporter = &config["exporters"][to_jaeger.as_str()];
     assert_eq!(
         exporter["endpoint"], "jaeger:4317",
@@ -185,11 +219,15 @@ fn the_page_reaches_the_api_and_the_collector_on_its_own_origin_everywhere() {
     let nginx = read("web/nginx.conf");
     assert!(nginx.contains("listen 8080;"));
     assert!(
-        nginx.contains("location /api/ {\n        proxy_pass http://server:3000;"),
+        nginx.contains(
+            "location /api/ {\n        set $server http://server:3000;\n        proxy_pass $server;"
+        ),
         "{nginx}"
     );
     assert!(
-        nginx.contains("location = /v1/traces {\n        proxy_pass http://otel-collector:4318;"),
+        nginx.contains(
+            "location = /v1/traces {\n        set $collector http://otel-collector:4318;\n        proxy_pass $collector;"
+        ),
         "{nginx}"
     );
 
@@ -227,4 +265,147 @@ fn the_readme_and_env_example_tell_the_same_story() {
     assert!(env.contains("OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318"));
     assert!(env.contains("SERVER_ADDR=127.0.0.1:3000"));
     assert!(env.contains("CORS_ALLOWED_ORIGINS=http://localhost:8080,http://127.0.0.1:8080"));
+}
+
+/// The body of `location {path}` in the nginx config.
+fn nginx_location<'a>(nginx: &'a str, path: &str) -> &'a str {
+    let start = nginx
+        .find(&format!("location {path} {{"))
+        .unwrap_or_else(|| panic!("no location {path}"));
+    let body = &nginx[start..];
+    &body[..body.find("\n    }").expect("the location's end")]
+}
+
+#[test]
+fn nginx_resolves_its_upstreams_per_request_and_keeps_the_port() {
+    let nginx = read("web/nginx.conf");
+    assert!(
+        nginx.contains("resolver 127.0.0.11"),
+        "Docker's DNS, so names are resolved when needed, not once at start"
+    );
+    for upstream in ["server:3000", "otel-collector:4318"] {
+        assert!(
+            !nginx.contains(&format!("proxy_pass http://{upstream}")),
+            "{upstream}: a literal proxy_pass host is resolved once, at start"
+        );
+    }
+    let api = nginx_location(&nginx, "/api/");
+    assert!(api.contains("proxy_set_header Host $http_host;"), "{api}");
+    assert!(!nginx.contains("$host;"), "$host drops the port");
+    let traces = nginx_location(&nginx, "= /v1/traces");
+    assert!(traces.contains("client_max_body_size"), "{traces}");
+}
+
+#[test]
+fn nginx_serves_the_build_with_caching_that_fits_hashed_files_and_with_gzip() {
+    let nginx = read("web/nginx.conf");
+    let index = nginx_location(&nginx, "= /index.html");
+    assert!(index.contains(r#"Cache-Control "no-cache""#), "{index}");
+    let files = nginx_location(&nginx, "/");
+    assert!(files.contains("=404;"), "a missing file is a 404: {files}");
+    assert!(
+        !nginx.contains("/index.html;"),
+        "never index.html for a missing file"
+    );
+    assert!(files.contains("immutable"), "{files}");
+    assert!(nginx.contains("gzip on;"));
+    let types = nginx
+        .lines()
+        .find(|l| l.trim_start().starts_with("gzip_types"))
+        .expect("gzip_types");
+    for mime in ["application/wasm", "application/javascript", "text/css"] {
+        assert!(types.contains(mime), "gzip for {mime}: {types}");
+    }
+}
+
+#[test]
+fn the_database_lives_in_a_named_volume() {
+    let compose = compose();
+    let volumes = strings(&service(&compose, "server")["volumes"]);
+    let data = volumes
+        .iter()
+        .find(|v| v.contains(":/data"))
+        .expect("a volume on /data");
+    let name = data.split(':').next().expect("name");
+    assert!(
+        !name.starts_with('.') && !name.starts_with('/'),
+        "a named volume, not a bind mount: {data}"
+    );
+    assert!(
+        compose["volumes"][name].is_null() || compose["volumes"][name].is_mapping(),
+        "declared at the top level"
+    );
+    assert!(
+        compose["volumes"]
+            .as_mapping()
+            .expect("top-level volumes")
+            .contains_key(name),
+        "{name} is declared"
+    );
+    assert!(
+        !read("server/Dockerfile").contains("VOLUME"),
+        "no anonymous volume, lost on every `down`"
+    );
+}
+
+#[test]
+fn the_images_build_from_current_bases_on_amd64_and_arm64_with_cached_dependencies() {
+    for path in ["server/Dockerfile", "web/Dockerfile"] {
+        let dockerfile = read(path);
+        assert!(
+            dockerfile.starts_with("# syntax=docker/dockerfile:1"),
+            "{path}: BuildKit syntax"
+        );
+        let rust = dockerfile
+            .lines()
+            .find_map(|l| l.strip_prefix("FROM rust:"))
+            .expect("a rust build stage");
+        let (version, rest) = rust.split_once('-').expect("rust:VERSION-DISTRO");
+        let minor: u32 = version
+            .split('.')
+            .nth(1)
+            .and_then(|m| m.parse().ok())
+            .expect("1.MINOR");
+        assert!(minor >= 97, "{path}: Rust 1.97 or newer: {rust}");
+        assert!(rest.starts_with("trixie"), "{path}: trixie-based: {rust}");
+        assert!(
+            dockerfile.contains("--mount=type=cache,target=/usr/local/cargo/registry")
+                && dockerfile.contains("--mount=type=cache,target=/src/target"),
+            "{path}: dependencies cached between builds"
+        );
+    }
+    assert!(read("server/Dockerfile").contains("FROM debian:trixie-slim"));
+    let web = read("web/Dockerfile");
+    let instructions: Vec<&str> = web
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert!(
+        instructions
+            .iter()
+            .all(|l| !l.contains("cargo install trunk")),
+        "trunk is not compiled"
+    );
+    for arch in ["x86_64", "aarch64"] {
+        assert!(
+            web.contains(&format!("{arch} ;;")),
+            "a trunk release for {arch}"
+        );
+    }
+    assert!(
+        web.contains("unknown-linux-musl.tar.gz"),
+        "trunk's static build"
+    );
+    let nginx = web
+        .lines()
+        .find_map(|l| l.strip_prefix("FROM nginx:"))
+        .expect("nginx stage");
+    let (version, flavour) = nginx.split_once('-').expect("nginx:VERSION-alpine");
+    assert_eq!(flavour, "alpine");
+    let minor: u32 = version
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .expect("1.MINOR");
+    assert!(minor >= 29, "a current nginx: {nginx}");
 }
