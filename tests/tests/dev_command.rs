@@ -97,8 +97,17 @@ async fn checkout_through(dev: &Process) {
             rows.iter().any(|r| r.name == "server"),
             "the waterfall shows the server: {rows:?}"
         );
-        let line = dev.wait_for_line(&trace_id, Duration::from_secs(30)).await;
-        assert!(line.contains("Trace ID"), "rotel prints the trace: {line}");
+        // rotel prints `Trace ID       : {id}` for each span it receives.
+        e2e::wait_for(
+            "the collector to print the checkout's trace",
+            Duration::from_secs(30),
+            || async {
+                dev.output()
+                    .into_iter()
+                    .find(|line| line.contains("Trace ID") && line.contains(&trace_id))
+            },
+        )
+        .await;
     })
     .await;
 }
