@@ -113,7 +113,7 @@ pub async fn server_span(State(tracer): State<Tracer>, request: Request, next: N
             status.canonical_reason().unwrap_or("server error"),
         ));
     }
-    if let Ok(value) = HeaderValue::from_str(&propagation::traceparent(&span_context)) {
+    if let Ok(value) = HeaderValue::from_str(&propagation::traceparent(&cx)) {
         response.headers_mut().insert("traceresponse", value);
     }
     if let Ok(value) = HeaderValue::from_str(&timing.header_value(started.elapsed())) {

@@ -19,13 +19,11 @@ use std::{borrow::Cow, env, io::IsTerminal as _, time::Duration};
 
 use opentelemetry::{
     Context, InstrumentationScope, KeyValue, global,
-    propagation::TextMapCompositePropagator,
     trace::{SpanKind, TraceContextExt, Tracer as _, TracerProvider as _},
 };
 use opentelemetry_otlp::{SpanExporter, WithExportConfig as _};
 use opentelemetry_sdk::{
     Resource,
-    propagation::{BaggagePropagator, TraceContextPropagator},
     trace::{SdkTracer, SdkTracerProvider},
 };
 use opentelemetry_semantic_conventions::resource::SERVICE_VERSION;
@@ -55,8 +53,7 @@ pub struct TelemetryGuard {
 pub struct TelemetryError(#[from] opentelemetry_otlp::ExporterBuildError);
 
 impl TelemetryGuard {
-    /// Builds the provider from the `OTEL_*` variables and installs it and the W3C propagators
-    /// globally. `OTEL_SDK_DISABLED=true` gives a provider that records spans (so trace ids still
+    /// Builds the provider from the `OTEL_*` variables and installs it globally. `OTEL_SDK_DISABLED=true` gives a provider that records spans (so trace ids still
     /// reach responses and logs) but exports nothing.
     pub fn init() -> Result<Self, TelemetryError> {
         let mut builder = SdkTracerProvider::builder().with_resource(resource());
@@ -73,10 +70,8 @@ impl TelemetryGuard {
         }
         let provider = builder.build();
         global::set_tracer_provider(provider.clone());
-        global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-            Box::new(TraceContextPropagator::new()),
-            Box::new(BaggagePropagator::new()),
-        ]));
+        // No global propagator: the SDK's TraceContextPropagator is lenient, and the server
+        // extracts and injects with its strict one (`propagation`) explicitly.
         Ok(Self {
             provider: Some(provider),
         })

@@ -141,3 +141,40 @@ async fn the_test_endpoint_is_off_unless_enabled() {
         .expect("sent");
     assert_eq!(response.status(), 404);
 }
+
+#[tokio::test]
+async fn the_random_flag_and_a_current_grammar_tracestate_go_on_to_the_calls() {
+    let app = spawn_app_with(|c| c.trace_context_test_endpoint = true).await;
+    let (receiver, seen) = spawn_receiver().await;
+    let url = format!("http://{receiver}/callback");
+    // Random, not sampled: the SDK drops the span and its flags, the random one included; keys
+    // with `@` beyond the old tenant@vendor form, which the SDK's TraceState refuses; a duplicate.
+    let tracestate = "foo@bar@baz=1,foo@=2,foo@bar@baz=3";
+    let response = app
+        .client
+        .post(app.url("/test"))
+        .header(
+            "traceparent",
+            "00-12345678901234567890123456789012-1234567890123456-02",
+        )
+        .header("tracestate", tracestate)
+        .json(&json!([{ "url": url, "arguments": [] }]))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let calls = seen.lock().expect("lock").clone();
+    let (traceparent, state, _) = &calls[0];
+    assert!(
+        traceparent.starts_with("00-12345678901234567890123456789012-"),
+        "{traceparent}"
+    );
+    assert!(
+        traceparent.ends_with("-02"),
+        "random flag carried, sampled flag not set: {traceparent}"
+    );
+    assert_eq!(
+        state, "foo@bar@baz=1,foo@=2",
+        "inherited, the duplicate dropped"
+    );
+}
