@@ -157,6 +157,8 @@ pub enum ErrorCode {
     NotFound,
     /// A server failure (500); the detail is logged, never sent.
     InternalError,
+    /// Too many checkouts are in progress (503); retry after the `Retry-After` seconds.
+    Overloaded,
     /// A code this version does not know (a newer server's); only ever read, never sent.
     #[serde(other)]
     Unknown,

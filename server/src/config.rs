@@ -22,6 +22,8 @@ pub struct Config {
     pub payment_failure_rate: f64,
     /// `SEED_STOCK`: the stock each seeded product gets in a new database.
     pub seed_stock: i64,
+    /// `MAX_INFLIGHT_CHECKOUTS`: checkouts in progress at once; more are answered 503.
+    pub max_inflight_checkouts: usize,
     /// `TRACE_CONTEXT_TEST_ENDPOINT=1`: serve the W3C trace-context conformance endpoint `POST /test`.
     pub trace_context_test_endpoint: bool,
     /// `FAULTS_ENDPOINT=1`: serve `GET`/`PUT /api/faults`, which changes the injected faults.
@@ -49,6 +51,7 @@ impl Default for Config {
             payment_latency: Duration::from_millis(DEFAULT_PAYMENT_LATENCY_MS),
             payment_failure_rate: 0.0,
             seed_stock: 100,
+            max_inflight_checkouts: 64,
             trace_context_test_endpoint: false,
             faults_endpoint: false,
         }
@@ -102,6 +105,8 @@ impl Config {
                 .or(defaults.payment_failure_rate, |r| (0.0..=1.0).contains(r))?,
             seed_stock: parsed("SEED_STOCK", "a whole number, 0 or more")
                 .or(defaults.seed_stock, |s| *s >= 0)?,
+            max_inflight_checkouts: parsed("MAX_INFLIGHT_CHECKOUTS", "a whole number, 1 or more")
+                .or(defaults.max_inflight_checkouts, |n| *n >= 1)?,
             trace_context_test_endpoint: flag("TRACE_CONTEXT_TEST_ENDPOINT")?,
             faults_endpoint: flag("FAULTS_ENDPOINT")?,
         })
@@ -185,6 +190,7 @@ mod tests {
         assert_eq!(config.payment_latency, Duration::from_millis(50));
         assert_eq!(config.payment_failure_rate, 0.0);
         assert_eq!(config.seed_stock, 100);
+        assert_eq!(config.max_inflight_checkouts, 64);
         assert!(!config.trace_context_test_endpoint);
         assert!(!config.faults_endpoint);
     }
@@ -201,6 +207,7 @@ mod tests {
             ("PAYMENT_LATENCY_MS", "0"),
             ("PAYMENT_FAILURE_RATE", "0.25"),
             ("SEED_STOCK", "1000000"),
+            ("MAX_INFLIGHT_CHECKOUTS", "8"),
             ("TRACE_CONTEXT_TEST_ENDPOINT", "1"),
             ("FAULTS_ENDPOINT", "1"),
         ])
@@ -214,6 +221,7 @@ mod tests {
         assert_eq!(config.payment_latency, Duration::ZERO);
         assert_eq!(config.payment_failure_rate, 0.25);
         assert_eq!(config.seed_stock, 1_000_000);
+        assert_eq!(config.max_inflight_checkouts, 8);
         assert!(config.trace_context_test_endpoint);
         assert!(config.faults_endpoint);
     }
@@ -234,6 +242,7 @@ mod tests {
             ("PAYMENT_FAILURE_RATE", "often"),
             ("PAYMENT_LATENCY_MS", "-3"),
             ("SEED_STOCK", "-1"),
+            ("MAX_INFLIGHT_CHECKOUTS", "0"),
             ("SERVER_ADDR", "localhost"),
             ("TRACE_CONTEXT_TEST_ENDPOINT", "yes"),
             ("FAULTS_ENDPOINT", "true"),

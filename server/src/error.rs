@@ -5,13 +5,16 @@
 
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use checkout_api::{ErrorBody, ErrorCode, ErrorDetail};
 use opentelemetry::trace::TraceContextExt;
 
 use crate::domain::Invalid;
+
+/// How long a client should wait after [`AppError::Overloaded`]: a checkout takes well under it.
+const RETRY_AFTER_SECONDS: &str = "1";
 
 /// An error that becomes a `{ "error": { "code", "message", "field"? } }` response.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +70,9 @@ pub enum AppError {
     /// No such resource (404).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Too many checkouts in progress (503, with `Retry-After`); nothing was done.
+    #[error("the shop is busy; nothing was charged, please try again in a moment")]
+    Overloaded,
     /// Anything else: a bug or a database failure (500). The detail is logged, never sent.
     #[error(transparent)]
     Internal(#[from] InternalError),
@@ -100,6 +106,7 @@ impl AppError {
             Self::PaymentDeclined { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::PaymentGateway => StatusCode::BAD_GATEWAY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -119,6 +126,7 @@ impl AppError {
             Self::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
             Self::IdempotencyKeyInvalid => ErrorCode::IdempotencyKeyInvalid,
             Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Overloaded => ErrorCode::Overloaded,
             Self::Internal(_) => ErrorCode::InternalError,
         }
     }
@@ -156,7 +164,14 @@ impl IntoResponse for AppError {
                 .trace_id();
             tracing::error!(%trace_id, error = %detail, "request failed");
         }
-        (self.status_code(), Json(self.body())).into_response()
+        let mut response = (self.status_code(), Json(self.body())).into_response();
+        if matches!(self, Self::Overloaded) {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 

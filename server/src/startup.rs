@@ -3,7 +3,10 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
-use tokio::{net::TcpListener, sync::Notify};
+use tokio::{
+    net::TcpListener,
+    sync::{Notify, Semaphore},
+};
 
 use crate::{
     config::Config,
@@ -69,6 +72,7 @@ impl Application {
             db: db.clone(),
             payments: PaymentGateway::new(faults.clone(), tracer.clone()),
             faults,
+            checkouts: Arc::new(Semaphore::new(config.max_inflight_checkouts)),
             tracer,
             idempotency: KeyLocks::default(),
             http: reqwest::Client::builder()

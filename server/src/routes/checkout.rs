@@ -14,7 +14,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use checkout_api::{ErrorCode, OrderPlaced, OrderStatus, Product};
 use opentelemetry::{
@@ -62,12 +62,20 @@ pub async fn create(
 ) -> Result<Response, AppError> {
     let checkout = Checkout::parse(request, YearMonth::now())?;
     let key = idempotency_key(&headers)?.map(str::to_owned);
+    // The permit goes with the task, so detached checkouts count until they end: they cannot pile
+    // up behind a slow gateway past the request timeout.
+    let permit = Arc::clone(&state.checkouts)
+        .try_acquire_owned()
+        .map_err(|_| AppError::Overloaded)?;
     // A checkout runs to its end even when the client goes away or the request times out: cut off
     // between reserving stock and settling, it would leave a pending order holding stock.
     tokio::spawn(
-        checkout_once(state, key, checkout)
-            .with_current_context()
-            .in_current_span(),
+        async move {
+            let _permit = permit;
+            checkout_once(state, key, checkout).await
+        }
+        .with_current_context()
+        .in_current_span(),
     )
     .await?
 }

@@ -15,7 +15,7 @@ pub mod orders;
 pub mod products;
 pub mod trace_test;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
@@ -25,6 +25,7 @@ use axum::{
     routing::{get, post},
 };
 use serde_json::json;
+use tokio::sync::Semaphore;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     set_header::SetResponseHeaderLayer,
@@ -55,6 +56,8 @@ pub struct AppState {
     pub payments: PaymentGateway,
     /// The faults injected into the gateway and the database.
     pub faults: Faults,
+    /// One permit per checkout in progress, detached tasks included (`MAX_INFLIGHT_CHECKOUTS`).
+    pub checkouts: Arc<Semaphore>,
     /// The tracer for spans the handlers make themselves.
     pub tracer: Tracer,
     /// Serialises requests that share an `Idempotency-Key`.

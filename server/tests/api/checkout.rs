@@ -421,3 +421,28 @@ async fn orders_left_pending_by_a_crash_are_failed_and_their_stock_returned_at_s
     assert_eq!(restarted.orders_with_status("pending").await, 0);
     assert_eq!(restarted.orders_with_status("failed").await, 1);
 }
+
+#[tokio::test]
+async fn checkouts_past_the_in_flight_cap_get_503_with_retry_after_and_write_nothing() {
+    let app = spawn_app_with(|c| {
+        c.max_inflight_checkouts = 2;
+        c.payment_latency = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let stock_before = app.stock().await;
+    let body = checkout_body(&[(1, 1)], CARD_OK);
+    let responses = join_all((0..5).map(|_| app.checkout(&body))).await;
+    let mut statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 201, 503, 503, 503]);
+    for response in responses.into_iter().filter(|r| r.status() == 503) {
+        assert_eq!(response.headers()["retry-after"], "1");
+        let body: Value = response.json().await.expect("a JSON error");
+        assert_eq!(body["error"]["code"], "overloaded");
+    }
+    assert_eq!(app.order_count().await, 2, "the refused ones wrote nothing");
+    let stock_after = app.stock().await;
+    assert_eq!(stock_before[0].1 - stock_after[0].1, 2);
+    let again = app.checkout(&checkout_body(&[(1, 1)], CARD_OK)).await;
+    assert_eq!(again.status(), 201, "permits come back when checkouts end");
+}
