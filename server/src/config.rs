@@ -2,6 +2,8 @@
 
 use std::{env, net::SocketAddr, str::FromStr, time::Duration};
 
+use crate::telemetry::http::ParentPolicy;
+
 const DEFAULT_PAYMENT_LATENCY_MS: u64 = 50;
 
 /// Everything the server reads from its environment, with the defaults applied.
@@ -28,6 +30,9 @@ pub struct Config {
     pub trace_context_test_endpoint: bool,
     /// `FAULTS_ENDPOINT=1`: serve `GET`/`PUT /api/faults`, which changes the injected faults.
     pub faults_endpoint: bool,
+    /// `TRACE_PARENT_POLICY`: `continue` incoming traces (default) or start new ones and `link`
+    /// them.
+    pub trace_parent_policy: ParentPolicy,
 }
 
 /// A variable that is set but cannot be used; the message names the variable and what it wants.
@@ -54,6 +59,7 @@ impl Default for Config {
             max_inflight_checkouts: 64,
             trace_context_test_endpoint: false,
             faults_endpoint: false,
+            trace_parent_policy: ParentPolicy::Continue,
         }
     }
 }
@@ -109,6 +115,17 @@ impl Config {
                 .or(defaults.max_inflight_checkouts, |n| *n >= 1)?,
             trace_context_test_endpoint: flag("TRACE_CONTEXT_TEST_ENDPOINT")?,
             faults_endpoint: flag("FAULTS_ENDPOINT")?,
+            trace_parent_policy: match var("TRACE_PARENT_POLICY").as_deref() {
+                None | Some("continue") => ParentPolicy::Continue,
+                Some("link") => ParentPolicy::Link,
+                Some(other) => {
+                    return Err(ConfigError {
+                        name: "TRACE_PARENT_POLICY",
+                        value: other.to_owned(),
+                        expected: "continue (the default) or link",
+                    });
+                }
+            },
         })
     }
 }
@@ -193,6 +210,7 @@ mod tests {
         assert_eq!(config.max_inflight_checkouts, 64);
         assert!(!config.trace_context_test_endpoint);
         assert!(!config.faults_endpoint);
+        assert_eq!(config.trace_parent_policy, ParentPolicy::Continue);
     }
 
     #[test]
@@ -210,6 +228,7 @@ mod tests {
             ("MAX_INFLIGHT_CHECKOUTS", "8"),
             ("TRACE_CONTEXT_TEST_ENDPOINT", "1"),
             ("FAULTS_ENDPOINT", "1"),
+            ("TRACE_PARENT_POLICY", "link"),
         ])
         .expect("valid");
         assert_eq!(config.server_addr.port(), 8000);
@@ -224,6 +243,7 @@ mod tests {
         assert_eq!(config.max_inflight_checkouts, 8);
         assert!(config.trace_context_test_endpoint);
         assert!(config.faults_endpoint);
+        assert_eq!(config.trace_parent_policy, ParentPolicy::Link);
     }
 
     #[test]
@@ -246,6 +266,7 @@ mod tests {
             ("SERVER_ADDR", "localhost"),
             ("TRACE_CONTEXT_TEST_ENDPOINT", "yes"),
             ("FAULTS_ENDPOINT", "true"),
+            ("TRACE_PARENT_POLICY", "ignore"),
         ] {
             let error = config(&[(name, value)]).expect_err(name);
             assert!(error.to_string().starts_with(name), "{error}");

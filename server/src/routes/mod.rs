@@ -39,7 +39,11 @@ use crate::{
     faults::Faults,
     idempotency::KeyLocks,
     payment::PaymentGateway,
-    telemetry::{Tracer, http::server_span, timing},
+    telemetry::{
+        Tracer,
+        http::{Edge, server_span},
+        timing,
+    },
 };
 
 /// The largest request body accepted.
@@ -89,7 +93,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(middleware::from_fn_with_state(
-            state.tracer.clone(),
+            Edge {
+                tracer: state.tracer.clone(),
+                policy: config.trace_parent_policy,
+            },
             server_span,
         ))
         // Added after the tracing layer: health probes every few seconds would bury real traces.

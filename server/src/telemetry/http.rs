@@ -10,10 +10,10 @@ use axum::{
     response::Response,
 };
 use opentelemetry::{
-    KeyValue,
-    baggage::BaggageExt,
+    Context, KeyValue,
+    baggage::{BaggageExt, KeyValueMetadata},
     context::FutureExt as _,
-    trace::{SpanKind, Status, TraceContextExt, Tracer as _},
+    trace::{Link, SpanKind, Status, TraceContextExt, Tracer as _},
 };
 use opentelemetry_semantic_conventions::attribute::{
     ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, SERVER_ADDRESS,
@@ -29,14 +29,52 @@ use super::{
 /// The baggage key the page uses for its session id; copied onto the server span.
 pub const SESSION_ID_BAGGAGE: &str = "session.id";
 
-/// Wraps a request in a SERVER span named `{METHOD} {route}`, continuing the caller's trace.
+/// What the server does with the trace context a request brings (`TRACE_PARENT_POLICY`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ParentPolicy {
+    /// Continue the caller's trace: the SERVER span is a child of its span. For callers you trust
+    /// (your own page, your own services).
+    #[default]
+    Continue,
+    /// Start a new trace at this edge and link it to the caller's span: for a public API whose
+    /// callers you do not trust to choose your trace ids and sampling decisions. The caller's
+    /// trace is still one click away (the link), and `traceresponse` tells it the new trace id.
+    Link,
+}
+
+/// The state of [`server_span`]: the tracer, and what to do with incoming trace context.
+#[derive(Clone)]
+pub struct Edge {
+    /// The tracer of the SERVER spans.
+    pub tracer: Tracer,
+    /// Continue or link incoming traces.
+    pub policy: ParentPolicy,
+}
+
+/// Wraps a request in a SERVER span named `{METHOD} {route}` that continues the caller's trace
+/// (or, with [`ParentPolicy::Link`], starts a new one linked to it).
 ///
 /// The route is the matched template (`/api/orders/{id}`), never the raw path, so span names stay
 /// low-cardinality. A 5xx marks the span as an error; a 4xx is the client's fault and leaves the status
 /// unset, as the HTTP semantic conventions say for servers.
-pub async fn server_span(State(tracer): State<Tracer>, request: Request, next: Next) -> Response {
+pub async fn server_span(State(edge): State<Edge>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let parent = propagation::extract(request.headers());
+    let tracer = edge.tracer;
+    let incoming = propagation::extract(request.headers());
+    let remote = incoming.span().span_context().clone();
+    let (parent, links) = match edge.policy {
+        ParentPolicy::Link if remote.is_valid() => (
+            // Baggage stays (session.id is still checked below); nothing of the remote trace does.
+            Context::new().with_baggage(
+                incoming
+                    .baggage()
+                    .iter()
+                    .map(|(k, (v, m))| KeyValueMetadata::new(k.clone(), v.clone(), m.clone())),
+            ),
+            vec![Link::with_context(remote)],
+        ),
+        _ => (incoming, Vec::new()),
+    };
     let method = known_method(request.method().as_str());
     let route = request
         .extensions()
@@ -84,6 +122,7 @@ pub async fn server_span(State(tracer): State<Tracer>, request: Request, next: N
         .span_builder(name)
         .with_kind(SpanKind::Server)
         .with_attributes(attributes)
+        .with_links(links)
         .start_with_context(&tracer, &parent);
     let timing = ServerTiming::default();
     let cx = parent.with_span(span).with_value(timing.clone());

@@ -421,3 +421,51 @@ async fn log_lines_written_inside_a_request_carry_its_trace_and_span_ids() {
         );
     }
 }
+
+#[tokio::test]
+async fn with_the_link_policy_an_incoming_trace_is_linked_from_a_new_one_not_continued() {
+    let app = spawn_app_with(|c| {
+        c.trace_parent_policy = checkout_server::telemetry::http::ParentPolicy::Link;
+    })
+    .await;
+    app.clear_spans();
+    let response = app
+        .checkout_with(
+            &[
+                ("traceparent", &traceparent()),
+                ("baggage", "session.id=abc123"),
+            ],
+            &checkout_body(&[(1, 1)], CARD_OK),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let spans = app.spans();
+    let server = spans.server_span_of(&response);
+    assert_ne!(server.span_context.trace_id().to_string(), TRACE_ID);
+    assert_eq!(
+        server.parent_span_id,
+        SpanId::INVALID,
+        "a root at this edge"
+    );
+    let links = &server.links.links;
+    assert_eq!(links.len(), 1, "linked to the caller");
+    assert_eq!(links[0].span_context.trace_id().to_string(), TRACE_ID);
+    assert_eq!(links[0].span_context.span_id().to_string(), PARENT_ID);
+    assert_eq!(
+        attr_str(server, "session.id"),
+        "abc123",
+        "baggage still read"
+    );
+    let traceresponse = response.headers()["traceresponse"].to_str().expect("ascii");
+    assert!(
+        traceresponse.contains(&server.span_context.trace_id().to_string()),
+        "the caller learns the new trace id: {traceresponse}"
+    );
+    assert!(
+        spans
+            .descendants_of(server)
+            .iter()
+            .any(|s| s.name == "payment.charge"),
+        "the work happens in the new trace"
+    );
+}
