@@ -26,6 +26,8 @@ pub struct Config {
     pub seed_stock: i64,
     /// `MAX_INFLIGHT_CHECKOUTS`: checkouts in progress at once; more are answered 503.
     pub max_inflight_checkouts: usize,
+    /// `IDEMPOTENCY_RETENTION_HOURS`: how long an `Idempotency-Key`'s answer is kept for replays.
+    pub idempotency_retention: Duration,
     /// `TRACE_CONTEXT_TEST_ENDPOINT=1`: serve the W3C trace-context conformance endpoint `POST /test`.
     pub trace_context_test_endpoint: bool,
     /// `FAULTS_ENDPOINT=1`: serve `GET`/`PUT /api/faults`, which changes the injected faults.
@@ -57,6 +59,7 @@ impl Default for Config {
             payment_failure_rate: 0.0,
             seed_stock: 100,
             max_inflight_checkouts: 64,
+            idempotency_retention: Duration::from_secs(24 * 3600),
             trace_context_test_endpoint: false,
             faults_endpoint: false,
             trace_parent_policy: ParentPolicy::Continue,
@@ -113,6 +116,12 @@ impl Config {
                 .or(defaults.seed_stock, |s| *s >= 0)?,
             max_inflight_checkouts: parsed("MAX_INFLIGHT_CHECKOUTS", "a whole number, 1 or more")
                 .or(defaults.max_inflight_checkouts, |n| *n >= 1)?,
+            idempotency_retention: parsed(
+                "IDEMPOTENCY_RETENTION_HOURS",
+                "a whole number of hours, 1 or more",
+            )
+            .or(24_u64, |h| *h >= 1)
+            .map(|hours| Duration::from_secs(hours * 3600))?,
             trace_context_test_endpoint: flag("TRACE_CONTEXT_TEST_ENDPOINT")?,
             faults_endpoint: flag("FAULTS_ENDPOINT")?,
             trace_parent_policy: match var("TRACE_PARENT_POLICY").as_deref() {
@@ -208,6 +217,7 @@ mod tests {
         assert_eq!(config.payment_failure_rate, 0.0);
         assert_eq!(config.seed_stock, 100);
         assert_eq!(config.max_inflight_checkouts, 64);
+        assert_eq!(config.idempotency_retention, Duration::from_secs(86_400));
         assert!(!config.trace_context_test_endpoint);
         assert!(!config.faults_endpoint);
         assert_eq!(config.trace_parent_policy, ParentPolicy::Continue);
@@ -226,6 +236,7 @@ mod tests {
             ("PAYMENT_FAILURE_RATE", "0.25"),
             ("SEED_STOCK", "1000000"),
             ("MAX_INFLIGHT_CHECKOUTS", "8"),
+            ("IDEMPOTENCY_RETENTION_HOURS", "2"),
             ("TRACE_CONTEXT_TEST_ENDPOINT", "1"),
             ("FAULTS_ENDPOINT", "1"),
             ("TRACE_PARENT_POLICY", "link"),
@@ -241,6 +252,7 @@ mod tests {
         assert_eq!(config.payment_failure_rate, 0.25);
         assert_eq!(config.seed_stock, 1_000_000);
         assert_eq!(config.max_inflight_checkouts, 8);
+        assert_eq!(config.idempotency_retention, Duration::from_secs(7_200));
         assert!(config.trace_context_test_endpoint);
         assert!(config.faults_endpoint);
         assert_eq!(config.trace_parent_policy, ParentPolicy::Link);
@@ -263,6 +275,7 @@ mod tests {
             ("PAYMENT_LATENCY_MS", "-3"),
             ("SEED_STOCK", "-1"),
             ("MAX_INFLIGHT_CHECKOUTS", "0"),
+            ("IDEMPOTENCY_RETENTION_HOURS", "0"),
             ("SERVER_ADDR", "localhost"),
             ("TRACE_CONTEXT_TEST_ENDPOINT", "yes"),
             ("FAULTS_ENDPOINT", "true"),

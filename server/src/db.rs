@@ -177,6 +177,12 @@ const INSERT_IDEMPOTENCY_KEY: Statement = Statement {
     text: "INSERT INTO idempotency_keys (key, fingerprint, status_code, body) VALUES (?1, ?2, ?3, ?4)",
 };
 
+const DELETE_OLD_IDEMPOTENCY_KEYS: Statement = Statement {
+    operation: "DELETE",
+    collection: "idempotency_keys",
+    text: "DELETE FROM idempotency_keys WHERE created_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)",
+};
+
 /// The catalog a new database starts with: (name, description, price in cents).
 const CATALOG: [(&str, &str, i64); 6] = [
     (
@@ -491,6 +497,17 @@ impl Db {
         self.run(&INSERT_IDEMPOTENCY_KEY, query.execute(&self.pool))
             .await?;
         Ok(())
+    }
+
+    /// Forgets the idempotency keys stored more than `retention` ago; returns how many.
+    pub async fn prune_idempotency_keys(&self, retention: Duration) -> Result<u64, sqlx::Error> {
+        // An SQLite date modifier: '-86400 seconds'.
+        let modifier = ["-", &retention.as_secs().to_string(), " seconds"].concat();
+        let query = sqlx::query(DELETE_OLD_IDEMPOTENCY_KEYS.text).bind(modifier);
+        let done = self
+            .run(&DELETE_OLD_IDEMPOTENCY_KEYS, query.execute(&self.pool))
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Runs one statement inside its CLIENT span.

@@ -66,6 +66,7 @@ impl Application {
                 url: config.database_url.clone(),
                 source,
             })?;
+        spawn_idempotency_pruning(db.clone(), config.idempotency_retention);
         let faults = Faults::new(config.payment_latency, config.payment_failure_rate);
         let db = db.with_faults(faults.clone());
         let state = AppState {
@@ -156,4 +157,27 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown signal received; draining requests");
+}
+
+/// How often idempotency keys past their retention are pruned (and once at start).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Forgets idempotency keys older than `retention`, at start and every [`PRUNE_EVERY`]: a key is
+/// kept at least `retention`, and at most that plus an hour.
+fn spawn_idempotency_pruning(db: Db, retention: Duration) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            every.tick().await;
+            match db.prune_idempotency_keys(retention).await {
+                Ok(0) => {}
+                Ok(pruned) => {
+                    tracing::info!(pruned, "idempotency keys past their retention forgotten")
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "pruning idempotency keys failed; retrying later")
+                }
+            }
+        }
+    });
 }

@@ -446,3 +446,43 @@ async fn checkouts_past_the_in_flight_cap_get_503_with_retry_after_and_write_not
     let again = app.checkout(&checkout_body(&[(1, 1)], CARD_OK)).await;
     assert_eq!(again.status(), 201, "permits come back when checkouts end");
 }
+
+#[tokio::test]
+async fn idempotency_keys_past_their_retention_are_forgotten_and_younger_ones_replay() {
+    let app = spawn_app().await;
+    let body = checkout_body(&[(1, 1)], CARD_OK);
+    for key in ["old-key", "new-key"] {
+        let first = app.checkout_with(&[("idempotency-key", key)], &body).await;
+        assert_eq!(first.status(), 201);
+    }
+    sqlx::query(
+        "UPDATE idempotency_keys SET created_at = \
+         strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-25 hours') WHERE key = 'old-key'",
+    )
+    .execute(&mut app.db().await)
+    .await
+    .expect("aged");
+    let pruned = app
+        .server_db()
+        .await
+        .prune_idempotency_keys(std::time::Duration::from_secs(24 * 3600))
+        .await
+        .expect("pruned");
+    assert_eq!(pruned, 1, "only the key older than the retention");
+
+    let orders = app.order_count().await;
+    let old = app
+        .checkout_with(&[("idempotency-key", "old-key")], &body)
+        .await;
+    assert_eq!(old.status(), 201);
+    assert!(
+        old.headers().get("idempotent-replayed").is_none(),
+        "a forgotten key is a new checkout"
+    );
+    assert_eq!(app.order_count().await, orders + 1);
+    let young = app
+        .checkout_with(&[("idempotency-key", "new-key")], &body)
+        .await;
+    assert_eq!(young.headers()["idempotent-replayed"], "true");
+    assert_eq!(app.order_count().await, orders + 1);
+}

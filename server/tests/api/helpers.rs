@@ -121,6 +121,17 @@ impl TestApp {
         Spans(self.exporter.get_finished_spans().expect("spans"))
     }
 
+    /// The server's database as the server itself opens it (a second pool on the same file).
+    pub async fn server_db(&self) -> checkout_server::db::Db {
+        checkout_server::db::Db::connect(
+            &self.database_url,
+            100,
+            checkout_server::telemetry::tracer(&self.provider),
+        )
+        .await
+        .expect("the database opens")
+    }
+
     /// A connection to the server's database, to check what was (not) written.
     pub async fn db(&self) -> SqliteConnection {
         SqliteConnection::connect(&self.database_url)
