@@ -66,6 +66,8 @@ impl Application {
                 url: config.database_url.clone(),
                 source,
             })?;
+        // Once before serving (so start-up's statements come before any request's), then hourly.
+        prune_idempotency_keys(&db, config.idempotency_retention).await;
         spawn_idempotency_pruning(db.clone(), config.idempotency_retention);
         let faults = Faults::new(config.payment_latency, config.payment_failure_rate);
         let db = db.with_faults(faults.clone());
@@ -162,22 +164,24 @@ pub async fn shutdown_signal() {
 /// How often idempotency keys past their retention are pruned (and once at start).
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// Forgets idempotency keys older than `retention`, at start and every [`PRUNE_EVERY`]: a key is
-/// kept at least `retention`, and at most that plus an hour.
+/// Forgets idempotency keys older than `retention` every [`PRUNE_EVERY`] (after the prune at
+/// start): a key is kept at least `retention`, and at most that plus an hour.
 fn spawn_idempotency_pruning(db: Db, retention: Duration) {
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(PRUNE_EVERY);
+        let start = tokio::time::Instant::now() + PRUNE_EVERY;
+        let mut every = tokio::time::interval_at(start, PRUNE_EVERY);
         loop {
             every.tick().await;
-            match db.prune_idempotency_keys(retention).await {
-                Ok(0) => {}
-                Ok(pruned) => {
-                    tracing::info!(pruned, "idempotency keys past their retention forgotten")
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "pruning idempotency keys failed; retrying later")
-                }
-            }
+            prune_idempotency_keys(&db, retention).await;
         }
     });
+}
+
+/// One pruning pass; a failure is logged and the next pass tries again.
+async fn prune_idempotency_keys(db: &Db, retention: Duration) {
+    match db.prune_idempotency_keys(retention).await {
+        Ok(0) => {}
+        Ok(pruned) => tracing::info!(pruned, "idempotency keys past their retention forgotten"),
+        Err(error) => tracing::warn!(%error, "pruning idempotency keys failed; retrying later"),
+    }
 }
