@@ -348,6 +348,15 @@ fn the_database_lives_in_a_named_volume() {
     );
 }
 
+/// The minor version of a `1.MINOR` image tag.
+fn minor(version: &str) -> u32 {
+    version
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("not 1.MINOR: {version}"))
+}
+
 #[test]
 fn the_images_build_from_current_bases_on_amd64_and_arm64_with_cached_dependencies() {
     for path in ["server/Dockerfile", "web/Dockerfile"] {
@@ -361,12 +370,7 @@ fn the_images_build_from_current_bases_on_amd64_and_arm64_with_cached_dependenci
             .find_map(|l| l.strip_prefix("FROM rust:"))
             .expect("a rust build stage");
         let (version, rest) = rust.split_once('-').expect("rust:VERSION-DISTRO");
-        let minor: u32 = version
-            .split('.')
-            .nth(1)
-            .and_then(|m| m.parse().ok())
-            .expect("1.MINOR");
-        assert!(minor >= 97, "{path}: Rust 1.97 or newer: {rust}");
+        assert!(minor(version) >= 97, "{path}: Rust 1.97 or newer: {rust}");
         assert!(rest.starts_with("trixie"), "{path}: trixie-based: {rust}");
         assert!(
             dockerfile.contains("--mount=type=cache,target=/usr/local/cargo/registry")
@@ -402,10 +406,5 @@ fn the_images_build_from_current_bases_on_amd64_and_arm64_with_cached_dependenci
         .expect("nginx stage");
     let (version, flavour) = nginx.split_once('-').expect("nginx:VERSION-alpine");
     assert_eq!(flavour, "alpine");
-    let minor: u32 = version
-        .split('.')
-        .nth(1)
-        .and_then(|m| m.parse().ok())
-        .expect("1.MINOR");
-    assert!(minor >= 29, "a current nginx: {nginx}");
+    assert!(minor(version) >= 29, "a current nginx: {nginx}");
 }

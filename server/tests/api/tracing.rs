@@ -321,7 +321,7 @@ async fn span_names_use_the_route_template_never_the_raw_path() {
 }
 
 #[tokio::test]
-async fn the_page_origin_may_read_traceresponse_and_other_origins_may_not() {
+async fn the_page_origin_may_read_traceresponse_and_server_timing_and_other_origins_may_not() {
     let app = spawn_app().await;
     let preflight = app
         .client
@@ -360,6 +360,18 @@ async fn the_page_origin_may_read_traceresponse_and_other_origins_may_not() {
         .to_str()
         .expect("ascii");
     assert!(exposed.contains("traceresponse"), "{exposed}");
+    assert!(exposed.contains("server-timing"), "{exposed}");
+    // Resource Timing may show the request's phases and Server-Timing to this origin only.
+    let timing_allowed = response.headers()["timing-allow-origin"]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        timing_allowed
+            .split(',')
+            .any(|origin| origin.trim() == "http://localhost:8080")
+            && !timing_allowed.contains('*'),
+        "{timing_allowed}"
+    );
 
     let foreign = app
         .client
