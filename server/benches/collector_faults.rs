@@ -12,52 +12,17 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{Router, http::StatusCode, routing::post};
 use checkout_server::{config::Config, startup::Application, telemetry};
 use opentelemetry_otlp::{SpanExporter, WithExportConfig as _};
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use serde_json::json;
-use tokio::net::TcpListener;
+use test_support::collector::{Collector, Mode};
 
 const WARMUP: usize = 20;
 const CHECKOUTS: usize = 300;
 
-#[derive(Clone, Copy, Debug)]
-enum Mode {
-    Healthy,
-    Down,
-    Hanging,
-    Failing,
-}
-
-async fn collector(mode: Mode) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    match mode {
-        Mode::Down => drop(listener),
-        Mode::Hanging => {
-            tokio::spawn(async move {
-                let mut held = Vec::new();
-                while let Ok((socket, _)) = listener.accept().await {
-                    held.push(socket);
-                }
-            });
-        }
-        Mode::Healthy | Mode::Failing => {
-            let status = if matches!(mode, Mode::Healthy) {
-                StatusCode::OK
-            } else {
-                StatusCode::SERVICE_UNAVAILABLE
-            };
-            let router = Router::new().route("/v1/traces", post(move || async move { status }));
-            tokio::spawn(async move { axum::serve(listener, router).await });
-        }
-    }
-    addr
-}
-
 async fn run(mode: Mode) -> (Vec<Duration>, usize) {
-    let collector = collector(mode).await;
+    let collector = Collector::start(mode).await.addr;
     let exporter = SpanExporter::builder()
         .with_http()
         .with_endpoint(format!("http://{collector}/v1/traces"))

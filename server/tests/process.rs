@@ -1,114 +1,27 @@
 //! The real binary as users run it: OTLP export to a collector, and SIGTERM with the collector
 //! up, down, hanging or failing.
 //!
-//! The collector here is a minimal OTLP/HTTP receiver in the test that decodes requests with the
-//! official opentelemetry-proto types; the end-to-end tests in `tests/` use a real collector.
+//! The collector here is `test-support`'s fake one, which decodes requests with the official
+//! opentelemetry-proto types; the end-to-end tests in `tests/` use a real collector.
 
 use std::{
     net::SocketAddr,
-    process::Stdio,
-    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use axum::{Router, body::Bytes, http::StatusCode, routing::post};
-use opentelemetry_proto::tonic::{
-    collector::trace::v1::ExportTraceServiceRequest, common::v1::any_value,
-};
-use prost::Message;
 use serde_json::json;
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    net::TcpListener,
-    process::{Child, Command},
+use test_support::{
+    collector::{Collector, Mode},
+    server::ServerProcess,
 };
+use tokio::process::Command;
 
 /// The shutdown budget the issue sets: stop accepting, drain, flush, exit.
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(5);
 
-/// How the fake collector behaves.
-#[derive(Clone, Copy)]
-enum Collector {
-    /// Accepts and decodes every export.
-    Healthy,
-    /// Answers every export with 503.
-    Failing,
-}
-
-/// A received span: (service.name, service.version, span name, trace id hex).
-type Received = Arc<Mutex<Vec<(String, String, String, String)>>>;
-
-async fn spawn_collector(mode: Collector) -> (SocketAddr, Received) {
-    let received: Received = Arc::default();
-    let sink = Arc::clone(&received);
-    let router = Router::new().route(
-        "/v1/traces",
-        post(move |body: Bytes| async move {
-            if let Collector::Failing = mode {
-                return StatusCode::SERVICE_UNAVAILABLE;
-            }
-            let Ok(request) = ExportTraceServiceRequest::decode(body) else {
-                return StatusCode::BAD_REQUEST;
-            };
-            for resource_spans in request.resource_spans {
-                let resource = |key: &str| {
-                    resource_spans
-                        .resource
-                        .iter()
-                        .flat_map(|r| &r.attributes)
-                        .find(|kv| kv.key == key)
-                        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                            any_value::Value::StringValue(s) => Some(s.clone()),
-                            _ => None,
-                        })
-                        .unwrap_or_default()
-                };
-                let (service, version) = (resource("service.name"), resource("service.version"));
-                for scope in resource_spans.scope_spans {
-                    for span in scope.spans {
-                        let trace_id: String =
-                            span.trace_id.iter().map(|b| format!("{b:02x}")).collect();
-                        sink.lock().expect("lock").push((
-                            service.clone(),
-                            version.clone(),
-                            span.name,
-                            trace_id,
-                        ));
-                    }
-                }
-            }
-            StatusCode::OK
-        }),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (addr, received)
-}
-
-/// A collector that accepts connections and never answers.
-async fn spawn_hanging_collector() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    addr
-}
-
-/// An address where nothing listens.
-async fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    listener.local_addr().expect("addr")
-}
-
 struct Server {
-    child: Child,
+    inner: ServerProcess,
     addr: SocketAddr,
-    logs: Arc<Mutex<Vec<String>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -123,9 +36,8 @@ async fn start_server_with(
     extra_env: &[(&str, &str)],
 ) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_checkout-server"));
-    child
-        .env("SERVER_ADDR", "127.0.0.1:0")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_checkout-server"));
+    command
         .env(
             "DATABASE_URL",
             format!("sqlite://{}/db/checkout.db", dir.path().display()),
@@ -138,40 +50,10 @@ async fn start_server_with(
         .env_remove("OTEL_SERVICE_NAME")
         .env_remove("OTEL_SDK_DISABLED")
         .envs(extra_env.iter().copied());
-    let mut child = child
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("server starts");
-
-    let logs: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let sink = Arc::clone(&logs);
-    tokio::spawn(async move {
-        let mut addr_tx = Some(addr_tx);
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.contains("checkout server listening") {
-                let addr = line
-                    .rsplit("addr=")
-                    .next()
-                    .and_then(|a| a.trim().parse::<SocketAddr>().ok());
-                if let (Some(tx), Some(addr)) = (addr_tx.take(), addr) {
-                    let _ = tx.send(addr);
-                }
-            }
-            sink.lock().expect("lock").push(line);
-        }
-    });
-    let addr = tokio::time::timeout(Duration::from_secs(30), addr_rx)
-        .await
-        .expect("server announces its address")
-        .expect("address parsed");
+    let inner = ServerProcess::start(command).await;
     Server {
-        child,
-        addr,
-        logs,
+        addr: inner.addr,
+        inner,
         _dir: dir,
     }
 }
@@ -205,7 +87,7 @@ impl Server {
 
     /// Sends SIGTERM and returns how long the process took to exit, asserting it exited cleanly.
     async fn terminate(self) -> (Duration, Vec<String>) {
-        let pid = self.child.id().expect("running").to_string();
+        let pid = self.inner.process.id().expect("running").to_string();
         let status = std::process::Command::new("kill")
             .args(["-TERM", &pid])
             .status()
@@ -217,36 +99,35 @@ impl Server {
     /// Waits for the exit after a SIGTERM already sent, within the budget and cleanly.
     async fn terminate_after_signal(mut self) -> (Duration, Vec<String>) {
         let started = Instant::now();
-        let exit = tokio::time::timeout(SHUTDOWN_BUDGET, self.child.wait())
+        let exit = tokio::time::timeout(SHUTDOWN_BUDGET, self.inner.process.wait())
             .await
             .unwrap_or_else(|_| panic!("not stopped within {SHUTDOWN_BUDGET:?} of SIGTERM"))
             .expect("wait");
         assert!(exit.success(), "clean exit, got {exit}");
         let elapsed = started.elapsed();
         eprintln!("exited {elapsed:?} after SIGTERM");
-        let logs = self.logs.lock().expect("lock").clone();
-        (elapsed, logs)
+        (elapsed, self.inner.process.output())
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_reach_the_collector_as_otlp_and_are_flushed_on_sigterm() {
-    let (collector, received) = spawn_collector(Collector::Healthy).await;
+    let collector = Collector::start(Mode::Healthy).await;
     // A one-minute batch delay: only the shutdown flush can deliver these spans in time.
-    let server = start_server(collector, 60_000).await;
+    let server = start_server(collector.addr, 60_000).await;
     let order = server.checkout().await;
     assert!(
-        received.lock().expect("lock").is_empty(),
+        collector.spans().is_empty(),
         "nothing is sent before the batch is due"
     );
     let (_, logs) = server.terminate().await;
 
     let trace_id = order["trace_id"].as_str().expect("trace id");
-    let received = received.lock().expect("lock").clone();
+    let received = collector.spans();
     let names: Vec<&str> = received
         .iter()
-        .filter(|(.., t)| t == trace_id)
-        .map(|(_, _, name, _)| name.as_str())
+        .filter(|s| s.trace_id == trace_id)
+        .map(|s| s.name.as_str())
         .collect();
     for expected in [
         "POST /api/checkout",
@@ -259,12 +140,9 @@ async fn spans_reach_the_collector_as_otlp_and_are_flushed_on_sigterm() {
             "{expected} missing from {names:?}"
         );
     }
-    assert!(
-        received
-            .iter()
-            .all(|(service, version, ..)| service == "checkout-server"
-                && version == env!("CARGO_PKG_VERSION"))
-    );
+    assert!(received.iter().all(|s| s.service == "checkout-server"
+        && s.resource.get("service.version").map(String::as_str)
+            == Some(env!("CARGO_PKG_VERSION"))));
     for line in logs {
         assert!(
             !line.contains("4242424242424242") && !line.contains("ada@example.com"),
@@ -275,7 +153,7 @@ async fn spans_reach_the_collector_as_otlp_and_are_flushed_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collector_that_is_down_neither_fails_checkouts_nor_delays_shutdown() {
-    let server = start_server(closed_port().await, 50).await;
+    let server = start_server(Collector::start(Mode::Down).await.addr, 50).await;
     for _ in 0..3 {
         server.checkout().await;
     }
@@ -285,7 +163,7 @@ async fn a_collector_that_is_down_neither_fails_checkouts_nor_delays_shutdown() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collector_that_hangs_neither_fails_checkouts_nor_delays_shutdown() {
-    let server = start_server(spawn_hanging_collector().await, 50).await;
+    let server = start_server(Collector::start(Mode::Hanging).await.addr, 50).await;
     for _ in 0..3 {
         server.checkout().await;
     }
@@ -297,8 +175,8 @@ async fn a_collector_that_hangs_neither_fails_checkouts_nor_delays_shutdown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collector_that_fails_every_export_never_fails_a_checkout() {
-    let (collector, _) = spawn_collector(Collector::Failing).await;
-    let server = start_server(collector, 50).await;
+    let collector = Collector::start(Mode::Failing).await;
+    let server = start_server(collector.addr, 50).await;
     for _ in 0..3 {
         server.checkout().await;
     }
@@ -307,14 +185,14 @@ async fn a_collector_that_fails_every_export_never_fails_a_checkout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_a_request_in_flight_finish_and_refuses_new_ones() {
-    let (collector, _) = spawn_collector(Collector::Healthy).await;
+    let collector = Collector::start(Mode::Healthy).await;
     // A one-second gateway keeps the checkout in flight while the signal arrives.
-    let server = start_server_with(collector, 50, 1000, &[]).await;
+    let server = start_server_with(collector.addr, 50, 1000, &[]).await;
     let addr = server.addr;
     let in_flight = tokio::spawn(server.checkout());
     // Give the request time to reach the payment step; it then has ~800 ms still to run.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let pid = server.child.id().expect("running").to_string();
+    let pid = server.inner.process.id().expect("running").to_string();
     std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
@@ -340,25 +218,30 @@ async fn sigterm_lets_a_request_in_flight_finish_and_refuses_new_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otel_service_name_renames_the_service_on_every_exported_span() {
-    let (collector, received) = spawn_collector(Collector::Healthy).await;
-    let server =
-        start_server_with(collector, 60_000, 0, &[("OTEL_SERVICE_NAME", "shop-api")]).await;
+    let collector = Collector::start(Mode::Healthy).await;
+    let server = start_server_with(
+        collector.addr,
+        60_000,
+        0,
+        &[("OTEL_SERVICE_NAME", "shop-api")],
+    )
+    .await;
     server.checkout().await;
     server.terminate().await;
-    let received = received.lock().expect("lock").clone();
+    let received = collector.spans();
     assert!(!received.is_empty(), "spans were exported");
-    assert!(received.iter().all(|(service, ..)| service == "shop-api"));
+    assert!(received.iter().all(|s| s.service == "shop-api"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otel_sdk_disabled_exports_nothing_and_checkouts_still_carry_a_trace_id() {
-    let (collector, received) = spawn_collector(Collector::Healthy).await;
-    let server = start_server_with(collector, 50, 0, &[("OTEL_SDK_DISABLED", "true")]).await;
+    let collector = Collector::start(Mode::Healthy).await;
+    let server = start_server_with(collector.addr, 50, 0, &[("OTEL_SDK_DISABLED", "true")]).await;
     let order = server.checkout().await;
     assert_eq!(order["trace_id"].as_str().map(str::len), Some(32));
     server.terminate().await;
     assert!(
-        received.lock().expect("lock").is_empty(),
+        collector.spans().is_empty(),
         "nothing reaches the collector"
     );
 }

@@ -4,13 +4,15 @@ use std::{env, net::SocketAddr, path::PathBuf, time::Duration};
 
 use tokio::process::Command;
 
-use crate::{
-    capture::Capture,
-    page,
+use test_support::{
+    collector::{Collector, Mode},
     process::{Process, free_port, wait_for_port},
+    server::ServerProcess,
     trace::{Span, Trace},
     wait_for,
 };
+
+use crate::page;
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a trace may take to arrive: the page sends every 500 ms, the server every 200 ms here,
@@ -19,8 +21,8 @@ pub const TRACE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Where the spans are read back.
 enum Traces {
-    /// The capture endpoint behind the local collector.
-    Capture(Capture),
+    /// A fake collector in healthy mode behind the local (real) collector, capturing everything.
+    Capture(Collector),
     /// Jaeger's query API (`E2E_JAEGER_URL`).
     Jaeger(String),
 }
@@ -32,7 +34,7 @@ pub struct Stack {
     page: Option<page::PageHost>,
     traces: Traces,
     collector: Option<Process>,
-    _server: Option<Process>,
+    _server: Option<ServerProcess>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -78,23 +80,14 @@ impl Stack {
 
     /// Capture, collector (rotel), server, and a page host serving `dist`.
     async fn start_local(dist: &std::path::Path) -> Self {
-        let capture = Capture::start().await;
+        let capture = Collector::start(Mode::Healthy).await;
         let collector_http = SocketAddr::from(([127, 0, 0, 1], free_port().await));
         let collector = start_collector(collector_http, capture.addr).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let server = start_server(collector_http, &dir).await;
-        let server_addr: SocketAddr = {
-            let line = server
-                .wait_for_line("checkout server listening", START_TIMEOUT)
-                .await;
-            line.rsplit("addr=")
-                .next()
-                .and_then(|a| a.trim().parse().ok())
-                .expect("server address in its log")
-        };
         let page = page::start(
             dist,
-            format!("http://{server_addr}"),
+            format!("http://{}", server.addr),
             format!("http://{collector_http}"),
         )
         .await;
@@ -189,7 +182,7 @@ async fn start_collector(http: SocketAddr, capture: SocketAddr) -> Process {
 }
 
 /// The real checkout-server binary with a temporary database, exporting to the collector.
-async fn start_server(collector: SocketAddr, dir: &tempfile::TempDir) -> Process {
+async fn start_server(collector: SocketAddr, dir: &tempfile::TempDir) -> ServerProcess {
     let binary = path_from_env(
         "CHECKOUT_SERVER_BIN",
         workspace().join("target/debug/checkout-server"),
@@ -201,7 +194,6 @@ async fn start_server(collector: SocketAddr, dir: &tempfile::TempDir) -> Process
     );
     let mut command = Command::new(binary);
     command
-        .env("SERVER_ADDR", "127.0.0.1:0")
         .env(
             "DATABASE_URL",
             format!("sqlite://{}/checkout.db", dir.path().display()),
@@ -211,5 +203,5 @@ async fn start_server(collector: SocketAddr, dir: &tempfile::TempDir) -> Process
         .env("OTEL_BSP_SCHEDULE_DELAY", "200")
         .env("OTEL_SERVICE_NAME", "checkout-server")
         .env("RUST_LOG", "info");
-    Process::spawn("checkout-server", command)
+    ServerProcess::start(command).await
 }

@@ -65,6 +65,11 @@ impl Process {
         .await
     }
 
+    /// Waits for it to exit by itself.
+    pub async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.child.wait().await
+    }
+
     /// Kills it now and waits for it to go.
     pub async fn stop(&mut self) {
         let _ = self.child.kill().await;

@@ -15,6 +15,8 @@ pub use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 pub struct Span {
     /// `service.name` of its resource.
     pub service: String,
+    /// Its resource's attributes, values as strings.
+    pub resource: BTreeMap<String, String>,
     /// 32 lowercase hex digits.
     pub trace_id: String,
     /// 16 lowercase hex digits.
@@ -58,6 +60,7 @@ impl Span {
                 for span in scope["spans"].as_array().into_iter().flatten() {
                     spans.push(Self {
                         service: service.clone(),
+                        resource: resource.clone(),
                         trace_id: json_id(&span["traceId"]),
                         span_id: json_id(&span["spanId"]),
                         parent_id: json_id(&span["parentSpanId"]),
@@ -92,6 +95,7 @@ impl Span {
                 for span in scope.spans {
                     spans.push(Self {
                         service: service.clone(),
+                        resource: resource.clone(),
                         trace_id: hex(&span.trace_id),
                         span_id: hex(&span.span_id),
                         parent_id: hex(&span.parent_span_id),

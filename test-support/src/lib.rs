@@ -1,0 +1,36 @@
+//! What the server's tests, its benches and the end-to-end tests share, so each exists once:
+//!
+//! - [`collector`]: a fake OTLP/HTTP collector that is healthy (and decodes what it gets), down,
+//!   hanging or failing.
+//! - [`trace`]: spans flattened from OTLP (or from Jaeger's API), and the tree lookups the
+//!   assertions use.
+//! - [`process`]: child processes killed on drop, with their output kept; free ports; waits.
+//! - [`server`]: the checkout server's binary started on a free port, its address read from its
+//!   "listening" line.
+//! - [`wait_for`]: polling a condition with a deadline, never a bare sleep.
+
+pub mod collector;
+pub mod process;
+pub mod server;
+pub mod trace;
+
+use std::{future::Future, time::Duration};
+
+/// Polls `condition` until it yields a value, every 50 ms for at most `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut condition: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = condition().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
