@@ -4,6 +4,7 @@
 mod checkout;
 mod faults;
 mod helpers;
+mod hostile;
 mod secrets;
 mod server_timing;
 mod trace_context;
