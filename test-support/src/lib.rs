@@ -5,12 +5,14 @@
 //! - [`trace`]: spans flattened from OTLP (or from Jaeger's API), and the tree lookups the
 //!   assertions use.
 //! - [`process`]: child processes killed on drop, with their output kept; free ports; waits.
+//! - [`secrets`]: the test card data, and the scan that finds it in a text.
 //! - [`server`]: the checkout server's binary started on a free port, its address read from its
 //!   "listening" line.
 //! - [`wait_for`]: polling a condition with a deadline, never a bare sleep.
 
 pub mod collector;
 pub mod process;
+pub mod secrets;
 pub mod server;
 pub mod trace;
 

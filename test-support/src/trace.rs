@@ -35,6 +35,10 @@ pub struct Span {
     pub is_error: bool,
     /// Attributes, values as strings.
     pub attributes: BTreeMap<String, String>,
+    /// Its events: name and attributes.
+    pub events: Vec<(String, BTreeMap<String, String>)>,
+    /// The status message (empty unless set).
+    pub status_message: String,
 }
 
 impl Span {
@@ -76,6 +80,21 @@ impl Span {
                             StatusCode::from_str_name(name)
                         }) == Some(StatusCode::Error as i32),
                         attributes: json_attributes(&span["attributes"]),
+                        events: span["events"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|e| {
+                                (
+                                    e["name"].as_str().unwrap_or_default().to_owned(),
+                                    json_attributes(&e["attributes"]),
+                                )
+                            })
+                            .collect(),
+                        status_message: span["status"]["message"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
                     });
                 }
             }
@@ -104,14 +123,37 @@ impl Span {
                         end_ns: span.end_time_unix_nano,
                         is_error: span
                             .status
+                            .as_ref()
                             .is_some_and(|s| s.code == StatusCode::Error as i32),
+                        status_message: span.status.map(|s| s.message).unwrap_or_default(),
                         attributes: attributes(&span.attributes),
+                        events: span
+                            .events
+                            .into_iter()
+                            .map(|e| (e.name, attributes(&e.attributes)))
+                            .collect(),
                         name: span.name,
                     });
                 }
             }
         }
         spans
+    }
+
+    /// Every text the span carries, for scans: its name, status message, attributes, its events'
+    /// names and attributes, and its resource's attributes (keys and values).
+    pub fn texts(&self) -> Vec<&str> {
+        fn pairs(map: &BTreeMap<String, String>) -> impl Iterator<Item = &str> {
+            map.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()])
+        }
+        let mut texts = vec![self.name.as_str(), self.status_message.as_str()];
+        texts.extend(pairs(&self.attributes));
+        texts.extend(pairs(&self.resource));
+        for (name, attributes) in &self.events {
+            texts.push(name);
+            texts.extend(pairs(attributes));
+        }
+        texts
     }
 
     /// The attribute `key`, or `""`.

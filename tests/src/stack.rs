@@ -7,6 +7,7 @@ use tokio::process::Command;
 use test_support::{
     collector::{Collector, Mode},
     process::{Process, free_port, wait_for_port},
+    secrets::CardData,
     server::ServerProcess,
     trace::{Span, Trace},
     wait_for,
@@ -15,6 +16,9 @@ use test_support::{
 use crate::page;
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// The CVC and email the page's form is filled with (index.html).
+const PAGE_CVC: &str = "123";
+const PAGE_EMAIL: &str = "ada@example.com";
 /// How long a trace may take to arrive: the page sends every 500 ms, the server every 200 ms here,
 /// the collector batches for 100 ms.
 pub const TRACE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -34,7 +38,7 @@ pub struct Stack {
     page: Option<page::PageHost>,
     traces: Traces,
     collector: Option<Process>,
-    _server: Option<ServerProcess>,
+    server: Option<ServerProcess>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -60,7 +64,7 @@ impl Stack {
                 page: None,
                 traces: Traces::Jaeger(jaeger.trim_end_matches('/').to_owned()),
                 collector: None,
-                _server: None,
+                server: None,
                 _dir: None,
             };
         }
@@ -96,7 +100,7 @@ impl Stack {
             page: Some(page),
             traces: Traces::Capture(capture),
             collector: Some(collector),
-            _server: Some(server),
+            server: Some(server),
             _dir: Some(dir),
         }
     }
@@ -116,6 +120,36 @@ impl Stack {
     /// How many of the page's exports the collector did not take (local stacks only).
     pub fn page_failed_exports(&self) -> usize {
         self.page.as_ref().map_or(0, page::PageHost::failed_exports)
+    }
+
+    /// Fails on any test card number, the page's CVC or its email in a span the capture received
+    /// (name, status, attributes, events, resource) or in a line the server logged (local stacks).
+    pub fn assert_no_card_data(&self) {
+        let card_data = CardData::test_cards(&[PAGE_CVC], &[PAGE_EMAIL]);
+        let spans = self.captured();
+        for span in &spans {
+            for text in span.texts() {
+                assert_eq!(
+                    card_data.found_in(text),
+                    None,
+                    "span {} of {} leaks card data: {text}",
+                    span.name,
+                    span.service
+                );
+            }
+        }
+        let logs = self
+            .server
+            .as_ref()
+            .map(|s| s.process.output())
+            .unwrap_or_default();
+        for line in &logs {
+            assert_eq!(card_data.found_in(line), None, "server log: {line}");
+        }
+        assert!(
+            !self.is_local() || !logs.is_empty(),
+            "a local run has log lines to scan"
+        );
     }
 
     /// Every span the capture endpoint has (local stacks only; empty against Jaeger).

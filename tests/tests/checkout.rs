@@ -228,6 +228,7 @@ async fn a_click_on_checkout_is_one_trace_from_the_browser_to_the_database() {
         }
     })
     .await;
+    stack.assert_no_card_data();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,6 +281,7 @@ async fn a_declined_card_is_shown_and_marks_the_payment_and_fetch_spans_as_error
         );
     })
     .await;
+    stack.assert_no_card_data();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -313,4 +315,5 @@ async fn with_the_collector_stopped_checkouts_still_succeed_and_the_page_stays_u
         .await;
     })
     .await;
+    stack.assert_no_card_data();
 }

@@ -44,4 +44,5 @@ async fn the_minimal_page_traces_a_click_and_its_fetch_into_the_server() {
         assert!(!fetch.is_error && !click_span.is_error);
     })
     .await;
+    stack.assert_no_card_data();
 }
