@@ -104,7 +104,10 @@ phase "collector (rotel) for end-to-end"
 source scripts/rotel.sh
 "$ROTEL_AGENT" version
 
-phase "end-to-end tests (browser → server → collector)"
+phase "reliability drills (concurrency, crash)"
 cargo build -p checkout-server --locked
+CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server timeout 300 cargo run -p drills --locked
+
+phase "end-to-end tests (browser → server → collector)"
 PAGE_DIST=$PWD/dist CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server \
   timeout 900 cargo test -p e2e --locked -- --test-threads=1

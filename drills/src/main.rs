@@ -1,0 +1,324 @@
+//! Reliability drills against the real server binary (release build), each printing its figures
+//! and failing (exit 1) when an expectation is missed. Results are recorded in RELIABILITY.md.
+//!
+//! ```sh
+//! cargo build --release -p checkout-server && cargo run --release -p drills [-- concurrency|crash]
+//! ```
+//!
+//! - **concurrency**: 1,000 checkouts at concurrency 50 on a scarce catalog: exactly the
+//!   acknowledged (201) orders are paid, stock equals seed minus paid quantities and is never
+//!   negative, every other answer is a clean 409.
+//! - **crash**: checkouts at concurrency 20, `kill -9` mid-load, restart on the same database:
+//!   every order that got a 201 is there and paid, no order is left pending, stock equals seed minus
+//!   paid quantities.
+//!
+//! The collector is `test-support`'s fake one (healthy): the drills are about orders and stock.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use futures::{StreamExt as _, stream};
+use serde_json::{Value, json};
+use sqlx::{Connection as _, SqliteConnection};
+use test_support::{
+    collector::{Collector, Mode},
+    server::ServerProcess,
+};
+use tokio::process::Command;
+
+const PRODUCTS: i64 = 6;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let which = std::env::args().nth(1).unwrap_or_else(|| "all".to_owned());
+    let mut missed = Vec::new();
+    if matches!(which.as_str(), "all" | "concurrency") {
+        missed.extend(concurrency().await);
+    }
+    if matches!(which.as_str(), "all" | "crash") {
+        missed.extend(crash().await);
+    }
+    if missed.is_empty() {
+        println!("\nall expectations met");
+        ExitCode::SUCCESS
+    } else {
+        println!("\nMISSED:");
+        for miss in &missed {
+            println!("  {miss}");
+        }
+        ExitCode::FAILURE
+    }
+}
+
+fn server_binary() -> PathBuf {
+    std::env::var_os("CHECKOUT_SERVER_BIN").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/checkout-server"),
+        PathBuf::from,
+    )
+}
+
+/// The server on `db` (a SQLite file) with `seed` of each product, exporting to `collector`.
+async fn start_server(db: &Path, seed: i64, collector: &Collector) -> ServerProcess {
+    let binary = server_binary();
+    assert!(
+        binary.exists(),
+        "{} is missing: cargo build --release -p checkout-server",
+        binary.display()
+    );
+    let mut command = Command::new(binary);
+    command
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("SEED_STOCK", seed.to_string())
+        .env("PAYMENT_LATENCY_MS", "5")
+        .env("MAX_INFLIGHT_CHECKOUTS", "256")
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://{}", collector.addr),
+        )
+        .env("RUST_LOG", "warn,checkout_server=info");
+    ServerProcess::start(command).await
+}
+
+/// One checkout of one unit of `product`; the status and, on 201, the order id.
+async fn checkout(client: &reqwest::Client, base: &str, product: i64) -> (u16, Option<String>) {
+    let body = json!({
+        "items": [{ "product_id": product, "quantity": 1 }],
+        "card": { "number": "4242 4242 4242 4242", "expiry": "12/34", "cvc": "123" },
+        "email": "drill@example.com",
+    });
+    match client
+        .post(format!("{base}/api/checkout"))
+        .json(&body)
+        .send()
+        .await
+    {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let order = response
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|v| v["order_id"].as_str().map(str::to_owned));
+            (status, order)
+        }
+        // A connection cut by the crash: no answer, no promise made.
+        Err(_) => (0, None),
+    }
+}
+
+/// What the database holds, read directly: stock and paid quantity per product, orders by status.
+struct Ledger {
+    stock: HashMap<i64, i64>,
+    paid_quantity: HashMap<i64, i64>,
+    status_of: HashMap<String, String>,
+}
+
+async fn ledger(db: &Path) -> Ledger {
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("the database opens");
+    let stock: Vec<(i64, i64)> = sqlx::query_as("SELECT id, stock FROM products")
+        .fetch_all(&mut conn)
+        .await
+        .expect("stock");
+    let paid: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT i.product_id, SUM(i.quantity) FROM order_items i \
+         JOIN orders o ON o.id = i.order_id WHERE o.status = 'paid' GROUP BY i.product_id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("paid");
+    let orders: Vec<(String, String)> = sqlx::query_as("SELECT id, status FROM orders")
+        .fetch_all(&mut conn)
+        .await
+        .expect("orders");
+    Ledger {
+        stock: stock.into_iter().collect(),
+        paid_quantity: paid.into_iter().collect(),
+        status_of: orders.into_iter().collect(),
+    }
+}
+
+/// Stock is seed minus paid quantities, and never negative; `missed` collects what is not.
+fn check_stock(ledger: &Ledger, seed: i64, missed: &mut Vec<String>, drill: &str) {
+    for product in 1..=PRODUCTS {
+        let stock = ledger.stock.get(&product).copied().unwrap_or(-1);
+        let paid = ledger.paid_quantity.get(&product).copied().unwrap_or(0);
+        if stock != seed - paid || stock < 0 {
+            missed.push(format!(
+                "{drill}: product {product} has stock {stock}, seed {seed} - paid {paid} = {}",
+                seed - paid
+            ));
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted
+        .get((sorted.len() * p / 100).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default()
+}
+
+async fn concurrency() -> Vec<String> {
+    const CHECKOUTS: usize = 1000;
+    const CONCURRENCY: usize = 50;
+    // Scarce: 6 × 120 = 720 units for 1,000 buyers, so the last units are raced for.
+    const SEED: i64 = 120;
+    println!(
+        "== concurrency: {CHECKOUTS} checkouts at concurrency {CONCURRENCY}, {SEED} of each of {PRODUCTS} products"
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("drill.db");
+    let collector = Collector::start(Mode::Healthy).await;
+    let server = start_server(&db, SEED, &collector).await;
+    let base = format!("http://{}", server.addr);
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let results: Vec<(u16, Option<String>, Duration)> = stream::iter(0..CHECKOUTS)
+        .map(|i| {
+            let (client, base) = (client.clone(), base.clone());
+            async move {
+                let t = Instant::now();
+                let (status, order) = checkout(&client, &base, (i as i64 % PRODUCTS) + 1).await;
+                (status, order, t.elapsed())
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    drop(server);
+    let ledger = ledger(&db).await;
+
+    let mut missed = Vec::new();
+    let mut by_status: HashMap<u16, usize> = HashMap::new();
+    for (status, ..) in &results {
+        *by_status.entry(*status).or_default() += 1;
+    }
+    let acknowledged: Vec<&String> = results.iter().filter_map(|(_, o, _)| o.as_ref()).collect();
+    let paid = ledger
+        .status_of
+        .values()
+        .filter(|s| s.as_str() == "paid")
+        .count();
+    if paid != acknowledged.len() {
+        missed.push(format!(
+            "concurrency: {paid} paid orders for {} acknowledged",
+            acknowledged.len()
+        ));
+    }
+    if let Some(unpaid) = acknowledged
+        .iter()
+        .find(|id| ledger.status_of.get(id.as_str()).map(String::as_str) != Some("paid"))
+    {
+        missed.push(format!(
+            "concurrency: acknowledged order {unpaid} is not paid"
+        ));
+    }
+    if by_status.keys().any(|s| !matches!(s, 201 | 409)) {
+        missed.push(format!(
+            "concurrency: answers other than 201/409: {by_status:?}"
+        ));
+    }
+    check_stock(&ledger, SEED, &mut missed, "concurrency");
+    let mut times: Vec<Duration> = results.iter().map(|(.., t)| *t).collect();
+    times.sort_unstable();
+    println!(
+        "  {:.0} checkouts/s; p50 {:?}, p99 {:?}; answers {by_status:?}; {paid} paid = {} acknowledged; stock = seed - paid for every product",
+        CHECKOUTS as f64 / elapsed.as_secs_f64(),
+        percentile(&times, 50),
+        percentile(&times, 99),
+        acknowledged.len()
+    );
+    missed
+}
+
+async fn crash() -> Vec<String> {
+    const SEED: i64 = 100_000;
+    const CONCURRENCY: usize = 20;
+    println!("== crash: checkouts at concurrency {CONCURRENCY}, kill -9 after 2 s, restart");
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("drill.db");
+    let collector = Collector::start(Mode::Healthy).await;
+    let server = start_server(&db, SEED, &collector).await;
+    let base = format!("http://{}", server.addr);
+    let pid = server.process.id().expect("running");
+    let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
+    let client = reqwest::Client::new();
+    let load = {
+        let acknowledged = Arc::clone(&acknowledged);
+        tokio::spawn(async move {
+            stream::iter(0..)
+                .map(|i: i64| {
+                    let (client, base) = (client.clone(), base.clone());
+                    async move { checkout(&client, &base, i % PRODUCTS + 1).await }
+                })
+                .buffer_unordered(CONCURRENCY)
+                .take_while(|(status, _)| std::future::ready(*status != 0))
+                .for_each(|(_, order)| {
+                    if let Some(order) = order {
+                        acknowledged.lock().expect("lock").push(order);
+                    }
+                    std::future::ready(())
+                })
+                .await;
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), load).await;
+    drop(server);
+    let acknowledged = acknowledged.lock().expect("lock").clone();
+    let before_restart = ledger(&db).await;
+    let pending_at_crash = before_restart
+        .status_of
+        .values()
+        .filter(|s| s.as_str() == "pending")
+        .count();
+
+    // Restart on the same file: recovery fails what the crash left pending and returns its stock.
+    let restarted = start_server(&db, SEED, &collector).await;
+    drop(restarted);
+    let ledger = ledger(&db).await;
+    let mut missed = Vec::new();
+    if acknowledged.is_empty() {
+        missed.push("crash: no checkout was acknowledged before the crash".to_owned());
+    }
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| ledger.status_of.get(id.as_str()).map(String::as_str) != Some("paid"))
+        .collect();
+    if !lost.is_empty() {
+        missed.push(format!(
+            "crash: {} acknowledged orders not paid after restart",
+            lost.len()
+        ));
+    }
+    let pending = ledger
+        .status_of
+        .values()
+        .filter(|s| s.as_str() == "pending")
+        .count();
+    if pending > 0 {
+        missed.push(format!(
+            "crash: {pending} orders still pending after restart"
+        ));
+    }
+    check_stock(&ledger, SEED, &mut missed, "crash");
+    println!(
+        "  {} acknowledged before the kill, all paid after restart: {}; {pending_at_crash} left pending by the crash, failed at restart with their stock returned; stock = seed - paid: {}",
+        acknowledged.len(),
+        lost.is_empty(),
+        !missed.iter().any(|m| m.contains("stock")),
+    );
+    missed
+}
