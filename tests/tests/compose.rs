@@ -165,6 +165,11 @@ fn the_collector_receives_otlp_with_cors_and_exports_to_jaeger_with_retry_and_a_
     let protocols = &config["receivers"]["otlp"]["protocols"];
     assert_eq!(protocols["grpc"]["endpoint"], "0.0.0.0:4317");
     assert_eq!(protocols["http"]["endpoint"], "0.0.0.0:4318");
+    assert_eq!(
+        protocols["http"]["max_request_body_size"].as_u64(),
+        Some(1 << 20),
+        "OTLP bodies from browsers are bounded, as nginx bounds them"
+    );
     let cors = &protocols["http"]["cors"];
     let origins = strings(&cors["allowed_origins"]);
     assert!(
@@ -293,7 +298,7 @@ fn nginx_resolves_its_upstreams_per_request_and_keeps_the_port() {
     assert!(api.contains("proxy_set_header Host $http_host;"), "{api}");
     assert!(!nginx.contains("$host;"), "$host drops the port");
     let traces = nginx_location(&nginx, "= /v1/traces");
-    assert!(traces.contains("client_max_body_size"), "{traces}");
+    assert!(traces.contains("client_max_body_size 1m;"), "{traces}");
 }
 
 #[test]
