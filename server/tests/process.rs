@@ -245,3 +245,50 @@ async fn otel_sdk_disabled_exports_nothing_and_checkouts_still_carry_a_trace_id(
         "nothing reaches the collector"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_export_is_retried_after_the_collectors_retry_after() {
+    let collector = Collector::start(Mode::Throttled {
+        times: 1,
+        retry_after_secs: 1,
+    })
+    .await;
+    let server = start_server(collector.addr, 50).await;
+    let order = server.checkout().await;
+    let trace_id = order["trace_id"].as_str().expect("trace id").to_owned();
+    test_support::wait_for("the retried export", Duration::from_secs(10), || async {
+        collector
+            .spans()
+            .iter()
+            .any(|s| s.trace_id == trace_id)
+            .then_some(())
+    })
+    .await;
+    let answers = collector.answers();
+    assert_eq!(answers[0].1, 503, "{answers:?}");
+    assert_eq!(answers[1].1, 200, "the retry was accepted: {answers:?}");
+    let waited = answers[1].0 - answers[0].0;
+    assert!(
+        waited >= Duration::from_millis(950),
+        "Retry-After: 1 was honoured, retried after {waited:?}"
+    );
+    server.terminate().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_export_is_not_retried() {
+    let collector = Collector::start(Mode::Rejecting).await;
+    let server = start_server(collector.addr, 60_000).await;
+    server.checkout().await;
+    // One batch, flushed at shutdown: a 400 is final, so exactly one request arrives.
+    server.terminate().await;
+    let answers = collector.answers();
+    assert_eq!(
+        answers
+            .iter()
+            .map(|(_, status)| *status)
+            .collect::<Vec<_>>(),
+        [400],
+        "a client error is not retried"
+    );
+}

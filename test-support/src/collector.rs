@@ -6,9 +6,16 @@
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex},
+    time::Instant,
 };
 
-use axum::{Router, body::Bytes, http::StatusCode, routing::post};
+use axum::{
+    Router,
+    body::Bytes,
+    http::{StatusCode, header},
+    response::{IntoResponse as _, Response},
+    routing::post,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
 use tokio::net::TcpListener;
@@ -27,14 +34,25 @@ pub enum Mode {
     Hanging,
     /// Answers every export with 503.
     Failing,
+    /// Answers the first `times` exports with 503 and `Retry-After: {retry_after_secs}`, then
+    /// accepts and decodes like [`Mode::Healthy`].
+    Throttled {
+        /// How many exports are turned away.
+        times: usize,
+        /// The `Retry-After` seconds sent with each.
+        retry_after_secs: u64,
+    },
+    /// Answers every export with 400 (a client error, which must not be retried).
+    Rejecting,
 }
 
-/// A running fake collector and the spans it has received.
+/// A running fake collector, the spans it has received, and when it answered what.
 #[derive(Clone)]
 pub struct Collector {
     /// Where it listens (its traces path is `/v1/traces`).
     pub addr: SocketAddr,
     spans: Arc<Mutex<Vec<Span>>>,
+    answers: Arc<Mutex<Vec<(Instant, u16)>>>,
 }
 
 impl Collector {
@@ -42,7 +60,11 @@ impl Collector {
     pub async fn start(mode: Mode) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let spans: Arc<Mutex<Vec<Span>>> = Arc::default();
+        let collector = Self {
+            addr,
+            spans: Arc::default(),
+            answers: Arc::default(),
+        };
         match mode {
             Mode::Down => drop(listener),
             Mode::Hanging => {
@@ -53,28 +75,14 @@ impl Collector {
                     }
                 });
             }
-            Mode::Failing => {
-                let router = Router::new().route(
-                    "/v1/traces",
-                    post(|| async { StatusCode::SERVICE_UNAVAILABLE }),
-                );
-                tokio::spawn(async move { axum::serve(listener, router).await });
-            }
-            Mode::Healthy => {
-                let sink = Arc::clone(&spans);
+            Mode::Healthy | Mode::Failing | Mode::Throttled { .. } | Mode::Rejecting => {
+                let this = collector.clone();
                 let router = Router::new()
                     .route(
                         "/v1/traces",
-                        post(move |body: Bytes| async move {
-                            match ExportTraceServiceRequest::decode(body) {
-                                Ok(request) => {
-                                    sink.lock()
-                                        .expect("lock")
-                                        .extend(Span::from_request(request));
-                                    StatusCode::OK
-                                }
-                                Err(_) => StatusCode::BAD_REQUEST,
-                            }
+                        post(move |body: Bytes| {
+                            let this = this.clone();
+                            async move { this.answer(mode, &body) }
                         }),
                     )
                     // Real collectors compress what they forward.
@@ -82,7 +90,44 @@ impl Collector {
                 tokio::spawn(async move { axum::serve(listener, router).await });
             }
         }
-        Self { addr, spans }
+        collector
+    }
+
+    /// The answer to one export in `mode`, recorded.
+    fn answer(&self, mode: Mode, body: &[u8]) -> Response {
+        let answered = self.answers.lock().expect("lock").len();
+        let response = match mode {
+            Mode::Failing => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            Mode::Rejecting => StatusCode::BAD_REQUEST.into_response(),
+            Mode::Throttled {
+                times,
+                retry_after_secs,
+            } if answered < times => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, retry_after_secs.to_string())],
+            )
+                .into_response(),
+            _ => match ExportTraceServiceRequest::decode(body) {
+                Ok(request) => {
+                    self.spans
+                        .lock()
+                        .expect("lock")
+                        .extend(Span::from_request(request));
+                    StatusCode::OK.into_response()
+                }
+                Err(_) => StatusCode::BAD_REQUEST.into_response(),
+            },
+        };
+        self.answers
+            .lock()
+            .expect("lock")
+            .push((Instant::now(), response.status().as_u16()));
+        response
+    }
+
+    /// When each export was answered, and with which status, in order.
+    pub fn answers(&self) -> Vec<(Instant, u16)> {
+        self.answers.lock().expect("lock").clone()
     }
 
     /// Every span received so far.
