@@ -104,9 +104,9 @@ phase "collector (rotel) for end-to-end"
 source scripts/rotel.sh
 "$ROTEL_AGENT" version
 
-phase "reliability drills (concurrency, crash)"
+phase "reliability drills (concurrency, crash, traces under load)"
 cargo build -p checkout-server --locked
-CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server timeout 300 cargo run -p drills --locked
+CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server timeout 600 cargo run -p drills --locked
 
 phase "end-to-end tests (browser → server → collector)"
 PAGE_DIST=$PWD/dist CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server \

@@ -12,10 +12,16 @@
 //!   every order that got a 201 is there and paid, no order is left pending, stock equals seed minus
 //!   paid quantities.
 //!
-//! The collector is `test-support`'s fake one (healthy): the drills are about orders and stock.
+//! - **traces**: `loadgen`'s mix at 50 requests/s for 60 s against the server exporting to a real
+//!   collector (rotel; `source scripts/rotel.sh` sets `ROTEL_AGENT`): no unexpected answer, and
+//!   every trace the load started reaches what the collector forwards to.
+//!
+//! In the first two the collector is `test-support`'s fake one (healthy): they are about orders and
+//! stock.
 
 use std::{
     collections::HashMap,
+    net::SocketAddr,
     path::{Path, PathBuf},
     process::ExitCode,
     sync::{Arc, Mutex},
@@ -27,6 +33,8 @@ use serde_json::{Value, json};
 use sqlx::{Connection as _, SqliteConnection};
 use test_support::{
     collector::{Collector, Mode},
+    process::free_port,
+    rotel,
     server::ServerProcess,
 };
 use tokio::process::Command;
@@ -42,6 +50,9 @@ async fn main() -> ExitCode {
     }
     if matches!(which.as_str(), "all" | "crash") {
         missed.extend(crash().await);
+    }
+    if matches!(which.as_str(), "all" | "traces") {
+        missed.extend(traces().await);
     }
     if missed.is_empty() {
         println!("\nall expectations met");
@@ -63,7 +74,7 @@ fn server_binary() -> PathBuf {
 }
 
 /// The server on `db` (a SQLite file) with `seed` of each product, exporting to `collector`.
-async fn start_server(db: &Path, seed: i64, collector: &Collector) -> ServerProcess {
+async fn start_server(db: &Path, seed: i64, collector: SocketAddr) -> ServerProcess {
     let binary = server_binary();
     assert!(
         binary.exists(),
@@ -76,10 +87,7 @@ async fn start_server(db: &Path, seed: i64, collector: &Collector) -> ServerProc
         .env("SEED_STOCK", seed.to_string())
         .env("PAYMENT_LATENCY_MS", "5")
         .env("MAX_INFLIGHT_CHECKOUTS", "256")
-        .env(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            format!("http://{}", collector.addr),
-        )
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
         .env("RUST_LOG", "warn,checkout_server=info");
     ServerProcess::start(command).await
 }
@@ -176,7 +184,7 @@ async fn concurrency() -> Vec<String> {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("drill.db");
     let collector = Collector::start(Mode::Healthy).await;
-    let server = start_server(&db, SEED, &collector).await;
+    let server = start_server(&db, SEED, collector.addr).await;
     let base = format!("http://{}", server.addr);
     let client = reqwest::Client::new();
     let started = Instant::now();
@@ -246,7 +254,7 @@ async fn crash() -> Vec<String> {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("drill.db");
     let collector = Collector::start(Mode::Healthy).await;
-    let server = start_server(&db, SEED, &collector).await;
+    let server = start_server(&db, SEED, collector.addr).await;
     let base = format!("http://{}", server.addr);
     let pid = server.process.id().expect("running");
     let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -286,7 +294,7 @@ async fn crash() -> Vec<String> {
         .count();
 
     // Restart on the same file: recovery fails what the crash left pending and returns its stock.
-    let restarted = start_server(&db, SEED, &collector).await;
+    let restarted = start_server(&db, SEED, collector.addr).await;
     drop(restarted);
     let ledger = ledger(&db).await;
     let mut missed = Vec::new();
@@ -320,5 +328,55 @@ async fn crash() -> Vec<String> {
         lost.is_empty(),
         !missed.iter().any(|m| m.contains("stock")),
     );
+    missed
+}
+
+async fn traces() -> Vec<String> {
+    const RATE: f64 = 50.0;
+    const SECONDS: u64 = 60;
+    println!("== traces: loadgen at {RATE} req/s for {SECONDS} s, server -> rotel -> capture");
+    let dir = tempfile::tempdir().expect("dir");
+    let capture = Collector::start(Mode::Healthy).await;
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port().await));
+    let _rotel = rotel::start(http, capture.addr).await;
+    // Enough stock that payments, not 409s, make up the run.
+    let server = start_server(&dir.path().join("drill.db"), 100_000, http).await;
+    let report = loadgen::run(&loadgen::Options {
+        target: format!("http://{}", server.addr),
+        rate: RATE,
+        duration: Duration::from_secs(SECONDS),
+        progress: false,
+    })
+    .await;
+    println!("  {}", report.line());
+    let mut missed: Vec<String> = report
+        .unexpected
+        .iter()
+        .take(5)
+        .map(|why| format!("traces: unexpected answer: {why}"))
+        .collect();
+    // The server exports every 5 s by default, rotel batches for 100 ms: all within 15 s.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let missing = loop {
+        let arrived: std::collections::HashSet<String> =
+            capture.spans().into_iter().map(|s| s.trace_id).collect();
+        let missing = report
+            .trace_ids
+            .iter()
+            .filter(|id| !arrived.contains(*id))
+            .count();
+        if missing == 0 || Instant::now() > deadline {
+            break missing;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    println!(
+        "  {} traces started, {} arrived at the collector's destination",
+        report.trace_ids.len(),
+        report.trace_ids.len() - missing
+    );
+    if missing > 0 {
+        missed.push(format!("traces: {missing} traces never arrived"));
+    }
     missed
 }

@@ -5,6 +5,7 @@
 //! - [`trace`]: spans flattened from OTLP (or from Jaeger's API), and the tree lookups the
 //!   assertions use.
 //! - [`process`]: child processes killed on drop, with their output kept; free ports; waits.
+//! - [`rotel`]: a real OTLP collector (rotel) forwarding to an address of the test's.
 //! - [`secrets`]: the test card data, and the scan that finds it in a text.
 //! - [`server`]: the checkout server's binary started on a free port, its address read from its
 //!   "listening" line.
@@ -12,6 +13,7 @@
 
 pub mod collector;
 pub mod process;
+pub mod rotel;
 pub mod secrets;
 pub mod server;
 pub mod trace;

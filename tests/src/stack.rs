@@ -6,7 +6,8 @@ use tokio::process::Command;
 
 use test_support::{
     collector::{Collector, Mode},
-    process::{Process, free_port, wait_for_port},
+    process::{Process, free_port},
+    rotel,
     secrets::CardData,
     server::ServerProcess,
     trace::{Span, Trace},
@@ -15,7 +16,6 @@ use test_support::{
 
 use crate::page;
 
-const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// The CVC and email the page's form is filled with (index.html).
 const PAGE_CVC: &str = "123";
 const PAGE_EMAIL: &str = "ada@example.com";
@@ -86,7 +86,7 @@ impl Stack {
     async fn start_local(dist: &std::path::Path) -> Self {
         let capture = Collector::start(Mode::Healthy).await;
         let collector_http = SocketAddr::from(([127, 0, 0, 1], free_port().await));
-        let collector = start_collector(collector_http, capture.addr).await;
+        let collector = rotel::start(collector_http, capture.addr).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let server = start_server(collector_http, &dir).await;
         let page = page::start(
@@ -185,34 +185,6 @@ impl Stack {
         )
         .await
     }
-}
-
-/// rotel, the Rust OTLP collector from PyPI: OTLP in on gRPC and HTTP, OTLP/HTTP out to `capture`.
-async fn start_collector(http: SocketAddr, capture: SocketAddr) -> Process {
-    let agent = env::var("ROTEL_AGENT")
-        .expect("ROTEL_AGENT names rotel's agent binary: run scripts/test.sh, which installs it");
-    let grpc = SocketAddr::from(([127, 0, 0, 1], free_port().await));
-    let pid_file = std::env::temp_dir().join(format!("rotel-{}.pid", http.port()));
-    let mut command = Command::new(agent);
-    command
-        .args([
-            "start",
-            "--otlp-grpc-endpoint",
-            &grpc.to_string(),
-            "--otlp-http-endpoint",
-            &http.to_string(),
-        ])
-        .args(["--exporter", "otlp", "--otlp-exporter-protocol", "http"])
-        .args(["--otlp-exporter-endpoint", &format!("http://{capture}")])
-        .args([
-            "--batch-timeout",
-            "100ms",
-            "--pid-file",
-            &pid_file.to_string_lossy(),
-        ]);
-    let collector = Process::spawn("rotel", command);
-    wait_for_port("the collector's OTLP/HTTP receiver", http, START_TIMEOUT).await;
-    collector
 }
 
 /// The real checkout-server binary with a temporary database, exporting to the collector.
