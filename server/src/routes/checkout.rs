@@ -8,14 +8,14 @@
 //! 4. the order is settled: *paid*, or *declined*/*failed* with its stock given back in the same
 //!    transaction. A rejected or failed checkout leaves no paid order and no stock taken.
 
+use std::{sync::Arc, time::Instant};
+
 use axum::{
     Json,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use std::{sync::Arc, time::Instant};
-
 use checkout_api::{ErrorCode, OrderPlaced, OrderStatus, Product};
 use opentelemetry::{
     KeyValue, Value,
