@@ -6,7 +6,7 @@
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -18,12 +18,12 @@ use axum::{
 };
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::oneshot};
 use tower_http::decompression::RequestDecompressionLayer;
 
 use crate::trace::Span;
 
-/// How the collector behaves.
+/// How the collector behaves (and can be switched to while it runs: [`Collector::set_mode`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Accepts and decodes every export (gzip-compressed or not).
@@ -53,44 +53,86 @@ pub struct Collector {
     pub addr: SocketAddr,
     spans: Arc<Mutex<Vec<Span>>>,
     answers: Arc<Mutex<Vec<(Instant, u16)>>>,
+    mode: Arc<Mutex<Mode>>,
+    /// Stops the server task (gracefully: idle keep-alive connections are closed too).
+    stop: Arc<Mutex<Option<oneshot::Sender<()>>>>,
 }
 
 impl Collector {
     /// Starts one in `mode` on a free port.
     pub async fn start(mode: Mode) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let collector = Self {
-            addr,
+            addr: listener.local_addr().expect("addr"),
             spans: Arc::default(),
             answers: Arc::default(),
+            mode: Arc::new(Mutex::new(mode)),
+            stop: Arc::default(),
         };
-        match mode {
-            Mode::Down => drop(listener),
-            Mode::Hanging => {
-                tokio::spawn(async move {
-                    let mut held = Vec::new();
-                    while let Ok((socket, _)) = listener.accept().await {
-                        held.push(socket);
-                    }
-                });
-            }
-            Mode::Healthy | Mode::Failing | Mode::Throttled { .. } | Mode::Rejecting => {
-                let this = collector.clone();
-                let router = Router::new()
-                    .route(
-                        "/v1/traces",
-                        post(move |body: Bytes| {
-                            let this = this.clone();
-                            async move { this.answer(mode, &body) }
-                        }),
-                    )
-                    // Real collectors compress what they forward.
-                    .layer(RequestDecompressionLayer::new());
-                tokio::spawn(async move { axum::serve(listener, router).await });
-            }
+        if mode != Mode::Down {
+            collector.serve(listener);
         }
         collector
+    }
+
+    /// Switches to `mode` from now on: an outage (`Down`) closes the port, leaving it opens it again
+    /// on the same address.
+    pub async fn set_mode(&self, mode: Mode) {
+        let was = std::mem::replace(&mut *self.mode.lock().expect("lock"), mode);
+        match (was == Mode::Down, mode == Mode::Down) {
+            (false, true) => {
+                if let Some(stop) = self.stop.lock().expect("lock").take() {
+                    let _ = stop.send(());
+                }
+                crate::wait_for("the port to close", Duration::from_secs(10), || async {
+                    tokio::net::TcpStream::connect(self.addr)
+                        .await
+                        .is_err()
+                        .then_some(())
+                })
+                .await;
+            }
+            (true, false) => {
+                let listener =
+                    crate::wait_for("the port to reopen", Duration::from_secs(10), || {
+                        let addr = self.addr;
+                        async move { TcpListener::bind(addr).await.ok() }
+                    })
+                    .await;
+                self.serve(listener);
+            }
+            _ => {}
+        }
+    }
+
+    /// Serves `listener` in the current mode until stopped.
+    fn serve(&self, listener: TcpListener) {
+        let this = self.clone();
+        let router = Router::new()
+            .route(
+                "/v1/traces",
+                post(move |body: Bytes| {
+                    let this = this.clone();
+                    async move {
+                        let mode = *this.mode.lock().expect("lock");
+                        if mode == Mode::Hanging {
+                            std::future::pending::<()>().await;
+                        }
+                        this.answer(mode, &body)
+                    }
+                }),
+            )
+            // Real collectors compress what they forward.
+            .layer(RequestDecompressionLayer::new());
+        let (stop, stopped) = oneshot::channel::<()>();
+        *self.stop.lock().expect("lock") = Some(stop);
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
     }
 
     /// The answer to one export in `mode`, recorded.
