@@ -38,6 +38,8 @@ pub struct Stack {
     page: Option<page::PageHost>,
     traces: Traces,
     collector: Option<Process>,
+    /// Where the local collector listens for OTLP/HTTP.
+    collector_http: Option<SocketAddr>,
     server: Option<ServerProcess>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -64,6 +66,7 @@ impl Stack {
                 page: None,
                 traces: Traces::Jaeger(jaeger.trim_end_matches('/').to_owned()),
                 collector: None,
+                collector_http: None,
                 server: None,
                 _dir: None,
             };
@@ -100,6 +103,7 @@ impl Stack {
             page: Some(page),
             traces: Traces::Capture(capture),
             collector: Some(collector),
+            collector_http: Some(collector_http),
             server: Some(server),
             _dir: Some(dir),
         }
@@ -114,6 +118,13 @@ impl Stack {
     pub async fn stop_collector(&mut self) {
         if let Some(collector) = self.collector.as_mut() {
             collector.stop().await;
+        }
+    }
+
+    /// Starts the collector again on its address (local stacks only), forwarding to the capture.
+    pub async fn restart_collector(&mut self) {
+        if let (Some(http), Traces::Capture(capture)) = (self.collector_http, &self.traces) {
+            self.collector = Some(rotel::start(http, capture.addr).await);
         }
     }
 
