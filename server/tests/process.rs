@@ -292,3 +292,40 @@ async fn a_rejected_export_is_not_retried() {
         "a client error is not retried"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_spans_are_reported_as_a_count_not_a_line_each() {
+    let collector = Collector::start(Mode::Down).await;
+    // A queue of 4 spans, a minute between exports: the checkouts' spans overflow it.
+    let server = start_server_with(
+        collector.addr,
+        60_000,
+        0,
+        &[("OTEL_BSP_MAX_QUEUE_SIZE", "4")],
+    )
+    .await;
+    for _ in 0..3 {
+        server.checkout().await;
+    }
+    let (_, logs) = server.terminate().await;
+    let drops: Vec<&String> = logs.iter().filter(|l| l.contains("dropped")).collect();
+    assert!(
+        drops.iter().any(|l| l.contains("SpanDroppingStarted")),
+        "the first drop is said once: {drops:?}"
+    );
+    let count = drops
+        .iter()
+        .find(|l| l.contains("SpansDropped"))
+        .unwrap_or_else(|| panic!("the count at shutdown: {drops:?}"));
+    let dropped: u64 = count
+        .split("dropped_span_count=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a count in {count}"));
+    assert!(
+        dropped >= 10,
+        "3 checkouts make over 20 spans for a queue of 4: {count}"
+    );
+    assert!(drops.len() <= 3, "a count, not a line per span: {drops:?}");
+}
