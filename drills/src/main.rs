@@ -13,7 +13,7 @@
 //!   paid quantities.
 //!
 //! - **outage** (not in `all`: over three minutes; `all-with-outage` runs everything): `loadgen`
-//!   at 200 requests/s for 60 s while the collector is down, hanging, or answering 503 with
+//!   at 200 checkouts/s for 60 s while the collector is down, hanging, or answering 503 with
 //!   `Retry-After` from 15 s to 45 s: no unexpected answer, p99 within 10 % of a run without the
 //!   fault, RSS growth ≤ 20 MB, spans flowing again within 10 s of the collector's return, and how
 //!   many traces the fault cost.
@@ -40,6 +40,7 @@ use test_support::{
     collector::{Collector, Mode},
     process::free_port,
     rotel,
+    secrets::CardData,
     server::ServerProcess,
 };
 use tokio::process::Command;
@@ -162,6 +163,34 @@ async fn ledger(db: &Path) -> Ledger {
     }
 }
 
+/// The card numbers and emails the drills send (not their CVC "123": three digits also occur as
+/// tokens in log lines, e.g. in `elapsed_ms=123.4`).
+fn card_data() -> CardData {
+    CardData::test_cards(&[], &["drill@example.com", "load@example.com"])
+}
+
+/// Card data in what the server logged or the collector received is a miss.
+fn scan_for_card_data(
+    drill: &str,
+    server: &ServerProcess,
+    collector: &Collector,
+    missed: &mut Vec<String>,
+) {
+    let card_data = card_data();
+    let spans = collector.spans();
+    let texts = server
+        .process
+        .output()
+        .into_iter()
+        .chain(spans.iter().flat_map(|s| s.texts()).map(str::to_owned));
+    for text in texts {
+        if let Some(secret) = card_data.found_in(&text) {
+            missed.push(format!("{drill}: card data ({secret}) in: {text}"));
+            return;
+        }
+    }
+}
+
 /// Stock is seed minus paid quantities, and never negative; `missed` collects what is not.
 fn check_stock(ledger: &Ledger, seed: i64, missed: &mut Vec<String>, drill: &str) {
     for product in 1..=PRODUCTS {
@@ -211,6 +240,8 @@ async fn concurrency() -> Vec<String> {
         .collect()
         .await;
     let elapsed = started.elapsed();
+    let mut scanned = Vec::new();
+    scan_for_card_data("concurrency", &server, &collector, &mut scanned);
     drop(server);
     let ledger = ledger(&db).await;
 
@@ -245,6 +276,7 @@ async fn concurrency() -> Vec<String> {
         ));
     }
     check_stock(&ledger, SEED, &mut missed, "concurrency");
+    missed.extend(scanned);
     let mut times: Vec<Duration> = results.iter().map(|(.., t)| *t).collect();
     times.sort_unstable();
     println!(
@@ -294,7 +326,6 @@ async fn crash() -> Vec<String> {
         .status()
         .await;
     let _ = tokio::time::timeout(Duration::from_secs(10), load).await;
-    drop(server);
     let acknowledged = acknowledged.lock().expect("lock").clone();
     let before_restart = ledger(&db).await;
     let pending_at_crash = before_restart
@@ -305,6 +336,9 @@ async fn crash() -> Vec<String> {
 
     // Restart on the same file: recovery fails what the crash left pending and returns its stock.
     let restarted = start_server(&db, SEED, collector.addr).await;
+    let mut scanned = Vec::new();
+    scan_for_card_data("crash", &server, &collector, &mut scanned);
+    scan_for_card_data("crash (restarted)", &restarted, &collector, &mut scanned);
     drop(restarted);
     let ledger = ledger(&db).await;
     let mut missed = Vec::new();
@@ -332,6 +366,7 @@ async fn crash() -> Vec<String> {
         ));
     }
     check_stock(&ledger, SEED, &mut missed, "crash");
+    missed.extend(scanned);
     println!(
         "  {} acknowledged before the kill, all paid after restart: {}; {pending_at_crash} left pending by the crash, failed at restart with their stock returned; stock = seed - paid: {}",
         acknowledged.len(),
@@ -356,6 +391,7 @@ async fn traces() -> Vec<String> {
         rate: RATE,
         duration: Duration::from_secs(SECONDS),
         progress: false,
+        catalog_percent: 40,
     })
     .await;
     println!("  {}", report.line());
@@ -388,6 +424,7 @@ async fn traces() -> Vec<String> {
     if missing > 0 {
         missed.push(format!("traces: {missing} traces never arrived"));
     }
+    scan_for_card_data("traces", &server, &capture, &mut missed);
     missed
 }
 
@@ -415,6 +452,8 @@ async fn outage() -> Vec<String> {
             rate: RATE,
             duration: Duration::from_secs(seconds),
             progress: false,
+            // Checkouts only: the drill is about ~200 checkouts/s.
+            catalog_percent: 0,
         })
         .await
     };
@@ -431,7 +470,7 @@ async fn outage() -> Vec<String> {
         ),
     ] {
         println!(
-            "== outage ({label}): loadgen at {RATE} req/s; the fault from 15 s to 45 s of 60 s"
+            "== outage ({label}): loadgen at {RATE} checkouts/s; the fault from 15 s to 45 s of 60 s"
         );
         let dir = tempfile::tempdir().expect("dir");
         let collector = Collector::start(Mode::Healthy).await;
@@ -467,6 +506,12 @@ async fn outage() -> Vec<String> {
             .iter()
             .filter(|id| !arrived.contains(*id))
             .count();
+        scan_for_card_data(
+            &format!("outage ({label})"),
+            &server,
+            &collector,
+            &mut missed,
+        );
         drop(server);
 
         let (p99_base, p99_run) = (baseline.percentile(99), report.percentile(99));

@@ -1,9 +1,9 @@
 //! A load generator that makes traces: a realistic mix of catalog views and checkouts, sent open-loop
 //! at a fixed rate, each request the root of its own trace (a fresh `traceparent`).
 //!
-//! The mix: 40 % catalog views; 60 % checkouts of 1–4 products, of which ~10 % pay with the
-//! declining card and ~2 % with the card the gateway fails on, and ~10 % carry an
-//! `Idempotency-Key` and are sent again with it, as a client retrying would.
+//! The mix: 40 % catalog views (or the share asked for); the rest checkouts of 1–4 products, of
+//! which ~10 % pay with the declining card and ~2 % with the card the gateway fails on, and ~10 %
+//! carry an `Idempotency-Key` and are sent again with it, as a client retrying would.
 //!
 //! Every answer is judged against what that request should get: a view 200; a checkout 201; the
 //! declining card 402; the failing card 502 (any checkout a 409 once its stock runs out); a retry
@@ -41,6 +41,8 @@ pub struct Options {
     pub duration: Duration,
     /// Print a progress line every second (to stderr).
     pub progress: bool,
+    /// The share of catalog views, in percent (the rest are checkouts); 40 in the usual mix.
+    pub catalog_percent: u32,
 }
 
 /// What a run saw.
@@ -135,8 +137,9 @@ pub async fn run(options: &Options) -> Report {
         let task = {
             let (client, target, report) =
                 (client.clone(), options.target.clone(), Arc::clone(&report));
+            let catalog_percent = options.catalog_percent;
             async move {
-                one(&client, &target, &report).await;
+                one(&client, &target, catalog_percent, &report).await;
                 drop(permit);
             }
         };
@@ -164,23 +167,25 @@ fn record_unexpected(report: &Mutex<Report>, why: &str) {
 }
 
 /// One request of the mix (a checkout with a key is sent twice).
-async fn one(client: &reqwest::Client, target: &str, report: &Mutex<Report>) {
+async fn one(client: &reqwest::Client, target: &str, catalog_percent: u32, report: &Mutex<Report>) {
     let (roll, items, key): (u32, usize, Option<String>) = {
         let mut rng = rand::rng();
         let key = (rng.random_range(0..10) == 0)
             .then(|| format!("loadgen-{:032x}", rng.random::<u128>()));
         (rng.random_range(0..100), rng.random_range(1..=4), key)
     };
-    if roll < 40 {
+    if roll < catalog_percent {
         send(client, report, Expect::Catalog, |r| {
             r.get(format!("{target}/api/products"))
         })
         .await;
         return;
     }
-    let (card, expect) = match roll {
-        40..=45 => (CARD_DECLINED, Expect::Declined),
-        46 => (CARD_GATEWAY_ERROR, Expect::GatewayError),
+    // Of the checkouts: ~10 % declined, ~2 % failing at the gateway.
+    let checkout_roll = (roll - catalog_percent) * 100 / (100 - catalog_percent).max(1);
+    let (card, expect) = match checkout_roll {
+        0..=9 => (CARD_DECLINED, Expect::Declined),
+        10 | 11 => (CARD_GATEWAY_ERROR, Expect::GatewayError),
         _ => (CARD_OK, Expect::Placed),
     };
     let body = checkout_body(items, card);

@@ -12,8 +12,8 @@ use std::{process::ExitCode, time::Duration};
 
 use loadgen::{Options, run};
 
-const USAGE: &str =
-    "usage: loadgen [--target URL] [--rate REQUESTS_PER_SECOND] [--duration SECONDSs]";
+const USAGE: &str = "usage: loadgen [--target URL] [--rate REQUESTS_PER_SECOND] \
+                     [--duration SECONDSs] [--catalog-percent 0-100]";
 
 fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options {
@@ -21,6 +21,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         rate: 50.0,
         duration: Duration::from_secs(60),
         progress: true,
+        catalog_percent: 40,
     };
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
@@ -35,6 +36,13 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
                     .ok()
                     .filter(|r: &f64| *r > 0.0)
                     .ok_or_else(|| format!("--rate {value}: a positive number\n{USAGE}"))?;
+            }
+            "--catalog-percent" => {
+                options.catalog_percent = value
+                    .parse()
+                    .ok()
+                    .filter(|p: &u32| *p <= 100)
+                    .ok_or_else(|| format!("--catalog-percent {value}: 0 to 100\n{USAGE}"))?;
             }
             "--duration" => {
                 let seconds = value.trim_end_matches('s');
@@ -102,8 +110,11 @@ mod tests {
             "20",
             "--duration",
             "5s",
+            "--catalog-percent",
+            "0",
         ]))
         .expect("valid");
+        assert_eq!(options.catalog_percent, 0);
         assert_eq!(options.target, "http://localhost:8080");
         assert_eq!(options.rate, 20.0);
         assert_eq!(options.duration, Duration::from_secs(5));
@@ -111,6 +122,7 @@ mod tests {
             &["--rate", "0"][..],
             &["--duration", "soon"],
             &["--rate"],
+            &["--catalog-percent", "101"],
             &["--burst", "1"],
         ] {
             let error = parse(args(bad)).expect_err("refused");
