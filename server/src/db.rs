@@ -12,13 +12,9 @@ use std::{
 };
 
 use checkout_api::Product;
-use opentelemetry::{
-    KeyValue,
-    context::FutureExt as _,
-    trace::{SpanKind, Status, TraceContextExt},
-};
+use opentelemetry::{KeyValue, trace::SpanKind};
 use opentelemetry_semantic_conventions::attribute::{
-    DB_COLLECTION_NAME, DB_OPERATION_NAME, DB_QUERY_TEXT, DB_SYSTEM_NAME, ERROR_TYPE,
+    DB_COLLECTION_NAME, DB_OPERATION_NAME, DB_QUERY_TEXT, DB_SYSTEM_NAME,
 };
 use serde::Serialize;
 use sqlx::{
@@ -32,7 +28,7 @@ use crate::{
     domain::LineItem,
     faults::Faults,
     telemetry::{
-        self, Tracer,
+        self, SpanFailure, Tracer,
         timing::{self, Part},
     },
 };
@@ -269,24 +265,21 @@ impl Db {
             faults: Faults::default(),
         };
         // One root span for start-up, so its statements show as one trace rather than many.
-        let cx = telemetry::start_span(
+        let start_up = async {
+            sqlx::migrate!("./migrations").run(&db.pool).await?;
+            db.seed(seed_stock).await?;
+            db.recover_pending_orders().await
+        };
+        telemetry::in_span(
             &db.tracer,
             "db.migrate",
             SpanKind::Internal,
             vec![KeyValue::new(DB_SYSTEM_NAME, "sqlite")],
-        );
-        let result = async {
-            sqlx::migrate!("./migrations").run(&db.pool).await?;
-            db.seed(seed_stock).await?;
-            db.recover_pending_orders().await
-        }
-        .with_context(cx.clone())
-        .await;
-        if let Err(error) = &result {
-            cx.span().set_status(Status::error(error_type(error)));
-        }
-        cx.span().end();
-        result.map(|()| db)
+            start_up,
+            |_, _| {},
+        )
+        .await?;
+        Ok(db)
     }
 
     async fn seed(&self, stock: i64) -> Result<(), sqlx::Error> {
@@ -516,7 +509,17 @@ impl Db {
         statement: &Statement,
         query: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, sqlx::Error> {
-        let cx = telemetry::start_span(
+        let work = async {
+            let started = Instant::now();
+            let delay = self.faults.db_delay();
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            let result = query.await;
+            timing::record(Part::Database, started.elapsed());
+            result
+        };
+        telemetry::in_span(
             &self.tracer,
             format!("{} {}", statement.operation, statement.collection),
             SpanKind::Client,
@@ -526,21 +529,16 @@ impl Db {
                 KeyValue::new(DB_COLLECTION_NAME, statement.collection),
                 KeyValue::new(DB_QUERY_TEXT, statement.text),
             ],
-        );
-        let started = Instant::now();
-        let delay = self.faults.db_delay();
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        let result = query.with_context(cx.clone()).await;
-        timing::record(Part::Database, started.elapsed());
-        let span = cx.span();
-        if let Err(error) = &result {
-            span.set_attribute(KeyValue::new(ERROR_TYPE, error_type(error)));
-            span.set_status(Status::error(error_type(error)));
-        }
-        span.end();
-        result
+            work,
+            |_, _| {},
+        )
+        .await
+    }
+}
+
+impl SpanFailure for sqlx::Error {
+    fn error_type(&self) -> &'static str {
+        error_type(self)
     }
 }
 

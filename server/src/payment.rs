@@ -10,19 +10,15 @@
 //!
 //! The charge runs in a `payment.charge` span that records the card brand and last four digits only.
 
-use std::time::Instant;
+use std::{borrow::Cow, time::Instant};
 
-use opentelemetry::{
-    KeyValue,
-    trace::{SpanKind, Status, TraceContextExt},
-};
-use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
+use opentelemetry::{KeyValue, trace::SpanKind};
 
 use crate::{
     domain::CardNumber,
     faults::Faults,
     telemetry::{
-        self, Tracer,
+        self, SpanFailure, Tracer,
         timing::{self, Part},
     },
 };
@@ -64,6 +60,22 @@ pub enum PaymentError {
     Gateway,
 }
 
+/// A declined or failed charge: `error.type`, an Error status saying what happened, and an
+/// `exception` event.
+impl SpanFailure for PaymentError {
+    fn error_type(&self) -> &'static str {
+        (*self).error_type()
+    }
+
+    fn description(&self) -> Cow<'static, str> {
+        self.to_string().into()
+    }
+
+    fn exception_message(&self) -> Option<String> {
+        Some(self.to_string())
+    }
+}
+
 impl PaymentError {
     /// The `error.type` recorded on the span.
     pub fn error_type(self) -> &'static str {
@@ -87,7 +99,17 @@ impl PaymentGateway {
         card: &CardNumber,
         amount_cents: i64,
     ) -> Result<Charge, PaymentError> {
-        let cx = telemetry::start_span(
+        let charge = async {
+            let started = Instant::now();
+            let latency = self.faults.payment_latency();
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            let outcome = self.decide(card);
+            timing::record(Part::Payment, started.elapsed());
+            outcome
+        };
+        telemetry::in_span(
             &self.tracer,
             "payment.charge",
             SpanKind::Internal,
@@ -97,29 +119,18 @@ impl PaymentGateway {
                 KeyValue::new("payment.amount_cents", amount_cents),
                 KeyValue::new("payment.currency", "USD"),
             ],
-        );
-        let started = Instant::now();
-        let latency = self.faults.payment_latency();
-        if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
-        }
-        let outcome = self.decide(card);
-        timing::record(Part::Payment, started.elapsed());
-        let span = cx.span();
-        match &outcome {
-            Ok(charge) => {
-                span.set_attribute(KeyValue::new("payment.outcome", "approved"));
-                span.set_attribute(KeyValue::new("payment.charge_id", charge.id.clone()));
-            }
-            Err(error) => {
-                span.set_attribute(KeyValue::new("payment.outcome", error.error_type()));
-                span.set_attribute(KeyValue::new(ERROR_TYPE, error.error_type()));
-                span.record_error(error);
-                span.set_status(Status::error(error.to_string()));
-            }
-        }
-        span.end();
-        outcome
+            charge,
+            |span, outcome| match outcome {
+                Ok(charge) => {
+                    span.set_attribute(KeyValue::new("payment.outcome", "approved"));
+                    span.set_attribute(KeyValue::new("payment.charge_id", charge.id.clone()));
+                }
+                Err(error) => {
+                    span.set_attribute(KeyValue::new("payment.outcome", error.error_type()));
+                }
+            },
+        )
+        .await
     }
 
     fn decide(&self, card: &CardNumber) -> Result<Charge, PaymentError> {

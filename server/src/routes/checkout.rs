@@ -17,11 +17,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use checkout_api::{ErrorCode, OrderPlaced, OrderStatus, Product};
-use opentelemetry::{
-    KeyValue, Value,
-    context::FutureExt as _,
-    trace::{SpanKind, TraceContextExt},
-};
+use opentelemetry::{KeyValue, Value, context::FutureExt as _, trace::SpanKind};
 use sha2::{Digest, Sha256};
 use tracing::Instrument as _;
 
@@ -202,7 +198,13 @@ async fn place_order(state: &AppState, checkout: &Checkout) -> Result<OrderPlace
 /// Looks the products of the checkout up in a `product.lookup` span.
 async fn lookup_products(state: &AppState, checkout: &Checkout) -> Result<Vec<Product>, AppError> {
     let ids = checkout.product_ids();
-    let cx = telemetry::start_span(
+    let lookup = async {
+        let started = Instant::now();
+        let result = state.db.products_by_ids(&ids).await;
+        timing::record(Part::ProductLookup, started.elapsed());
+        result
+    };
+    let found = telemetry::in_span(
         &state.tracer,
         "product.lookup",
         SpanKind::Internal,
@@ -213,23 +215,18 @@ async fn lookup_products(state: &AppState, checkout: &Checkout) -> Result<Vec<Pr
                 i64::try_from(ids.len()).unwrap_or(i64::MAX),
             ),
         ],
-    );
-    let started = Instant::now();
-    let result = state
-        .db
-        .products_by_ids(&ids)
-        .with_context(cx.clone())
-        .await;
-    timing::record(Part::ProductLookup, started.elapsed());
-    let span = cx.span();
-    if let Ok(found) = &result {
-        span.set_attribute(KeyValue::new(
-            "product.found",
-            i64::try_from(found.len()).unwrap_or(i64::MAX),
-        ));
-    }
-    span.end();
-    Ok(result?)
+        lookup,
+        |span, result| {
+            if let Ok(found) = result {
+                span.set_attribute(KeyValue::new(
+                    "product.found",
+                    i64::try_from(found.len()).unwrap_or(i64::MAX),
+                ));
+            }
+        },
+    )
+    .await?;
+    Ok(found)
 }
 
 fn field_of(items: &[LineItem], product_id: i64) -> String {

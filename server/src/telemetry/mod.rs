@@ -15,18 +15,23 @@ pub mod http;
 pub mod propagation;
 pub mod timing;
 
-use std::{borrow::Cow, env, io::IsTerminal as _, time::Duration};
+use std::{borrow::Cow, env, future::Future, io::IsTerminal as _, time::Duration};
 
 use opentelemetry::{
-    Context, InstrumentationScope, KeyValue, global,
-    trace::{SpanKind, TraceContextExt, Tracer as _, TracerProvider as _},
+    Context, InstrumentationScope, KeyValue,
+    context::FutureExt as _,
+    global,
+    trace::{SpanKind, SpanRef, Status, TraceContextExt, Tracer as _, TracerProvider as _},
 };
 use opentelemetry_otlp::{SpanExporter, WithExportConfig as _};
 use opentelemetry_sdk::{
     Resource,
     trace::{SdkTracer, SdkTracerProvider},
 };
-use opentelemetry_semantic_conventions::resource::SERVICE_VERSION;
+use opentelemetry_semantic_conventions::{
+    attribute::{ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE},
+    resource::SERVICE_VERSION,
+};
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// The tracer every span of this server is made with.
@@ -166,6 +171,53 @@ where
         .try_init();
 }
 
+/// What a span records of a failure, the same way for every span that [`in_span`] runs.
+pub trait SpanFailure {
+    /// The low-cardinality `error.type` (never a message that could quote input).
+    fn error_type(&self) -> &'static str;
+    /// The Error status description; the error type unless the failure says more.
+    fn description(&self) -> Cow<'static, str> {
+        self.error_type().into()
+    }
+    /// The message of an `exception` event, for failures that are exceptions in the semantic
+    /// conventions' sense (`exception.type` is the error type); none by default.
+    fn exception_message(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Runs `work` in a new span under the current context and ends it. A failure sets `error.type`,
+/// an `exception` event when the failure is one, and Error status, for every span alike; `record`
+/// first adds what the outcome says (`product.found`, `payment.outcome`, …).
+pub async fn in_span<T, E: SpanFailure>(
+    tracer: &Tracer,
+    name: impl Into<Cow<'static, str>>,
+    kind: SpanKind,
+    attributes: Vec<KeyValue>,
+    work: impl Future<Output = Result<T, E>>,
+    record: impl FnOnce(&SpanRef<'_>, &Result<T, E>),
+) -> Result<T, E> {
+    let cx = start_span(tracer, name, kind, attributes);
+    let result = work.with_context(cx.clone()).await;
+    let span = cx.span();
+    record(&span, &result);
+    if let Err(error) = &result {
+        span.set_attribute(KeyValue::new(ERROR_TYPE, error.error_type()));
+        if let Some(message) = error.exception_message() {
+            span.add_event(
+                "exception",
+                vec![
+                    KeyValue::new(EXCEPTION_TYPE, error.error_type()),
+                    KeyValue::new(EXCEPTION_MESSAGE, message),
+                ],
+            );
+        }
+        span.set_status(Status::error(error.description()));
+    }
+    span.end();
+    result
+}
+
 /// Starts a span as a child of the current context and returns a context that holds it.
 ///
 /// Run the work under it with `FutureExt::with_context(cx.clone())` and end it with `cx.span().end()`.
@@ -191,4 +243,69 @@ pub fn current_trace_id() -> String {
         .span_context()
         .trace_id()
         .to_string()
+}
+
+#[cfg(test)]
+mod in_span_tests {
+    use super::*;
+    use opentelemetry::trace::Status;
+    use opentelemetry_sdk::trace::InMemorySpanExporter;
+
+    struct Timeout;
+
+    impl SpanFailure for Timeout {
+        fn error_type(&self) -> &'static str {
+            "timeout"
+        }
+
+        fn exception_message(&self) -> Option<String> {
+            Some("no answer in 5 s".to_owned())
+        }
+    }
+
+    #[tokio::test]
+    async fn every_failure_gets_error_type_status_and_its_exception_event_the_same_way() {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let tracer = super::tracer(&provider);
+        let failed: Result<(), Timeout> = in_span(
+            &tracer,
+            "call",
+            SpanKind::Client,
+            vec![],
+            async { Err(Timeout) },
+            |span, _| span.set_attribute(KeyValue::new("recorded", true)),
+        )
+        .await;
+        assert!(failed.is_err());
+        let ok: Result<u8, Timeout> = in_span(
+            &tracer,
+            "fine",
+            SpanKind::Internal,
+            vec![],
+            async { Ok(1) },
+            |_, _| {},
+        )
+        .await;
+        assert_eq!(ok.ok(), Some(1));
+
+        let spans = exporter.get_finished_spans().expect("spans");
+        let call = spans.iter().find(|s| s.name == "call").expect("call");
+        let attr = |k: &str| {
+            call.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == k)
+                .map(|kv| kv.value.to_string())
+        };
+        assert_eq!(attr("error.type").as_deref(), Some("timeout"));
+        assert_eq!(attr("recorded").as_deref(), Some("true"));
+        assert_eq!(call.status, Status::error("timeout"));
+        let event = call.events.iter().next().expect("an exception event");
+        assert_eq!(event.name, "exception");
+        let fine = spans.iter().find(|s| s.name == "fine").expect("fine");
+        assert_eq!(fine.status, Status::Unset);
+        assert!(fine.attributes.is_empty() && fine.events.is_empty());
+    }
 }
