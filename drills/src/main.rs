@@ -205,13 +205,6 @@ fn check_stock(ledger: &Ledger, seed: i64, missed: &mut Vec<String>, drill: &str
     }
 }
 
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    sorted
-        .get((sorted.len() * p / 100).min(sorted.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or_default()
-}
-
 async fn concurrency() -> Vec<String> {
     const CHECKOUTS: usize = 1000;
     const CONCURRENCY: usize = 50;
@@ -282,8 +275,8 @@ async fn concurrency() -> Vec<String> {
     println!(
         "  {:.0} checkouts/s; p50 {:?}, p99 {:?}; answers {by_status:?}; {paid} paid = {} acknowledged; stock = seed - paid for every product",
         CHECKOUTS as f64 / elapsed.as_secs_f64(),
-        percentile(&times, 50),
-        percentile(&times, 99),
+        loadgen::percentile(&times, 50),
+        loadgen::percentile(&times, 99),
         acknowledged.len()
     );
     missed

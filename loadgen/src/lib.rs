@@ -67,10 +67,7 @@ impl Report {
     pub fn percentile(&self, q: usize) -> Duration {
         let mut sorted = self.latencies.clone();
         sorted.sort_unstable();
-        sorted
-            .get((sorted.len() * q / 100).min(sorted.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
+        percentile(&sorted, q)
     }
 
     /// One line: rate, answers by status, unexpected, p50/p99.
@@ -91,6 +88,14 @@ impl Report {
             self.percentile(99).as_secs_f64() * 1e3,
         )
     }
+}
+
+/// The `q`-th percentile (`q` in 0..=100) of `sorted`, nearest rank; zero when empty.
+pub fn percentile(sorted: &[Duration], q: usize) -> Duration {
+    sorted
+        .get((sorted.len() * q / 100).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default()
 }
 
 /// What a request should be answered with.
