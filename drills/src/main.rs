@@ -27,7 +27,7 @@
 use std::{
     collections::HashMap,
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::Path,
     process::ExitCode,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -41,7 +41,7 @@ use test_support::{
     process::free_port,
     rotel,
     secrets::CardData,
-    server::ServerProcess,
+    server::{self, ServerProcess},
 };
 use tokio::process::Command;
 
@@ -77,28 +77,16 @@ async fn main() -> ExitCode {
     }
 }
 
-fn server_binary() -> PathBuf {
-    std::env::var_os("CHECKOUT_SERVER_BIN").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/checkout-server"),
-        PathBuf::from,
-    )
-}
-
 /// The server on `db` (a SQLite file) with `seed` of each product, exporting to `collector`.
 async fn start_server(db: &Path, seed: i64, collector: SocketAddr) -> ServerProcess {
-    let binary = server_binary();
-    assert!(
-        binary.exists(),
-        "{} is missing: cargo build --release -p checkout-server",
-        binary.display()
+    let binary = server::binary(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/checkout-server"),
     );
-    let mut command = Command::new(binary);
+    let mut command = server::command(&binary, db, collector);
     command
-        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
         .env("SEED_STOCK", seed.to_string())
         .env("PAYMENT_LATENCY_MS", "5")
         .env("MAX_INFLIGHT_CHECKOUTS", "256")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
         .env("RUST_LOG", "warn,checkout_server=info");
     ServerProcess::start(command).await
 }

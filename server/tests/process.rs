@@ -6,15 +6,15 @@
 
 use std::{
     net::SocketAddr,
+    path::Path,
     time::{Duration, Instant},
 };
 
 use serde_json::json;
 use test_support::{
     collector::{Collector, Mode},
-    server::ServerProcess,
+    server::{self, ServerProcess},
 };
-use tokio::process::Command;
 
 /// The shutdown budget the issue sets: stop accepting, drain, flush, exit.
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(5);
@@ -36,17 +36,16 @@ async fn start_server_with(
     extra_env: &[(&str, &str)],
 ) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_checkout-server"));
+    // A directory that does not exist yet: the server creates it.
+    let mut command = server::command(
+        Path::new(env!("CARGO_BIN_EXE_checkout-server")),
+        &dir.path().join("db/checkout.db"),
+        collector,
+    );
     command
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/db/checkout.db", dir.path().display()),
-        )
         .env("PAYMENT_LATENCY_MS", payment_latency_ms.to_string())
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
         .env("OTEL_EXPORTER_OTLP_TIMEOUT", "10000")
         .env("OTEL_BSP_SCHEDULE_DELAY", schedule_delay_ms.to_string())
-        .env("RUST_LOG", "info")
         .env_remove("OTEL_SERVICE_NAME")
         .env_remove("OTEL_SDK_DISABLED")
         .envs(extra_env.iter().copied());

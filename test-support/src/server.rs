@@ -1,7 +1,11 @@
 //! The checkout server's binary as users run it, on a free port (`SERVER_ADDR=127.0.0.1:0`): the
 //! address it bound is read from its "checkout server listening" log line.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use tokio::process::Command;
 
@@ -9,6 +13,30 @@ use crate::process::Process;
 
 /// The log line the server writes once it listens, ending in `addr=IP:PORT`.
 const LISTENING: &str = "checkout server listening";
+
+/// The server binary `CHECKOUT_SERVER_BIN` names, else `default`; panics, saying so, when it has
+/// not been built.
+pub fn binary(default: PathBuf) -> PathBuf {
+    let binary = std::env::var_os("CHECKOUT_SERVER_BIN").map_or(default, PathBuf::from);
+    assert!(
+        binary.exists(),
+        "{} is missing: build checkout-server first (or set CHECKOUT_SERVER_BIN)",
+        binary.display()
+    );
+    binary
+}
+
+/// The command that runs `binary` on the SQLite file `database` (created if missing), exporting
+/// its spans to the OTLP/HTTP collector at `collector`, logging at `info`; callers add their own
+/// settings to it.
+pub fn command(binary: &Path, database: &Path, collector: SocketAddr) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .env("DATABASE_URL", format!("sqlite://{}", database.display()))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
+        .env("RUST_LOG", "info");
+    command
+}
 
 /// A running server binary.
 pub struct ServerProcess {

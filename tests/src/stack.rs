@@ -2,14 +2,12 @@
 
 use std::{env, net::SocketAddr, path::PathBuf, time::Duration};
 
-use tokio::process::Command;
-
 use test_support::{
     collector::{Collector, Mode},
     process::{Process, free_port},
     rotel,
     secrets::CardData,
-    server::ServerProcess,
+    server::{self, ServerProcess},
     trace::{Span, Trace},
     wait_for,
 };
@@ -200,25 +198,11 @@ impl Stack {
 
 /// The real checkout-server binary with a temporary database, exporting to the collector.
 async fn start_server(collector: SocketAddr, dir: &tempfile::TempDir) -> ServerProcess {
-    let binary = path_from_env(
-        "CHECKOUT_SERVER_BIN",
-        workspace().join("target/debug/checkout-server"),
-    );
-    assert!(
-        binary.exists(),
-        "{} is missing: build the server first",
-        binary.display()
-    );
-    let mut command = Command::new(binary);
+    let binary = server::binary(workspace().join("target/debug/checkout-server"));
+    let mut command = server::command(&binary, &dir.path().join("checkout.db"), collector);
     command
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/checkout.db", dir.path().display()),
-        )
         .env("PAYMENT_LATENCY_MS", "20")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
         .env("OTEL_BSP_SCHEDULE_DELAY", "200")
-        .env("OTEL_SERVICE_NAME", "checkout-server")
-        .env("RUST_LOG", "info");
+        .env("OTEL_SERVICE_NAME", "checkout-server");
     ServerProcess::start(command).await
 }
