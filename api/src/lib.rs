@@ -159,6 +159,9 @@ pub enum ErrorCode {
     InternalError,
     /// Too many checkouts are in progress (503); retry after the `Retry-After` seconds.
     Overloaded,
+    /// A request with this `Idempotency-Key` is still being processed (409); retry after the
+    /// `Retry-After` seconds to get its answer.
+    IdempotencyKeyInProgress,
     /// A code this version does not know (a newer server's); only ever read, never sent.
     #[serde(other)]
     Unknown,

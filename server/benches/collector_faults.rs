@@ -12,7 +12,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use checkout_server::{config::Config, startup::Application, telemetry};
+use checkout_server::{
+    config::{Config, DatabaseUrl},
+    startup::Application,
+    telemetry,
+};
 use opentelemetry_otlp::{SpanExporter, WithExportConfig as _};
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use serde_json::json;
@@ -42,7 +46,8 @@ async fn run(mode: Mode) -> (Vec<Duration>, usize) {
     let dir = tempfile::tempdir().expect("dir");
     let config = Config {
         server_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url: format!("sqlite://{}/bench.db", dir.path().display()),
+        database_url: DatabaseUrl::parse(&format!("sqlite://{}/bench.db", dir.path().display()))
+            .expect("a SQLite URL"),
         payment_latency: Duration::ZERO,
         seed_stock: 1_000_000,
         ..Config::default()

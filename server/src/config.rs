@@ -5,6 +5,84 @@ use std::{env, net::SocketAddr, str::FromStr, time::Duration};
 use crate::telemetry::http::ParentPolicy;
 
 const DEFAULT_PAYMENT_LATENCY_MS: u64 = 50;
+const DEFAULT_DATABASE_URL: &str = "sqlite://data/checkout.db";
+const DEFAULT_CLAIM_LEASE_SECONDS: u64 = 30;
+
+/// The databases the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One file, one process writing at a time: the default, and what `cargo run` needs.
+    Sqlite,
+    /// A shared server, for several replicas.
+    Postgres,
+}
+
+/// A `DATABASE_URL` whose scheme names a [`Backend`]. Its `Display` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    backend: Backend,
+    url: String,
+}
+
+impl DatabaseUrl {
+    /// Accepts `sqlite:` URLs (`sqlite://path`, `sqlite::memory:`) and `postgres://` or
+    /// `postgresql://` URLs; anything else is refused with what is expected, rather than being
+    /// taken for a file name.
+    pub fn parse(url: &str) -> Result<Self, &'static str> {
+        let backend = match url.split_once(':') {
+            Some(("sqlite", _)) => Backend::Sqlite,
+            Some(("postgres" | "postgresql", rest)) if rest.starts_with("//") => Backend::Postgres,
+            _ => {
+                return Err(
+                    "a sqlite:// or postgres:// URL, e.g. sqlite://data/checkout.db or \
+                            postgres://user:password@host:5432/shop",
+                );
+            }
+        };
+        Ok(Self {
+            backend,
+            url: url.to_owned(),
+        })
+    }
+
+    /// The database it names.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL as given, password included: for connecting, never for printing.
+    pub fn expose(&self) -> &str {
+        &self.url
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_password(&self.url))
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// `scheme://user:password@host…` with the password replaced by `***`, for logs and errors.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        _ => url.to_owned(),
+    }
+}
 
 /// Everything the server reads from its environment, with the defaults applied.
 ///
@@ -14,8 +92,9 @@ const DEFAULT_PAYMENT_LATENCY_MS: u64 = 50;
 pub struct Config {
     /// `SERVER_ADDR`: where the HTTP server listens.
     pub server_addr: SocketAddr,
-    /// `DATABASE_URL`: the SQLite database; its file and parent directory are created if missing.
-    pub database_url: String,
+    /// `DATABASE_URL`: `sqlite://…` (the file and its directory are created if missing) or
+    /// `postgres://…`.
+    pub database_url: DatabaseUrl,
     /// `CORS_ALLOWED_ORIGINS`: the exact origins that may call the API from a browser.
     pub cors_allowed_origins: Vec<String>,
     /// `PAYMENT_LATENCY_MS`: how long the simulated gateway takes for each charge.
@@ -28,6 +107,9 @@ pub struct Config {
     pub max_inflight_checkouts: usize,
     /// `IDEMPOTENCY_RETENTION_HOURS`: how long an `Idempotency-Key`'s answer is kept for replays.
     pub idempotency_retention: Duration,
+    /// `CLAIM_LEASE_SECONDS`: how long a pending order or an idempotency key in progress stays this
+    /// replica's without being renewed; after that, any replica may recover it.
+    pub claim_lease: Duration,
     /// `TRACE_CONTEXT_TEST_ENDPOINT=1`: serve the W3C trace-context conformance endpoint `POST /test`.
     pub trace_context_test_endpoint: bool,
     /// `FAULTS_ENDPOINT=1`: serve `GET`/`PUT /api/faults`, which changes the injected faults.
@@ -50,7 +132,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             server_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
-            database_url: "sqlite://data/checkout.db".to_owned(),
+            database_url: DatabaseUrl::parse(DEFAULT_DATABASE_URL)
+                .expect("the default database URL is valid"),
             cors_allowed_origins: vec![
                 "http://localhost:8080".to_owned(),
                 "http://127.0.0.1:8080".to_owned(),
@@ -60,6 +143,7 @@ impl Default for Config {
             seed_stock: 100,
             max_inflight_checkouts: 64,
             idempotency_retention: Duration::from_secs(24 * 3600),
+            claim_lease: Duration::from_secs(DEFAULT_CLAIM_LEASE_SECONDS),
             trace_context_test_endpoint: false,
             faults_endpoint: false,
             trace_parent_policy: ParentPolicy::Continue,
@@ -105,7 +189,14 @@ impl Config {
         Ok(Self {
             server_addr: parsed("SERVER_ADDR", "an IP address and port, e.g. 127.0.0.1:3000")
                 .or(defaults.server_addr, |_| true)?,
-            database_url: var("DATABASE_URL").unwrap_or(defaults.database_url),
+            database_url: match var("DATABASE_URL") {
+                Some(url) => DatabaseUrl::parse(&url).map_err(|expected| ConfigError {
+                    name: "DATABASE_URL",
+                    value: redact_password(&url),
+                    expected,
+                })?,
+                None => defaults.database_url,
+            },
             cors_allowed_origins,
             payment_latency: parsed("PAYMENT_LATENCY_MS", "a whole number of milliseconds")
                 .or(DEFAULT_PAYMENT_LATENCY_MS, |_| true)
@@ -122,6 +213,12 @@ impl Config {
             )
             .or(24_u64, |h| *h >= 1)
             .map(|hours| Duration::from_secs(hours * 3600))?,
+            claim_lease: parsed(
+                "CLAIM_LEASE_SECONDS",
+                "a whole number of seconds, 1 or more",
+            )
+            .or(DEFAULT_CLAIM_LEASE_SECONDS, |s| *s >= 1)
+            .map(Duration::from_secs)?,
             trace_context_test_endpoint: flag("TRACE_CONTEXT_TEST_ENDPOINT")?,
             faults_endpoint: flag("FAULTS_ENDPOINT")?,
             trace_parent_policy: match var("TRACE_PARENT_POLICY").as_deref() {
@@ -208,7 +305,9 @@ mod tests {
     fn an_empty_environment_gives_the_documented_defaults() {
         let config = config(&[]).expect("defaults");
         assert_eq!(config.server_addr.to_string(), "127.0.0.1:3000");
-        assert_eq!(config.database_url, "sqlite://data/checkout.db");
+        assert_eq!(config.database_url.expose(), "sqlite://data/checkout.db");
+        assert_eq!(config.database_url.backend(), Backend::Sqlite);
+        assert_eq!(config.claim_lease, Duration::from_secs(30));
         assert_eq!(
             config.cors_allowed_origins,
             ["http://localhost:8080", "http://127.0.0.1:8080"]
@@ -237,13 +336,15 @@ mod tests {
             ("SEED_STOCK", "1000000"),
             ("MAX_INFLIGHT_CHECKOUTS", "8"),
             ("IDEMPOTENCY_RETENTION_HOURS", "2"),
+            ("CLAIM_LEASE_SECONDS", "5"),
             ("TRACE_CONTEXT_TEST_ENDPOINT", "1"),
             ("FAULTS_ENDPOINT", "1"),
             ("TRACE_PARENT_POLICY", "link"),
         ])
         .expect("valid");
         assert_eq!(config.server_addr.port(), 8000);
-        assert_eq!(config.database_url, "sqlite::memory:");
+        assert_eq!(config.database_url.expose(), "sqlite::memory:");
+        assert_eq!(config.claim_lease, Duration::from_secs(5));
         assert_eq!(
             config.cors_allowed_origins,
             ["https://shop.example", "http://localhost:5173"]
@@ -256,6 +357,33 @@ mod tests {
         assert!(config.trace_context_test_endpoint);
         assert!(config.faults_endpoint);
         assert_eq!(config.trace_parent_policy, ParentPolicy::Link);
+    }
+
+    #[test]
+    fn postgres_urls_select_postgres() {
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/shop",
+            "postgresql://shop:secret@db/shop?sslmode=disable",
+        ] {
+            let config = config(&[("DATABASE_URL", url)]).expect(url);
+            assert_eq!(config.database_url.backend(), Backend::Postgres);
+            assert_eq!(config.database_url.expose(), url);
+        }
+    }
+
+    #[test]
+    fn passwords_are_never_printed() {
+        let url = DatabaseUrl::parse("postgres://shop:s3cret@db:5432/shop").expect("valid");
+        assert_eq!(url.to_string(), "postgres://shop:***@db:5432/shop");
+        assert_eq!(format!("{url:?}"), "postgres://shop:***@db:5432/shop");
+        let error = config(&[("DATABASE_URL", "mysql://shop:s3cret@db/shop")]).expect_err("mysql");
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/checkout.db")
+                .expect("valid")
+                .to_string(),
+            "sqlite://data/checkout.db"
+        );
     }
 
     #[test]
@@ -276,7 +404,11 @@ mod tests {
             ("SEED_STOCK", "-1"),
             ("MAX_INFLIGHT_CHECKOUTS", "0"),
             ("IDEMPOTENCY_RETENTION_HOURS", "0"),
+            ("CLAIM_LEASE_SECONDS", "0"),
             ("SERVER_ADDR", "localhost"),
+            ("DATABASE_URL", "mysql://shop@db/shop"),
+            ("DATABASE_URL", "data/checkout.db"),
+            ("DATABASE_URL", "postgres:/postgres@127.0.0.1:5432/shop"),
             ("TRACE_CONTEXT_TEST_ENDPOINT", "yes"),
             ("FAULTS_ENDPOINT", "true"),
             ("TRACE_PARENT_POLICY", "ignore"),

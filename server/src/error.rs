@@ -73,6 +73,12 @@ pub enum AppError {
     /// Too many checkouts in progress (503, with `Retry-After`); nothing was done.
     #[error("the shop is busy; nothing was charged, please try again in a moment")]
     Overloaded,
+    /// The first request with this `Idempotency-Key` is still running (409, with `Retry-After`).
+    #[error("a request with this Idempotency-Key is still in progress; retry to get its answer")]
+    IdempotencyKeyInProgress,
+    /// The order's claim expired while its payment ran and another replica failed it (500).
+    #[error("order {0} was recovered by another replica before it was settled")]
+    ClaimLost(String),
     /// Anything else: a bug or a database failure (500). The detail is logged, never sent.
     #[error(transparent)]
     Internal(#[from] InternalError),
@@ -102,12 +108,12 @@ impl AppError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::IdempotencyKeyInvalid => StatusCode::BAD_REQUEST,
-            Self::OutOfStock { .. } => StatusCode::CONFLICT,
+            Self::OutOfStock { .. } | Self::IdempotencyKeyInProgress => StatusCode::CONFLICT,
             Self::PaymentDeclined { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::PaymentGateway => StatusCode::BAD_GATEWAY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(_) | Self::ClaimLost(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -127,7 +133,8 @@ impl AppError {
             Self::IdempotencyKeyInvalid => ErrorCode::IdempotencyKeyInvalid,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Overloaded => ErrorCode::Overloaded,
-            Self::Internal(_) => ErrorCode::InternalError,
+            Self::IdempotencyKeyInProgress => ErrorCode::IdempotencyKeyInProgress,
+            Self::Internal(_) | Self::ClaimLost(_) => ErrorCode::InternalError,
         }
     }
 
@@ -142,7 +149,7 @@ impl AppError {
     /// The JSON body sent to the client.
     pub fn body(&self) -> ErrorBody {
         let message = match self {
-            Self::Internal(_) => "internal server error".to_owned(),
+            Self::Internal(_) | Self::ClaimLost(_) => "internal server error".to_owned(),
             other => other.to_string(),
         };
         ErrorBody {
@@ -157,15 +164,15 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let Self::Internal(detail) = &self {
+        if let Self::Internal(_) | Self::ClaimLost(_) = &self {
             let trace_id = opentelemetry::Context::current()
                 .span()
                 .span_context()
                 .trace_id();
-            tracing::error!(%trace_id, error = %detail, "request failed");
+            tracing::error!(%trace_id, error = %self, "request failed");
         }
         let mut response = (self.status_code(), Json(self.body())).into_response();
-        if matches!(self, Self::Overloaded) {
+        if matches!(self, Self::Overloaded | Self::IdempotencyKeyInProgress) {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECONDS),

@@ -1,72 +1,55 @@
-//! `Idempotency-Key` support: one request per key at a time, and the first answer replayed after.
+//! `Idempotency-Key` support: one request per key at a time, on every replica, and the first answer
+//! replayed after.
 //!
-//! A per-key async lock serialises concurrent retries inside this process (one SQLite file means one
-//! writer process); the answer itself is stored in the database, so replays survive a restart.
+//! The key is claimed in the database ([`Db::claim_key`](crate::db::Db::claim_key)): its unique
+//! constraint lets one request in, whichever replica it reached; the others wait for its stored
+//! answer and replay it. The answer is kept for `IDEMPOTENCY_RETENTION_HOURS`.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::{
+    db::{Claim, Db, StoredResponse},
+    error::AppError,
 };
-
-use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 /// The longest key accepted, as most payment APIs allow.
 pub const MAX_KEY_LEN: usize = 255;
 
-/// The locks of the keys in flight; a key's entry is removed when its last holder lets go.
-#[derive(Default, Clone)]
-pub struct KeyLocks {
-    locks: Arc<Mutex<HashMap<String, Arc<AsyncMutex<()>>>>>,
-}
+/// How long a request waits for the answer of another request holding its key before it is
+/// answered 409 `idempotency_key_in_progress` (under the 15 s request timeout).
+const WAIT_FOR_ANSWER: Duration = Duration::from_secs(10);
+/// The pauses between looks at a key held by another request: doubling from the first to the last.
+const FIRST_PAUSE: Duration = Duration::from_millis(20);
+const LONGEST_PAUSE: Duration = Duration::from_millis(250);
 
-/// Held while a request with this key is processed.
-pub struct KeyGuard {
-    key: String,
-    locks: KeyLocks,
-    guard: Option<OwnedMutexGuard<()>>,
-}
-
-impl KeyLocks {
-    /// Waits until no other request holds `key`, then holds it.
-    pub async fn lock(&self, key: &str) -> KeyGuard {
-        let lock = {
-            let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(locks.entry(key.to_owned()).or_default())
+/// Claims `key` for the request with `fingerprint`: `None` when the request is to run now, or the
+/// stored answer to replay. Waits while another request (on any replica) holds the key.
+pub async fn claim(
+    db: &Db,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Option<StoredResponse>, AppError> {
+    let deadline = Instant::now() + WAIT_FOR_ANSWER;
+    let mut pause = FIRST_PAUSE;
+    loop {
+        let held_by = match db.claim_key(key, fingerprint).await? {
+            Claim::Claimed => return Ok(None),
+            Claim::Answered(stored) if stored.fingerprint == fingerprint => {
+                return Ok(Some(stored));
+            }
+            Claim::Answered(stored) => stored.fingerprint,
+            Claim::InProgress { fingerprint } => fingerprint,
         };
-        let guard = lock.lock_owned().await;
-        KeyGuard {
-            key: key.to_owned(),
-            locks: self.clone(),
-            guard: Some(guard),
+        if held_by != fingerprint {
+            return Err(AppError::IdempotencyKeyReused);
         }
-    }
-
-    fn release(&self, key: &str, guard: OwnedMutexGuard<()>) {
-        let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
-        drop(guard);
-        // Only the map still holds it: nobody is waiting, so forget the key.
-        if locks
-            .get(key)
-            .is_some_and(|lock| Arc::strong_count(lock) == 1)
-        {
-            locks.remove(key);
+        if Instant::now() + pause > deadline {
+            return Err(AppError::IdempotencyKeyInProgress);
         }
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.locks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-}
-
-impl Drop for KeyGuard {
-    fn drop(&mut self) {
-        if let Some(guard) = self.guard.take() {
-            self.locks.release(&self.key, guard);
-        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(LONGEST_PAUSE);
     }
 }
 
@@ -78,31 +61,6 @@ pub fn is_valid_key(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    #[tokio::test]
-    async fn a_second_holder_waits_for_the_first_and_keys_are_forgotten_after() {
-        let locks = KeyLocks::default();
-        let first = locks.lock("k").await;
-        let waiting = tokio::spawn({
-            let locks = locks.clone();
-            async move { drop(locks.lock("k").await) }
-        });
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!waiting.is_finished(), "the second holder must wait");
-        drop(first);
-        waiting.await.expect("second holder finishes");
-        assert_eq!(locks.len(), 0);
-    }
-
-    #[tokio::test]
-    async fn different_keys_do_not_wait_for_each_other() {
-        let locks = KeyLocks::default();
-        let _a = locks.lock("a").await;
-        let _b = tokio::time::timeout(Duration::from_secs(1), locks.lock("b"))
-            .await
-            .expect("no wait");
-    }
 
     #[test]
     fn keys_are_short_visible_ascii() {

@@ -3,16 +3,16 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
+use opentelemetry::context::FutureExt as _;
 use tokio::{
     net::TcpListener,
     sync::{Notify, Semaphore},
 };
 
 use crate::{
-    config::Config,
+    config::{Config, DatabaseUrl},
     db::Db,
     faults::Faults,
-    idempotency::KeyLocks,
     payment::PaymentGateway,
     routes::{self, AppState},
     telemetry::Tracer,
@@ -38,8 +38,8 @@ pub enum StartupError {
     /// The database could not be opened, migrated or seeded.
     #[error("database {url}: {source}")]
     Database {
-        /// The `DATABASE_URL` in use.
-        url: String,
+        /// The `DATABASE_URL` in use (its password hidden).
+        url: DatabaseUrl,
         /// What went wrong.
         source: sqlx::Error,
     },
@@ -60,15 +60,22 @@ impl Application {
     /// Opens and migrates the database, builds the router and binds `config.server_addr` (port 0
     /// picks a free port: see [`local_addr`](Self::local_addr)).
     pub async fn build(config: &Config, tracer: Tracer) -> Result<Self, StartupError> {
-        let db = Db::connect(&config.database_url, config.seed_stock, tracer.clone())
-            .await
-            .map_err(|source| StartupError::Database {
-                url: config.database_url.clone(),
-                source,
-            })?;
+        let db = Db::connect(
+            &config.database_url,
+            config.seed_stock,
+            config.claim_lease,
+            tracer.clone(),
+        )
+        .await
+        .map_err(|source| StartupError::Database {
+            url: config.database_url.clone(),
+            source,
+        })?;
+        tracing::info!(replica = db.replica(), database = %config.database_url, "database ready");
         // Once before serving (so start-up's statements come before any request's), then hourly.
         prune_idempotency_keys(&db, config.idempotency_retention).await;
         spawn_idempotency_pruning(db.clone(), config.idempotency_retention);
+        spawn_claim_upkeep(db.clone(), config.claim_lease);
         let faults = Faults::new(config.payment_latency, config.payment_failure_rate);
         let db = db.with_faults(faults.clone());
         let state = AppState {
@@ -77,7 +84,6 @@ impl Application {
             faults,
             checkouts: Arc::new(Semaphore::new(config.max_inflight_checkouts)),
             tracer,
-            idempotency: KeyLocks::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()?,
@@ -184,4 +190,27 @@ async fn prune_idempotency_keys(db: &Db, retention: Duration) {
         Ok(pruned) => tracing::info!(pruned, "idempotency keys past their retention forgotten"),
         Err(error) => tracing::warn!(%error, "pruning idempotency keys failed; retrying later"),
     }
+}
+
+/// Every third of the lease, renews this replica's claims, then recovers the orders of replicas
+/// whose claims expired. Runs with telemetry suppressed: a span every few seconds from every
+/// replica would bury the checkouts in Jaeger; a recovery is logged instead.
+fn spawn_claim_upkeep(db: Db, lease: Duration) {
+    let every = lease / 3;
+    tokio::spawn(
+        async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if let Err(error) = db.renew_claims().await {
+                    tracing::warn!(%error, "renewing claims failed; retrying");
+                }
+                if let Err(error) = db.recover_expired_orders().await {
+                    tracing::warn!(%error, "recovering expired orders failed; retrying");
+                }
+            }
+        }
+        .with_context(opentelemetry::Context::current().with_telemetry_suppressed()),
+    );
 }

@@ -39,7 +39,7 @@ async fn start_server_with(
     // A directory that does not exist yet: the server creates it.
     let mut command = server::command(
         Path::new(env!("CARGO_BIN_EXE_checkout-server")),
-        &dir.path().join("db/checkout.db"),
+        &server::sqlite_url(&dir.path().join("db/checkout.db")),
         collector,
     );
     command

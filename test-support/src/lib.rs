@@ -4,6 +4,9 @@
 //!   hanging or failing.
 //! - [`trace`]: spans flattened from OTLP (or from Jaeger's API), and the tree lookups the
 //!   assertions use.
+//! - [`ledger`]: the orders and stock of a database (SQLite or PostgreSQL) and their invariant.
+//! - [`postgres`]: a real PostgreSQL (`TEST_POSTGRES_URL`, or started from the installed
+//!   binaries) and a fresh database in it per test.
 //! - [`process`]: child processes killed on drop, with their output kept; free ports; waits.
 //! - [`rotel`]: a real OTLP collector (rotel) forwarding to an address of the test's.
 //! - [`secrets`]: the test card data, and the scan that finds it in a text.
@@ -12,6 +15,8 @@
 //! - [`wait_for`]: polling a condition with a deadline, never a bare sleep.
 
 pub mod collector;
+pub mod ledger;
+pub mod postgres;
 pub mod process;
 pub mod rotel;
 pub mod secrets;

@@ -26,13 +26,17 @@ pub fn binary(default: PathBuf) -> PathBuf {
     binary
 }
 
-/// The command that runs `binary` on the SQLite file `database` (created if missing), exporting
-/// its spans to the OTLP/HTTP collector at `collector`, logging at `info`; callers add their own
-/// settings to it.
-pub fn command(binary: &Path, database: &Path, collector: SocketAddr) -> Command {
+/// The `DATABASE_URL` of the SQLite file `path` (created by the server if missing).
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+/// The command that runs `binary` on `database_url` (see [`sqlite_url`]), exporting its spans to
+/// the OTLP/HTTP collector at `collector`, logging at `info`; callers add their own settings to it.
+pub fn command(binary: &Path, database_url: &str, collector: SocketAddr) -> Command {
     let mut command = Command::new(binary);
     command
-        .env("DATABASE_URL", format!("sqlite://{}", database.display()))
+        .env("DATABASE_URL", database_url)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
         .env("RUST_LOG", "info");
     command

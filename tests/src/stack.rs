@@ -199,7 +199,8 @@ impl Stack {
 /// The real checkout-server binary with a temporary database, exporting to the collector.
 async fn start_server(collector: SocketAddr, dir: &tempfile::TempDir) -> ServerProcess {
     let binary = server::binary(workspace().join("target/debug/checkout-server"));
-    let mut command = server::command(&binary, &dir.path().join("checkout.db"), collector);
+    let database = server::sqlite_url(&dir.path().join("checkout.db"));
+    let mut command = server::command(&binary, &database, collector);
     command
         .env("PAYMENT_LATENCY_MS", "20")
         .env("OTEL_BSP_SCHEDULE_DELAY", "200")

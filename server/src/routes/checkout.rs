@@ -88,12 +88,8 @@ async fn checkout_once(
             .map(Created)
             .into_response());
     };
-    let _held = state.idempotency.lock(&key).await;
     let fingerprint = fingerprint(&checkout);
-    if let Some(stored) = state.db.stored_response(&key).await? {
-        if stored.fingerprint != fingerprint {
-            return Err(AppError::IdempotencyKeyReused);
-        }
+    if let Some(stored) = idempotency::claim(&state.db, &key, &fingerprint).await? {
         return Ok(replay(stored));
     }
     let result = place_order(&state, &checkout).await;
@@ -107,12 +103,9 @@ async fn checkout_once(
     // Every settled answer is the key's answer, a 502 included (its order is recorded as failed).
     // Only an internal error, after which the state is unknown, leaves the key free to retry.
     if status != StatusCode::INTERNAL_SERVER_ERROR && !body.is_empty() {
-        let stored = StoredResponse {
-            fingerprint,
-            status_code: status.as_u16(),
-            body,
-        };
-        state.db.store_response(&key, &stored).await?;
+        state.db.answer_key(&key, status.as_u16(), &body).await?;
+    } else {
+        state.db.release_key(&key).await?;
     }
     Ok(result.map(Created).into_response())
 }
@@ -153,15 +146,14 @@ async fn place_order(state: &AppState, checkout: &Checkout) -> Result<OrderPlace
 
     match state.payments.charge(&checkout.card, total_cents).await {
         Ok(charge) => {
-            state
-                .db
-                .settle_order(
-                    &order_id,
-                    &checkout.items,
-                    Settlement::Paid,
-                    Some(&charge.id),
-                )
-                .await?;
+            settle(
+                state,
+                &order_id,
+                checkout,
+                Settlement::Paid,
+                Some(&charge.id),
+            )
+            .await?;
             Ok(OrderPlaced {
                 order_id,
                 total_cents,
@@ -175,10 +167,7 @@ async fn place_order(state: &AppState, checkout: &Checkout) -> Result<OrderPlace
             } else {
                 Settlement::Declined
             };
-            state
-                .db
-                .settle_order(&order_id, &checkout.items, settlement, None)
-                .await?;
+            settle(state, &order_id, checkout, settlement, None).await?;
             tracing::info!(outcome = declined.error_type(), "payment not completed");
             Err(match declined {
                 PaymentError::Declined => AppError::PaymentDeclined {
@@ -192,6 +181,25 @@ async fn place_order(state: &AppState, checkout: &Checkout) -> Result<OrderPlace
                 PaymentError::Gateway => AppError::PaymentGateway,
             })
         }
+    }
+}
+
+/// Settles the order this replica reserved; an error if its claim was lost meanwhile.
+async fn settle(
+    state: &AppState,
+    order_id: &str,
+    checkout: &Checkout,
+    settlement: Settlement,
+    payment_ref: Option<&str>,
+) -> Result<(), AppError> {
+    let settled = state
+        .db
+        .settle_order(order_id, &checkout.items, settlement, payment_ref)
+        .await?;
+    if settled {
+        Ok(())
+    } else {
+        Err(AppError::ClaimLost(order_id.to_owned()))
     }
 }
 

@@ -37,7 +37,6 @@ use crate::{
     db::Db,
     error::AppError,
     faults::Faults,
-    idempotency::KeyLocks,
     payment::PaymentGateway,
     telemetry::{
         Tracer,
@@ -64,8 +63,6 @@ pub struct AppState {
     pub checkouts: Arc<Semaphore>,
     /// The tracer for spans the handlers make themselves.
     pub tracer: Tracer,
-    /// Serialises requests that share an `Idempotency-Key`.
-    pub idempotency: KeyLocks,
     /// The outgoing HTTP client (for the trace-context test endpoint).
     pub http: reqwest::Client,
 }

@@ -398,28 +398,48 @@ async fn a_client_that_goes_away_mid_payment_leaves_a_settled_order() {
 }
 
 #[tokio::test]
-async fn orders_left_pending_by_a_crash_are_failed_and_their_stock_returned_at_start() {
-    let dir = tempfile::tempdir().expect("dir");
-    let url = format!("sqlite://{}", dir.path().join("crashed.db").display());
-    let first = spawn_app_with(|c| c.database_url = url.clone()).await;
-    // What a crash between reserving and settling leaves behind.
+async fn pending_orders_are_recovered_only_once_their_claim_expires() {
+    let first = spawn_app().await;
+    let url = first.database_url().clone();
+    // What crashes between reserving and settling leave behind: an order of an older version
+    // (no claim), one of a replica that stopped renewing (expired), one of a live replica.
     let mut db = first.db().await;
-    for statement in [
-        "UPDATE products SET stock = stock - 4 WHERE id = 2",
-        "INSERT INTO orders (id, status, total_cents, email) VALUES ('crashed', 'pending', 12800, 'x@example.com')",
-        "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) VALUES ('crashed', 2, 4, 3200)",
+    for (id, product, claim) in [
+        ("unclaimed", 2, "NULL, NULL"),
+        ("expired", 3, "'gone-replica', '2000-01-01T00:00:00.000Z'"),
+        ("live", 4, "'live-replica', '2999-01-01T00:00:00.000Z'"),
     ] {
-        sqlx::query(statement)
-            .execute(&mut db)
-            .await
-            .expect("setup");
+        let claim = if on_postgres() {
+            claim.replace(".000Z'", ".000Z'::timestamptz")
+        } else {
+            claim.to_owned()
+        };
+        for statement in [
+            format!("UPDATE products SET stock = stock - 4 WHERE id = {product}"),
+            format!(
+                "INSERT INTO orders (id, status, total_cents, email, claimed_by, claimed_until) \
+                 VALUES ('{id}', 'pending', 100, 'x@example.com', {claim})"
+            ),
+            format!(
+                "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) \
+                 VALUES ('{id}', {product}, 4, 25)"
+            ),
+        ] {
+            sqlx::query(&statement)
+                .execute(&mut db)
+                .await
+                .expect("setup");
+        }
     }
     drop(db);
 
-    let restarted = spawn_app_with(|c| c.database_url = url.clone()).await;
-    assert_eq!(restarted.stock().await[1], (2, 100));
-    assert_eq!(restarted.orders_with_status("pending").await, 0);
-    assert_eq!(restarted.orders_with_status("failed").await, 1);
+    let restarted = spawn_app_with(|c| c.database_url = url).await;
+    let stock = restarted.stock().await;
+    assert_eq!(stock[1], (2, 100), "the unclaimed order's stock came back");
+    assert_eq!(stock[2], (3, 100), "the expired claim's stock came back");
+    assert_eq!(stock[3], (4, 96), "a live replica's order keeps its stock");
+    assert_eq!(restarted.orders_with_status("failed").await, 2);
+    assert_eq!(restarted.orders_with_status("pending").await, 1);
 }
 
 #[tokio::test]
@@ -455,13 +475,7 @@ async fn idempotency_keys_past_their_retention_are_forgotten_and_younger_ones_re
         let first = app.checkout_with(&[("idempotency-key", key)], &body).await;
         assert_eq!(first.status(), 201);
     }
-    sqlx::query(
-        "UPDATE idempotency_keys SET created_at = \
-         strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-25 hours') WHERE key = 'old-key'",
-    )
-    .execute(&mut app.db().await)
-    .await
-    .expect("aged");
+    app.age_idempotency_key("old-key", 25).await;
     let pruned = app
         .server_db()
         .await

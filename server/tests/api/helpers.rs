@@ -1,5 +1,8 @@
-//! `spawn_app()`: the real server on its own port with its own temporary database, its spans
-//! captured by the SDK's in-memory exporter and its log lines captured in memory.
+//! `spawn_app()`: the real server on its own port with its own new database, its spans captured by
+//! the SDK's in-memory exporter and its log lines captured in memory.
+//!
+//! The database is a temporary SQLite file, or with `TEST_DATABASE=postgres` a new database in a
+//! real PostgreSQL (`test_support::postgres`): `scripts/test.sh` runs these tests both ways.
 
 use std::{
     net::SocketAddr,
@@ -7,14 +10,18 @@ use std::{
     time::Duration,
 };
 
-use checkout_server::{config::Config, startup::Application, telemetry};
+use checkout_server::{
+    config::{Backend, Config, DatabaseUrl},
+    startup::Application,
+    telemetry,
+};
 use opentelemetry::{
     Value,
     trace::{SpanId, SpanKind, Status, TraceId},
 };
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use serde_json::{Value as Json, json};
-use sqlx::{Connection, SqliteConnection};
+use sqlx::{AnyConnection, Connection};
 use tempfile::TempDir;
 
 /// The approving, declining, insufficient-funds and gateway-error test cards.
@@ -32,8 +39,23 @@ pub struct TestApp {
     pub client: reqwest::Client,
     exporter: InMemorySpanExporter,
     provider: SdkTracerProvider,
-    database_url: String,
+    database_url: DatabaseUrl,
     _dir: TempDir,
+}
+
+/// Whether this run's tests use PostgreSQL (`TEST_DATABASE=postgres`) rather than SQLite.
+pub fn on_postgres() -> bool {
+    std::env::var("TEST_DATABASE").is_ok_and(|db| db == "postgres")
+}
+
+/// A new, empty database of this run's kind; a SQLite file lives in `dir`.
+pub async fn new_database(dir: &TempDir) -> DatabaseUrl {
+    let url = if on_postgres() {
+        test_support::postgres::database().await
+    } else {
+        format!("sqlite://{}", dir.path().join("checkout.db").display())
+    };
+    DatabaseUrl::parse(&url).expect("a database URL")
 }
 
 /// Starts the server with the test defaults (no payment latency, stock 100).
@@ -45,10 +67,9 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     init_log_capture();
     let dir = tempfile::tempdir().expect("temp dir");
-    let db_path = dir.path().join("checkout.db");
     let mut config = Config {
         server_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url: format!("sqlite://{}", db_path.display()),
+        database_url: new_database(&dir).await,
         payment_latency: Duration::ZERO,
         ..Config::default()
     };
@@ -123,25 +144,58 @@ impl TestApp {
 
     /// The server's database as the server itself opens it (a second pool on the same file).
     pub async fn server_db(&self) -> checkout_server::db::Db {
+        self.replica_db(Duration::from_secs(30)).await
+    }
+
+    /// The server's database as another replica would open it, its claims lasting `lease`.
+    pub async fn replica_db(&self, lease: Duration) -> checkout_server::db::Db {
         checkout_server::db::Db::connect(
             &self.database_url,
             100,
+            lease,
             checkout_server::telemetry::tracer(&self.provider),
         )
         .await
         .expect("the database opens")
     }
 
-    /// A connection to the server's database, to check what was (not) written.
-    pub async fn db(&self) -> SqliteConnection {
-        SqliteConnection::connect(&self.database_url)
+    /// The database's URL.
+    pub fn database_url(&self) -> &DatabaseUrl {
+        &self.database_url
+    }
+
+    /// A connection to the server's database, to check what was (not) written. Statements use
+    /// `$1` parameters, which both databases accept.
+    pub async fn db(&self) -> AnyConnection {
+        sqlx::any::install_default_drivers();
+        AnyConnection::connect(self.database_url.expose())
             .await
             .expect("db")
     }
 
+    /// Makes the idempotency key look `hours` old.
+    pub async fn age_idempotency_key(&self, key: &str, hours: i64) {
+        let statement = match self.database_url.backend() {
+            Backend::Sqlite => {
+                "UPDATE idempotency_keys SET created_at = \
+                 strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || $2 || ' hours') WHERE key = $1"
+            }
+            Backend::Postgres => {
+                "UPDATE idempotency_keys SET created_at = now() - $2 * interval '1 hour' \
+                 WHERE key = $1"
+            }
+        };
+        sqlx::query(statement)
+            .bind(key)
+            .bind(hours)
+            .execute(&mut self.db().await)
+            .await
+            .expect("aged");
+    }
+
     /// How many orders have `status`.
     pub async fn orders_with_status(&self, status: &str) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = ?1")
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = $1")
             .bind(status)
             .fetch_one(&mut self.db().await)
             .await
