@@ -38,9 +38,22 @@ cargo fmt --all -- --check
 phase "lint (host)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-phase "host tests"
+phase "PostgreSQL (server binaries)"
+# The tests start their own throwaway PostgreSQL from these binaries (test-support/src/postgres.rs),
+# or use the server TEST_POSTGRES_URL names. Installed only when missing.
+if [ -z "${TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+fi
+
+phase "host tests (API tests on SQLite, replicas on PostgreSQL)"
 # `e2e` needs the whole stack; it runs last, below.
 cargo test --workspace --exclude e2e --locked
+
+phase "API tests on PostgreSQL"
+TEST_DATABASE=postgres cargo test -p checkout-server --test api --locked
 
 phase "browser (Chromium + chromedriver) and nginx"
 # Chromium and its driver from one apt run, so their versions match; nginx for the page's nginx
