@@ -223,11 +223,11 @@ fn the_collector_receives_otlp_with_cors_and_exports_to_jaeger_with_retry_and_a_
 fn the_page_reaches_the_api_and_the_collector_on_its_own_origin_everywhere() {
     let nginx = read("web/nginx.conf");
     assert!(nginx.contains("listen 8080;"));
+    // The upstream itself (server:3000 by default) is checked with the scale profile below.
+    let api = nginx_location(&nginx, "/api/");
     assert!(
-        nginx.contains(
-            "location /api/ {\n        set $server http://server:3000;\n        proxy_pass $server;"
-        ),
-        "{nginx}"
+        api.contains("set $server http://${API_UPSTREAM};\n        proxy_pass $server;"),
+        "{api}"
     );
     assert!(
         nginx.contains(
@@ -412,4 +412,167 @@ fn the_images_build_from_current_bases_on_amd64_and_arm64_with_cached_dependenci
     let (version, flavour) = nginx.split_once('-').expect("nginx:VERSION-alpine");
     assert_eq!(flavour, "alpine");
     assert!(minor(version) >= 29, "a current nginx: {nginx}");
+}
+
+/// The environment variable `name` of a compose service.
+fn env_of(service: &Value, name: &str) -> String {
+    service["environment"][name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {name}"))
+        .to_owned()
+}
+
+#[test]
+fn the_scale_profile_runs_three_replicas_on_postgres_behind_their_own_page() {
+    let compose = compose();
+    for name in ["postgres", "server-replica", "web-scale"] {
+        assert_eq!(
+            strings(&service(&compose, name)["profiles"]),
+            ["scale"],
+            "{name} only in the scale profile"
+        );
+    }
+    for name in ["jaeger", "jaeger-data", "otel-collector", "server", "web"] {
+        assert!(
+            service(&compose, name)["profiles"].is_null(),
+            "{name} in every profile: the default stack stays SQLite and one server"
+        );
+    }
+    assert_eq!(
+        env_of(service(&compose, "server"), "DATABASE_URL"),
+        "sqlite:///data/checkout.db"
+    );
+
+    // PostgreSQL: persistent, with a healthcheck the replicas wait for.
+    let postgres = service(&compose, "postgres");
+    let volume = strings(&postgres["volumes"])
+        .into_iter()
+        .find(|v| v.ends_with(":/var/lib/postgresql/data"))
+        .expect("the data directory on a volume");
+    let volume = volume.split(':').next().expect("name");
+    assert!(
+        compose["volumes"]
+            .as_mapping()
+            .expect("volumes")
+            .contains_key(volume)
+    );
+    assert!(strings(&postgres["healthcheck"]["test"]).contains(&"pg_isready".to_owned()));
+
+    // Three replicas on it, reached only through the page's proxy.
+    let replica = service(&compose, "server-replica");
+    assert_eq!(replica["deploy"]["replicas"].as_u64(), Some(3));
+    assert!(
+        replica["ports"].is_null(),
+        "three replicas cannot share a host port"
+    );
+    assert_eq!(
+        replica["depends_on"]["postgres"]["condition"].as_str(),
+        Some("service_healthy")
+    );
+    let url = env_of(replica, "DATABASE_URL");
+    let expected = format!(
+        "postgres://{user}:{password}@postgres:5432/{db}",
+        user = env_of(postgres, "POSTGRES_USER"),
+        password = env_of(postgres, "POSTGRES_PASSWORD"),
+        db = env_of(postgres, "POSTGRES_DB"),
+    );
+    assert_eq!(
+        url, expected,
+        "the replicas log in as PostgreSQL was set up"
+    );
+    let replica_port = env_of(replica, "SERVER_ADDR")
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .to_owned();
+
+    // Their page: the same image, its proxy pointed at the replicas, on its own port and origin.
+    let web = service(&compose, "web-scale");
+    assert_eq!(
+        env_of(web, "API_UPSTREAM"),
+        format!("server-replica:{replica_port}")
+    );
+    assert_eq!(strings(&web["ports"]), ["8081:8080"]);
+    assert!(env_of(replica, "CORS_ALLOWED_ORIGINS").contains("http://localhost:8081"));
+    let nginx = read("web/nginx.conf");
+    assert!(
+        nginx_location(&nginx, "/api/").contains("set $server http://${API_UPSTREAM};"),
+        "the proxy's upstream comes from the environment"
+    );
+    let dockerfile = read("web/Dockerfile");
+    let default_port = env_of(service(&compose, "server"), "SERVER_ADDR");
+    assert!(
+        dockerfile.contains(&format!(
+            "ENV API_UPSTREAM=server:{}",
+            default_port.rsplit(':').next().expect("port")
+        )),
+        "the default page still reaches the default server"
+    );
+    assert!(
+        dockerfile.contains("/etc/nginx/templates/default.conf.template"),
+        "installed where the nginx image fills templates in"
+    );
+}
+
+#[test]
+fn jaeger_keeps_its_traces_in_badger_on_a_volume() {
+    let compose = compose();
+    let jaeger = service(&compose, "jaeger");
+    let volumes = strings(&jaeger["volumes"]);
+    assert!(volumes.contains(&"./jaeger/config.yaml:/etc/jaeger/config.yaml:ro".to_owned()));
+    assert_eq!(
+        strings(&jaeger["command"]),
+        ["--config=/etc/jaeger/config.yaml"]
+    );
+    let data = volumes
+        .iter()
+        .find(|v| !v.starts_with('.'))
+        .expect("a named volume");
+    let (volume, mount) = data.split_once(':').expect("volume:path");
+    assert!(
+        compose["volumes"]
+            .as_mapping()
+            .expect("volumes")
+            .contains_key(volume)
+    );
+    // Jaeger runs as 10001: the volume is handed to it before it starts.
+    let init = service(&compose, "jaeger-data");
+    assert!(strings(&init["volumes"]).contains(&data.clone()));
+    assert!(strings(&init["command"]).join(" ").contains("10001:10001"));
+    assert_eq!(
+        jaeger["depends_on"]["jaeger-data"]["condition"].as_str(),
+        Some("service_completed_successfully")
+    );
+
+    let config = yaml("jaeger/config.yaml");
+    let store = config["extensions"]["jaeger_query"]["storage"]["traces"]
+        .as_str()
+        .expect("the query's store");
+    assert_eq!(
+        config["exporters"]["jaeger_storage_exporter"]["trace_storage"].as_str(),
+        Some(store),
+        "spans are written where the UI reads"
+    );
+    let badger = &config["extensions"]["jaeger_storage"]["backends"][store]["badger"];
+    assert_eq!(badger["ephemeral"].as_bool(), Some(false));
+    for dir in ["keys", "values"] {
+        let path = badger["directories"][dir].as_str().expect(dir);
+        assert!(
+            path.starts_with(&format!("{mount}/")),
+            "{dir} on the volume: {path}"
+        );
+    }
+    let pipeline = &config["service"]["pipelines"]["traces"];
+    assert_eq!(strings(&pipeline["receivers"]), ["otlp"]);
+    assert_eq!(
+        config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"].as_str(),
+        Some("0.0.0.0:4317"),
+        "where the collector sends (jaeger:4317)"
+    );
+    assert!(strings(&config["service"]["extensions"]).contains(&"healthcheckv2".to_owned()));
+    assert_eq!(
+        config["extensions"]["healthcheckv2"]["http"]["endpoint"].as_str(),
+        Some("0.0.0.0:13133"),
+        "what the compose healthcheck asks"
+    );
 }

@@ -13,6 +13,8 @@ use tokio::process::Command;
 fn config(dir: &Path, port: u16, root: &Path) -> String {
     let site = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/nginx.conf"))
         .expect("web/nginx.conf")
+        // What the image's template step does with its default (web/Dockerfile).
+        .replace("${API_UPSTREAM}", "server:3000")
         .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"))
         .replace(
             "root /usr/share/nginx/html;",

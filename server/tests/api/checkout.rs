@@ -500,3 +500,30 @@ async fn idempotency_keys_past_their_retention_are_forgotten_and_younger_ones_re
     assert_eq!(young.headers()["idempotent-replayed"], "true");
     assert_eq!(app.order_count().await, orders + 1);
 }
+
+#[tokio::test]
+async fn a_retry_while_the_first_request_runs_past_the_wait_gets_409_in_progress_then_the_answer() {
+    // A gateway slower than the 10 s a retry waits for the first request's answer.
+    let app = spawn_app_with(|c| c.payment_latency = std::time::Duration::from_secs(11)).await;
+    let body = checkout_body(&[(1, 1)], CARD_OK);
+    let key = [("idempotency-key", "slow-7f3e")];
+    let (first, retry) = tokio::join!(app.checkout_with(&key, &body), async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let started = std::time::Instant::now();
+        (app.checkout_with(&key, &body).await, started.elapsed())
+    });
+    let (retry, waited) = retry;
+    assert_eq!(retry.status(), 409);
+    assert_eq!(retry.headers()["retry-after"], "1");
+    assert!(waited >= std::time::Duration::from_secs(9), "{waited:?}");
+    let error: Value = retry.json().await.expect("a JSON error");
+    assert_eq!(error["error"]["code"], "idempotency_key_in_progress");
+
+    assert_eq!(first.status(), 201);
+    let placed: Value = first.json().await.expect("json");
+    let again = app.checkout_with(&key, &body).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let replayed: Value = again.json().await.expect("json");
+    assert_eq!(replayed["order_id"], placed["order_id"]);
+    assert_eq!(app.order_count().await, 1);
+}
