@@ -38,7 +38,7 @@ cargo fmt --all -- --check
 phase "lint (host)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-phase "PostgreSQL (server binaries)"
+phase "PostgreSQL binaries"
 # The tests start their own throwaway PostgreSQL from these binaries (test-support/src/postgres.rs),
 # or use the server TEST_POSTGRES_URL names. Installed only when missing.
 if [ -z "${TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
@@ -48,7 +48,7 @@ if [ -z "${TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/postgres >/
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
 fi
 
-phase "host tests (API tests on SQLite, replicas on PostgreSQL)"
+phase "host tests (replicas on PostgreSQL)"
 # `e2e` needs the whole stack; it runs last, below.
 cargo test --workspace --exclude e2e --locked
 

@@ -68,19 +68,19 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
-/// `scheme://user:password@host…` with the password replaced by `***`, for logs and errors.
+/// `scheme://user:password@host…` with the password replaced by `***`, for logs and errors; also
+/// in a value too malformed to be a URL (`postgres:/user:password@host`).
 fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some(at) = url.find('@') else {
         return url.to_owned();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) if user_info.contains(':') => {
-            let user = user_info.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}{path}")
+    let user_info_start = url[..at].rfind('/').map_or(0, |slash| slash + 1);
+    match url[user_info_start..at].find(':') {
+        Some(colon) => {
+            let password_start = user_info_start + colon + 1;
+            format!("{}***{}", &url[..password_start], &url[at..])
         }
-        _ => url.to_owned(),
+        None => url.to_owned(),
     }
 }
 
@@ -376,8 +376,14 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://shop:s3cret@db:5432/shop").expect("valid");
         assert_eq!(url.to_string(), "postgres://shop:***@db:5432/shop");
         assert_eq!(format!("{url:?}"), "postgres://shop:***@db:5432/shop");
-        let error = config(&[("DATABASE_URL", "mysql://shop:s3cret@db/shop")]).expect_err("mysql");
-        assert!(!error.to_string().contains("s3cret"), "{error}");
+        for refused in [
+            "mysql://shop:s3cret@db/shop",
+            "postgres:/shop:s3cret@db:5432/shop",
+        ] {
+            let error = config(&[("DATABASE_URL", refused)]).expect_err(refused);
+            assert!(!error.to_string().contains("s3cret"), "{error}");
+            assert!(error.to_string().contains("shop:***@db"), "{error}");
+        }
         assert_eq!(
             DatabaseUrl::parse("sqlite://data/checkout.db")
                 .expect("valid")

@@ -328,3 +328,32 @@ async fn dropped_spans_are_reported_as_a_count_not_a_line_each() {
     );
     assert!(drops.len() <= 3, "a count, not a line per span: {drops:?}");
 }
+
+#[tokio::test]
+async fn a_database_url_that_is_not_sqlite_or_postgres_is_refused_and_no_file_is_made() {
+    // The slip a user makes: one slash short, which once became a SQLite file named `postgres:`.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_checkout-server"));
+    command
+        .current_dir(dir.path())
+        .env("DATABASE_URL", "postgres:/shop:s3cret@127.0.0.1:5432/shop")
+        .env("SERVER_ADDR", "127.0.0.1:0")
+        .env("OTEL_SDK_DISABLED", "true");
+    let mut server = test_support::process::Process::spawn("checkout-server", command);
+    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+        .await
+        .expect("exits by itself")
+        .expect("status");
+    assert!(!status.success());
+    let output = server.output().join("\n");
+    assert!(
+        output.contains("DATABASE_URL") && output.contains("postgres://"),
+        "the variable and what it wants: {output}"
+    );
+    assert!(!output.contains("s3cret"), "{output}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("dir").count(),
+        0,
+        "nothing written"
+    );
+}
