@@ -471,16 +471,14 @@ impl Db {
             ),
             Backend::Postgres => {
                 let options = PgConnectOptions::from_str(url.expose())?;
+                // Shared strings: every statement span clones these without allocating.
+                let namespace = options
+                    .get_database()
+                    .unwrap_or_else(|| options.get_username());
                 let attributes = vec![
                     KeyValue::new(DB_SYSTEM_NAME, "postgresql"),
-                    KeyValue::new(
-                        DB_NAMESPACE,
-                        options
-                            .get_database()
-                            .unwrap_or_else(|| options.get_username())
-                            .to_owned(),
-                    ),
-                    KeyValue::new(SERVER_ADDRESS, options.get_host().to_owned()),
+                    KeyValue::new(DB_NAMESPACE, Arc::<str>::from(namespace)),
+                    KeyValue::new(SERVER_ADDRESS, Arc::<str>::from(options.get_host())),
                     KeyValue::new(SERVER_PORT, i64::from(options.get_port())),
                 ];
                 let pool = PgPoolOptions::new()

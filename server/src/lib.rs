@@ -5,12 +5,12 @@
 //!
 //! - [`config`]: the environment, read once into [`config::Config`].
 //! - [`startup`]: [`startup::Application`] opens the database, builds the router, binds, serves and
-//!   drains on shutdown.
+//!   drains on shutdown; it renews this replica's claims and recovers expired ones in the background.
 //! - [`telemetry`]: the tracer provider and its guard, the strict W3C [`telemetry::propagation`]
 //!   parser, and the [`telemetry::http`] middleware that opens the SERVER span of each request.
 //! - [`routes`]: the HTTP API; handlers parse input into [`domain`] types and call [`db`] and
 //!   [`payment`].
-//! - [`idempotency`]: `Idempotency-Key` locks.
+//! - [`idempotency`]: `Idempotency-Key` claims in the database: wait for, or replay, the first answer.
 //! - [`error`]: [`error::AppError`], the one error type, and its JSON body.
 
 pub mod config;
