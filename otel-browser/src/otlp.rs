@@ -21,9 +21,12 @@ pub const CONTENT_TYPE: &str = "application/x-protobuf";
 /// `spans` with `resource` as an OTLP `ExportTraceServiceRequest`, protobuf-encoded: one
 /// `ResourceSpans`, and one `ScopeSpans` per instrumentation scope, in order of first appearance.
 pub fn encode(spans: &[SpanData], resource: &Resource) -> Vec<u8> {
-    let mut w = Writer::default();
-    // ExportTraceServiceRequest.resource_spans = 1
-    w.message(1, |w| {
+    // A span with its attributes takes a few hundred bytes.
+    let mut w = Writer {
+        buf: Vec::with_capacity(512 + spans.len() * 384),
+    };
+    // ExportTraceServiceRequest.resource_spans = 1; a batch takes 16 KiB to 2 MiB: three bytes.
+    w.message_sized(1, 3, |w| {
         // ResourceSpans.resource = 1
         w.message(1, |w| {
             for (key, value) in resource.iter() {
@@ -41,13 +44,14 @@ pub fn encode(spans: &[SpanData], resource: &Resource) -> Vec<u8> {
         }
         for scope in scopes {
             // ResourceSpans.scope_spans = 2
-            w.message(2, |w| {
+            w.message_sized(2, 3, |w| {
                 w.message(1, |w| w.scope(scope));
                 for span in spans
                     .iter()
                     .filter(|s| same_scope(&s.instrumentation_scope, scope))
                 {
-                    w.message(2, |w| w.span(span));
+                    // A span takes 128 bytes to 16 KiB: a two-byte length.
+                    w.message_sized(2, 2, |w| w.span(span));
                 }
                 w.string(3, scope.schema_url().unwrap_or_default());
             });
@@ -85,6 +89,7 @@ struct Writer {
 }
 
 impl Writer {
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn varint(&mut self, mut value: u64) {
         while value >= 0x80 {
             self.buf.push((value as u8) | 0x80);
@@ -93,37 +98,82 @@ impl Writer {
         self.buf.push(value as u8);
     }
 
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn tag(&mut self, field: u32, wire_type: u32) {
         self.varint(u64::from(field << 3 | wire_type));
     }
 
-    /// A nested message: its fields are written by `body`, then its length is put in front.
+    /// A nested message: its fields are written by `body`, after one byte kept for its length
+    /// (most nested messages, attributes and values, are under 128 bytes).
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn message(&mut self, field: u32, body: impl FnOnce(&mut Self)) {
-        self.tag(field, LEN);
-        let start = self.buf.len();
-        body(self);
-        let len = self.buf.len() - start;
-        self.varint(len as u64);
-        let prefix = self.buf.len() - start - len;
-        self.buf[start..].rotate_right(prefix);
+        self.message_sized(field, 1, body);
     }
 
+    /// A nested message whose length is expected to take `expected` varint bytes: that many are
+    /// kept in front of its body and filled in after. When the length needs another number of
+    /// bytes (protobuf wants the shortest varint), the body is moved once to make it fit.
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
+    fn message_sized(&mut self, field: u32, expected: usize, body: impl FnOnce(&mut Self)) {
+        let at = self.open(field, expected);
+        body(self);
+        self.close(at, expected);
+    }
+
+    /// The tag of a nested message and `expected` bytes kept for its length; returns where they
+    /// start. (Not generic, so the page has one copy, not one per message closure.)
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    fn open(&mut self, field: u32, expected: usize) -> usize {
+        self.tag(field, LEN);
+        let at = self.buf.len();
+        self.buf.resize(at + expected, 0);
+        at
+    }
+
+    /// Writes the length of the message body that follows the `expected` bytes at `at`.
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    fn close(&mut self, at: usize, expected: usize) {
+        let end = self.buf.len();
+        let len = end - at - expected;
+        let mut needed = 1;
+        while len >> (7 * needed) != 0 {
+            needed += 1;
+        }
+        if needed != expected {
+            self.buf.resize(end.max(end + needed - expected), 0);
+            self.buf.copy_within(at + expected..end, at + needed);
+            self.buf.truncate(end + needed - expected);
+        }
+        let mut value = len as u64;
+        for byte in &mut self.buf[at..at + needed] {
+            *byte = (value as u8) | 0x80;
+            value >>= 7;
+        }
+        self.buf[at + needed - 1] &= 0x7f;
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn bytes_always(&mut self, field: u32, bytes: &[u8]) {
         self.tag(field, LEN);
         self.varint(bytes.len() as u64);
         self.buf.extend_from_slice(bytes);
     }
 
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn bytes(&mut self, field: u32, bytes: &[u8]) {
         if !bytes.is_empty() {
             self.bytes_always(field, bytes);
         }
     }
 
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn string(&mut self, field: u32, text: &str) {
         self.bytes(field, text.as_bytes());
     }
 
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn uint(&mut self, field: u32, value: u64) {
         if value != 0 {
             self.tag(field, VARINT);
@@ -131,6 +181,7 @@ impl Writer {
         }
     }
 
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn fixed64(&mut self, field: u32, value: u64) {
         if value != 0 {
             self.tag(field, I64);
@@ -138,6 +189,7 @@ impl Writer {
         }
     }
 
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn fixed32(&mut self, field: u32, value: u32) {
         if value != 0 {
             self.tag(field, I32);
@@ -145,6 +197,7 @@ impl Writer {
         }
     }
 
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn time(&mut self, field: u32, time: SystemTime) {
         let nanos = time
             .duration_since(UNIX_EPOCH)
@@ -162,6 +215,7 @@ impl Writer {
     }
 
     /// `KeyValue` (key = 1, value = 2) as field `field` of the enclosing message.
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn key_value(&mut self, field: u32, key: &str, value: &Value) {
         self.message(field, |w| {
             w.string(1, key);
@@ -169,6 +223,7 @@ impl Writer {
         });
     }
 
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn attributes(&mut self, field: u32, attributes: &[KeyValue]) {
         for kv in attributes {
             self.key_value(field, kv.key.as_str(), &kv.value);
@@ -176,6 +231,7 @@ impl Writer {
     }
 
     /// The fields of an `AnyValue`: string = 1, bool = 2, int = 3, double = 4, array = 5.
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn any_value(&mut self, value: &Value) {
         match value {
             Value::String(s) => self.bytes_always(1, s.as_str().as_bytes()),
@@ -206,17 +262,20 @@ impl Writer {
         }
     }
 
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn scalar_bool(&mut self, value: bool) {
         self.tag(2, VARINT);
         self.varint(u64::from(value));
     }
 
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn scalar_int(&mut self, value: i64) {
         self.tag(3, VARINT);
         // int64 is sent as the two's-complement u64 (ten bytes when negative).
         self.varint(value as u64);
     }
 
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     fn scalar_double(&mut self, value: f64) {
         self.tag(4, I64);
         self.buf.extend_from_slice(&value.to_bits().to_le_bytes());

@@ -15,9 +15,8 @@ use std::{
 use checkout_server::{
     config::{Config, DatabaseUrl},
     startup::Application,
-    telemetry,
+    telemetry::{self, export::OtlpHttpExporter},
 };
-use opentelemetry_otlp::{SpanExporter, WithExportConfig as _};
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use serde_json::json;
 use test_support::collector::{Collector, Mode};
@@ -27,12 +26,11 @@ const CHECKOUTS: usize = 300;
 
 async fn run(mode: Mode) -> (Vec<Duration>, usize) {
     let collector = Collector::start(mode).await.addr;
-    let exporter = SpanExporter::builder()
-        .with_http()
-        .with_endpoint(format!("http://{collector}/v1/traces"))
-        .with_timeout(Duration::from_secs(10))
-        .build()
-        .expect("exporter");
+    let endpoint = format!("http://{collector}/v1/traces");
+    let exporter = OtlpHttpExporter::from_lookup(|name| {
+        (name == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").then(|| endpoint.clone())
+    })
+    .expect("exporter");
     let processor = BatchSpanProcessor::builder(exporter)
         .with_batch_config(
             BatchConfigBuilder::default()

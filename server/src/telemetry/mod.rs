@@ -1,7 +1,7 @@
 //! Telemetry: the tracer provider and its OTLP export, logging, and the helpers that make spans.
 //!
 //! - [`TelemetryGuard::init`] builds the provider from the standard `OTEL_*` variables: OTLP/HTTP
-//!   protobuf through a batch span processor, W3C propagators, a resource with the service name and
+//!   protobuf ([`export`]) through a batch span processor, W3C propagators, a resource with the service name and
 //!   version. Hold the guard for the life of the process and call [`TelemetryGuard::shutdown`].
 //! - [`propagation`] is a strict W3C Trace Context parser in front of the SDK.
 //! - [`http`] is the middleware that opens one SERVER span per request.
@@ -11,6 +11,7 @@
 //! is used for log lines only, so the OTLP exporter's own HTTP client (reqwest, hyper) can never be
 //! traced into the pipeline it feeds.
 
+pub mod export;
 pub mod http;
 pub mod propagation;
 pub mod timing;
@@ -23,7 +24,6 @@ use opentelemetry::{
     global,
     trace::{SpanKind, SpanRef, Status, TraceContextExt, Tracer as _, TracerProvider as _},
 };
-use opentelemetry_otlp::{SpanExporter, WithExportConfig as _};
 use opentelemetry_sdk::{
     Resource,
     trace::{SdkTracer, SdkTracerProvider},
@@ -55,7 +55,7 @@ pub struct TelemetryGuard {
 /// The exporter could not be built from the `OTEL_*` settings.
 #[derive(Debug, thiserror::Error)]
 #[error("OpenTelemetry exporter: {0}")]
-pub struct TelemetryError(#[from] opentelemetry_otlp::ExporterBuildError);
+pub struct TelemetryError(#[from] export::ExporterConfigError);
 
 impl TelemetryGuard {
     /// Builds the provider from the `OTEL_*` variables and installs it globally. `OTEL_SDK_DISABLED=true` gives a provider that records spans (so trace ids still
@@ -63,15 +63,9 @@ impl TelemetryGuard {
     pub fn init() -> Result<Self, TelemetryError> {
         let mut builder = SdkTracerProvider::builder().with_resource(resource());
         if !sdk_disabled() {
-            // The endpoint, protocol, timeout, headers and compression come from OTEL_EXPORTER_OTLP_*;
+            // The endpoint, protocol, timeout and headers come from OTEL_EXPORTER_OTLP_* (`export`);
             // the batch sizes and delays from OTEL_BSP_*; the sampler from OTEL_TRACES_SAMPLER.
-            let exporter = SpanExporter::builder()
-                .with_http()
-                // http/protobuf is the only protocol built in; OTEL_EXPORTER_OTLP_PROTOCOL still
-                // overrides it, with a clear error for one that is not compiled in.
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .build()?;
-            builder = builder.with_batch_exporter(exporter);
+            builder = builder.with_batch_exporter(export::OtlpHttpExporter::from_env()?);
         }
         let provider = builder.build();
         global::set_tracer_provider(provider.clone());

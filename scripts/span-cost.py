@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""What tracing costs the server: throughput, latency and CPU per request, traced vs untraced.
+
+Run through scripts/span-cost.sh (it builds the release server and installs wrk and rotel). For
+each route and each round, the three modes run one after another, their order rotated every round:
+
+  traced     exporting to a live collector (rotel, discarding what it receives)
+  untraced   OTEL_SDK_DISABLED=true: spans are made but nothing is exported
+  down       exporting to a port where nothing listens
+
+Each run starts a fresh server pinned to core 0 (taskset), its SQLite file on tmpfs (/dev/shm) and
+no payment latency, warms it up for a second, then wrk (and rotel) on core 1 loads it for
+--seconds with 16 connections. CPU per request is the server's utime+stime from /proc/PID/stat
+over the requests wrk counted. Ratios are taken per round (the modes of one round ran back to
+back) and the table gives their medians.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MODES = ["traced", "untraced", "down"]
+CHECKOUT_BODY = json.dumps(
+    {
+        "items": [{"product_id": 1, "quantity": 1}],
+        "card": {"number": "4242 4242 4242 4242", "expiry": "12/34", "cvc": "123"},
+        "email": "bench@example.com",
+    }
+)
+ROUTES = {
+    "GET /api/products": ("/api/products", None),
+    "POST /api/checkout": ("/api/checkout", CHECKOUT_BODY),
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"nothing answered {url} within {seconds} s")
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of the whole line; here, after "pid (comm)", 12 and 13.
+    return int(fields[11]) + int(fields[12])
+
+
+def peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def to_ms(value):
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if not match:
+        sys.exit(f"wrk printed a time this cannot read: {value!r}")
+    number, unit = match.groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def wrk(url, body, seconds, script_dir):
+    command = ["taskset", "-c", "1", "wrk", "-t1", "-c16", f"-d{seconds}s", "--latency"]
+    if body is not None:
+        script = os.path.join(script_dir, "post.lua")
+        with open(script, "w") as f:
+            f.write('wrk.method = "POST"\n')
+            f.write('wrk.headers["Content-Type"] = "application/json"\n')
+            f.write(f"wrk.body = {json.dumps(body)}\n")
+        command += ["-s", script]
+    out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    requests, duration = re.search(r"(\d+) requests in (\S+),", out).groups()
+    requests, seconds = int(requests), to_ms(duration) / 1000
+    # The "Latency Distribution" lines, not the "+/- Stdev" column's percentages.
+    p50 = to_ms(re.search(r"^\s+50%\s+(\S+)$", out, re.MULTILINE).group(1))
+    p99 = to_ms(re.search(r"^\s+99%\s+(\S+)$", out, re.MULTILINE).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    if bad or errors:
+        sys.exit(f"wrk saw failures: {out}")
+    return requests, seconds, p50, p99
+
+
+def run(binary, mode, collector, route, seconds, work):
+    port = free_port()
+    db_dir = tempfile.mkdtemp(prefix="span-cost-", dir="/dev/shm")
+    env = dict(
+        os.environ,
+        SERVER_ADDR=f"127.0.0.1:{port}",
+        DATABASE_URL=f"sqlite://{db_dir}/bench.db",
+        PAYMENT_LATENCY_MS="0",
+        SEED_STOCK="1000000000",
+        RUST_LOG="warn",
+        OTEL_SERVICE_NAME="checkout-server",
+    )
+    env.pop("OTEL_SDK_DISABLED", None)
+    if mode == "untraced":
+        env["OTEL_SDK_DISABLED"] = "true"
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = (
+        f"http://127.0.0.1:{collector}" if mode == "traced" else f"http://127.0.0.1:{free_port()}"
+    )
+    server = subprocess.Popen(
+        ["taskset", "-c", "0", binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(base + "/healthz")
+        path, body = route
+        wrk(base + path, body, 1, work)  # warm-up
+        before = cpu_ticks(server.pid)
+        requests, elapsed, p50, p99 = wrk(base + path, body, seconds, work)
+        cpu_us = (cpu_ticks(server.pid) - before) / CLK_TCK * 1e6 / requests
+        rss_mib = peak_rss_kib(server.pid) / 1024
+        return {"rps": requests / elapsed, "p50": p50, "p99": p99, "cpu_us": cpu_us, "rss": rss_mib}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
+        shutil.rmtree(db_dir, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--binary", default="target/release/checkout-server")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--route", choices=list(ROUTES), action="append")
+    args = parser.parse_args()
+    rotel = os.environ.get("ROTEL_AGENT") or sys.exit("ROTEL_AGENT: source scripts/rotel.sh first")
+    collector = free_port()
+    work = tempfile.mkdtemp(prefix="span-cost-")
+    pid_file = os.path.join(work, "rotel.pid")
+    rotel_process = subprocess.Popen(
+        ["taskset", "-c", "1", rotel, "start", "--otlp-http-endpoint", f"127.0.0.1:{collector}",
+         "--otlp-grpc-endpoint", f"127.0.0.1:{free_port()}", "--exporter", "blackhole",
+         "--pid-file", pid_file],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", collector), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            sys.exit("rotel did not start")
+        rows = []
+        for name in args.route or list(ROUTES):
+            results = {mode: [] for mode in MODES}
+            for round_ in range(args.rounds):
+                order = MODES[round_ % 3:] + MODES[: round_ % 3]
+                for mode in order:
+                    results[mode].append(run(args.binary, mode, collector, ROUTES[name], args.seconds, work))
+                r = {m: results[m][-1] for m in MODES}
+                print(
+                    f"{name} round {round_ + 1}: "
+                    + ", ".join(f"{m} {r[m]['rps']:.0f} req/s {r[m]['cpu_us']:.1f} µs" for m in MODES),
+                    file=sys.stderr,
+                )
+            rows.append((name, results))
+        print_table(rows)
+    finally:
+        rotel_process.terminate()
+        rotel_process.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def spread(values):
+    return f"{min(values):.2f}–{max(values):.2f}"
+
+
+def print_table(rows):
+    print()
+    print("| path | mode | req/s | p50 ms | p99 ms | CPU µs/request | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for name, results in rows:
+        for mode in MODES:
+            runs = results[mode]
+            print(
+                f"| `{name}` | {mode} | {median([r['rps'] for r in runs]):,.0f} | "
+                f"{median([r['p50'] for r in runs]):.2f} | {median([r['p99'] for r in runs]):.2f} | "
+                f"{median([r['cpu_us'] for r in runs]):.1f} | {max(r['rss'] for r in runs):.1f} |"
+            )
+    print()
+    print("| path | traced/untraced req/s | down/untraced req/s | CPU µs added per request (traced − untraced) |")
+    print("|---|---|---|---|")
+    for name, results in rows:
+        paired = list(zip(results["traced"], results["untraced"], results["down"]))
+        traced = [t["rps"] / u["rps"] for t, u, _ in paired]
+        down = [d["rps"] / u["rps"] for _, u, d in paired]
+        added = [t["cpu_us"] - u["cpu_us"] for t, u, _ in paired]
+        print(
+            f"| `{name}` | **{median(traced):.3f}** ({spread(traced)}) | {median(down):.3f} "
+            f"({spread(down)}) | **{median(added):+.1f}** ({min(added):+.1f} to {max(added):+.1f}) |"
+        )
+
+
+if __name__ == "__main__":
+    main()

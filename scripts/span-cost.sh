@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# What tracing costs the server (BENCHMARKS.md, "Span cost"): builds the release server, installs
+# wrk and rotel when missing, then runs scripts/span-cost.py, which prints the A/B table.
+# Usage: scripts/span-cost.sh [--rounds 5] [--seconds 5] [--route 'GET /api/products']
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v wrk >/dev/null; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk >/dev/null
+fi
+source scripts/rotel.sh
+cargo build --release --locked -p checkout-server
+exec python3 scripts/span-cost.py "$@"
