@@ -387,3 +387,46 @@ async fn through_a_minute_without_its_collector_the_page_works_and_retries_nothi
     .await;
     stack.assert_no_card_data();
 }
+
+/// Click → trace latency, a benchmark kept with the tests (it asserts no time, BENCHMARKS.md has
+/// the figures): 20 checkouts in a row, each timed from just before the click on Checkout until the
+/// last span of its trace (the browser's root, the server's last statement) has arrived where the
+/// collector forwards to. That is an upper bound on arrival at the collector itself: rotel's
+/// forwarding is in it. The stack's export delays are the ones it runs with (the page 500 ms, the
+/// server `OTEL_BSP_SCHEDULE_DELAY=200`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_checkouts_each_arrive_whole_and_the_click_to_trace_latency_is_printed() {
+    const CHECKOUTS: usize = 20;
+    let stack = Stack::start().await;
+    let stack = &stack;
+    with_browser(|client| async move {
+        client.goto(&stack.page_url).await.expect("the page loads");
+        find(&client, "product-1").await;
+        let mut latencies = Vec::with_capacity(CHECKOUTS);
+        let mut previous = String::new();
+        for _ in 0..CHECKOUTS {
+            click(&client, "add-1").await;
+            let clicked = std::time::Instant::now();
+            click(&client, "checkout").await;
+            let (status, message) = wait_for_result(&client, &previous).await;
+            assert_eq!(status, "ok", "the page says: {message}");
+            previous = message;
+            let trace_id = text(&client, "trace-id").await;
+            stack
+                .trace(&trace_id, |t| {
+                    server_part_arrived(t) && browser_part_arrived(t)
+                })
+                .await;
+            latencies.push(clicked.elapsed());
+        }
+        latencies.sort_unstable();
+        let at = |percent: usize| latencies[(latencies.len() * percent).div_ceil(100) - 1];
+        eprintln!(
+            "click → trace over {CHECKOUTS} checkouts: p50 {:?}, p95 {:?}, max {:?}",
+            at(50),
+            at(95),
+            latencies[CHECKOUTS - 1]
+        );
+    })
+    .await;
+}
