@@ -7,18 +7,12 @@
 //!
 //! Run: `cargo bench -p checkout-server --bench collector_faults` (results in BENCHMARKS.md).
 
-use std::{
-    net::SocketAddr,
-    time::{Duration, Instant},
-};
+mod common;
 
-use checkout_server::{
-    config::{Config, DatabaseUrl},
-    startup::Application,
-    telemetry::{self, export::OtlpHttpExporter},
-};
+use std::time::{Duration, Instant};
+
+use checkout_server::telemetry::export::OtlpHttpExporter;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
-use serde_json::json;
 use test_support::collector::{Collector, Mode};
 
 const WARMUP: usize = 20;
@@ -42,26 +36,10 @@ async fn run(mode: Mode) -> (Vec<Duration>, usize) {
         .with_span_processor(processor)
         .build();
     let dir = tempfile::tempdir().expect("dir");
-    let config = Config {
-        server_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url: DatabaseUrl::parse(&format!("sqlite://{}/bench.db", dir.path().display()))
-            .expect("a SQLite URL"),
-        payment_latency: Duration::ZERO,
-        seed_stock: 1_000_000,
-        ..Config::default()
-    };
-    let app = Application::build(&config, telemetry::tracer(&provider))
-        .await
-        .expect("app");
-    let url = format!("http://{}/api/checkout", app.local_addr());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let url = common::start_server(&provider, &dir).await;
 
     let client = reqwest::Client::new();
-    let body = json!({
-        "items": [{ "product_id": 1, "quantity": 1 }],
-        "card": { "number": "4242 4242 4242 4242", "expiry": "12/34", "cvc": "123" },
-        "email": "bench@example.com",
-    });
+    let body = common::checkout_body();
     let mut times = Vec::with_capacity(CHECKOUTS);
     let mut failed = 0;
     for i in 0..WARMUP + CHECKOUTS {

@@ -12,7 +12,9 @@
 //!   protobuf: the OTLP exporter's transform + prost, and the hand-written writer;
 //! - encoding a batch of 50 spans shaped like the page's (a click, its fetches) with the writer.
 
-use std::{hint::black_box, net::SocketAddr, time::Duration};
+mod common;
+
+use std::hint::black_box;
 
 use axum::{
     Router,
@@ -21,14 +23,10 @@ use axum::{
     middleware,
     routing::get,
 };
-use checkout_server::{
-    config::{Config, DatabaseUrl},
-    startup::Application,
-    telemetry::{
-        self,
-        http::{Edge, ParentPolicy, server_span},
-        propagation,
-    },
+use checkout_server::telemetry::{
+    self,
+    http::{Edge, ParentPolicy, server_span},
+    propagation,
 };
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use opentelemetry::{
@@ -126,29 +124,11 @@ fn server_spans() -> (Vec<SpanData>, Resource) {
             .with_simple_exporter(exporter.clone())
             .build();
         let dir = tempfile::tempdir().expect("dir");
-        let config = Config {
-            server_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database_url: DatabaseUrl::parse(&format!(
-                "sqlite://{}/bench.db",
-                dir.path().display()
-            ))
-            .expect("a SQLite URL"),
-            payment_latency: Duration::ZERO,
-            ..Config::default()
-        };
-        let app = Application::build(&config, telemetry::tracer(&provider))
-            .await
-            .expect("app");
-        let url = format!("http://{}/api/checkout", app.local_addr());
-        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        let url = common::start_server(&provider, &dir).await;
         exporter.reset();
         let client = reqwest::Client::new();
         while exporter.get_finished_spans().expect("spans").len() < 512 {
-            let body = serde_json::json!({
-                "items": [{ "product_id": 1, "quantity": 1 }],
-                "card": { "number": "4242 4242 4242 4242", "expiry": "12/34", "cvc": "123" },
-                "email": "bench@example.com",
-            });
+            let body = common::checkout_body();
             let answer = client.post(&url).json(&body).send().await.expect("sent");
             assert_eq!(answer.status(), 201);
         }
