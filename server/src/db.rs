@@ -97,7 +97,11 @@ struct Claims {
 #[derive(Debug)]
 pub enum Claim {
     /// The key is this request's now: run it, then [`Db::answer_key`] or [`Db::release_key`].
-    Claimed,
+    /// Taken over from a holder that died, it names the order that holder had placed, if any.
+    Claimed {
+        /// The order an earlier holder of the key placed before it stopped.
+        earlier_order: Option<String>,
+    },
     /// The key's request was answered; replay the answer (if the fingerprint matches).
     Answered(StoredResponse),
     /// Another request holds the key and is still running (its fingerprint is given).
@@ -338,10 +342,10 @@ const SELECT_IDEMPOTENCY_KEY: Statement = Statement {
     sqlite: concat!(
         "SELECT fingerprint, status_code, body, claimed_until IS NULL OR claimed_until < ",
         sqlite_now!(),
-        " FROM idempotency_keys WHERE key = $1"
+        ", order_id FROM idempotency_keys WHERE key = $1"
     ),
     postgres: "SELECT fingerprint, status_code, body, \
-               claimed_until IS NULL OR claimed_until < now() \
+               claimed_until IS NULL OR claimed_until < now(), order_id \
                FROM idempotency_keys WHERE key = $1",
 };
 // A key whose holder stopped renewing (it crashed) is taken over by the next request with it.
@@ -363,6 +367,11 @@ const TAKE_OVER_IDEMPOTENCY_KEY: Statement = Statement {
          AND (claimed_until IS NULL OR claimed_until < now())"
     ),
 };
+const LINK_ORDER_TO_IDEMPOTENCY_KEY: Statement = Statement::portable(
+    "UPDATE",
+    "idempotency_keys",
+    "UPDATE idempotency_keys SET order_id = $1 WHERE key = $2 AND claimed_by = $3",
+);
 const ANSWER_IDEMPOTENCY_KEY: Statement = Statement::portable(
     "UPDATE",
     "idempotency_keys",
@@ -621,8 +630,9 @@ impl Db {
         })
     }
 
-    /// In one transaction: takes the stock of every line (never below zero) and records a pending
-    /// order claimed by this replica. Either all of it happens or none of it does.
+    /// In one transaction: takes the stock of every line (never below zero), records a pending
+    /// order claimed by this replica, and names it on the idempotency `key` this replica holds, if
+    /// any. Either all of it happens or none of it does.
     pub async fn reserve_order(
         &self,
         order_id: &str,
@@ -630,6 +640,7 @@ impl Db {
         total_cents: i64,
         email: &str,
         trace_id: &str,
+        key: Option<&str>,
     ) -> Result<(), ReserveError> {
         with_pool!(self, |pool, sql| {
             let mut tx = pool.begin().await?;
@@ -661,6 +672,14 @@ impl Db {
                     .bind(item.quantity)
                     .bind(item.product_id);
                 self.run(&INSERT_ORDER_ITEM, query.execute(&mut *tx))
+                    .await?;
+            }
+            if let Some(key) = key {
+                let query = sqlx::query(sql(&LINK_ORDER_TO_IDEMPOTENCY_KEY))
+                    .bind(order_id)
+                    .bind(key)
+                    .bind(&*self.claims.replica);
+                self.run(&LINK_ORDER_TO_IDEMPOTENCY_KEY, query.execute(&mut *tx))
                     .await?;
             }
             tx.commit().await?;
@@ -750,7 +769,9 @@ impl Db {
                     .rows_affected()
                     == 1
                 {
-                    return Ok(Claim::Claimed);
+                    return Ok(Claim::Claimed {
+                        earlier_order: None,
+                    });
                 }
                 let select = sqlx::query(sql(&SELECT_IDEMPOTENCY_KEY)).bind(key);
                 let Some(row) = self
@@ -764,6 +785,7 @@ impl Db {
                 let status: Option<i64> = row.try_get(1)?;
                 let body: Option<String> = row.try_get(2)?;
                 let expired: bool = row.try_get(3)?;
+                let earlier_order: Option<String> = row.try_get(4)?;
                 if let (Some(status), Some(body)) = (status, body) {
                     return Ok(Claim::Answered(StoredResponse {
                         fingerprint: stored_fingerprint,
@@ -782,7 +804,7 @@ impl Db {
                         .rows_affected()
                         == 1
                     {
-                        return Ok(Claim::Claimed);
+                        return Ok(Claim::Claimed { earlier_order });
                     }
                 }
                 return Ok(Claim::InProgress {

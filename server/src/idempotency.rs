@@ -24,20 +24,29 @@ const WAIT_FOR_ANSWER: Duration = Duration::from_secs(10);
 const FIRST_PAUSE: Duration = Duration::from_millis(20);
 const LONGEST_PAUSE: Duration = Duration::from_millis(250);
 
-/// Claims `key` for the request with `fingerprint`: `None` when the request is to run now, or the
-/// stored answer to replay. Waits while another request (on any replica) holds the key.
-pub async fn claim(
-    db: &Db,
-    key: &str,
-    fingerprint: &str,
-) -> Result<Option<StoredResponse>, AppError> {
+/// What a request with an `Idempotency-Key` is to do.
+#[derive(Debug)]
+pub enum Turn {
+    /// Run: the key is this request's. Taken over from a holder that stopped, it names the order
+    /// that holder had placed, if any.
+    Run {
+        /// The order an earlier holder of the key placed before it stopped.
+        earlier_order: Option<String>,
+    },
+    /// Answer with what the key's first request answered.
+    Replay(StoredResponse),
+}
+
+/// Claims `key` for the request with `fingerprint`, waiting while another request (on any
+/// replica) holds it.
+pub async fn claim(db: &Db, key: &str, fingerprint: &str) -> Result<Turn, AppError> {
     let deadline = Instant::now() + WAIT_FOR_ANSWER;
     let mut pause = FIRST_PAUSE;
     loop {
         let held_by = match db.claim_key(key, fingerprint).await? {
-            Claim::Claimed => return Ok(None),
+            Claim::Claimed { earlier_order } => return Ok(Turn::Run { earlier_order }),
             Claim::Answered(stored) if stored.fingerprint == fingerprint => {
-                return Ok(Some(stored));
+                return Ok(Turn::Replay(stored));
             }
             Claim::Answered(stored) => stored.fingerprint,
             Claim::InProgress { fingerprint } => fingerprint,

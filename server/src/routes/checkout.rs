@@ -27,7 +27,7 @@ use crate::{
     domain::{Checkout, CheckoutRequest, LineItem, YearMonth},
     error::AppError,
     extract::JsonObject,
-    idempotency,
+    idempotency::{self, Turn},
     payment::PaymentError,
     telemetry::{
         self,
@@ -83,16 +83,33 @@ async fn checkout_once(
     checkout: Checkout,
 ) -> Result<Response, AppError> {
     let Some(key) = key else {
-        return Ok(place_order(&state, &checkout)
+        return Ok(place_order(&state, &checkout, None)
             .await
             .map(Created)
             .into_response());
     };
     let fingerprint = fingerprint(&checkout);
-    if let Some(stored) = idempotency::claim(&state.db, &key, &fingerprint).await? {
-        return Ok(replay(stored));
+    let earlier_order = match idempotency::claim(&state.db, &key, &fingerprint).await? {
+        Turn::Replay(stored) => return Ok(replay(stored)),
+        Turn::Run { earlier_order } => earlier_order,
+    };
+    // A holder that stopped after its charge went through left a paid order: that is the key's
+    // answer, rather than a second charge.
+    if let Some(order_id) = earlier_order
+        && let Some(placed) = paid_order(&state, &order_id).await?
+    {
+        let body = serde_json::to_string(&placed).unwrap_or_default();
+        state
+            .db
+            .answer_key(&key, StatusCode::CREATED.as_u16(), &body)
+            .await?;
+        return Ok(replay(StoredResponse {
+            fingerprint,
+            status_code: StatusCode::CREATED.as_u16(),
+            body,
+        }));
     }
-    let result = place_order(&state, &checkout).await;
+    let result = place_order(&state, &checkout, Some(&key)).await;
     let (status, body) = match &result {
         Ok(placed) => (StatusCode::CREATED, serde_json::to_string(placed)),
         Err(error) => (error.status_code(), serde_json::to_string(&error.body())),
@@ -110,7 +127,30 @@ async fn checkout_once(
     Ok(result.map(Created).into_response())
 }
 
-async fn place_order(state: &AppState, checkout: &Checkout) -> Result<OrderPlaced, AppError> {
+/// The order `order_id` as its 201 answer, if it was paid. Its replica stopped, so that replica's
+/// expired orders are recovered first: a pending one is failed (stock returned), not left pending.
+async fn paid_order(state: &AppState, order_id: &str) -> Result<Option<OrderPlaced>, AppError> {
+    state.db.recover_expired_orders().await?;
+    Ok(state
+        .db
+        .order(order_id)
+        .await?
+        .filter(|order| order.status == "paid")
+        .map(|order| OrderPlaced {
+            order_id: order.order_id,
+            total_cents: order.total_cents,
+            status: OrderStatus::Paid,
+            trace_id: order.trace_id.unwrap_or_default(),
+        }))
+}
+
+/// Checks out: looks the products up, reserves them in a pending order (named on the idempotency
+/// `key` this request holds), charges, settles.
+async fn place_order(
+    state: &AppState,
+    checkout: &Checkout,
+    key: Option<&str>,
+) -> Result<OrderPlaced, AppError> {
     let products = lookup_products(state, checkout).await?;
     let mut total_cents = 0_i64;
     for item in &checkout.items {
@@ -134,6 +174,7 @@ async fn place_order(state: &AppState, checkout: &Checkout) -> Result<OrderPlace
             total_cents,
             checkout.email.as_str(),
             &trace_id,
+            key,
         )
         .await
         .map_err(|error| match error {

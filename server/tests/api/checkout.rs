@@ -527,3 +527,82 @@ async fn a_retry_while_the_first_request_runs_past_the_wait_gets_409_in_progress
     assert_eq!(replayed["order_id"], placed["order_id"]);
     assert_eq!(app.order_count().await, 1);
 }
+
+/// What a holder of `key` that stopped before storing its answer leaves behind: the key without
+/// an answer, its lease long expired (and, with `order_pending`, its order still pending too).
+async fn abandon_key(app: &TestApp, key: &str, order_pending: bool) {
+    let expired = if on_postgres() {
+        "'2000-01-01T00:00:00.000Z'::timestamptz"
+    } else {
+        "'2000-01-01T00:00:00.000Z'"
+    };
+    let mut db = app.db().await;
+    sqlx::query(&format!(
+        "UPDATE idempotency_keys SET status_code = NULL, body = NULL, claimed_by = 'gone', \
+         claimed_until = {expired} WHERE key = $1"
+    ))
+    .bind(key)
+    .execute(&mut db)
+    .await
+    .expect("key abandoned");
+    if order_pending {
+        sqlx::query(&format!(
+            "UPDATE orders SET status = 'pending', claimed_by = 'gone', claimed_until = {expired} \
+             WHERE id = (SELECT order_id FROM idempotency_keys WHERE key = $1)"
+        ))
+        .bind(key)
+        .execute(&mut db)
+        .await
+        .expect("order left pending");
+    }
+}
+
+#[tokio::test]
+async fn a_retry_after_its_holder_stopped_once_paid_gets_that_order_and_no_second_charge() {
+    let app = spawn_app().await;
+    let body = checkout_body(&[(2, 1)], CARD_OK);
+    let key = [("idempotency-key", "stopped-after-paying")];
+    let first = app.checkout_with(&key, &body).await;
+    assert_eq!(first.status(), 201);
+    let placed: Value = first.json().await.expect("json");
+    abandon_key(&app, "stopped-after-paying", false).await;
+    let stock = app.stock().await;
+
+    let retry = app.checkout_with(&key, &body).await;
+    assert_eq!(retry.status(), 201);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    let answered: Value = retry.json().await.expect("json");
+    assert_eq!(answered, placed, "the paid order is the answer");
+    assert_eq!(app.order_count().await, 1, "no second order");
+    assert_eq!(app.stock().await, stock, "no stock taken again");
+    let again = app.checkout_with(&key, &body).await;
+    assert_eq!(
+        again.json::<Value>().await.expect("json"),
+        placed,
+        "and stored"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_its_holder_stopped_mid_payment_fails_that_order_and_places_a_new_one() {
+    let app = spawn_app().await;
+    let body = checkout_body(&[(2, 1)], CARD_OK);
+    let key = [("idempotency-key", "stopped-mid-payment")];
+    let first = app.checkout_with(&key, &body).await;
+    assert_eq!(first.status(), 201);
+    let placed: Value = first.json().await.expect("json");
+    abandon_key(&app, "stopped-mid-payment", true).await;
+
+    let retry = app.checkout_with(&key, &body).await;
+    assert_eq!(retry.status(), 201);
+    assert!(retry.headers().get("idempotent-replayed").is_none());
+    let answered: Value = retry.json().await.expect("json");
+    assert_ne!(answered["order_id"], placed["order_id"], "a new order");
+    assert_eq!(app.orders_with_status("failed").await, 1, "the stopped one");
+    assert_eq!(app.orders_with_status("paid").await, 1);
+    assert_eq!(
+        app.stock().await[1],
+        (2, 99),
+        "the failed order's unit came back"
+    );
+}

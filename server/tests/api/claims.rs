@@ -13,7 +13,12 @@ async fn an_idempotency_key_is_one_replicas_until_answered_then_replayed_by_all(
     let (a, b) = (app.server_db().await, app.server_db().await);
     assert_ne!(a.replica(), b.replica());
 
-    assert!(matches!(a.claim_key("k", "fp").await, Ok(Claim::Claimed)));
+    assert!(matches!(
+        a.claim_key("k", "fp").await,
+        Ok(Claim::Claimed {
+            earlier_order: None
+        })
+    ));
     assert!(
         matches!(b.claim_key("k", "fp").await, Ok(Claim::InProgress { fingerprint }) if fingerprint == "fp"),
         "another replica must wait for the holder"
@@ -51,17 +56,23 @@ async fn a_released_key_is_free_and_an_expired_claim_is_taken_over() {
 
     assert!(matches!(
         short.claim_key("released", "fp").await,
-        Ok(Claim::Claimed)
+        Ok(Claim::Claimed {
+            earlier_order: None
+        })
     ));
     short.release_key("released").await.expect("released");
     assert!(matches!(
         other.claim_key("released", "fp").await,
-        Ok(Claim::Claimed)
+        Ok(Claim::Claimed {
+            earlier_order: None
+        })
     ));
 
     assert!(matches!(
         short.claim_key("expiring", "fp").await,
-        Ok(Claim::Claimed)
+        Ok(Claim::Claimed {
+            earlier_order: None
+        })
     ));
     assert!(matches!(
         other.claim_key("expiring", "fp").await,
@@ -78,7 +89,9 @@ async fn a_released_key_is_free_and_an_expired_claim_is_taken_over() {
     );
     assert!(matches!(
         other.claim_key("expiring", "fp").await,
-        Ok(Claim::Claimed)
+        Ok(Claim::Claimed {
+            earlier_order: None
+        })
     ));
     short
         .answer_key("expiring", 201, "{}")
@@ -105,7 +118,7 @@ async fn renewed_claims_outlive_their_lease_and_unrenewed_ones_are_recovered() {
     }];
     for order in ["renewed", "abandoned"] {
         short
-            .reserve_order(order, &items, 100, "x@example.com", "")
+            .reserve_order(order, &items, 100, "x@example.com", "", None)
             .await
             .expect("reserved");
     }
