@@ -6,8 +6,8 @@
 //! PostgreSQL, `db.namespace`, `server.address` and `server.port`). Values are bound, never
 //! formatted into SQL, so the query text in a span can never hold customer data.
 //!
-//! Each method is written once: [`with_pool!`] runs its body against whichever pool is open, with
-//! the statement text of that database's dialect.
+//! Each method is written once: [`with_pool!`] runs its body against whichever pool is open, and
+//! [`Db::sql`] gives each statement's text in that database's dialect.
 //!
 //! ## Claims
 //! A pending order and an idempotency key in progress are *claimed* by the replica working on them
@@ -56,20 +56,13 @@ enum Pool {
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$pool` bound to the open pool (a `SqlitePool` or a `PgPool`) and `$sql`
-/// to a function from a [`Statement`] to its text in that database's dialect: one body, compiled
-/// for each database.
+/// Runs `$body` with `$pool` bound to the open pool (a `SqlitePool` or a `PgPool`): one body,
+/// compiled for each database. Statement texts come from [`Db::sql`].
 macro_rules! with_pool {
-    ($db:expr, |$pool:ident, $sql:ident| $body:expr) => {
+    ($db:expr, |$pool:ident| $body:expr) => {
         match &$db.pool {
-            Pool::Sqlite($pool) => {
-                let $sql = |statement: &Statement| statement.sqlite;
-                $body
-            }
-            Pool::Postgres($pool) => {
-                let $sql = |statement: &Statement| statement.postgres;
-                $body
-            }
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
         }
     };
 }
@@ -510,10 +503,10 @@ impl Db {
         };
         // One root span for start-up, so its statements show as one trace rather than many.
         let start_up = async {
-            with_pool!(db, |pool, _sql| match url.backend() {
-                Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(pool).await,
-                Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(pool).await,
-            })?;
+            match &db.pool {
+                Pool::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+                Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+            }?;
             db.seed(seed_stock).await?;
             db.recover_expired_orders().await.map(drop)
         };
@@ -535,17 +528,17 @@ impl Db {
     }
 
     async fn seed(&self, stock: i64) -> Result<(), sqlx::Error> {
-        with_pool!(self, |pool, sql| {
+        with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let count: i64 = self
                 .run(
                     &COUNT_PRODUCTS,
-                    sqlx::query_scalar(sql(&COUNT_PRODUCTS)).fetch_one(&mut *tx),
+                    sqlx::query_scalar(self.sql(&COUNT_PRODUCTS)).fetch_one(&mut *tx),
                 )
                 .await?;
             if count == 0 {
                 for (id, (name, description, price)) in (1_i64..).zip(CATALOG) {
-                    let query = sqlx::query(sql(&INSERT_PRODUCT))
+                    let query = sqlx::query(self.sql(&INSERT_PRODUCT))
                         .bind(id)
                         .bind(name)
                         .bind(description)
@@ -560,23 +553,23 @@ impl Db {
 
     /// Waits for the pool's connections to close (and SQLite to checkpoint its WAL).
     pub async fn close(&self) {
-        with_pool!(self, |pool, _sql| pool.close().await);
+        with_pool!(self, |pool| pool.close().await);
     }
 
     /// Pending orders whose claim expired were cut off by a crash between reserving and settling:
     /// they are marked `failed` and their stock goes back. Returns how many. (The simulated
     /// gateway cannot have charged them; a real one would be asked before this step.)
     pub async fn recover_expired_orders(&self) -> Result<u64, sqlx::Error> {
-        let failed: Vec<String> = with_pool!(self, |pool, sql| {
+        let failed: Vec<String> = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let failed: Vec<String> = self
                 .run(
                     &FAIL_EXPIRED_ORDERS,
-                    sqlx::query_scalar(sql(&FAIL_EXPIRED_ORDERS)).fetch_all(&mut *tx),
+                    sqlx::query_scalar(self.sql(&FAIL_EXPIRED_ORDERS)).fetch_all(&mut *tx),
                 )
                 .await?;
             for order_id in &failed {
-                let query = sqlx::query(sql(&RETURN_ORDER_STOCK)).bind(order_id);
+                let query = sqlx::query(self.sql(&RETURN_ORDER_STOCK)).bind(order_id);
                 self.run(&RETURN_ORDER_STOCK, query.execute(&mut *tx))
                     .await?;
             }
@@ -594,10 +587,10 @@ impl Db {
 
     /// Extends the lease of every claim this replica holds; returns how many it renewed.
     pub async fn renew_claims(&self) -> Result<u64, sqlx::Error> {
-        with_pool!(self, |pool, sql| {
+        with_pool!(self, |pool| {
             let mut renewed = 0;
             for statement in [&RENEW_ORDER_CLAIMS, &RENEW_IDEMPOTENCY_CLAIMS] {
-                let query = sqlx::query(sql(statement))
+                let query = sqlx::query(self.sql(statement))
                     .bind(&*self.claims.replica)
                     .bind(self.claims.lease_seconds);
                 renewed += self
@@ -611,8 +604,8 @@ impl Db {
 
     /// The whole catalog, by id.
     pub async fn products(&self) -> Result<Vec<Product>, sqlx::Error> {
-        with_pool!(self, |pool, sql| {
-            let query = sqlx::query(sql(&SELECT_PRODUCTS));
+        with_pool!(self, |pool| {
+            let query = sqlx::query(self.sql(&SELECT_PRODUCTS));
             let rows = self.run(&SELECT_PRODUCTS, query.fetch_all(pool)).await?;
             rows.iter().map(product).collect()
         })
@@ -621,8 +614,8 @@ impl Db {
     /// The products with these ids; ids not in the catalog are simply absent.
     pub async fn products_by_ids(&self, ids: &[i64]) -> Result<Vec<Product>, sqlx::Error> {
         let ids = serde_json::to_string(ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        with_pool!(self, |pool, sql| {
-            let query = sqlx::query(sql(&SELECT_PRODUCTS_BY_IDS)).bind(&ids);
+        with_pool!(self, |pool| {
+            let query = sqlx::query(self.sql(&SELECT_PRODUCTS_BY_IDS)).bind(&ids);
             let rows = self
                 .run(&SELECT_PRODUCTS_BY_IDS, query.fetch_all(pool))
                 .await?;
@@ -642,10 +635,10 @@ impl Db {
         trace_id: &str,
         key: Option<&str>,
     ) -> Result<(), ReserveError> {
-        with_pool!(self, |pool, sql| {
+        with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             for item in items {
-                let query = sqlx::query(sql(&TAKE_STOCK))
+                let query = sqlx::query(self.sql(&TAKE_STOCK))
                     .bind(item.quantity)
                     .bind(item.product_id);
                 if self
@@ -658,7 +651,7 @@ impl Db {
                     return Err(ReserveError::OutOfStock(item.product_id));
                 }
             }
-            let query = sqlx::query(sql(&INSERT_ORDER))
+            let query = sqlx::query(self.sql(&INSERT_ORDER))
                 .bind(order_id)
                 .bind(total_cents)
                 .bind(email)
@@ -667,7 +660,7 @@ impl Db {
                 .bind(self.claims.lease_seconds);
             self.run(&INSERT_ORDER, query.execute(&mut *tx)).await?;
             for item in items {
-                let query = sqlx::query(sql(&INSERT_ORDER_ITEM))
+                let query = sqlx::query(self.sql(&INSERT_ORDER_ITEM))
                     .bind(order_id)
                     .bind(item.quantity)
                     .bind(item.product_id);
@@ -675,7 +668,7 @@ impl Db {
                     .await?;
             }
             if let Some(key) = key {
-                let query = sqlx::query(sql(&LINK_ORDER_TO_IDEMPOTENCY_KEY))
+                let query = sqlx::query(self.sql(&LINK_ORDER_TO_IDEMPOTENCY_KEY))
                     .bind(order_id)
                     .bind(key)
                     .bind(&*self.claims.replica);
@@ -698,9 +691,9 @@ impl Db {
         settlement: Settlement,
         payment_ref: Option<&str>,
     ) -> Result<bool, sqlx::Error> {
-        with_pool!(self, |pool, sql| {
+        with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let query = sqlx::query(sql(&SETTLE_ORDER))
+            let query = sqlx::query(self.sql(&SETTLE_ORDER))
                 .bind(settlement.as_str())
                 .bind(payment_ref)
                 .bind(order_id)
@@ -711,7 +704,7 @@ impl Db {
             }
             if settlement != Settlement::Paid {
                 for item in items {
-                    let query = sqlx::query(sql(&RETURN_STOCK))
+                    let query = sqlx::query(self.sql(&RETURN_STOCK))
                         .bind(item.quantity)
                         .bind(item.product_id);
                     self.run(&RETURN_STOCK, query.execute(&mut *tx)).await?;
@@ -724,12 +717,12 @@ impl Db {
 
     /// An order with its lines, or `None`.
     pub async fn order(&self, order_id: &str) -> Result<Option<Order>, sqlx::Error> {
-        with_pool!(self, |pool, sql| {
-            let query = sqlx::query(sql(&SELECT_ORDER)).bind(order_id);
+        with_pool!(self, |pool| {
+            let query = sqlx::query(self.sql(&SELECT_ORDER)).bind(order_id);
             let Some(row) = self.run(&SELECT_ORDER, query.fetch_optional(pool)).await? else {
                 return Ok(None);
             };
-            let query = sqlx::query(sql(&SELECT_ORDER_ITEMS)).bind(order_id);
+            let query = sqlx::query(self.sql(&SELECT_ORDER_ITEMS)).bind(order_id);
             let lines = self.run(&SELECT_ORDER_ITEMS, query.fetch_all(pool)).await?;
             let items = lines
                 .iter()
@@ -756,9 +749,9 @@ impl Db {
     /// Claims `key` for a request identified by `fingerprint`: inserted if new, taken over if its
     /// holder's lease expired; otherwise says what the key holds.
     pub async fn claim_key(&self, key: &str, fingerprint: &str) -> Result<Claim, sqlx::Error> {
-        with_pool!(self, |pool, sql| {
+        with_pool!(self, |pool| {
             loop {
-                let insert = sqlx::query(sql(&CLAIM_IDEMPOTENCY_KEY))
+                let insert = sqlx::query(self.sql(&CLAIM_IDEMPOTENCY_KEY))
                     .bind(key)
                     .bind(fingerprint)
                     .bind(&*self.claims.replica)
@@ -773,7 +766,7 @@ impl Db {
                         earlier_order: None,
                     });
                 }
-                let select = sqlx::query(sql(&SELECT_IDEMPOTENCY_KEY)).bind(key);
+                let select = sqlx::query(self.sql(&SELECT_IDEMPOTENCY_KEY)).bind(key);
                 let Some(row) = self
                     .run(&SELECT_IDEMPOTENCY_KEY, select.fetch_optional(pool))
                     .await?
@@ -794,7 +787,7 @@ impl Db {
                     }));
                 }
                 if expired && stored_fingerprint == fingerprint {
-                    let take_over = sqlx::query(sql(&TAKE_OVER_IDEMPOTENCY_KEY))
+                    let take_over = sqlx::query(self.sql(&TAKE_OVER_IDEMPOTENCY_KEY))
                         .bind(key)
                         .bind(&*self.claims.replica)
                         .bind(self.claims.lease_seconds);
@@ -821,8 +814,8 @@ impl Db {
         status_code: u16,
         body: &str,
     ) -> Result<(), sqlx::Error> {
-        with_pool!(self, |pool, sql| {
-            let query = sqlx::query(sql(&ANSWER_IDEMPOTENCY_KEY))
+        with_pool!(self, |pool| {
+            let query = sqlx::query(self.sql(&ANSWER_IDEMPOTENCY_KEY))
                 .bind(key)
                 .bind(&*self.claims.replica)
                 .bind(i64::from(status_code))
@@ -835,8 +828,8 @@ impl Db {
 
     /// Gives up the claim on `key` without an answer, so that a retry runs the request again.
     pub async fn release_key(&self, key: &str) -> Result<(), sqlx::Error> {
-        with_pool!(self, |pool, sql| {
-            let query = sqlx::query(sql(&RELEASE_IDEMPOTENCY_KEY))
+        with_pool!(self, |pool| {
+            let query = sqlx::query(self.sql(&RELEASE_IDEMPOTENCY_KEY))
                 .bind(key)
                 .bind(&*self.claims.replica);
             self.run(&RELEASE_IDEMPOTENCY_KEY, query.execute(pool))
@@ -848,13 +841,21 @@ impl Db {
     /// Forgets the idempotency keys stored more than `retention` ago; returns how many.
     pub async fn prune_idempotency_keys(&self, retention: Duration) -> Result<u64, sqlx::Error> {
         let seconds = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
-        with_pool!(self, |pool, sql| {
-            let query = sqlx::query(sql(&DELETE_OLD_IDEMPOTENCY_KEYS)).bind(seconds);
+        with_pool!(self, |pool| {
+            let query = sqlx::query(self.sql(&DELETE_OLD_IDEMPOTENCY_KEYS)).bind(seconds);
             let done = self
                 .run(&DELETE_OLD_IDEMPOTENCY_KEYS, query.execute(pool))
                 .await?;
             Ok(done.rows_affected())
         })
+    }
+
+    /// `statement`'s text in the dialect of the open database.
+    fn sql(&self, statement: &Statement) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => statement.sqlite,
+            Pool::Postgres(_) => statement.postgres,
+        }
     }
 
     /// Runs one statement inside its CLIENT span.
@@ -873,16 +874,12 @@ impl Db {
             timing::record(Part::Database, started.elapsed());
             result
         };
-        let dialect = match self.pool {
-            Pool::Sqlite(_) => statement.sqlite,
-            Pool::Postgres(_) => statement.postgres,
-        };
         let mut attributes = Vec::with_capacity(self.attributes.len() + 3);
         attributes.extend_from_slice(&self.attributes);
         attributes.extend([
             KeyValue::new(DB_OPERATION_NAME, statement.operation),
             KeyValue::new(DB_COLLECTION_NAME, statement.collection),
-            KeyValue::new(DB_QUERY_TEXT, dialect),
+            KeyValue::new(DB_QUERY_TEXT, self.sql(statement)),
         ]);
         telemetry::in_span(
             &self.tracer,
