@@ -21,9 +21,86 @@ pub const CONTENT_TYPE: &str = "application/x-protobuf";
 /// `spans` with `resource` as an OTLP `ExportTraceServiceRequest`, protobuf-encoded: one
 /// `ResourceSpans`, and one `ScopeSpans` per instrumentation scope, in order of first appearance.
 pub fn encode(spans: &[SpanData], resource: &Resource) -> Vec<u8> {
+    let mut scopes: Vec<&InstrumentationScope> = Vec::new();
+    for span in spans {
+        if !scopes
+            .iter()
+            .any(|s| same_scope(s, &span.instrumentation_scope))
+        {
+            scopes.push(&span.instrumentation_scope);
+        }
+    }
     // A span with its attributes takes a few hundred bytes.
+    request(resource, 512 + spans.len() * 384, |w| {
+        for scope in scopes {
+            w.scope_spans(scope, |w| {
+                for span in spans
+                    .iter()
+                    .filter(|s| same_scope(&s.instrumentation_scope, scope))
+                {
+                    w.span_entry(span);
+                }
+            });
+        }
+    })
+}
+
+/// Appends `span` to `out` as one entry of `ScopeSpans.spans`: the form in which [`EncodedBatch`]
+/// keeps spans. An exporter can encode each span on the thread that ends it, while its data is
+/// still in that thread's cache, and hold bytes rather than `SpanData` until the batch is sent.
+pub fn encode_span(out: &mut Vec<u8>, span: &SpanData) {
     let mut w = Writer {
-        buf: Vec::with_capacity(512 + spans.len() * 384),
+        buf: std::mem::take(out),
+    };
+    w.span_entry(span);
+    *out = w.buf;
+}
+
+/// Spans encoded by [`encode_span`], grouped by instrumentation scope in order of first
+/// appearance, until [`to_request`](Self::to_request) makes them one `ExportTraceServiceRequest`
+/// (the same bytes [`encode`] makes of the same spans).
+#[derive(Debug, Default)]
+pub struct EncodedBatch {
+    scopes: Vec<(InstrumentationScope, Vec<u8>)>,
+    len: usize,
+}
+
+impl EncodedBatch {
+    /// Adds one span of `scope`, as [`encode_span`] encoded it.
+    pub fn push(&mut self, scope: &InstrumentationScope, encoded: &[u8]) {
+        match self.scopes.iter_mut().find(|(s, _)| same_scope(s, scope)) {
+            Some((_, spans)) => spans.extend_from_slice(encoded),
+            None => self.scopes.push((scope.clone(), encoded.to_vec())),
+        }
+        self.len += 1;
+    }
+
+    /// How many spans the batch holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the batch holds no span.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The batch with `resource` as the protobuf body of `POST /v1/traces`.
+    pub fn to_request(&self, resource: &Resource) -> Vec<u8> {
+        let size: usize = self.scopes.iter().map(|(_, spans)| spans.len()).sum();
+        request(resource, 512 + size, |w| {
+            for (scope, spans) in &self.scopes {
+                w.scope_spans(scope, |w| w.buf.extend_from_slice(spans));
+            }
+        })
+    }
+}
+
+/// An `ExportTraceServiceRequest` holding one `ResourceSpans` for `resource`, whose `ScopeSpans`
+/// `scope_spans` writes.
+fn request(resource: &Resource, capacity: usize, scope_spans: impl FnOnce(&mut Writer)) -> Vec<u8> {
+    let mut w = Writer {
+        buf: Vec::with_capacity(capacity),
     };
     // ExportTraceServiceRequest.resource_spans = 1; a batch takes 16 KiB to 2 MiB: three bytes.
     w.message_sized(1, 3, |w| {
@@ -33,29 +110,7 @@ pub fn encode(spans: &[SpanData], resource: &Resource) -> Vec<u8> {
                 w.key_value(1, key.as_str(), value);
             }
         });
-        let mut scopes: Vec<&InstrumentationScope> = Vec::new();
-        for span in spans {
-            if !scopes
-                .iter()
-                .any(|s| same_scope(s, &span.instrumentation_scope))
-            {
-                scopes.push(&span.instrumentation_scope);
-            }
-        }
-        for scope in scopes {
-            // ResourceSpans.scope_spans = 2
-            w.message_sized(2, 3, |w| {
-                w.message(1, |w| w.scope(scope));
-                for span in spans
-                    .iter()
-                    .filter(|s| same_scope(&s.instrumentation_scope, scope))
-                {
-                    // A span takes 128 bytes to 16 KiB: a two-byte length.
-                    w.message_sized(2, 2, |w| w.span(span));
-                }
-                w.string(3, scope.schema_url().unwrap_or_default());
-            });
-        }
+        scope_spans(w);
         w.string(3, resource.schema_url().unwrap_or_default());
     });
     w.buf
@@ -203,6 +258,23 @@ impl Writer {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
         self.fixed64(field, nanos);
+    }
+
+    /// `ResourceSpans.scope_spans` (field 2) for `scope`, with the spans `spans` writes.
+    fn scope_spans(&mut self, scope: &InstrumentationScope, spans: impl FnOnce(&mut Self)) {
+        self.message_sized(2, 3, |w| {
+            // ScopeSpans: scope = 1, spans = 2, schema_url = 3.
+            w.message(1, |w| w.scope(scope));
+            spans(w);
+            w.string(3, scope.schema_url().unwrap_or_default());
+        });
+    }
+
+    /// One entry of `ScopeSpans.spans` (field 2). A span takes 128 bytes to 16 KiB: a two-byte
+    /// length.
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
+    fn span_entry(&mut self, span: &SpanData) {
+        self.message_sized(2, 2, |w| w.span(span));
     }
 
     /// `InstrumentationScope`: name = 1, version = 2, attributes = 3.
@@ -591,6 +663,27 @@ mod tests {
             })
             .collect();
         assert_eq!(names, [("a", 2), ("b", 1)]);
+    }
+
+    #[test]
+    fn spans_encoded_one_at_a_time_make_the_same_request() {
+        let (a, b) = (
+            InstrumentationScope::builder("a").with_version("1").build(),
+            InstrumentationScope::builder("b").build(),
+        );
+        let spans = [full_span(&a), full_span(&b), full_span(&a)];
+        let resource = Resource::builder_empty()
+            .with_attributes([KeyValue::new("service.name", "server")])
+            .build();
+        let mut batch = EncodedBatch::default();
+        let mut scratch = Vec::new();
+        for span in &spans {
+            scratch.clear();
+            encode_span(&mut scratch, span);
+            batch.push(&span.instrumentation_scope, &scratch);
+        }
+        assert_eq!(batch.len(), 3);
+        assert_eq!(batch.to_request(&resource), encode(&spans, &resource));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Checkout latency with the collector healthy, down, hanging or failing.
 //!
 //! The claim under test: telemetry faults never fail a checkout and add no noticeable latency,
-//! because spans leave through the SDK's batch processor on its own thread. Each mode runs the real
-//! server in-process with the real OTLP/HTTP exporter (batch processor, 100 ms schedule) and times
+//! because spans leave through the batch processor's own thread. Each mode runs the real
+//! server in-process with the real OTLP/HTTP exporter (the server's batch processor, 100 ms schedule) and times
 //! sequential checkouts over loopback.
 //!
 //! Run: `cargo bench -p checkout-server --bench collector_faults` (results in BENCHMARKS.md).
@@ -11,8 +11,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use checkout_server::telemetry::export::OtlpHttpExporter;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+use checkout_server::telemetry::{
+    batch::{BatchConfig, BatchProcessor},
+    export::OtlpHttpExporter,
+};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use test_support::collector::{Collector, Mode};
 
 const WARMUP: usize = 20;
@@ -25,13 +28,13 @@ async fn run(mode: Mode) -> (Vec<Duration>, usize) {
         (name == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").then(|| endpoint.clone())
     })
     .expect("exporter");
-    let processor = BatchSpanProcessor::builder(exporter)
-        .with_batch_config(
-            BatchConfigBuilder::default()
-                .with_scheduled_delay(Duration::from_millis(100))
-                .build(),
-        )
-        .build();
+    let processor = BatchProcessor::new(
+        exporter,
+        BatchConfig {
+            schedule_delay: Duration::from_millis(100),
+            ..BatchConfig::default()
+        },
+    );
     let provider = SdkTracerProvider::builder()
         .with_span_processor(processor)
         .build();

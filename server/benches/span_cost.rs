@@ -6,15 +6,16 @@
 //!
 //! - the strict `traceparent` parser, and extracting a context from headers;
 //! - a request through the real SERVER-span middleware (its attributes, `traceresponse`,
-//!   `Server-Timing`, the log span) against the same request without it, with a batch processor
-//!   whose exporter discards, so the hand-off to the batch queue is in it;
+//!   `Server-Timing`, the log span) against the same request without it, with the server's batch
+//!   processor and a transport that discards, so encoding the span and queueing it are in it;
 //! - encoding a batch of 512 of the server's own spans (taken from real checkouts) as OTLP
-//!   protobuf: the OTLP exporter's transform + prost, and the hand-written writer;
+//!   protobuf: the OTLP exporter's transform + prost, the hand-written writer, and the writer a
+//!   span at a time as the server's processor uses it;
 //! - encoding a batch of 50 spans shaped like the page's (a click, its fetches) with the writer.
 
 mod common;
 
-use std::hint::black_box;
+use std::{hint::black_box, time::Duration};
 
 use axum::{
     Router,
@@ -25,6 +26,7 @@ use axum::{
 };
 use checkout_server::telemetry::{
     self,
+    batch::{BatchConfig, BatchProcessor, Transport},
     http::{Edge, ParentPolicy, server_span},
     propagation,
 };
@@ -43,8 +45,9 @@ use opentelemetry_proto::{
 use opentelemetry_sdk::{
     Resource,
     error::OTelSdkResult,
-    trace::{InMemorySpanExporter, SdkTracerProvider, SpanData, SpanExporter},
+    trace::{InMemorySpanExporter, SdkTracerProvider, SpanData},
 };
+use otel_browser::otlp::{EncodedBatch, encode_span};
 use prost::Message as _;
 use tower::ServiceExt as _;
 
@@ -65,12 +68,11 @@ fn traceparent(c: &mut Criterion) {
     });
 }
 
-/// An exporter that takes every batch and drops it.
-#[derive(Debug)]
+/// A transport that takes every batch and drops it.
 struct Discard;
 
-impl SpanExporter for Discard {
-    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+impl Transport for Discard {
+    fn send(&self, _body: Vec<u8>, _timeout: Duration) -> OTelSdkResult {
         Ok(())
     }
 }
@@ -81,7 +83,7 @@ fn server_span_middleware(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(Discard)
+        .with_span_processor(BatchProcessor::new(Discard, BatchConfig::default()))
         .build();
     let plain = Router::new().route("/api/products", get(|| async { "[]" }));
     let traced = plain.clone().layer(middleware::from_fn_with_state(
@@ -202,6 +204,21 @@ fn encode(c: &mut Criterion) {
     group.bench_function("hand-written writer", |b| {
         b.iter(|| otel_browser::otlp::encode(black_box(&server), &server_resource));
     });
+    group.bench_function(
+        "writer, a span at a time as the server's processor does",
+        |b| {
+            let mut scratch = Vec::new();
+            b.iter(|| {
+                let mut batch = EncodedBatch::default();
+                for span in black_box(&server) {
+                    scratch.clear();
+                    encode_span(&mut scratch, span);
+                    batch.push(&span.instrumentation_scope, &scratch);
+                }
+                batch.to_request(&server_resource)
+            });
+        },
+    );
     group.finish();
 
     let (browser, browser_resource) = browser_spans();

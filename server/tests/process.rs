@@ -308,13 +308,17 @@ async fn dropped_spans_are_reported_as_a_count_not_a_line_each() {
     }
     let (_, logs) = server.terminate().await;
     let drops: Vec<&String> = logs.iter().filter(|l| l.contains("dropped")).collect();
-    assert!(
-        drops.iter().any(|l| l.contains("SpanDroppingStarted")),
+    assert_eq!(
+        drops
+            .iter()
+            .filter(|l| l.contains("export queue full"))
+            .count(),
+        1,
         "the first drop is said once: {drops:?}"
     );
     let count = drops
         .iter()
-        .find(|l| l.contains("SpansDropped"))
+        .find(|l| l.contains("dropped_span_count="))
         .unwrap_or_else(|| panic!("the count at shutdown: {drops:?}"));
     let dropped: u64 = count
         .split("dropped_span_count=")

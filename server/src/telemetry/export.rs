@@ -1,5 +1,6 @@
-//! The OTLP/HTTP span exporter: the batch encoded by the hand-written protobuf writer the page uses
-//! (`otel_browser::otlp`), posted with a blocking HTTP client, retried as OTLP/HTTP says.
+//! The OTLP/HTTP transport: batches encoded by the hand-written protobuf writer the page uses
+//! (`otel_browser::otlp`, on the threads that end the spans: [`super::batch`]), posted with a
+//! blocking HTTP client, retried as OTLP/HTTP says.
 //!
 //! Why not `opentelemetry-otlp`'s exporter: it first transforms every span into
 //! `opentelemetry-proto`'s message tree (a `String` per attribute key and value), then prost
@@ -21,17 +22,16 @@ use std::{
     time::{Duration, Instant},
 };
 
+use axum::body::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use opentelemetry_sdk::{
-    Resource,
-    error::{OTelSdkError, OTelSdkResult},
-    trace::{SpanData, SpanExporter},
-};
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use prost::Message as _;
 use reqwest::{
-    blocking::{Client, Response},
+    blocking::{Body, Client, Response},
     header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER},
 };
+
+use super::batch::Transport;
 
 /// The default endpoint: a collector on this host.
 const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
@@ -55,6 +55,16 @@ pub struct ExporterConfigError {
     expected: &'static str,
 }
 
+impl ExporterConfigError {
+    pub(super) fn new(name: &str, value: String, expected: &'static str) -> Self {
+        Self {
+            name: name.to_owned(),
+            value,
+            expected,
+        }
+    }
+}
+
 /// Posts batches of spans to an OTLP/HTTP collector as protobuf.
 #[derive(Debug)]
 pub struct OtlpHttpExporter {
@@ -62,7 +72,6 @@ pub struct OtlpHttpExporter {
     endpoint: String,
     headers: HeaderMap,
     timeout: Duration,
-    resource: Resource,
 }
 
 impl OtlpHttpExporter {
@@ -142,7 +151,6 @@ impl OtlpHttpExporter {
             endpoint,
             headers,
             timeout,
-            resource: Resource::builder_empty().build(),
         })
     }
 
@@ -152,28 +160,30 @@ impl OtlpHttpExporter {
     }
 
     /// One POST of `body`, bounded by what is left of the export's time.
-    fn post(&self, body: &[u8], remaining: Duration) -> Result<Response, reqwest::Error> {
+    fn post(&self, body: &Bytes, remaining: Duration) -> Result<Response, reqwest::Error> {
         self.client
             .post(&self.endpoint)
             .headers(self.headers.clone())
             .header(CONTENT_TYPE, otel_browser::otlp::CONTENT_TYPE)
             .timeout(remaining)
-            .body(body.to_vec())
+            .body(Body::from(body.clone()))
             .send()
     }
 }
 
-impl SpanExporter for OtlpHttpExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let body = otel_browser::otlp::encode(&batch, &self.resource);
-        drop(batch);
+impl Transport for OtlpHttpExporter {
+    /// Posts `body`, within `timeout` and the exporter's own `OTEL_EXPORTER_OTLP_TIMEOUT`.
+    fn send(&self, body: Vec<u8>, timeout: Duration) -> OTelSdkResult {
+        // Shared, not copied, by each attempt.
+        let body = Bytes::from(body);
+        let timeout = timeout.min(self.timeout);
         let started = Instant::now();
         let mut delay = FIRST_DELAY;
         let mut retries = 0;
         loop {
-            let remaining = self.timeout.saturating_sub(started.elapsed());
+            let remaining = timeout.saturating_sub(started.elapsed());
             if remaining.is_zero() {
-                return Err(OTelSdkError::Timeout(self.timeout));
+                return Err(OTelSdkError::Timeout(timeout));
             }
             // OTLP/HTTP, "Failures" and "OTLP/HTTP Throttling": 429, 502, 503 and 504 are retryable,
             // after the server's Retry-After when it gives one; every other status is final.
@@ -196,17 +206,13 @@ impl SpanExporter for OtlpHttpExporter {
                 }
                 Err(_) => backoff(delay),
             };
-            if started.elapsed() + wait >= self.timeout {
-                return Err(OTelSdkError::Timeout(self.timeout));
+            if started.elapsed() + wait >= timeout {
+                return Err(OTelSdkError::Timeout(timeout));
             }
             std::thread::sleep(wait);
             retries += 1;
             delay = (delay * 2).min(MAX_DELAY);
         }
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.resource = resource.clone();
     }
 }
 

@@ -1,8 +1,9 @@
 //! Telemetry: the tracer provider and its OTLP export, logging, and the helpers that make spans.
 //!
-//! - [`TelemetryGuard::init`] builds the provider from the standard `OTEL_*` variables: OTLP/HTTP
-//!   protobuf ([`export`]) through a batch span processor, W3C propagators, a resource with the service name and
-//!   version. Hold the guard for the life of the process and call [`TelemetryGuard::shutdown`].
+//! - [`TelemetryGuard::init`] builds the provider from the standard `OTEL_*` variables: a batch
+//!   processor that encodes each span as OTLP protobuf when it ends ([`batch`]), posting to the
+//!   collector over OTLP/HTTP ([`export`]), and a resource with the service name and version. Hold
+//!   the guard for the life of the process and call [`TelemetryGuard::shutdown`].
 //! - [`propagation`] is a strict W3C Trace Context parser in front of the SDK.
 //! - [`http`] is the middleware that opens one SERVER span per request.
 //!
@@ -11,6 +12,7 @@
 //! is used for log lines only, so the OTLP exporter's own HTTP client (reqwest, hyper) can never be
 //! traced into the pipeline it feeds.
 
+pub mod batch;
 pub mod export;
 pub mod http;
 pub mod propagation;
@@ -64,8 +66,12 @@ impl TelemetryGuard {
         let mut builder = SdkTracerProvider::builder().with_resource(resource());
         if !sdk_disabled() {
             // The endpoint, protocol, timeout and headers come from OTEL_EXPORTER_OTLP_* (`export`);
-            // the batch sizes and delays from OTEL_BSP_*; the sampler from OTEL_TRACES_SAMPLER.
-            builder = builder.with_batch_exporter(export::OtlpHttpExporter::from_env()?);
+            // the batch sizes and delays from OTEL_BSP_* (`batch`); the sampler from
+            // OTEL_TRACES_SAMPLER.
+            builder = builder.with_span_processor(batch::BatchProcessor::new(
+                export::OtlpHttpExporter::from_env()?,
+                batch::BatchConfig::from_env()?,
+            ));
         }
         let provider = builder.build();
         global::set_tracer_provider(provider.clone());

@@ -1,0 +1,608 @@
+//! The batch span processor: each span is encoded as OTLP protobuf on the thread that ends it, and
+//! one thread of the processor's own posts the batches.
+//!
+//! Why not the SDK's `BatchSpanProcessor`: it moves each `SpanData` through a channel to its thread,
+//! which encodes and frees it there. Profiled (BENCHMARKS.md, "Span cost"), that hand-off cost a
+//! cheap request more than encoding did: the queue, memory allocated on one thread and freed on
+//! another (which makes every later `malloc` of the request threads dearer), and the span data read
+//! again from cold cache. Here the span is encoded while it is still hot, its memory is freed
+//! where it was allocated, and the queue holds bytes under a mutex held for one copy.
+//!
+//! The behaviour is the specification's batching processor (SDK, "Batching processor"): spans are
+//! exported when a batch is full or `OTEL_BSP_SCHEDULE_DELAY` after the last export; a full queue
+//! drops new spans (counted, and said once); `force_flush` and `shutdown` export what is queued,
+//! within their time. The `OTEL_BSP_*` variables keep their meaning.
+
+use std::{
+    cell::Cell,
+    collections::VecDeque,
+    env,
+    sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError},
+    thread::{self, JoinHandle},
+    time::{Duration, Instant},
+};
+
+use opentelemetry::Context;
+use opentelemetry_sdk::{
+    Resource,
+    error::{OTelSdkError, OTelSdkResult},
+    trace::{Span, SpanData, SpanProcessor},
+};
+use otel_browser::otlp::{EncodedBatch, encode_span};
+
+use super::export::ExporterConfigError;
+
+/// How long [`SpanProcessor::force_flush`] waits for the export thread (the SDK's own bound).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where encoded batches go: [`OtlpHttpExporter`](super::export::OtlpHttpExporter) in the server.
+pub trait Transport: Send + 'static {
+    /// Sends one `ExportTraceServiceRequest` body, retrying as the protocol says, within `timeout`.
+    fn send(&self, body: Vec<u8>, timeout: Duration) -> OTelSdkResult;
+}
+
+/// The `OTEL_BSP_*` settings (SDK environment variables, "Batch Span Processor").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// `OTEL_BSP_SCHEDULE_DELAY`: the longest a span waits for a batch to fill (default 5 s).
+    pub schedule_delay: Duration,
+    /// `OTEL_BSP_EXPORT_TIMEOUT`: the longest one export may take (default 30 s).
+    pub export_timeout: Duration,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`: spans kept waiting before new ones are dropped (default 2048).
+    pub max_queue_size: usize,
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`: spans in one export (default 512, at most the queue size).
+    pub max_export_batch_size: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            schedule_delay: Duration::from_millis(5000),
+            export_timeout: Duration::from_millis(30_000),
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+        }
+    }
+}
+
+impl BatchConfig {
+    /// The settings the `OTEL_BSP_*` variables give, defaults for the ones unset.
+    pub fn from_env() -> Result<Self, ExporterConfigError> {
+        Self::from_lookup(|name| env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// The settings the variables `lookup` gives (tests need not touch the environment).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ExporterConfigError> {
+        let number = |name: &str, default: u64, least: u64| match lookup(name) {
+            None => Ok(default),
+            Some(value) => match value.trim().parse::<u64>() {
+                Ok(n) if n >= least => Ok(n),
+                _ => Err(ExporterConfigError::new(
+                    name,
+                    value,
+                    if least == 0 {
+                        "a whole number of milliseconds"
+                    } else {
+                        "a whole number above 0"
+                    },
+                )),
+            },
+        };
+        let defaults = Self::default();
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let count = |n: usize| n as u64;
+        let max_queue_size = number("OTEL_BSP_MAX_QUEUE_SIZE", count(defaults.max_queue_size), 1)?;
+        let max_export_batch_size = number(
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            count(defaults.max_export_batch_size),
+            1,
+        )?;
+        Ok(Self {
+            schedule_delay: Duration::from_millis(number(
+                "OTEL_BSP_SCHEDULE_DELAY",
+                millis(defaults.schedule_delay),
+                0,
+            )?),
+            export_timeout: Duration::from_millis(number(
+                "OTEL_BSP_EXPORT_TIMEOUT",
+                millis(defaults.export_timeout),
+                0,
+            )?),
+            max_queue_size: usize::try_from(max_queue_size).unwrap_or(usize::MAX),
+            // "Must be less than or equal to OTEL_BSP_MAX_QUEUE_SIZE": a larger one is the queue's.
+            max_export_batch_size: usize::try_from(max_export_batch_size.min(max_queue_size))
+                .unwrap_or(usize::MAX),
+        })
+    }
+}
+
+/// The batch span processor; see the module documentation.
+#[derive(Debug)]
+pub struct BatchProcessor {
+    shared: Arc<Shared>,
+    config: BatchConfig,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Wakes the export thread: a batch is full, a flush is asked for, or shutdown.
+    work: Condvar,
+    /// Wakes those waiting for a flush or for the thread to stop.
+    done: Condvar,
+}
+
+#[derive(Debug)]
+struct Queue {
+    /// Batches of at most `max_export_batch_size` spans, oldest first; only the last one fills.
+    batches: VecDeque<EncodedBatch>,
+    queued: usize,
+    dropped: u64,
+    resource: Resource,
+    /// Flushes asked for, and the last of them the export thread has finished.
+    flushes_asked: u64,
+    flushes_done: u64,
+    /// When shutdown was asked for, the time by which it must end.
+    shutdown_by: Option<Instant>,
+    stopped: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // A panic while the lock is held leaves the queue consistent (every update is one step).
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits on `condvar` for at most `timeout`, the lock given up meanwhile.
+    fn wait<'a>(
+        &self,
+        condvar: &Condvar,
+        queue: MutexGuard<'a, Queue>,
+        timeout: Duration,
+    ) -> MutexGuard<'a, Queue> {
+        match condvar.wait_timeout(queue, timeout) {
+            Ok((queue, _)) => queue,
+            Err(poisoned) => poisoned.into_inner().0,
+        }
+    }
+}
+
+thread_local! {
+    /// The bytes of the span being encoded, kept per thread so a span costs no allocation.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+impl BatchProcessor {
+    /// Starts the export thread, which sends each batch through `transport`.
+    pub fn new(transport: impl Transport, config: BatchConfig) -> Self {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                batches: VecDeque::new(),
+                queued: 0,
+                dropped: 0,
+                resource: Resource::builder_empty().build(),
+                flushes_asked: 0,
+                flushes_done: 0,
+                shutdown_by: None,
+                stopped: false,
+            }),
+            work: Condvar::new(),
+            done: Condvar::new(),
+        });
+        let worker = {
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name("otlp-export".to_owned())
+                .spawn(move || export_thread(&shared, &transport, config))
+                .expect("the export thread starts")
+        };
+        Self {
+            shared,
+            config,
+            worker: Mutex::new(Some(worker)),
+        }
+    }
+}
+
+impl SpanProcessor for BatchProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        // Spans that are recorded but not sampled reach processors, never exporters (SDK,
+        // "Sampling": the table of IsRecording and Sampled).
+        if !span.span_context.is_sampled() {
+            return;
+        }
+        let mut encoded = SCRATCH.take();
+        encoded.clear();
+        encode_span(&mut encoded, &span);
+        let scope = span.instrumentation_scope;
+        {
+            let mut queue = self.shared.lock();
+            if queue.shutdown_by.is_some() {
+                // After shutdown nothing is exported; the provider is done with.
+            } else if queue.queued >= self.config.max_queue_size {
+                queue.dropped += 1;
+                if queue.dropped == 1 {
+                    tracing::warn!(
+                        max_queue_size = self.config.max_queue_size,
+                        "span export queue full: spans are dropped until it drains \
+                         (the count is logged at shutdown)"
+                    );
+                }
+            } else {
+                let full = match queue.batches.back() {
+                    Some(last) => last.len() >= self.config.max_export_batch_size,
+                    None => true,
+                };
+                if full {
+                    queue.batches.push_back(EncodedBatch::default());
+                }
+                let last = queue.batches.back_mut().expect("a batch with room");
+                last.push(&scope, &encoded);
+                let filled = last.len() == self.config.max_export_batch_size;
+                queue.queued += 1;
+                if filled {
+                    self.shared.work.notify_one();
+                }
+            }
+        }
+        SCRATCH.set(encoded);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        let deadline = Instant::now() + FLUSH_TIMEOUT;
+        let mut queue = self.shared.lock();
+        if queue.shutdown_by.is_some() {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        queue.flushes_asked += 1;
+        let ticket = queue.flushes_asked;
+        self.shared.work.notify_one();
+        while queue.flushes_done < ticket && !queue.stopped {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(OTelSdkError::Timeout(FLUSH_TIMEOUT));
+            }
+            queue = self.shared.wait(&self.shared.done, queue, deadline - now);
+        }
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let deadline = Instant::now() + timeout;
+        let mut queue = self.shared.lock();
+        if queue.shutdown_by.is_some() {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        queue.shutdown_by = Some(deadline);
+        if queue.dropped > 0 {
+            tracing::warn!(
+                dropped_span_count = queue.dropped,
+                max_queue_size = self.config.max_queue_size,
+                "spans were dropped because the export queue was full; raise \
+                 OTEL_BSP_MAX_QUEUE_SIZE or lower OTEL_BSP_SCHEDULE_DELAY"
+            );
+        }
+        self.shared.work.notify_one();
+        while !queue.stopped {
+            let now = Instant::now();
+            if now >= deadline {
+                // The thread is left to its send; the process is ending.
+                return Err(OTelSdkError::Timeout(timeout));
+            }
+            queue = self.shared.wait(&self.shared.done, queue, deadline - now);
+        }
+        drop(queue);
+        let worker = self
+            .worker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(worker) = worker {
+            let _ = worker.join();
+        }
+        Ok(())
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.shared.lock().resource = resource.clone();
+    }
+}
+
+/// Whether the oldest batch is full (then it is not the last, or the last has just filled).
+fn full(queue: &Queue, batch_size: usize) -> bool {
+    queue.batches.front().is_some_and(|b| b.len() >= batch_size)
+}
+
+/// The export thread: waits for a full batch, the schedule, a flush or shutdown, then sends
+/// everything queued, one request per batch.
+fn export_thread(shared: &Shared, transport: &impl Transport, config: BatchConfig) {
+    // The HTTP client's own work must not make spans that feed this pipeline.
+    let _suppressed = Context::enter_telemetry_suppressed_scope();
+    let mut next_export = Instant::now() + config.schedule_delay;
+    loop {
+        let mut queue = shared.lock();
+        let everything = loop {
+            if queue.flushes_asked > queue.flushes_done || queue.shutdown_by.is_some() {
+                break true;
+            }
+            let now = Instant::now();
+            if now >= next_export {
+                break true;
+            }
+            if full(&queue, config.max_export_batch_size) {
+                break false;
+            }
+            queue = shared.wait(&shared.work, queue, next_export - now);
+        };
+        // A full batch leaves alone; the one still filling waits for its own turn, so that under
+        // load every request carries a whole batch.
+        let batches: Vec<EncodedBatch> = if everything {
+            queue.batches.drain(..).collect()
+        } else {
+            let mut batches = Vec::new();
+            while full(&queue, config.max_export_batch_size) {
+                batches.extend(queue.batches.pop_front());
+            }
+            batches
+        };
+        queue.queued -= batches.iter().map(EncodedBatch::len).sum::<usize>();
+        let flush = queue.flushes_asked;
+        let shutdown_by = queue.shutdown_by;
+        let resource = queue.resource.clone();
+        drop(queue);
+
+        for batch in batches {
+            let timeout = match shutdown_by {
+                Some(deadline) => config
+                    .export_timeout
+                    .min(deadline.saturating_duration_since(Instant::now())),
+                None => config.export_timeout,
+            };
+            if let Err(error) = transport.send(batch.to_request(&resource), timeout) {
+                tracing::warn!(%error, spans = batch.len(), "a batch of spans was not exported");
+            }
+        }
+        if everything {
+            next_export = Instant::now() + config.schedule_delay;
+        }
+
+        let mut queue = shared.lock();
+        if everything {
+            queue.flushes_done = flush;
+        }
+        if shutdown_by.is_some() {
+            queue.stopped = true;
+        }
+        shared.done.notify_all();
+        if queue.stopped {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::{
+        collections::HashMap,
+        sync::mpsc::{self, Receiver, Sender},
+    };
+
+    use opentelemetry::{
+        KeyValue,
+        trace::{Link, SpanKind, TraceId, Tracer as _, TracerProvider as _},
+    };
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_sdk::trace::{
+        SamplingDecision, SamplingResult, SdkTracerProvider, ShouldSample,
+    };
+    use prost::Message as _;
+
+    /// A transport standing in for the collector (the process tests use a real one): it hands each
+    /// body to the test, and with a gate, waits for the test's word before it returns.
+    struct Recorder {
+        bodies: Sender<Vec<u8>>,
+        gate: Option<Mutex<Receiver<()>>>,
+    }
+
+    impl Transport for Recorder {
+        fn send(&self, body: Vec<u8>, _timeout: Duration) -> OTelSdkResult {
+            self.bodies.send(body).expect("the test listens");
+            if let Some(gate) = &self.gate {
+                let _ = gate.lock().expect("gate").recv();
+            }
+            Ok(())
+        }
+    }
+
+    /// Records spans whose name starts with "unsampled" without sampling them; samples the rest.
+    #[derive(Debug, Clone)]
+    struct RecordOnlyByName;
+
+    impl ShouldSample for RecordOnlyByName {
+        fn should_sample(
+            &self,
+            _: Option<&Context>,
+            _: TraceId,
+            name: &str,
+            _: &SpanKind,
+            _: &[KeyValue],
+            _: &[Link],
+        ) -> SamplingResult {
+            SamplingResult {
+                decision: if name.starts_with("unsampled") {
+                    SamplingDecision::RecordOnly
+                } else {
+                    SamplingDecision::RecordAndSample
+                },
+                attributes: Vec::new(),
+                trace_state: Default::default(),
+            }
+        }
+    }
+
+    struct Pipeline {
+        provider: SdkTracerProvider,
+        bodies: Receiver<Vec<u8>>,
+    }
+
+    fn pipeline(config: BatchConfig, gate: Option<Receiver<()>>) -> Pipeline {
+        let (sender, bodies) = mpsc::channel();
+        let recorder = Recorder {
+            bodies: sender,
+            gate: gate.map(Mutex::new),
+        };
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(RecordOnlyByName)
+            .with_span_processor(BatchProcessor::new(recorder, config))
+            .build();
+        Pipeline { provider, bodies }
+    }
+
+    impl Pipeline {
+        fn end_spans(&self, names: &[&str]) {
+            let tracer = self.provider.tracer("test");
+            for name in names {
+                drop(tracer.start(name.to_string()));
+            }
+        }
+
+        /// The span names of the next body, waiting up to `within` for it.
+        fn next_body(&self, within: Duration) -> Option<Vec<String>> {
+            let body = self.bodies.recv_timeout(within).ok()?;
+            let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("OTLP");
+            Some(
+                request
+                    .resource_spans
+                    .iter()
+                    .flat_map(|r| &r.scope_spans)
+                    .flat_map(|s| &s.spans)
+                    .map(|s| s.name.clone())
+                    .collect(),
+            )
+        }
+    }
+
+    const SOON: Duration = Duration::from_secs(5);
+    const NEVER: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn full_batches_leave_at_once_and_the_rest_on_flush_in_order() {
+        let p = pipeline(
+            BatchConfig {
+                schedule_delay: NEVER,
+                max_export_batch_size: 3,
+                max_queue_size: 10,
+                ..BatchConfig::default()
+            },
+            None,
+        );
+        p.end_spans(&["a", "b", "c", "d", "e", "f", "g"]);
+        assert_eq!(p.next_body(SOON).expect("first batch"), ["a", "b", "c"]);
+        assert_eq!(p.next_body(SOON).expect("second batch"), ["d", "e", "f"]);
+        assert_eq!(p.next_body(Duration::from_millis(200)), None, "g waits");
+        p.provider.force_flush().expect("flushed");
+        assert_eq!(p.next_body(Duration::ZERO).expect("flushed"), ["g"]);
+        p.provider.shutdown().expect("shut down");
+    }
+
+    #[test]
+    fn a_partial_batch_leaves_after_the_schedule_delay() {
+        let p = pipeline(
+            BatchConfig {
+                schedule_delay: Duration::from_millis(50),
+                ..BatchConfig::default()
+            },
+            None,
+        );
+        p.end_spans(&["a"]);
+        assert_eq!(p.next_body(SOON).expect("on schedule"), ["a"]);
+        p.provider.shutdown().expect("shut down");
+    }
+
+    #[test]
+    fn recorded_spans_that_are_not_sampled_are_not_exported() {
+        let p = pipeline(BatchConfig::default(), None);
+        p.end_spans(&["sampled", "unsampled", "sampled too"]);
+        p.provider.shutdown().expect("shut down");
+        assert_eq!(
+            p.next_body(SOON).expect("at shutdown"),
+            ["sampled", "sampled too"]
+        );
+    }
+
+    #[test]
+    fn a_full_queue_drops_new_spans_and_keeps_the_queued_ones() {
+        let (open, gate) = mpsc::channel();
+        let p = pipeline(
+            BatchConfig {
+                schedule_delay: NEVER,
+                max_export_batch_size: 2,
+                max_queue_size: 2,
+                ..BatchConfig::default()
+            },
+            Some(gate),
+        );
+        p.end_spans(&["a", "b"]);
+        // The export thread has taken a and b and waits at the gate: the queue is empty again.
+        assert_eq!(p.next_body(SOON).expect("first batch"), ["a", "b"]);
+        p.end_spans(&["c", "d", "e"]);
+        open.send(()).expect("gate");
+        assert_eq!(
+            p.next_body(SOON).expect("the queue"),
+            ["c", "d"],
+            "e was dropped"
+        );
+        open.send(()).expect("gate");
+        p.provider.shutdown().expect("shut down");
+        assert_eq!(p.next_body(Duration::ZERO), None);
+    }
+
+    #[test]
+    fn shutdown_gives_up_at_its_timeout_when_an_export_hangs() {
+        let (_never_opened, gate) = mpsc::channel();
+        let p = pipeline(BatchConfig::default(), Some(gate));
+        p.end_spans(&["a"]);
+        let started = Instant::now();
+        let result = p.provider.shutdown_with_timeout(Duration::from_millis(200));
+        assert!(result.is_err_and(|e| e.to_string().contains("Timeout")));
+        assert!(started.elapsed() < Duration::from_secs(2), "bounded");
+        assert_eq!(p.next_body(Duration::ZERO).expect("attempted"), ["a"]);
+    }
+
+    fn config(vars: &[(&str, &str)]) -> Result<BatchConfig, ExporterConfigError> {
+        let vars: HashMap<&str, &str> = vars.iter().copied().collect();
+        BatchConfig::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned()))
+    }
+
+    #[test]
+    fn the_variables_set_the_batches_and_a_batch_is_never_larger_than_the_queue() {
+        assert_eq!(config(&[]).expect("defaults"), BatchConfig::default());
+        let set = config(&[
+            ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "1000"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "4"),
+        ])
+        .expect("valid");
+        assert_eq!(set.schedule_delay, Duration::from_millis(200));
+        assert_eq!(set.export_timeout, Duration::from_secs(1));
+        assert_eq!((set.max_queue_size, set.max_export_batch_size), (4, 4));
+    }
+
+    #[test]
+    fn a_value_that_is_not_a_number_is_refused_with_the_variable_named() {
+        for (name, value) in [
+            ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "-1"),
+        ] {
+            let error = config(&[(name, value)]).expect_err(name);
+            assert!(error.to_string().starts_with(name), "{error}");
+        }
+    }
+}
