@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import http.client
 import urllib.request
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -107,9 +108,7 @@ def wrk(url, body, seconds, script_dir):
     return requests, seconds, p50, p99
 
 
-def run(binary, mode, collector, route, seconds, work):
-    port = free_port()
-    db_dir = tempfile.mkdtemp(prefix="span-cost-", dir="/dev/shm")
+def server_env(mode, collector, port, db_dir):
     env = dict(
         os.environ,
         SERVER_ADDR=f"127.0.0.1:{port}",
@@ -125,8 +124,17 @@ def run(binary, mode, collector, route, seconds, work):
     env["OTEL_EXPORTER_OTLP_ENDPOINT"] = (
         f"http://127.0.0.1:{collector}" if mode == "traced" else f"http://127.0.0.1:{free_port()}"
     )
+    return env
+
+
+def run(binary, mode, collector, route, seconds, work):
+    port = free_port()
+    db_dir = tempfile.mkdtemp(prefix="span-cost-", dir="/dev/shm")
     server = subprocess.Popen(
-        ["taskset", "-c", "0", binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ["taskset", "-c", "0", binary],
+        env=server_env(mode, collector, port, db_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -144,12 +152,95 @@ def run(binary, mode, collector, route, seconds, work):
         shutil.rmtree(db_dir, ignore_errors=True)
 
 
+def drive(port, route, count):
+    """`count` requests of `route`, one after another on one keep-alive connection."""
+    path, body = route
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Content-Type": "application/json"} if body else {}
+    for _ in range(count):
+        connection.request("POST" if body else "GET", path, body=body, headers=headers)
+        answer = connection.getresponse()
+        answer.read()
+        if answer.status not in (200, 201):
+            sys.exit(f"{path} answered {answer.status}")
+    connection.close()
+
+
+# What the profile reports, by the functions' inclusive costs: (label, callgrind function pattern).
+COMPONENTS = [
+    ("the processor's on_end, in all (request thread)", r"BatchProcessor as .*SpanProcessor>::on_end$"),
+    ("· encoding the span", r"^otel_browser::otlp::encode_span$"),
+    ("· adding its bytes to the batch", r"^otel_browser::otlp::EncodedBatch::push$"),
+    ("the export thread, in all", r"^checkout_server::telemetry::batch::export_thread$"),
+    ("· the request around the spans (one copy)", r"^otel_browser::otlp::EncodedBatch::to_request$"),
+    ("· the HTTP send", r"OtlpHttpExporter as .*Transport>::send$"),
+    ("malloc", r"^malloc$"),
+    ("free", r"^free$"),
+]
+
+
+def profile(binary, mode, collector, route, requests, work):
+    """Instructions per request under callgrind, and its inclusive cost per request by component."""
+    port = free_port()
+    db_dir = tempfile.mkdtemp(prefix="span-cost-", dir="/dev/shm")
+    out = os.path.join(work, f"callgrind.{mode}")
+    server = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary],
+        env=server_env(mode, collector, port, db_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", seconds=180)
+        drive(port, route, 300)
+        time.sleep(6)  # the warm-up's spans leave (the schedule delay is 5 s)
+        subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True)
+        drive(port, route, requests)
+    finally:
+        server.send_signal(signal.SIGTERM)  # the final flush is counted
+        server.wait(timeout=120)
+        shutil.rmtree(db_dir, ignore_errors=True)
+    annotated = subprocess.run(
+        ["callgrind_annotate", "--inclusive=yes", "--threshold=100", out],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    total = int(re.search(r"^([\d,]+) \(100.0%\)\s+PROGRAM TOTALS", annotated, re.MULTILINE)
+                .group(1).replace(",", ""))
+    costs = {}
+    for line in annotated.splitlines():
+        match = re.match(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+\S+?:(.*?)(?: \[.*\])?$", line)
+        if not match:
+            continue
+        cost, function = int(match.group(1).replace(",", "")), match.group(2).strip()
+        for label, pattern in COMPONENTS:
+            if re.search(pattern, function):
+                costs[label] = costs.get(label, 0) + cost
+    return total / requests, {label: cost / requests for label, cost in costs.items()}
+
+
+def print_profile(name, requests, traced, untraced):
+    (traced_total, traced_parts), (untraced_total, untraced_parts) = traced, untraced
+    print(f"\n{name}: instructions per request over {requests} requests (callgrind)\n")
+    print("| component | traced | untraced |")
+    print("|---|---|---|")
+    print(f"| all | {traced_total:,.0f} | {untraced_total:,.0f} |")
+    print(f"| **added by tracing** | **{traced_total - untraced_total:,.0f}** | |")
+    for label, _ in COMPONENTS:
+        t, u = traced_parts.get(label, 0), untraced_parts.get(label, 0)
+        print(f"| {label} | {t:,.0f} | {u:,.0f} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", default="target/release/checkout-server")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--route", choices=list(ROUTES), action="append")
+    parser.add_argument(
+        "--profile", type=int, metavar="REQUESTS",
+        help="instead of the A/B runs: count instructions under callgrind over REQUESTS requests, "
+        "traced and untraced, after 300 of warm-up",
+    )
     args = parser.parse_args()
     rotel = os.environ.get("ROTEL_AGENT") or sys.exit("ROTEL_AGENT: source scripts/rotel.sh first")
     collector = free_port()
@@ -170,6 +261,14 @@ def main():
                 time.sleep(0.1)
         else:
             sys.exit("rotel did not start")
+        if args.profile:
+            for name in args.route or list(ROUTES):
+                traced, untraced = (
+                    profile(args.binary, mode, collector, ROUTES[name], args.profile, work)
+                    for mode in ("traced", "untraced")
+                )
+                print_profile(name, args.profile, traced, untraced)
+            return
         rows = []
         for name in args.route or list(ROUTES):
             results = {mode: [] for mode in MODES}

@@ -2,13 +2,18 @@
 # What tracing costs the server (BENCHMARKS.md, "Span cost"): builds the release server, installs
 # wrk and rotel when missing, then runs scripts/span-cost.py, which prints the A/B table.
 # Usage: scripts/span-cost.sh [--rounds 5] [--seconds 5] [--route 'GET /api/products']
+#        scripts/span-cost.sh --profile 3000 [--route …]   (instructions per request, callgrind)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v wrk >/dev/null; then
+# --profile counts instructions with valgrind's callgrind instead of running wrk.
+missing=""
+command -v wrk >/dev/null || missing="wrk"
+[[ " $* " != *" --profile "* ]] || command -v valgrind >/dev/null || missing="$missing valgrind"
+if [ -n "$missing" ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
 fi
 source scripts/rotel.sh
 cargo build --release --locked -p checkout-server

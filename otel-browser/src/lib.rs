@@ -12,7 +12,9 @@
 //!   timed with its own millisecond clock (`Date.now()`) are re-timed with it.
 //! - [`ids::CryptoIdGenerator`]: trace and span ids from `crypto.getRandomValues`.
 //! - [`otlp::encode`]: a batch of spans as an OTLP `ExportTraceServiceRequest`, by a small
-//!   hand-written protobuf writer (pure, tested natively against `opentelemetry-proto`).
+//!   hand-written protobuf writer (pure, tested natively against `opentelemetry-proto`);
+//!   [`otlp::encode_span`] and [`otlp::EncodedBatch`] do the same a span at a time, as the
+//!   server's batch processor uses them.
 //! - [`traceparent`]: the W3C header for a span context.
 //!
 //! Adopting it takes a few lines:

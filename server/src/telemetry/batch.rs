@@ -320,6 +320,7 @@ fn full(queue: &Queue, batch_size: usize) -> bool {
 
 /// The export thread: waits for a full batch, the schedule, a flush or shutdown, then sends
 /// everything queued, one request per batch.
+#[inline(never)] // named in profiles (scripts/span-cost.sh --profile)
 fn export_thread(shared: &Shared, transport: &impl Transport, config: BatchConfig) {
     // The HTTP client's own work must not make spans that feed this pipeline.
     let _suppressed = Context::enter_telemetry_suppressed_scope();
