@@ -150,24 +150,38 @@ pub struct StoredResponse {
 struct Statement {
     operation: &'static str,
     collection: &'static str,
+    /// The span name, `{operation} {collection}` (database semantic conventions, "Name"), made
+    /// once at compile time rather than formatted for every query.
+    name: &'static str,
     sqlite: &'static str,
     postgres: &'static str,
 }
 
-impl Statement {
-    /// A statement whose text is the same in both databases.
-    const fn portable(
-        operation: &'static str,
-        collection: &'static str,
-        text: &'static str,
-    ) -> Self {
-        Self {
-            operation,
-            collection,
-            sqlite: text,
-            postgres: text,
+/// A [`Statement`]: `statement!("SELECT", "products", "SELECT …")` when the text is the same in
+/// both databases, else `statement! { operation: …, collection: …, sqlite: …, postgres: … }`.
+macro_rules! statement {
+    (
+        operation: $operation:literal,
+        collection: $collection:literal,
+        sqlite: $sqlite:expr,
+        postgres: $postgres:expr $(,)?
+    ) => {
+        Statement {
+            operation: $operation,
+            collection: $collection,
+            name: concat!($operation, " ", $collection),
+            sqlite: $sqlite,
+            postgres: $postgres,
         }
-    }
+    };
+    ($operation:literal, $collection:literal, $text:expr $(,)?) => {
+        statement! {
+            operation: $operation,
+            collection: $collection,
+            sqlite: $text,
+            postgres: $text,
+        }
+    };
 }
 
 /// "Now" as each database writes times (SQLite keeps them as RFC 3339 text, which sorts as time).
@@ -192,12 +206,12 @@ macro_rules! postgres_lease_end {
     };
 }
 
-const SELECT_PRODUCTS: Statement = Statement::portable(
+const SELECT_PRODUCTS: Statement = statement!(
     "SELECT",
     "products",
     "SELECT id, name, description, price_cents, stock FROM products ORDER BY id",
 );
-const SELECT_PRODUCTS_BY_IDS: Statement = Statement {
+const SELECT_PRODUCTS_BY_IDS: Statement = statement! {
     operation: "SELECT",
     collection: "products",
     sqlite: "SELECT id, name, description, price_cents, stock FROM products \
@@ -205,26 +219,25 @@ const SELECT_PRODUCTS_BY_IDS: Statement = Statement {
     postgres: "SELECT id, name, description, price_cents, stock FROM products \
                WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) ORDER BY id",
 };
-const COUNT_PRODUCTS: Statement =
-    Statement::portable("SELECT", "products", "SELECT COUNT(*) FROM products");
+const COUNT_PRODUCTS: Statement = statement!("SELECT", "products", "SELECT COUNT(*) FROM products");
 // Replicas starting together on an empty database may both seed: the first insert of an id wins.
-const INSERT_PRODUCT: Statement = Statement::portable(
+const INSERT_PRODUCT: Statement = statement!(
     "INSERT",
     "products",
     "INSERT INTO products (id, name, description, price_cents, stock) VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (id) DO NOTHING",
 );
-const TAKE_STOCK: Statement = Statement::portable(
+const TAKE_STOCK: Statement = statement!(
     "UPDATE",
     "products",
     "UPDATE products SET stock = stock - $1 WHERE id = $2 AND stock >= $1",
 );
-const RETURN_STOCK: Statement = Statement::portable(
+const RETURN_STOCK: Statement = statement!(
     "UPDATE",
     "products",
     "UPDATE products SET stock = stock + $1 WHERE id = $2",
 );
-const INSERT_ORDER: Statement = Statement {
+const INSERT_ORDER: Statement = statement! {
     operation: "INSERT",
     collection: "orders",
     sqlite: concat!(
@@ -240,7 +253,7 @@ const INSERT_ORDER: Statement = Statement {
         ")"
     ),
 };
-const INSERT_ORDER_ITEM: Statement = Statement::portable(
+const INSERT_ORDER_ITEM: Statement = statement!(
     "INSERT",
     "order_items",
     "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) \
@@ -248,7 +261,7 @@ const INSERT_ORDER_ITEM: Statement = Statement::portable(
 );
 // Only the claim's holder settles, and only a pending order: one that was recovered meanwhile
 // (its stock already returned) is left alone.
-const SETTLE_ORDER: Statement = Statement {
+const SETTLE_ORDER: Statement = statement! {
     operation: "UPDATE",
     collection: "orders",
     sqlite: concat!(
@@ -263,7 +276,7 @@ const SETTLE_ORDER: Statement = Statement {
 };
 // Row locks make this safe with replicas: of two replicas failing the same order at once, the
 // second finds it no longer pending and returns nothing, so its stock goes back once.
-const FAIL_EXPIRED_ORDERS: Statement = Statement {
+const FAIL_EXPIRED_ORDERS: Statement = statement! {
     operation: "UPDATE",
     collection: "orders",
     sqlite: concat!(
@@ -278,13 +291,13 @@ const FAIL_EXPIRED_ORDERS: Statement = Statement {
                WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until < now()) \
                RETURNING id",
 };
-const RETURN_ORDER_STOCK: Statement = Statement::portable(
+const RETURN_ORDER_STOCK: Statement = statement!(
     "UPDATE",
     "products",
     "UPDATE products SET stock = stock + i.quantity FROM order_items i \
      WHERE i.order_id = $1 AND i.product_id = products.id",
 );
-const RENEW_ORDER_CLAIMS: Statement = Statement {
+const RENEW_ORDER_CLAIMS: Statement = statement! {
     operation: "UPDATE",
     collection: "orders",
     sqlite: concat!(
@@ -298,7 +311,7 @@ const RENEW_ORDER_CLAIMS: Statement = Statement {
         " WHERE claimed_by = $1 AND status = 'pending'"
     ),
 };
-const SELECT_ORDER: Statement = Statement {
+const SELECT_ORDER: Statement = statement! {
     operation: "SELECT",
     collection: "orders",
     sqlite: "SELECT id, status, total_cents, trace_id, created_at FROM orders WHERE id = $1",
@@ -306,14 +319,14 @@ const SELECT_ORDER: Statement = Statement {
                to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') \
                FROM orders WHERE id = $1",
 };
-const SELECT_ORDER_ITEMS: Statement = Statement::portable(
+const SELECT_ORDER_ITEMS: Statement = statement!(
     "SELECT",
     "order_items",
     "SELECT i.product_id, p.name, i.quantity, i.unit_price_cents FROM order_items i \
      JOIN products p ON p.id = i.product_id WHERE i.order_id = $1 ORDER BY i.product_id",
 );
 // The unique key is the claim: of any number of replicas inserting one key at once, one inserts.
-const CLAIM_IDEMPOTENCY_KEY: Statement = Statement {
+const CLAIM_IDEMPOTENCY_KEY: Statement = statement! {
     operation: "INSERT",
     collection: "idempotency_keys",
     sqlite: concat!(
@@ -329,7 +342,7 @@ const CLAIM_IDEMPOTENCY_KEY: Statement = Statement {
         ") ON CONFLICT (key) DO NOTHING"
     ),
 };
-const SELECT_IDEMPOTENCY_KEY: Statement = Statement {
+const SELECT_IDEMPOTENCY_KEY: Statement = statement! {
     operation: "SELECT",
     collection: "idempotency_keys",
     sqlite: concat!(
@@ -342,7 +355,7 @@ const SELECT_IDEMPOTENCY_KEY: Statement = Statement {
                FROM idempotency_keys WHERE key = $1",
 };
 // A key whose holder stopped renewing (it crashed) is taken over by the next request with it.
-const TAKE_OVER_IDEMPOTENCY_KEY: Statement = Statement {
+const TAKE_OVER_IDEMPOTENCY_KEY: Statement = statement! {
     operation: "UPDATE",
     collection: "idempotency_keys",
     sqlite: concat!(
@@ -360,23 +373,23 @@ const TAKE_OVER_IDEMPOTENCY_KEY: Statement = Statement {
          AND (claimed_until IS NULL OR claimed_until < now())"
     ),
 };
-const LINK_ORDER_TO_IDEMPOTENCY_KEY: Statement = Statement::portable(
+const LINK_ORDER_TO_IDEMPOTENCY_KEY: Statement = statement!(
     "UPDATE",
     "idempotency_keys",
     "UPDATE idempotency_keys SET order_id = $1 WHERE key = $2 AND claimed_by = $3",
 );
-const ANSWER_IDEMPOTENCY_KEY: Statement = Statement::portable(
+const ANSWER_IDEMPOTENCY_KEY: Statement = statement!(
     "UPDATE",
     "idempotency_keys",
     "UPDATE idempotency_keys SET status_code = $3, body = $4, claimed_by = NULL, \
      claimed_until = NULL WHERE key = $1 AND claimed_by = $2 AND status_code IS NULL",
 );
-const RELEASE_IDEMPOTENCY_KEY: Statement = Statement::portable(
+const RELEASE_IDEMPOTENCY_KEY: Statement = statement!(
     "DELETE",
     "idempotency_keys",
     "DELETE FROM idempotency_keys WHERE key = $1 AND claimed_by = $2 AND status_code IS NULL",
 );
-const RENEW_IDEMPOTENCY_CLAIMS: Statement = Statement {
+const RENEW_IDEMPOTENCY_CLAIMS: Statement = statement! {
     operation: "UPDATE",
     collection: "idempotency_keys",
     sqlite: concat!(
@@ -390,7 +403,7 @@ const RENEW_IDEMPOTENCY_CLAIMS: Statement = Statement {
         " WHERE claimed_by = $1 AND status_code IS NULL"
     ),
 };
-const DELETE_OLD_IDEMPOTENCY_KEYS: Statement = Statement {
+const DELETE_OLD_IDEMPOTENCY_KEYS: Statement = statement! {
     operation: "DELETE",
     collection: "idempotency_keys",
     sqlite: "DELETE FROM idempotency_keys WHERE created_at < \
@@ -883,7 +896,7 @@ impl Db {
         ]);
         telemetry::in_span(
             &self.tracer,
-            format!("{} {}", statement.operation, statement.collection),
+            statement.name,
             SpanKind::Client,
             attributes,
             work,
