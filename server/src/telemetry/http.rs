@@ -1,7 +1,7 @@
 //! The HTTP middleware that opens one SERVER span per request and answers with `traceresponse` and
 //! `Server-Timing`.
 
-use std::time::Instant;
+use std::{borrow::Cow, time::Instant};
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -82,9 +82,10 @@ pub async fn server_span(State(edge): State<Edge>, request: Request, next: Next)
         .map(|p| p.as_str().to_owned());
     // The conventions name unknown methods `HTTP` in span names (and `_OTHER` in attributes).
     let name_method = if method == "_OTHER" { "HTTP" } else { method };
-    let name = match &route {
-        Some(route) => format!("{name_method} {route}"),
-        None => name_method.to_owned(),
+    // The one name formatted per request: the route is the router's, known only at run time.
+    let name: Cow<'static, str> = match &route {
+        Some(route) => format!("{name_method} {route}").into(),
+        None => name_method.into(),
     };
 
     let mut attributes = vec![
@@ -92,7 +93,12 @@ pub async fn server_span(State(edge): State<Edge>, request: Request, next: Next)
         KeyValue::new(URL_PATH, request.uri().path().to_owned()),
         KeyValue::new(
             URL_SCHEME,
-            request.uri().scheme_str().unwrap_or("http").to_owned(),
+            match request.uri().scheme_str() {
+                // Origin-form requests (all of a server's, behind nginx or not) carry no scheme.
+                None | Some("http") => Cow::Borrowed("http"),
+                Some("https") => Cow::Borrowed("https"),
+                Some(other) => Cow::Owned(other.to_owned()),
+            },
         ),
     ];
     if let Some(route) = &route {
