@@ -234,11 +234,9 @@ impl SpanProcessor for BatchProcessor {
                     );
                 }
             } else {
-                let full = match queue.batches.back() {
-                    Some(last) => last.len() >= self.config.max_export_batch_size,
-                    None => true,
-                };
-                if full {
+                if (queue.batches.back())
+                    .is_none_or(|last| last.len() >= self.config.max_export_batch_size)
+                {
                     queue.batches.push_back(EncodedBatch::default());
                 }
                 let last = queue.batches.back_mut().expect("a batch with room");
