@@ -46,7 +46,7 @@ const MAX_JITTER: Duration = Duration::from_millis(100);
 /// The longest `Retry-After` honoured; the export timeout bounds it too.
 const MAX_THROTTLE: Duration = Duration::from_secs(30);
 
-/// An `OTEL_EXPORTER_OTLP_*` setting that cannot be used.
+/// An `OTEL_EXPORTER_OTLP_*` or `OTEL_BSP_*` setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("{name}={value:?}: {expected}")]
 pub struct ExporterConfigError {
@@ -56,9 +56,9 @@ pub struct ExporterConfigError {
 }
 
 impl ExporterConfigError {
-    pub(super) fn new(name: &str, value: String, expected: &'static str) -> Self {
+    pub(super) fn new(name: impl Into<String>, value: String, expected: &'static str) -> Self {
         Self {
-            name: name.to_owned(),
+            name: name.into(),
             value,
             expected,
         }
@@ -92,10 +92,8 @@ impl OtlpHttpExporter {
                 .map(|v| (specific, v))
                 .or_else(|| lookup(&generic).map(|v| (generic, v)))
         };
-        let error = |(name, value): (String, String), expected| ExporterConfigError {
-            name,
-            value,
-            expected,
+        let error = |(name, value): (String, String), expected| {
+            ExporterConfigError::new(name, value, expected)
         };
 
         // The generic endpoint is a base to which the signal's path is appended; the signal's own
@@ -141,10 +139,12 @@ impl OtlpHttpExporter {
             .join()
             .ok()
             .and_then(Result::ok)
-            .ok_or_else(|| ExporterConfigError {
-                name: "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
-                value: endpoint.clone(),
-                expected: "an HTTP client for it (the client could not be built)",
+            .ok_or_else(|| {
+                ExporterConfigError::new(
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    endpoint.clone(),
+                    "an HTTP client for it (the client could not be built)",
+                )
             })?;
         Ok(Self {
             client,
