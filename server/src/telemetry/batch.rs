@@ -17,7 +17,10 @@ use std::{
     cell::Cell,
     collections::VecDeque,
     env,
-    sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError},
+    sync::{
+        Arc, Condvar, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
     thread::{self, JoinHandle},
     time::{Duration, Instant},
 };
@@ -133,13 +136,15 @@ struct Shared {
     work: Condvar,
     /// Wakes those waiting for a flush or for the thread to stop.
     done: Condvar,
+    /// Spans in `queue.batches`; changed only under the lock, read without it so that a full
+    /// queue (a collector that is down) costs a dropped span no encoding.
+    queued: AtomicUsize,
 }
 
 #[derive(Debug)]
 struct Queue {
     /// Batches of at most `max_export_batch_size` spans, oldest first; only the last one fills.
     batches: VecDeque<EncodedBatch>,
-    queued: usize,
     dropped: u64,
     resource: Resource,
     /// Flushes asked for, and the last of them the export thread has finished.
@@ -181,7 +186,6 @@ impl BatchProcessor {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 batches: VecDeque::new(),
-                queued: 0,
                 dropped: 0,
                 resource: Resource::builder_empty().build(),
                 flushes_asked: 0,
@@ -191,6 +195,7 @@ impl BatchProcessor {
             }),
             work: Condvar::new(),
             done: Condvar::new(),
+            queued: AtomicUsize::new(0),
         });
         let worker = {
             let shared = Arc::clone(&shared);
@@ -205,6 +210,18 @@ impl BatchProcessor {
             worker: Mutex::new(Some(worker)),
         }
     }
+
+    /// Counts a span the full queue has no room for; the first is said, the count at shutdown.
+    fn drop_span(&self, queue: &mut Queue) {
+        queue.dropped += 1;
+        if queue.dropped == 1 {
+            tracing::warn!(
+                max_queue_size = self.config.max_queue_size,
+                "span export queue full: spans are dropped until it drains \
+                 (the count is logged at shutdown)"
+            );
+        }
+    }
 }
 
 impl SpanProcessor for BatchProcessor {
@@ -216,6 +233,10 @@ impl SpanProcessor for BatchProcessor {
         if !span.span_context.is_sampled() {
             return;
         }
+        if self.shared.queued.load(Ordering::Relaxed) >= self.config.max_queue_size {
+            self.drop_span(&mut self.shared.lock());
+            return;
+        }
         let mut encoded = SCRATCH.take();
         encoded.clear();
         encode_span(&mut encoded, &span);
@@ -224,15 +245,8 @@ impl SpanProcessor for BatchProcessor {
             let mut queue = self.shared.lock();
             if queue.shutdown_by.is_some() {
                 // After shutdown nothing is exported; the provider is done with.
-            } else if queue.queued >= self.config.max_queue_size {
-                queue.dropped += 1;
-                if queue.dropped == 1 {
-                    tracing::warn!(
-                        max_queue_size = self.config.max_queue_size,
-                        "span export queue full: spans are dropped until it drains \
-                         (the count is logged at shutdown)"
-                    );
-                }
+            } else if self.shared.queued.load(Ordering::Relaxed) >= self.config.max_queue_size {
+                self.drop_span(&mut queue);
             } else {
                 if (queue.batches.back())
                     .is_none_or(|last| last.len() >= self.config.max_export_batch_size)
@@ -242,7 +256,7 @@ impl SpanProcessor for BatchProcessor {
                 let last = queue.batches.back_mut().expect("a batch with room");
                 last.push(&scope, &encoded);
                 let filled = last.len() == self.config.max_export_batch_size;
-                queue.queued += 1;
+                self.shared.queued.fetch_add(1, Ordering::Relaxed);
                 if filled {
                     self.shared.work.notify_one();
                 }
@@ -349,7 +363,10 @@ fn export_thread(shared: &Shared, transport: &impl Transport, config: BatchConfi
             }
             batches
         };
-        queue.queued -= batches.iter().map(EncodedBatch::len).sum::<usize>();
+        shared.queued.fetch_sub(
+            batches.iter().map(EncodedBatch::len).sum::<usize>(),
+            Ordering::Relaxed,
+        );
         let flush = queue.flushes_asked;
         let shutdown_by = queue.shutdown_by;
         let resource = queue.resource.clone();
