@@ -1,9 +1,9 @@
 //! Checkout latency with the collector healthy, down, hanging or failing.
 //!
 //! The claim under test: telemetry faults never fail a checkout and add no noticeable latency,
-//! because spans leave through the batch processor's own thread. Each mode runs the real
-//! server in-process with the real OTLP/HTTP exporter (the server's batch processor, 100 ms schedule) and times
-//! sequential checkouts over loopback.
+//! because spans leave through the batch processor's own thread. Each mode runs the real server
+//! in-process with the real OTLP/HTTP exporter (the server's batch processor, 100 ms schedule)
+//! and times sequential checkouts over loopback.
 //!
 //! Run: `cargo bench -p checkout-server --bench collector_faults` (results in BENCHMARKS.md).
 
