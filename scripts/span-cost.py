@@ -13,6 +13,11 @@ no payment latency, warms it up for a second, then wrk (and rotel) on core 1 loa
 --seconds with 16 connections. CPU per request is the server's utime+stime from /proc/PID/stat
 over the requests wrk counted. Ratios are taken per round (the modes of one round ran back to
 back) and the table gives their medians.
+
+With --profile N it counts instructions instead (callgrind; repeatable where time is not): the
+server under valgrind, traced and untraced, serves 300 warm-up requests, its counters are zeroed,
+it serves N more on one keep-alive connection and is stopped with SIGTERM. It prints the
+instructions per request and, by component, the inclusive cost of the export path's functions.
 """
 
 import argparse
