@@ -31,12 +31,12 @@ use reqwest::{
     header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER},
 };
 
-use super::batch::Transport;
+use super::{batch::Transport, timeout_millis, whole_number};
 
 /// The default endpoint: a collector on this host.
 const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
 /// The default export timeout (`OTEL_EXPORTER_OTLP_TIMEOUT`), retries included.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_TIMEOUT: Option<Duration> = Some(Duration::from_secs(10));
 /// Retries after the first attempt, and their backoff: exponential from the first delay, capped,
 /// with up to `MAX_JITTER` added (the same policy as `opentelemetry-otlp`'s recommended one).
 const MAX_RETRIES: u32 = 3;
@@ -71,7 +71,8 @@ pub struct OtlpHttpExporter {
     client: Client,
     endpoint: String,
     headers: HeaderMap,
-    timeout: Duration,
+    /// `None`: no limit (`OTEL_EXPORTER_OTLP_TIMEOUT=0`).
+    timeout: Option<Duration>,
 }
 
 impl OtlpHttpExporter {
@@ -121,12 +122,12 @@ impl OtlpHttpExporter {
         {
             return Err(error(compression, "none (no compression is built in)"));
         }
+        // A number that cannot be used is warned about and ignored (`whole_number`).
         let timeout = match setting("TIMEOUT") {
             None => DEFAULT_TIMEOUT,
-            Some(timeout) => match timeout.1.trim().parse::<u64>() {
-                Ok(ms) => Duration::from_millis(ms),
-                Err(_) => return Err(error(timeout, "a whole number of milliseconds")),
-            },
+            Some((name, value)) => {
+                whole_number(&name, Some(value), 0).map_or(DEFAULT_TIMEOUT, timeout_millis)
+            }
         };
         let headers = match setting("HEADERS") {
             None => HeaderMap::new(),
@@ -159,30 +160,37 @@ impl OtlpHttpExporter {
         &self.endpoint
     }
 
-    /// One POST of `body`, bounded by what is left of the export's time.
-    fn post(&self, body: &Bytes, remaining: Duration) -> Result<Response, reqwest::Error> {
-        self.client
+    /// One POST of `body`, bounded by what is left of the export's time, if it has a limit.
+    fn post(&self, body: &Bytes, remaining: Option<Duration>) -> Result<Response, reqwest::Error> {
+        let request = self
+            .client
             .post(&self.endpoint)
             .headers(self.headers.clone())
             .header(CONTENT_TYPE, otel_browser::otlp::CONTENT_TYPE)
-            .timeout(remaining)
-            .body(Body::from(body.clone()))
-            .send()
+            .body(Body::from(body.clone()));
+        match remaining {
+            Some(remaining) => request.timeout(remaining),
+            None => request,
+        }
+        .send()
     }
 }
 
 impl Transport for OtlpHttpExporter {
     /// Posts `body`, within `timeout` and the exporter's own `OTEL_EXPORTER_OTLP_TIMEOUT`.
-    fn send(&self, body: Vec<u8>, timeout: Duration) -> OTelSdkResult {
+    fn send(&self, body: Vec<u8>, timeout: Option<Duration>) -> OTelSdkResult {
         // Shared, not copied, by each attempt.
         let body = Bytes::from(body);
-        let timeout = timeout.min(self.timeout);
+        let timeout = match (timeout, self.timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (limit, None) | (None, limit) => limit,
+        };
         let started = Instant::now();
         let mut delay = FIRST_DELAY;
         let mut retries = 0;
         loop {
-            let remaining = timeout.saturating_sub(started.elapsed());
-            if remaining.is_zero() {
+            let remaining = timeout.map(|t| t.saturating_sub(started.elapsed()));
+            if let (Some(timeout), Some(Duration::ZERO)) = (timeout, remaining) {
                 return Err(OTelSdkError::Timeout(timeout));
             }
             // OTLP/HTTP, "Failures" and "OTLP/HTTP Throttling": 429, 502, 503 and 504 are retryable,
@@ -206,7 +214,9 @@ impl Transport for OtlpHttpExporter {
                 }
                 Err(_) => backoff(delay),
             };
-            if started.elapsed() + wait >= timeout {
+            if let Some(timeout) = timeout
+                && started.elapsed() + wait >= timeout
+            {
                 return Err(OTelSdkError::Timeout(timeout));
             }
             std::thread::sleep(wait);
@@ -330,7 +340,7 @@ mod tests {
             ),
         ])
         .expect("valid");
-        assert_eq!(e.timeout, Duration::from_millis(2500));
+        assert_eq!(e.timeout, Some(Duration::from_millis(2500)));
         assert_eq!(e.headers["api-key"], "a b=c");
         assert_eq!(e.headers["x-tenant"], "shop");
         assert!(e.headers.get("x-generic").is_none());
@@ -338,12 +348,21 @@ mod tests {
     }
 
     #[test]
+    fn a_timeout_that_is_not_a_number_is_ignored_and_zero_means_no_limit() {
+        let timeout = |value| exporter(&[("OTEL_EXPORTER_OTLP_TIMEOUT", value)]).map(|e| e.timeout);
+        assert_eq!(timeout("soon").expect("ignored"), DEFAULT_TIMEOUT);
+        assert_eq!(timeout("-5").expect("ignored"), DEFAULT_TIMEOUT);
+        assert_eq!(timeout("0").expect("valid"), None);
+    }
+
+    #[test]
     fn what_is_not_built_in_is_refused_with_the_variable_named() {
+        // Values the specification defines that this exporter cannot honour: sending anyway, in
+        // another protocol or uncompressed, would not be what was asked for.
         for (name, value) in [
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
             ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
-            ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "no-equals-sign"),
         ] {
             let error = exporter(&[(name, value)]).expect_err(name);

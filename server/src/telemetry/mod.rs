@@ -70,7 +70,7 @@ impl TelemetryGuard {
             // OTEL_TRACES_SAMPLER.
             builder = builder.with_span_processor(batch::BatchProcessor::new(
                 export::OtlpHttpExporter::from_env()?,
-                batch::BatchConfig::from_env()?,
+                batch::BatchConfig::from_env(),
             ));
         }
         let provider = builder.build();
@@ -134,6 +134,33 @@ fn resource() -> Resource {
     } else {
         builder.with_service_name(DEFAULT_SERVICE_NAME).build()
     }
+}
+
+/// The whole number `value` gives for the variable `name`; `None` when it is unset or empty, or
+/// when it is not a whole number of at least `least`, which is warned about. "For variables
+/// accepting a numeric value, if the user provides a value the implementation cannot parse, the
+/// implementation SHOULD generate a warning and gracefully ignore the setting, i.e., treat them
+/// as not set" (SDK environment variables, "Numeric": a MUST for new implementations).
+pub(crate) fn whole_number(name: &str, value: Option<String>, least: u64) -> Option<u64> {
+    let value = value.filter(|v| !v.trim().is_empty())?;
+    match value.trim().parse::<u64>() {
+        Ok(n) if n >= least => Some(n),
+        _ => {
+            tracing::warn!(
+                variable = name,
+                value = %value,
+                "not a whole number{}: ignored, the default is used",
+                if least > 0 { " above 0" } else { "" }
+            );
+            None
+        }
+    }
+}
+
+/// A timeout of `ms` milliseconds, where 0 means no limit (as the configuration schema's
+/// `timeout` and `export_timeout` say: "A value of 0 indicates no limit (infinity)").
+pub(crate) fn timeout_millis(ms: u64) -> Option<Duration> {
+    (ms > 0).then(|| Duration::from_millis(ms))
 }
 
 fn sdk_disabled() -> bool {
