@@ -288,17 +288,23 @@ fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
     Ok(origins)
 }
 
+/// A lookup over `vars` for the `from_lookup` constructors, in tests that must not touch the
+/// process's environment.
+#[cfg(test)]
+pub(crate) fn lookup_in(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let vars: std::collections::HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |name| vars.get(name).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(|name| vars.get(name).cloned())
+        Config::from_lookup(lookup_in(vars))
     }
 
     #[test]

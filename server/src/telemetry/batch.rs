@@ -444,10 +444,7 @@ fn export_thread(shared: &Shared, transport: &impl Transport, config: BatchConfi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::{
-        collections::HashMap,
-        sync::mpsc::{self, Receiver, Sender},
-    };
+    use std::sync::mpsc::{self, Receiver, Sender};
 
     use opentelemetry::{
         KeyValue,
@@ -680,8 +677,7 @@ mod tests {
     }
 
     fn config(vars: &[(&str, &str)]) -> BatchConfig {
-        let vars: HashMap<&str, &str> = vars.iter().copied().collect();
-        BatchConfig::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned()))
+        BatchConfig::from_lookup(crate::config::lookup_in(vars))
     }
 
     #[test]

@@ -294,14 +294,9 @@ fn percent_decode(value: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn exporter(vars: &[(&str, &str)]) -> Result<OtlpHttpExporter, ExporterConfigError> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        OtlpHttpExporter::from_lookup(|name| vars.get(name).cloned())
+        OtlpHttpExporter::from_lookup(crate::config::lookup_in(vars))
     }
 
     #[test]
