@@ -48,7 +48,7 @@ if [ -z "${TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/postgres >/
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
 fi
 
-phase "host tests (replicas on PostgreSQL)"
+phase "host tests (server, SDK, OTLP writer, replicas on PostgreSQL)"
 # `e2e` needs the whole stack; it runs last, below.
 cargo test --workspace --exclude e2e --locked
 
@@ -103,7 +103,9 @@ receiver_url="http://127.0.0.1:$(head -n 1 "$receiver_port_file")"
     --target wasm32-unknown-unknown --locked
 )
 
-phase "page release builds (trunk) and their sizes"
+phase "page release builds (trunk), their dependencies and sizes"
+# The pages run on otel-browser's SDK: opentelemetry_sdk in their wasm32 tree fails the run.
+scripts/page-deps.sh
 (
   source scripts/wasm-toolchain.sh
   trunk build --release

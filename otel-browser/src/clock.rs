@@ -1,6 +1,6 @@
 //! The high-resolution wall clock: `performance.timeOrigin + performance.now()`.
 //!
-//! `SystemTime::now()` panics on `wasm32-unknown-unknown`, and the SDK's own clock there is
+//! `SystemTime::now()` panics on `wasm32-unknown-unknown`, and the API crate's own clock there is
 //! `Date.now()`, whole milliseconds only: too coarse to order a click, a fetch and a server span.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

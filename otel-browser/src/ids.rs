@@ -1,29 +1,28 @@
 //! Trace and span ids from the platform's cryptographic random source.
+//!
+//! `getrandom`, which on `wasm32` (with the `wasm_js` backend) is `crypto.getRandomValues`. An
+//! all-zero id is invalid in W3C Trace Context ("trace-id", "parent-id"), so it is redrawn. The
+//! trace id is random in all its bits, as W3C Trace Context Level 2 asks of a trace whose `random`
+//! flag is set ("Randomness of trace-id").
 
 use opentelemetry::trace::{SpanId, TraceId};
-use opentelemetry_sdk::trace::IdGenerator;
 
-/// Ids from `getrandom`, which on `wasm32` (with the `wasm_js` backend) is
-/// `crypto.getRandomValues`. An all-zero id is invalid in W3C Trace Context, so it is redrawn.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CryptoIdGenerator;
-
-impl IdGenerator for CryptoIdGenerator {
-    fn new_trace_id(&self) -> TraceId {
-        loop {
-            let id = TraceId::from_bytes(random());
-            if id != TraceId::INVALID {
-                return id;
-            }
+/// A new random trace id, never all zeros.
+pub fn new_trace_id() -> TraceId {
+    loop {
+        let id = TraceId::from_bytes(random());
+        if id != TraceId::INVALID {
+            return id;
         }
     }
+}
 
-    fn new_span_id(&self) -> SpanId {
-        loop {
-            let id = SpanId::from_bytes(random());
-            if id != SpanId::INVALID {
-                return id;
-            }
+/// A new random span id, never all zeros.
+pub fn new_span_id() -> SpanId {
+    loop {
+        let id = SpanId::from_bytes(random());
+        if id != SpanId::INVALID {
+            return id;
         }
     }
 }
@@ -44,11 +43,9 @@ mod tests {
 
     #[test]
     fn ids_are_valid_and_distinct() {
-        let ids: std::collections::HashSet<_> = (0..1000)
-            .map(|_| CryptoIdGenerator.new_trace_id())
-            .collect();
+        let ids: std::collections::HashSet<_> = (0..1000).map(|_| new_trace_id()).collect();
         assert_eq!(ids.len(), 1000);
         assert!(!ids.contains(&TraceId::INVALID));
-        assert_ne!(CryptoIdGenerator.new_span_id(), SpanId::INVALID);
+        assert_ne!(new_span_id(), SpanId::INVALID);
     }
 }

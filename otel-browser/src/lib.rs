@@ -1,26 +1,33 @@
-//! OpenTelemetry tracing for Rust in the browser.
+//! OpenTelemetry tracing for Rust in the browser: the SDK behind the `opentelemetry` API.
 //!
-//! The OpenTelemetry SDK runs on `wasm32-unknown-unknown`, but its batch processor needs a thread,
-//! its simple processor blocks on the export, and the OTLP exporters need `Send` futures and a
-//! native HTTP client. This crate supplies the missing pieces, on `fetch`:
+//! OpenTelemetry separates the API from the SDK so that a platform can have an SDK of its own
+//! (OpenTelemetry JS ships a web SDK); `opentelemetry_sdk` does not target the browser (its batch
+//! processor needs a thread, its exporters a native HTTP client) and costs a page ~50 KB. Pages
+//! write plain `opentelemetry` API code (`Tracer`, `Span`, `Context`, `TraceContextExt`,
+//! `global`); this crate is what runs behind it, built for one thread, `fetch` and the browser's
+//! clock:
 //!
-//! - [`BrowserSpanProcessor`]: a bounded queue (spans beyond it are dropped and counted) that sends
-//!   OTLP/HTTP protobuf with `fetch` at least every [`Config::schedule_delay`] while spans wait, and
-//!   flushes with `keepalive` on `pagehide` and when the page becomes hidden. It never blocks, never
-//!   throws, and never traces its own export requests.
-//! - [`clock::now`]: `performance.timeOrigin + performance.now()`, sub-millisecond. Spans the SDK
-//!   timed with its own millisecond clock (`Date.now()`) are re-timed with it.
-//! - [`ids::CryptoIdGenerator`]: trace and span ids from `crypto.getRandomValues`.
-//! - [`otlp::encode`]: a batch of spans as an OTLP `ExportTraceServiceRequest`, by a small
-//!   hand-written protobuf writer (pure, tested natively against `opentelemetry-proto`);
-//!   [`otlp::encode_span`] and [`otlp::EncodedBatch`] do the same a span at a time, as the
-//!   server's batch processor uses them.
+//! - [`TracerProvider`], [`Tracer`], [`Span`] (`trace.rs`): the API traits, with span limits,
+//!   last-value attributes, status rules and end-once, as the SDK specification has them.
+//! - [`Sampler`] (`sampler.rs`): parent-based; roots always on (default), always off, or by the
+//!   integer rejection threshold of consistent probability sampling ([`Threshold`]).
+//! - the processor (`processor.rs`): a bounded queue (spans beyond it are dropped and counted) of
+//!   spans encoded as OTLP protobuf when they end, sent with `fetch` at least every
+//!   [`Config::schedule_delay`] while spans wait, and flushed with `keepalive` on `pagehide` and
+//!   when the page becomes hidden (`transport.rs`). It never blocks, never throws, and never
+//!   traces its own export requests.
+//! - [`clock::now`]: `performance.timeOrigin + performance.now()`, sub-millisecond, at every
+//!   span's start and end and every event added through [`Span`].
+//! - [`ids`]: trace and span ids from `crypto.getRandomValues`; roots carry the W3C Level 2
+//!   `random` flag.
 //! - [`traceparent`]: the W3C header for a span context.
+//!
+//! The encoding is the `otlp-wire` crate's, which the server's exporter uses too.
 //!
 //! Adopting it takes a few lines:
 //!
 //! ```no_run
-//! use opentelemetry::trace::{Tracer, TracerProvider};
+//! use opentelemetry::trace::Tracer as _;
 //! # fn main() {
 //! let telemetry = otel_browser::BrowserTelemetry::install(otel_browser::Config {
 //!     service_name: "my-app".into(),
@@ -33,11 +40,17 @@
 //! // Keep `telemetry` alive for the page's life: it owns the pagehide/visibilitychange listeners.
 //! # }
 //! ```
+//!
+//! One thing the API crate does on its own clock: `SpanRef::end()` and `SpanRef::add_event()` (the
+//! span behind a `Context`) take `Date.now()`, whole milliseconds. Call
+//! `cx.span().end_with_timestamp(otel_browser::clock::now())` to end such a span precisely; a
+//! [`Span`] held by value, and one dropped, ends at [`clock::now`].
 
 pub mod clock;
 pub mod ids;
-pub mod otlp;
 mod processor;
+pub mod sampler;
+pub mod trace;
 #[cfg(target_arch = "wasm32")]
 mod transport;
 
@@ -47,14 +60,12 @@ use opentelemetry::{
     InstrumentationScope, KeyValue,
     trace::{SpanContext, TracerProvider as _},
 };
-use opentelemetry_sdk::{
-    Resource,
-    trace::{SdkTracer, SdkTracerProvider},
-};
 
-pub use processor::{BrowserSpanProcessor, Queue};
+pub use processor::Queue;
+pub use sampler::{Sampler, Threshold};
+pub use trace::{Span, SpanData, SpanLimits, Tracer, TracerProvider};
 
-/// How the exporter is set up. `Default` gives the values the field docs name.
+/// How the SDK is set up. `Default` gives the values the field docs name.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `service.name` (default `unknown_service:browser`).
@@ -70,6 +81,10 @@ pub struct Config {
     pub max_batch_size: usize,
     /// The longest a span waits before a send starts (default 500 ms).
     pub schedule_delay: Duration,
+    /// How roots are sampled (default always on); spans with a parent follow it.
+    pub sampler: Sampler,
+    /// The most attributes, events and links a span keeps (default 128 each).
+    pub span_limits: SpanLimits,
     /// More resource attributes (the browser's user agent is added by itself).
     pub resource_attributes: Vec<KeyValue>,
 }
@@ -83,6 +98,8 @@ impl Default for Config {
             max_queue_size: 2048,
             max_batch_size: 256,
             schedule_delay: Duration::from_millis(500),
+            sampler: Sampler::default(),
+            span_limits: SpanLimits::default(),
             resource_attributes: Vec::new(),
         }
     }
@@ -90,7 +107,7 @@ impl Default for Config {
 
 impl Config {
     /// The resource every span is exported with.
-    pub fn resource(&self, user_agent: Option<String>) -> Resource {
+    pub fn resource(&self, user_agent: Option<String>) -> otlp_wire::Resource {
         let mut attributes = vec![KeyValue::new("service.name", self.service_name.clone())];
         if !self.service_version.is_empty() {
             attributes.push(KeyValue::new(
@@ -102,44 +119,41 @@ impl Config {
             attributes.push(KeyValue::new("user_agent.original", agent));
         }
         attributes.push(KeyValue::new("telemetry.sdk.language", "rust"));
-        attributes.push(KeyValue::new("telemetry.sdk.name", "opentelemetry"));
+        attributes.push(KeyValue::new("telemetry.sdk.name", env!("CARGO_PKG_NAME")));
         attributes.push(KeyValue::new(
-            "telemetry.distro.name",
-            env!("CARGO_PKG_NAME"),
+            "telemetry.sdk.version",
+            env!("CARGO_PKG_VERSION"),
         ));
         attributes.extend(self.resource_attributes.iter().cloned());
-        Resource::builder_empty()
-            .with_attributes(attributes)
-            .build()
+        otlp_wire::Resource {
+            attributes,
+            schema_url: None,
+        }
     }
 }
 
 /// The installed tracer provider and exporter. Keep it for the page's life: dropping it removes
-/// the page-lifecycle listeners and sends what is queued (the global provider keeps its own
-/// handle, so the SDK's shutdown would not).
+/// the page-lifecycle listeners and sends what is queued.
 pub struct BrowserTelemetry {
-    provider: SdkTracerProvider,
+    provider: TracerProvider,
     queue: Queue,
     #[cfg(target_arch = "wasm32")]
     _lifecycle: transport::LifecycleListeners,
 }
 
 impl BrowserTelemetry {
-    /// Builds the provider with the browser processor, crypto ids and the resource, installs it as
-    /// the global provider, and starts listening for `pagehide`/`visibilitychange`.
+    /// Builds the provider with the exporter and the resource, installs it as the global provider
+    /// (`opentelemetry::global::tracer` then gives its tracers), and starts listening for
+    /// `pagehide`/`visibilitychange`.
     pub fn install(config: Config) -> Self {
         #[cfg(target_arch = "wasm32")]
         let user_agent = transport::user_agent();
         #[cfg(not(target_arch = "wasm32"))]
         let user_agent = None;
         let resource = config.resource(user_agent);
-        let processor = BrowserSpanProcessor::new(config, resource.clone());
-        let queue = processor.queue();
-        let provider = SdkTracerProvider::builder()
-            .with_span_processor(processor)
-            .with_id_generator(ids::CryptoIdGenerator)
-            .with_resource(resource)
-            .build();
+        let (sampler, limits) = (config.sampler, config.span_limits);
+        let queue = Queue::new(config, resource);
+        let provider = TracerProvider::new(queue.clone(), sampler, limits);
         opentelemetry::global::set_tracer_provider(provider.clone());
         Self {
             provider,
@@ -149,14 +163,14 @@ impl BrowserTelemetry {
         }
     }
 
-    /// A tracer whose scope is `name` and this crate's version.
-    pub fn tracer(&self, name: &'static str) -> SdkTracer {
+    /// A tracer whose scope is `name`.
+    pub fn tracer(&self, name: &'static str) -> Tracer {
         self.provider
             .tracer_with_scope(InstrumentationScope::builder(name).build())
     }
 
     /// The provider, for code that wants to build its own tracers.
-    pub fn provider(&self) -> &SdkTracerProvider {
+    pub fn provider(&self) -> &TracerProvider {
         &self.provider
     }
 
@@ -168,6 +182,13 @@ impl BrowserTelemetry {
     /// How many export requests failed (collector down, refused, or answered an error).
     pub fn failed_exports(&self) -> u64 {
         self.queue.failed_exports()
+    }
+
+    /// Every span that has ended since the install, sampled and queued or not (the `testing`
+    /// feature: a test's in-memory view, as the SDK's `InMemorySpanExporter` gives one).
+    #[cfg(feature = "testing")]
+    pub fn finished_spans(&self) -> Vec<SpanData> {
+        self.queue.finished()
     }
 
     /// Sends everything queued now and waits for the requests to finish.
@@ -246,10 +267,10 @@ mod tests {
             ..Default::default()
         };
         let resource = config.resource(Some("Mozilla/5.0 Test".into()));
-        let get = |k: &'static str| {
-            resource
-                .get(&opentelemetry::Key::from_static_str(k))
-                .map(|v| v.to_string())
+        let get = |k: &str| {
+            (resource.attributes.iter())
+                .find(|kv| kv.key.as_str() == k)
+                .map(|kv| kv.value.to_string())
         };
         assert_eq!(get("service.name").as_deref(), Some("checkout-web"));
         assert_eq!(get("service.version").as_deref(), Some("1.2.3"));

@@ -1,40 +1,31 @@
-//! The span processor and its bounded queue. Target-independent: the browser transport
+//! The span processor's bounded queue: each span is encoded as OTLP protobuf when it ends (SDK
+//! specification, "Batching processor": spans wait for a full batch or the schedule delay). The
+//! queue holds bytes, not span records. Target-independent: the browser transport
 //! (`transport.rs`) drives the sends; natively the queue can be drained by hand, which is how the
 //! tests check batching and encoding without a browser.
 
 use std::{
     collections::VecDeque,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
-    time::{Duration, SystemTime},
+    time::Duration,
 };
 
-use opentelemetry::{
-    Context,
-    trace::{Span as _, SpanId},
-};
-use opentelemetry_sdk::{
-    Resource,
-    error::OTelSdkResult,
-    trace::{Span, SpanData, SpanProcessor},
-};
+use opentelemetry::InstrumentationScope;
+use otlp_wire::{EncodedBatch, Resource};
 
-use crate::{Config, clock, otlp};
+use crate::{Config, trace::SpanData};
 
-/// The SDK's own clock on wasm32 is `Date.now()`; a span time within this of the high-resolution
-/// clock was taken by the SDK and is replaced. Further apart, it was given explicitly and is kept.
-const SDK_CLOCK_TOLERANCE: Duration = Duration::from_millis(50);
 /// The most spans in a `keepalive` request: browsers cap the keepalive bodies in flight at 64 KiB
 /// in all (see `transport::KEEPALIVE_BUDGET`).
 const KEEPALIVE_BATCH: usize = 64;
 
-/// Finished spans waiting to be sent, shared by the processor and the transport.
+/// Finished spans waiting to be sent, shared by the tracers and the transport.
 #[derive(Clone)]
 pub struct Queue {
     state: Arc<Mutex<State>>,
 }
 
-/// Only counts: a derived `Debug` would print every queued span, and the SDK requires `Debug` of
-/// a processor, so that printing code would ship in every page (float and string escaping, ~20 KB).
+/// Only counts: printing what is queued would ship formatting code in every page.
 impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Queue")
@@ -42,15 +33,16 @@ impl std::fmt::Debug for Queue {
 }
 
 struct State {
-    spans: VecDeque<SpanData>,
-    /// High-resolution start times of the spans that are open, by span id. Few spans are open at
-    /// once, so a list beats a hash map (and its code).
-    starts: Vec<(SpanId, SystemTime)>,
+    /// Each span encoded as one `ScopeSpans.spans` entry, with its tracer's scope.
+    spans: VecDeque<(Arc<InstrumentationScope>, Vec<u8>)>,
     dropped: u64,
     failed_exports: u64,
     send_scheduled: bool,
     config: Config,
     resource: Resource,
+    /// Every span that ended, for tests (the `testing` feature only).
+    #[cfg(feature = "testing")]
+    finished: Vec<SpanData>,
 }
 
 /// What a newly queued span asks of the transport.
@@ -67,15 +59,16 @@ pub(crate) enum Wake {
 }
 
 impl Queue {
-    fn new(config: Config, resource: Resource) -> Self {
+    pub(crate) fn new(config: Config, resource: Resource) -> Self {
         let state = State {
             spans: VecDeque::new(),
-            starts: Vec::new(),
             dropped: 0,
             failed_exports: 0,
             send_scheduled: false,
             config,
             resource,
+            #[cfg(feature = "testing")]
+            finished: Vec::new(),
         };
         Self {
             state: Arc::new(Mutex::new(state)),
@@ -87,28 +80,29 @@ impl Queue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn record_start(&self, span_id: SpanId, at: SystemTime) {
-        let mut state = self.lock();
-        // Spans that are never ended must not grow this without bound.
-        if state.starts.len() >= 2 * state.config.max_queue_size {
-            state.starts.clear();
-        }
-        state.starts.push((span_id, at));
+    /// Queues an ended span and starts what the transport must do about it.
+    pub(crate) fn push_span(&self, span: &SpanData) {
+        let wake = self.push(span);
+        #[cfg(target_arch = "wasm32")]
+        crate::transport::wake(self, wake);
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = wake;
     }
 
-    pub(crate) fn push(&self, mut span: SpanData) -> Wake {
+    /// Encodes `span` into the queue, unless the queue is full (then it is counted, not encoded).
+    pub(crate) fn push(&self, span: &SpanData) -> Wake {
         let mut state = self.lock();
-        let span_id = span.span_context.span_id();
-        if let Some(i) = state.starts.iter().position(|(id, _)| *id == span_id) {
-            let (_, precise) = state.starts.swap_remove(i);
-            retime(&mut span.start_time, precise);
-        }
-        retime(&mut span.end_time, clock::now());
+        #[cfg(feature = "testing")]
+        state.finished.push(span.clone());
         if state.spans.len() >= state.config.max_queue_size {
             state.dropped += 1;
             return Wake::Dropped;
         }
-        state.spans.push_back(span);
+        let mut encoded = Vec::with_capacity(256);
+        otlp_wire::encode_span(&mut encoded, &span.wire());
+        state
+            .spans
+            .push_back((Arc::clone(&span.instrumentation_scope), encoded));
         if state.spans.len() >= state.config.max_batch_size {
             Wake::Now
         } else if state.send_scheduled {
@@ -119,9 +113,9 @@ impl Queue {
         }
     }
 
-    /// Takes the next batch, encoded, or `None` when nothing waits. Either way the scheduled send
-    /// has done its job: a span queued from now on schedules a new one, so a slow send in flight
-    /// never holds later spans back.
+    /// Takes the next batch, as a request body, or `None` when nothing waits. Either way the
+    /// scheduled send has done its job: a span queued from now on schedules a new one, so a slow
+    /// send in flight never holds later spans back.
     pub fn take_batch(&self, keepalive: bool) -> Option<Batch> {
         let mut state = self.lock();
         state.send_scheduled = false;
@@ -134,10 +128,12 @@ impl Queue {
             state.config.max_batch_size
         };
         let count = limit.min(state.spans.len());
-        let spans: Vec<SpanData> = state.spans.drain(..count).collect();
-        let body = otlp::encode(&spans, &state.resource);
+        let mut batch = EncodedBatch::default();
+        for (scope, encoded) in state.spans.drain(..count) {
+            batch.push(&scope, &encoded);
+        }
         Some(Batch {
-            body,
+            body: batch.to_request(&state.resource),
             spans: count,
             endpoint: state.config.endpoint.to_string(),
         })
@@ -167,6 +163,12 @@ impl Queue {
     pub(crate) fn record_failed_export(&self) {
         self.lock().failed_exports += 1;
     }
+
+    /// Every span that has ended so far.
+    #[cfg(feature = "testing")]
+    pub(crate) fn finished(&self) -> Vec<SpanData> {
+        self.lock().finished.clone()
+    }
 }
 
 /// One encoded export request.
@@ -180,95 +182,26 @@ pub struct Batch {
     pub endpoint: String,
 }
 
-/// Replaces `time` with `precise` when `time` came from the SDK's coarse clock.
-fn retime(time: &mut SystemTime, precise: SystemTime) {
-    let apart = time
-        .duration_since(precise)
-        .or_else(|e| Ok::<_, ()>(e.duration()))
-        .unwrap_or_default();
-    if apart <= SDK_CLOCK_TOLERANCE {
-        *time = precise;
-    }
-}
-
-/// The span processor for browsers: queue on end, send on a timer with `fetch`.
-#[derive(Debug)]
-pub struct BrowserSpanProcessor {
-    queue: Queue,
-}
-
-impl BrowserSpanProcessor {
-    /// A processor exporting with `config`, spans described by `resource`.
-    pub fn new(config: Config, resource: Resource) -> Self {
-        Self {
-            queue: Queue::new(config, resource),
-        }
-    }
-
-    /// The queue, shared with the transport and the lifecycle listeners.
-    pub fn queue(&self) -> Queue {
-        self.queue.clone()
-    }
-}
-
-impl SpanProcessor for BrowserSpanProcessor {
-    fn on_start(&self, span: &mut Span, _cx: &Context) {
-        self.queue
-            .record_start(span.span_context().span_id(), clock::now());
-    }
-
-    fn on_end(&self, span: SpanData) {
-        let wake = self.queue.push(span);
-        #[cfg(target_arch = "wasm32")]
-        crate::transport::wake(&self.queue, wake);
-        #[cfg(not(target_arch = "wasm32"))]
-        let _ = wake;
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        // The SDK's flush is synchronous; a browser cannot block on fetch. Start the sends now;
-        // `BrowserTelemetry::flush` is the awaitable form.
-        #[cfg(target_arch = "wasm32")]
-        crate::transport::wake(&self.queue, Wake::Now);
-        Ok(())
-    }
-
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        #[cfg(target_arch = "wasm32")]
-        crate::transport::send_all_keepalive(&self.queue);
-        Ok(())
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.queue.lock().resource = resource.clone();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::TracerProvider;
     use opentelemetry::{
-        KeyValue,
-        trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _},
+        Context, KeyValue,
+        trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _},
     };
     use opentelemetry_proto::tonic::{
         collector::trace::v1::ExportTraceServiceRequest,
         common::v1::any_value,
         trace::v1::{span::SpanKind as ProtoKind, status::StatusCode},
     };
-    use opentelemetry_sdk::trace::SdkTracerProvider;
     use prost::Message;
 
-    fn provider(config: Config) -> (SdkTracerProvider, Queue) {
+    fn provider(config: Config) -> (TracerProvider, Queue) {
         let resource = config.resource(Some("TestAgent/1.0".into()));
-        let processor = BrowserSpanProcessor::new(config, resource.clone());
-        let queue = processor.queue();
-        let provider = SdkTracerProvider::builder()
-            .with_span_processor(processor)
-            .with_id_generator(crate::ids::CryptoIdGenerator)
-            .with_resource(resource)
-            .build();
-        (provider, queue)
+        let (sampler, limits) = (config.sampler, config.span_limits);
+        let queue = Queue::new(config, resource);
+        (TracerProvider::new(queue.clone(), sampler, limits), queue)
     }
 
     fn string_attr(
@@ -333,6 +266,10 @@ mod tests {
             string_attr(resource, "user_agent.original").as_deref(),
             Some("TestAgent/1.0")
         );
+        assert_eq!(
+            string_attr(resource, "telemetry.sdk.name").as_deref(),
+            Some("otel-browser")
+        );
 
         let spans = &resource_spans.scope_spans[0].spans;
         let by_name = |n: &str| spans.iter().find(|s| s.name == n).expect(n);
@@ -340,6 +277,7 @@ mod tests {
         assert_eq!(root.trace_id, root_context.trace_id().to_bytes());
         assert_eq!(root.span_id, root_context.span_id().to_bytes());
         assert!(root.parent_span_id.is_empty());
+        assert_eq!(root.flags & 0xff, 0x03, "sampled and random");
         assert_eq!(child.trace_id, root.trace_id);
         assert_eq!(child.span_id, child_context.span_id().to_bytes());
         assert_eq!(child.parent_span_id, root.span_id);
@@ -379,13 +317,6 @@ mod tests {
         assert_eq!(queue.dropped(), 2);
     }
 
-    /// A finished span, made by a throwaway provider.
-    fn finished_span() -> SpanData {
-        let (provider, queue) = provider(Config::default());
-        provider.tracer("t").start("x").end();
-        queue.lock().spans.pop_front().expect("span")
-    }
-
     #[test]
     fn the_first_span_schedules_a_send_and_a_full_batch_asks_for_one_now() {
         let (_provider, queue) = provider(Config {
@@ -393,24 +324,45 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            queue.push(finished_span()),
+            queue.push(&sample_data()),
             Wake::After(Duration::from_millis(500))
         );
-        assert_eq!(queue.push(finished_span()), Wake::Now);
+        assert_eq!(queue.push(&sample_data()), Wake::Now);
         assert!(queue.take_batch(false).is_some());
         assert!(queue.take_batch(false).is_none());
         assert_eq!(
-            queue.push(finished_span()),
+            queue.push(&sample_data()),
             Wake::After(Duration::from_millis(500)),
             "an emptied queue schedules anew"
         );
         assert!(queue.take_batch(false).is_some(), "a send starts");
         assert_eq!(
-            queue.push(finished_span()),
+            queue.push(&sample_data()),
             Wake::After(Duration::from_millis(500)),
             "a span queued while a send is in flight schedules its own"
         );
         assert_eq!(queue.len(), 1);
+    }
+
+    /// An ended span's data, as a tracer hands it to the queue.
+    fn sample_data() -> SpanData {
+        SpanData {
+            span_context: opentelemetry::trace::SpanContext::empty_context(),
+            parent_span_id: opentelemetry::trace::SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: "x".into(),
+            start_time: crate::clock::now(),
+            end_time: crate::clock::now(),
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: Vec::new(),
+            dropped_events_count: 0,
+            links: Vec::new(),
+            dropped_links_count: 0,
+            status: Status::Unset,
+            instrumentation_scope: Arc::new(InstrumentationScope::builder("t").build()),
+        }
     }
 
     #[test]
@@ -426,17 +378,5 @@ mod tests {
         let batch = queue.take_batch(true).expect("batch");
         assert_eq!(batch.spans, KEEPALIVE_BATCH);
         assert!(batch.body.len() < 60 * 1024, "{} bytes", batch.body.len());
-    }
-
-    #[test]
-    fn sdk_times_are_refined_and_explicit_times_kept() {
-        let precise = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_000_000_123_456);
-        let mut coarse = SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_000_000_123);
-        retime(&mut coarse, precise);
-        assert_eq!(coarse, precise);
-        let explicit = SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_000_000_000);
-        let mut kept = explicit;
-        retime(&mut kept, precise);
-        assert_eq!(kept, explicit);
     }
 }

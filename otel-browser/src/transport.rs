@@ -7,10 +7,7 @@ use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{AbortSignal, Event, Headers, RequestInit, Response, VisibilityState};
 
-use crate::{
-    otlp,
-    processor::{Batch, Queue, Wake},
-};
+use crate::processor::{Batch, Queue, Wake};
 
 /// Acts on what a queued span asked for.
 pub(crate) fn wake(queue: &Queue, wake: Wake) {
@@ -75,7 +72,10 @@ async fn post(batch: &Batch, keepalive: bool) -> bool {
     let Ok(headers) = Headers::new() else {
         return false;
     };
-    if headers.set("content-type", otlp::CONTENT_TYPE).is_err() {
+    if headers
+        .set("content-type", otlp_wire::CONTENT_TYPE)
+        .is_err()
+    {
         return false;
     }
     let init = RequestInit::new();

@@ -1,21 +1,19 @@
-//! Browser-only behaviour, in headless Chromium (`wasm-bindgen-test`): the clock, the ids, and the
-//! exporter's batching and flushing against a real local HTTP receiver
+//! Browser-only behaviour, in headless Chromium (`wasm-bindgen-test`): the clock, the ids, the
+//! exporter's batching and flushing, and the SDK's span rules (limits, attributes, end, status,
+//! parents, sampling) as they arrive, OTLP-encoded, at a real local HTTP receiver
 //! (`scripts/test-receiver.py`, started by `scripts/test.sh`, its URL baked in at compile time).
 #![cfg(target_arch = "wasm32")]
 
 use std::time::Duration;
 
-use base64::Engine as _;
+use common::{RECEIVER, exported};
 use opentelemetry::trace::{Span as _, Tracer as _};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_sdk::trace::IdGenerator as _;
-use otel_browser::{BrowserTelemetry, Config, clock, ids::CryptoIdGenerator};
-use prost::Message as _;
+use otel_browser::{BrowserTelemetry, Config, clock, ids};
 use wasm_bindgen_test::*;
 
-wasm_bindgen_test_configure!(run_in_browser);
+mod common;
 
-const RECEIVER: &str = env!("TEST_RECEIVER_URL");
+wasm_bindgen_test_configure!(run_in_browser);
 
 /// Telemetry exporting to `endpoint`, sending `schedule_delay` after the first waiting span.
 fn install(endpoint: &str, schedule_delay: Duration) -> BrowserTelemetry {
@@ -26,40 +24,13 @@ fn install(endpoint: &str, schedule_delay: Duration) -> BrowserTelemetry {
     })
 }
 
-/// Everything the receiver recorded.
-async fn received() -> serde_json::Value {
-    gloo_net::http::Request::get(&format!("{RECEIVER}/received"))
-        .send()
-        .await
-        .expect("receiver reachable")
-        .json()
-        .await
-        .expect("json")
-}
-
-/// The spans of every export the receiver got, decoded: (export index, span name).
+/// The spans of every export the receiver got: (export index, span name).
 async fn exported_spans() -> Vec<(usize, String)> {
-    let received = received().await;
-    let mut spans = Vec::new();
-    for (i, export) in received["exports"]
-        .as_array()
-        .expect("exports")
-        .iter()
-        .enumerate()
-    {
-        assert_eq!(export["content_type"], "application/x-protobuf");
-        let body = base64::engine::general_purpose::STANDARD
-            .decode(export["body"].as_str().expect("body"))
-            .expect("base64");
-        let request =
-            ExportTraceServiceRequest::decode(body.as_slice()).expect("valid OTLP protobuf");
-        for resource_spans in request.resource_spans {
-            for scope in resource_spans.scope_spans {
-                spans.extend(scope.spans.into_iter().map(|s| (i, s.name)));
-            }
-        }
-    }
-    spans
+    exported()
+        .await
+        .into_iter()
+        .map(|(i, span)| (i, span.name))
+        .collect()
 }
 
 /// Waits (bounded) until `done` holds for the exported spans.
@@ -97,9 +68,8 @@ fn the_clock_is_wall_time_with_sub_millisecond_resolution() {
 
 #[wasm_bindgen_test]
 fn ids_come_from_crypto_and_are_distinct() {
-    let ids: std::collections::HashSet<String> = (0..200)
-        .map(|_| CryptoIdGenerator.new_trace_id().to_string())
-        .collect();
+    let ids: std::collections::HashSet<String> =
+        (0..200).map(|_| ids::new_trace_id().to_string()).collect();
     assert_eq!(ids.len(), 200);
     assert!(!ids.contains("00000000000000000000000000000000"));
 }

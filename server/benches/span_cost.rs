@@ -26,7 +26,7 @@ use axum::{
 };
 use checkout_server::telemetry::{
     self,
-    batch::{BatchConfig, BatchProcessor, Transport},
+    batch::{BatchConfig, BatchProcessor, Transport, wire_resource, wire_span},
     http::{Edge, ParentPolicy, server_span},
     propagation,
 };
@@ -47,7 +47,7 @@ use opentelemetry_sdk::{
     error::OTelSdkResult,
     trace::{InMemorySpanExporter, SdkTracerProvider, SpanData},
 };
-use otel_browser::otlp::{EncodedBatch, encode_span};
+use otlp_wire::{EncodedBatch, encode_span};
 use prost::Message as _;
 use tower::ServiceExt as _;
 
@@ -190,6 +190,7 @@ fn browser_spans() -> (Vec<SpanData>, Resource) {
 fn encode(c: &mut Criterion) {
     let (server, server_resource) = server_spans();
     let attributes = ResourceAttributesWithSchema::from(&server_resource);
+    let server_wire = wire_resource(&server_resource);
     let mut group = c.benchmark_group("encode 512 server spans");
     group.bench_function("opentelemetry-otlp: transform + prost", |b| {
         b.iter_batched(
@@ -202,7 +203,10 @@ fn encode(c: &mut Criterion) {
         );
     });
     group.bench_function("hand-written writer", |b| {
-        b.iter(|| otel_browser::otlp::encode(black_box(&server), &server_resource));
+        b.iter(|| {
+            let spans: Vec<_> = black_box(&server).iter().map(wire_span).collect();
+            otlp_wire::encode(&spans, &server_wire)
+        });
     });
     group.bench_function(
         "writer, a span at a time as the server's processor does",
@@ -212,10 +216,10 @@ fn encode(c: &mut Criterion) {
                 let mut batch = EncodedBatch::default();
                 for span in black_box(&server) {
                     scratch.clear();
-                    encode_span(&mut scratch, span);
+                    encode_span(&mut scratch, &wire_span(span));
                     batch.push(&span.instrumentation_scope, &scratch);
                 }
-                batch.to_request(&server_resource)
+                batch.to_request(&server_wire)
             });
         },
     );
@@ -223,7 +227,11 @@ fn encode(c: &mut Criterion) {
 
     let (browser, browser_resource) = browser_spans();
     c.bench_function("encode 50 browser spans: hand-written writer", |b| {
-        b.iter(|| otel_browser::otlp::encode(black_box(&browser), &browser_resource));
+        let resource = wire_resource(&browser_resource);
+        b.iter(|| {
+            let spans: Vec<_> = black_box(&browser).iter().map(wire_span).collect();
+            otlp_wire::encode(&spans, &resource)
+        });
     });
 }
 

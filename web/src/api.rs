@@ -12,8 +12,7 @@ use opentelemetry::{
     Context, KeyValue,
     trace::{SpanKind, Status, TraceContextExt, Tracer as _},
 };
-use opentelemetry_sdk::trace::SdkTracer;
-use otel_browser::clock;
+use otel_browser::{Tracer, clock};
 use serde::{Serialize, de::DeserializeOwned};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -41,7 +40,7 @@ pub enum ApiError {
 
 /// The server, as the page calls it.
 pub struct Api {
-    tracer: SdkTracer,
+    tracer: Tracer,
     baggage: String,
     base: String,
 }
@@ -49,7 +48,7 @@ pub struct Api {
 impl Api {
     /// Calls to `base` (empty: the page's own origin) made with `tracer`, carrying `session_id` as
     /// baggage.
-    pub fn new(tracer: SdkTracer, session_id: &str, base: String) -> Self {
+    pub fn new(tracer: Tracer, session_id: &str, base: String) -> Self {
         Self {
             tracer,
             baggage: ["session.id=", session_id].concat(),

@@ -12,8 +12,7 @@ use opentelemetry::{
     Context, KeyValue,
     trace::{SpanKind, Status, TraceContextExt, Tracer as _},
 };
-use opentelemetry_sdk::trace::{IdGenerator as _, SdkTracer};
-use otel_browser::{BrowserTelemetry, clock, ids::CryptoIdGenerator};
+use otel_browser::{BrowserTelemetry, Tracer, clock, ids};
 use wasm_bindgen_futures::spawn_local;
 
 use crate::{
@@ -81,7 +80,7 @@ struct App {
     state: RefCell<State>,
     view: View,
     api: Api,
-    tracer: SdkTracer,
+    tracer: Tracer,
     session_id: String,
     jaeger_ui: String,
     // Owned for the page's life: the exporter's lifecycle listeners.
@@ -139,7 +138,7 @@ fn session_id() -> String {
     {
         return existing;
     }
-    let id = CryptoIdGenerator.new_trace_id().to_string();
+    let id = ids::new_trace_id().to_string();
     if let Some(storage) = storage {
         let _ = storage.set_item(SESSION_KEY, &id);
     }

@@ -5,9 +5,9 @@
 use checkout_api::{CardRequest, CheckoutRequest, ErrorCode};
 use opentelemetry::{
     Context,
-    trace::{SpanKind, Status, TracerProvider as _},
+    trace::{SpanKind, Status},
 };
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use otel_browser::{BrowserTelemetry, SpanData};
 use wasm_bindgen_test::*;
 use web::api::{Api, ApiError};
 
@@ -15,22 +15,22 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const RECEIVER: &str = env!("TEST_RECEIVER_URL");
 
-/// An `Api` for `base` whose spans land in the returned in-memory exporter. (The SDK's simple
-/// processor works in the browser with an exporter that never awaits JS.)
-fn traced_api(session_id: &str, base: &str) -> (Api, InMemorySpanExporter) {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
+/// An `Api` for `base` traced by `otel-browser`, whose ended spans the returned telemetry keeps
+/// in memory (its `testing` feature); its exports go to the receiver.
+fn traced_api(session_id: &str, base: &str) -> (Api, BrowserTelemetry) {
+    let telemetry = BrowserTelemetry::install(otel_browser::Config {
+        endpoint: format!("{RECEIVER}/v1/traces").into(),
+        ..Default::default()
+    });
     (
-        Api::new(provider.tracer("test"), session_id, base.into()),
-        exporter,
+        Api::new(telemetry.tracer("test"), session_id, base.into()),
+        telemetry,
     )
 }
 
 #[wasm_bindgen_test]
 async fn every_fetch_carries_its_client_spans_traceparent_and_the_session_baggage() {
-    let (api, exporter) = traced_api("session-7", RECEIVER);
+    let (api, telemetry) = traced_api("session-7", RECEIVER);
 
     let products = api
         .products(&Context::new())
@@ -50,13 +50,9 @@ async fn every_fetch_carries_its_client_spans_traceparent_and_the_session_baggag
         .and_then(|r| r.last())
         .expect("the fetch arrived")
         .clone();
-    let spans = exporter.get_finished_spans().expect("spans");
-    let client = spans
-        .iter()
-        .find(|s| s.span_kind == SpanKind::Client)
-        .expect("a CLIENT span");
+    let client = client_span(&telemetry);
     let expected = format!(
-        "00-{}-{}-01",
+        "00-{}-{}-03",
         client.span_context.trace_id(),
         client.span_context.span_id()
     );
@@ -64,41 +60,40 @@ async fn every_fetch_carries_its_client_spans_traceparent_and_the_session_baggag
     assert_eq!(request["baggage"], "session.id=session-7");
     assert_eq!(client.name, "GET");
     assert_eq!(client.status, Status::Unset);
-    let attr = |k: &str| {
-        client
-            .attributes
-            .iter()
-            .find(|kv| kv.key.as_str() == k)
-            .map(|kv| kv.value.to_string())
-    };
-    assert_eq!(attr("http.response.status_code").as_deref(), Some("200"));
-    assert_eq!(attr("url.full"), Some(format!("{RECEIVER}/api/products")));
-    assert_eq!(attr("server.address").as_deref(), Some("127.0.0.1"));
+    assert_eq!(
+        attr(&client, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert_eq!(
+        attr(&client, "url.full"),
+        Some(format!("{RECEIVER}/api/products"))
+    );
+    assert_eq!(
+        attr(&client, "server.address").as_deref(),
+        Some("127.0.0.1")
+    );
 }
 
 /// The CLIENT span of a call.
-fn client_span(exporter: &InMemorySpanExporter) -> opentelemetry_sdk::trace::SpanData {
-    let spans = exporter.get_finished_spans().expect("spans");
-    spans
+fn client_span(telemetry: &BrowserTelemetry) -> SpanData {
+    telemetry
+        .finished_spans()
         .into_iter()
         .find(|s| s.span_kind == SpanKind::Client)
         .expect("a CLIENT span")
 }
 
 /// An attribute of `span` as text.
-fn attr(span: &opentelemetry_sdk::trace::SpanData, key: &str) -> Option<String> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.to_string())
+fn attr(span: &SpanData, key: &str) -> Option<String> {
+    span.attribute(key).map(ToString::to_string)
 }
 
 #[wasm_bindgen_test]
 async fn a_network_failure_marks_the_client_span_as_an_error() {
     // Nothing listens on port 9 (and Chromium refuses it): the fetch itself fails.
-    let (api, exporter) = traced_api("s", "http://127.0.0.1:9");
+    let (api, telemetry) = traced_api("s", "http://127.0.0.1:9");
     assert!(api.products(&Context::new()).await.is_err());
-    let client = client_span(&exporter);
+    let client = client_span(&telemetry);
     assert!(matches!(client.status, Status::Error { .. }));
     assert_eq!(attr(&client, "error.type").as_deref(), Some("fetch_error"));
     assert_eq!(attr(&client, "http.response.status_code"), None);
@@ -106,7 +101,7 @@ async fn a_network_failure_marks_the_client_span_as_an_error() {
 
 #[wasm_bindgen_test]
 async fn a_4xx_answer_marks_the_client_span_as_an_error_and_reaches_the_page() {
-    let (api, exporter) = traced_api("s", RECEIVER);
+    let (api, telemetry) = traced_api("s", RECEIVER);
     let request = CheckoutRequest {
         items: Vec::new(),
         card: CardRequest {
@@ -129,7 +124,7 @@ async fn a_4xx_answer_marks_the_client_span_as_an_error_and_reaches_the_page() {
     assert_eq!(exchange.status, Some(402));
     assert!(exchange.started <= exchange.ended);
     assert_eq!(body.error.code, ErrorCode::CardDeclined);
-    let client = client_span(&exporter);
+    let client = client_span(&telemetry);
     assert_eq!(client.name, "POST");
     assert!(matches!(client.status, Status::Error { .. }));
     assert_eq!(

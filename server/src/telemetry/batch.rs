@@ -32,7 +32,7 @@ use opentelemetry_sdk::{
     error::{OTelSdkError, OTelSdkResult},
     trace::{Span, SpanData, SpanProcessor},
 };
-use otel_browser::otlp::{EncodedBatch, encode_span};
+use otlp_wire::{EncodedBatch, encode_span};
 
 use super::{timeout_millis, whole_number};
 
@@ -128,7 +128,7 @@ struct Queue {
     /// Batches of at most `max_export_batch_size` spans, oldest first; only the last one fills.
     batches: VecDeque<EncodedBatch>,
     dropped: u64,
-    resource: Resource,
+    resource: otlp_wire::Resource,
     /// Flushes asked for, the last of them the export thread has finished, and what failed to
     /// export since the flush before it.
     flushes_asked: u64,
@@ -195,7 +195,7 @@ impl BatchProcessor {
             queue: Mutex::new(Queue {
                 batches: VecDeque::new(),
                 dropped: 0,
-                resource: Resource::builder_empty().build(),
+                resource: otlp_wire::Resource::default(),
                 flushes_asked: 0,
                 flushes_done: 0,
                 flush_failure: None,
@@ -244,6 +244,38 @@ fn round_result(queue: &Queue) -> OTelSdkResult {
     }
 }
 
+/// The SDK's span as the OTLP writer takes it (borrowed, nothing copied).
+pub fn wire_span(span: &SpanData) -> otlp_wire::Span<'_> {
+    otlp_wire::Span {
+        context: &span.span_context,
+        parent_span_id: span.parent_span_id,
+        parent_is_remote: span.parent_span_is_remote,
+        kind: &span.span_kind,
+        name: &span.name,
+        start_time: span.start_time,
+        end_time: span.end_time,
+        attributes: &span.attributes,
+        dropped_attributes_count: span.dropped_attributes_count,
+        events: &span.events.events,
+        dropped_events_count: span.events.dropped_count,
+        links: &span.links.links,
+        dropped_links_count: span.links.dropped_count,
+        status: &span.status,
+        scope: &span.instrumentation_scope,
+    }
+}
+
+/// The SDK's resource as the OTLP writer takes it.
+pub fn wire_resource(resource: &Resource) -> otlp_wire::Resource {
+    otlp_wire::Resource {
+        attributes: resource
+            .iter()
+            .map(|(key, value)| opentelemetry::KeyValue::new(key.clone(), value.clone()))
+            .collect(),
+        schema_url: resource.schema_url().map(|url| url.to_owned().into()),
+    }
+}
+
 impl SpanProcessor for BatchProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
@@ -261,7 +293,7 @@ impl SpanProcessor for BatchProcessor {
         // when the scratch buffer is gone: then it gets a buffer of its own.
         let mut encoded = SCRATCH.try_with(Cell::take).unwrap_or_default();
         encoded.clear();
-        encode_span(&mut encoded, &span);
+        encode_span(&mut encoded, &wire_span(&span));
         let scope = span.instrumentation_scope;
         {
             let mut queue = self.shared.lock();
@@ -352,7 +384,7 @@ impl SpanProcessor for BatchProcessor {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.shared.lock().resource = resource.clone();
+        self.shared.lock().resource = wire_resource(resource);
     }
 }
 

@@ -1,5 +1,5 @@
 //! The OTLP/HTTP transport: batches encoded by the hand-written protobuf writer the page uses
-//! (`otel_browser::otlp`, on the threads that end the spans: [`super::batch`]), posted with a
+//! (`otlp_wire`, on the threads that end the spans: [`super::batch`]), posted with a
 //! blocking HTTP client, retried as OTLP/HTTP says.
 //!
 //! Why not `opentelemetry-otlp`'s exporter: it first transforms every span into
@@ -166,7 +166,7 @@ impl OtlpHttpExporter {
             .client
             .post(&self.endpoint)
             .headers(self.headers.clone())
-            .header(CONTENT_TYPE, otel_browser::otlp::CONTENT_TYPE)
+            .header(CONTENT_TYPE, otlp_wire::CONTENT_TYPE)
             .body(Body::from(body.clone()));
         match remaining {
             Some(remaining) => request.timeout(remaining),

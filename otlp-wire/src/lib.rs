@@ -1,43 +1,91 @@
-//! OTLP encoding: a batch of finished spans as the protobuf body of `POST /v1/traces`.
+//! OTLP encoding: finished spans as the protobuf body of `POST /v1/traces`.
 //!
 //! A small writer for the few messages an exporter sends (`ExportTraceServiceRequest` down to
 //! `AnyValue`), written by hand because `opentelemetry-proto` + `prost` build a full message tree
-//! first and cost the page tens of kilobytes. The wire format is the one in
-//! `opentelemetry/proto/trace/v1/trace.proto` (OTLP 1.x); the tests decode this writer's output with
-//! `opentelemetry-proto`, which is the proof that the two agree.
+//! first: that cost a browser page tens of kilobytes, and the server 5–8× the CPU per span
+//! (BENCHMARKS.md). The wire format is the one in `opentelemetry/proto/trace/v1/trace.proto`
+//! (OTLP 1.x); the tests encode the same spans as `opentelemetry-proto` messages with prost and
+//! compare the bytes, which is the proof that the two agree.
+//!
+//! It takes plain data, [`Span`], borrowed from whatever SDK made the span (the browser's own in
+//! `otel-browser`, `opentelemetry_sdk`'s `SpanData` in the server), and the API crate's types
+//! for values, events, links and scopes.
 //!
 //! Proto3 rules followed here, as prost does them: a scalar or string field equal to its default is
 //! not written, a set message field is written even when empty, and a member of a `oneof`
 //! (`AnyValue`) is written even when it holds its default.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::{
+    borrow::Cow,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
-use opentelemetry::{Array, InstrumentationScope, KeyValue, Value, trace::SpanKind, trace::Status};
-use opentelemetry_sdk::{Resource, trace::SpanData};
+use opentelemetry::{
+    Array, InstrumentationScope, KeyValue, Value,
+    trace::{Event, Link, SpanContext, SpanId, SpanKind, Status},
+};
 
-/// The content type of [`encode`]'s output.
+/// The content type of an encoded request.
 pub const CONTENT_TYPE: &str = "application/x-protobuf";
+
+/// One finished span, as the writer needs it: borrowed from the SDK's own record.
+#[derive(Debug, Clone, Copy)]
+pub struct Span<'a> {
+    /// Trace id, span id, flags and trace state.
+    pub context: &'a SpanContext,
+    /// The parent's span id, [`SpanId::INVALID`] for a root.
+    pub parent_span_id: SpanId,
+    /// Whether the parent came from another process.
+    pub parent_is_remote: bool,
+    /// The span's kind.
+    pub kind: &'a SpanKind,
+    /// The span's name.
+    pub name: &'a str,
+    /// When it started.
+    pub start_time: SystemTime,
+    /// When it ended.
+    pub end_time: SystemTime,
+    /// Its attributes.
+    pub attributes: &'a [KeyValue],
+    /// Attributes not kept (span limits).
+    pub dropped_attributes_count: u32,
+    /// Its events.
+    pub events: &'a [Event],
+    /// Events not kept.
+    pub dropped_events_count: u32,
+    /// Its links.
+    pub links: &'a [Link],
+    /// Links not kept.
+    pub dropped_links_count: u32,
+    /// Its status.
+    pub status: &'a Status,
+    /// The instrumentation scope of the tracer that made it.
+    pub scope: &'a InstrumentationScope,
+}
+
+/// The resource every span of a request is sent with.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resource {
+    /// `service.name` and the rest.
+    pub attributes: Vec<KeyValue>,
+    /// The resource's schema URL, if it has one.
+    pub schema_url: Option<Cow<'static, str>>,
+}
 
 /// `spans` with `resource` as an OTLP `ExportTraceServiceRequest`, protobuf-encoded: one
 /// `ResourceSpans`, and one `ScopeSpans` per instrumentation scope, in order of first appearance.
-pub fn encode(spans: &[SpanData], resource: &Resource) -> Vec<u8> {
+pub fn encode(spans: &[Span<'_>], resource: &Resource) -> Vec<u8> {
     let mut scopes: Vec<&InstrumentationScope> = Vec::new();
     for span in spans {
-        if !scopes
-            .iter()
-            .any(|s| same_scope(s, &span.instrumentation_scope))
-        {
-            scopes.push(&span.instrumentation_scope);
+        if !scopes.iter().any(|s| same_scope(s, span.scope)) {
+            scopes.push(span.scope);
         }
     }
     // A span with its attributes takes a few hundred bytes.
     request(resource, 512 + spans.len() * 384, |w| {
         for scope in scopes {
             w.scope_spans(scope, |w| {
-                for span in spans
-                    .iter()
-                    .filter(|s| same_scope(&s.instrumentation_scope, scope))
-                {
+                for span in spans.iter().filter(|s| same_scope(s.scope, scope)) {
                     w.span_entry(span);
                 }
             });
@@ -46,9 +94,9 @@ pub fn encode(spans: &[SpanData], resource: &Resource) -> Vec<u8> {
 }
 
 /// Appends `span` to `out` as one entry of `ScopeSpans.spans`: the form in which [`EncodedBatch`]
-/// keeps spans. An exporter can encode each span on the thread that ends it, while its data is
-/// still in that thread's cache, and hold bytes rather than `SpanData` until the batch is sent.
-pub fn encode_span(out: &mut Vec<u8>, span: &SpanData) {
+/// keeps spans. An exporter can encode each span when it ends, while its data is still in cache,
+/// and hold bytes rather than span records until the batch is sent.
+pub fn encode_span(out: &mut Vec<u8>, span: &Span<'_>) {
     let mut w = Writer {
         buf: std::mem::take(out),
     };
@@ -85,10 +133,14 @@ impl EncodedBatch {
         self.len == 0
     }
 
+    /// How many bytes the encoded spans take (the request adds the resource and scopes).
+    pub fn encoded_len(&self) -> usize {
+        self.scopes.iter().map(|(_, spans)| spans.len()).sum()
+    }
+
     /// The batch with `resource` as the protobuf body of `POST /v1/traces`.
     pub fn to_request(&self, resource: &Resource) -> Vec<u8> {
-        let size: usize = self.scopes.iter().map(|(_, spans)| spans.len()).sum();
-        request(resource, 512 + size, |w| {
+        request(resource, 512 + self.encoded_len(), |w| {
             for (scope, spans) in &self.scopes {
                 w.scope_spans(scope, |w| w.buf.extend_from_slice(spans));
             }
@@ -105,19 +157,15 @@ fn request(resource: &Resource, capacity: usize, scope_spans: impl FnOnce(&mut W
     // ExportTraceServiceRequest.resource_spans = 1; a batch takes 16 KiB to 2 MiB: three bytes.
     w.message_sized(1, 3, |w| {
         // ResourceSpans.resource = 1
-        w.message(1, |w| {
-            for (key, value) in resource.iter() {
-                w.key_value(1, key.as_str(), value);
-            }
-        });
+        w.message(1, |w| w.attributes(1, &resource.attributes));
         scope_spans(w);
-        w.string(3, resource.schema_url().unwrap_or_default());
+        w.string(3, resource.schema_url.as_deref().unwrap_or_default());
     });
     w.buf
 }
 
 /// Whether two scopes are the same. `InstrumentationScope`'s own `==` sorts the attributes of
-/// both sides to compare them, and that sort costs the page ~10 KB; scopes come from the same few
+/// both sides to compare them, and that sort costs a page ~10 KB; scopes come from the same few
 /// tracers, so attributes in the same order is the case that matters (at worst, one scope is sent
 /// as two `ScopeSpans`, which OTLP allows).
 fn same_scope(a: &InstrumentationScope, b: &InstrumentationScope) -> bool {
@@ -273,7 +321,7 @@ impl Writer {
     /// One entry of `ScopeSpans.spans` (field 2). A span takes 128 bytes to 16 KiB: a two-byte
     /// length.
     #[cfg_attr(not(target_arch = "wasm32"), inline)]
-    fn span_entry(&mut self, span: &SpanData) {
+    fn span_entry(&mut self, span: &Span<'_>) {
         self.message_sized(2, 2, |w| w.span(span));
     }
 
@@ -354,21 +402,21 @@ impl Writer {
     }
 
     /// `Span`, with the field numbers of trace.proto.
-    fn span(&mut self, span: &SpanData) {
-        let context = &span.span_context;
+    fn span(&mut self, span: &Span<'_>) {
+        let context = span.context;
         self.bytes(1, &context.trace_id().to_bytes());
         self.bytes(2, &context.span_id().to_bytes());
         self.string(3, &context.trace_state().header());
-        if span.parent_span_id != opentelemetry::trace::SpanId::INVALID {
+        if span.parent_span_id != SpanId::INVALID {
             self.bytes(4, &span.parent_span_id.to_bytes());
         }
-        self.string(5, &span.name);
-        self.uint(6, span_kind(&span.span_kind));
+        self.string(5, span.name);
+        self.uint(6, span_kind(span.kind));
         self.time(7, span.start_time);
         self.time(8, span.end_time);
-        self.attributes(9, &span.attributes);
+        self.attributes(9, span.attributes);
         self.uint(10, u64::from(span.dropped_attributes_count));
-        for event in span.events.iter() {
+        for event in span.events {
             // Span.Event: time_unix_nano = 1, name = 2, attributes = 3, dropped = 4.
             self.message(11, |w| {
                 w.time(1, event.timestamp);
@@ -377,8 +425,8 @@ impl Writer {
                 w.uint(4, u64::from(event.dropped_attributes_count));
             });
         }
-        self.uint(12, u64::from(span.events.dropped_count));
-        for link in span.links.iter() {
+        self.uint(12, u64::from(span.dropped_events_count));
+        for link in span.links {
             // Span.Link: trace_id = 1, span_id = 2, trace_state = 3, attributes = 4, dropped = 5,
             // flags = 6.
             let linked = &link.span_context;
@@ -391,9 +439,9 @@ impl Writer {
                 w.fixed32(6, flags(linked.trace_flags().to_u8(), linked.is_remote()));
             });
         }
-        self.uint(14, u64::from(span.links.dropped_count));
+        self.uint(14, u64::from(span.dropped_links_count));
         // Status: message = 2, code = 3 (UNSET 0, OK 1, ERROR 2).
-        self.message(15, |w| match &span.status {
+        self.message(15, |w| match span.status {
             Status::Unset => {}
             Status::Ok => w.uint(3, 1),
             Status::Error { description } => {
@@ -403,7 +451,7 @@ impl Writer {
         });
         self.fixed32(
             16,
-            flags(context.trace_flags().to_u8(), span.parent_span_is_remote),
+            flags(context.trace_flags().to_u8(), span.parent_is_remote),
         );
     }
 }
@@ -428,16 +476,16 @@ mod tests {
     use super::*;
     use opentelemetry::{
         StringValue,
-        trace::{Event, Link, SpanContext, SpanId, TraceFlags, TraceId, TraceState},
+        trace::{SpanContext, TraceFlags, TraceId, TraceState},
     };
     use opentelemetry_proto::tonic::{
         collector::trace::v1::ExportTraceServiceRequest,
-        common::v1::{AnyValue, any_value},
-        trace::v1::span::SpanKind as ProtoKind,
+        common::v1::{self as proto_common, AnyValue, any_value},
+        resource::v1::Resource as ProtoResource,
+        trace::v1::{self as proto, span::SpanKind as ProtoKind},
     };
-    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
     use prost::Message;
-    use std::{borrow::Cow, time::Duration};
+    use std::time::Duration;
 
     fn at(nanos: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_nanos(nanos)
@@ -453,63 +501,106 @@ mod tests {
         )
     }
 
-    /// A span using every field the writer knows.
-    fn full_span(scope: &InstrumentationScope) -> SpanData {
-        let mut events = SpanEvents::default();
-        events.events.push(Event::new(
-            "exception",
-            at(1_700_000_000_500_000_000),
-            vec![KeyValue::new("exception.message", "boom")],
-            1,
-        ));
-        events.dropped_count = 2;
-        let mut links = SpanLinks::default();
-        links.links.push(Link::new(
-            context(7, 8, true),
-            vec![KeyValue::new("link.kind", "follows")],
-            3,
-        ));
-        links.dropped_count = 4;
-        SpanData {
-            span_context: context(
-                0x4bf92f3577b34da6a3ce929d0e0e4736,
-                0x00f067aa0ba902b7,
-                false,
-            ),
-            parent_span_id: SpanId::from(0x1122334455667788),
-            parent_span_is_remote: true,
-            span_kind: SpanKind::Client,
-            name: Cow::Borrowed("POST"),
-            start_time: at(1_700_000_000_123_456_789),
-            end_time: at(1_700_000_001_000_000_000),
-            attributes: vec![
-                KeyValue::new("s", "text"),
-                KeyValue::new("empty", ""),
-                KeyValue::new("b", false),
-                KeyValue::new("i", -5_i64),
-                KeyValue::new("zero", 0_i64),
-                KeyValue::new("f", 0.25_f64),
-                KeyValue::new("ints", Value::Array(vec![1_i64, 2].into())),
-                KeyValue::new(
-                    "strs",
-                    Value::Array(vec![StringValue::from("a"), "b".into()].into()),
+    /// The data of a span using every field the writer knows, owned, as an SDK holds it.
+    struct Record {
+        context: SpanContext,
+        parent_span_id: SpanId,
+        parent_is_remote: bool,
+        kind: SpanKind,
+        name: String,
+        attributes: Vec<KeyValue>,
+        events: Vec<Event>,
+        links: Vec<Link>,
+        status: Status,
+        scope: InstrumentationScope,
+    }
+
+    impl Record {
+        fn full(scope: &InstrumentationScope) -> Self {
+            Self {
+                context: context(
+                    0x4bf92f3577b34da6a3ce929d0e0e4736,
+                    0x00f067aa0ba902b7,
+                    false,
                 ),
-                KeyValue::new("bools", Value::Array(vec![true].into())),
-                KeyValue::new("floats", Value::Array(vec![1.5_f64].into())),
-                // Lengths that need a second varint byte, and the extremes of the integers.
-                KeyValue::new("long", "x".repeat(200)),
-                KeyValue::new("k".repeat(130), "v"),
-                KeyValue::new("", "no key"),
-                KeyValue::new("max", i64::MAX),
-                KeyValue::new("min", i64::MIN),
-                KeyValue::new("127", 127_i64),
-                KeyValue::new("128", 128_i64),
-            ],
-            dropped_attributes_count: 5,
-            events,
-            links,
-            status: Status::error("HTTP 502"),
-            instrumentation_scope: scope.clone(),
+                parent_span_id: SpanId::from(0x1122334455667788),
+                parent_is_remote: true,
+                kind: SpanKind::Client,
+                name: "POST".into(),
+                attributes: vec![
+                    KeyValue::new("s", "text"),
+                    KeyValue::new("empty", ""),
+                    KeyValue::new("b", false),
+                    KeyValue::new("i", -5_i64),
+                    KeyValue::new("zero", 0_i64),
+                    KeyValue::new("f", 0.25_f64),
+                    KeyValue::new("ints", Value::Array(vec![1_i64, 2].into())),
+                    KeyValue::new(
+                        "strs",
+                        Value::Array(vec![StringValue::from("a"), "b".into()].into()),
+                    ),
+                    KeyValue::new("bools", Value::Array(vec![true].into())),
+                    KeyValue::new("floats", Value::Array(vec![1.5_f64].into())),
+                    // Lengths that need a second varint byte, and the extremes of the integers.
+                    KeyValue::new("long", "x".repeat(200)),
+                    KeyValue::new("k".repeat(130), "v"),
+                    KeyValue::new("", "no key"),
+                    KeyValue::new("max", i64::MAX),
+                    KeyValue::new("min", i64::MIN),
+                    KeyValue::new("127", 127_i64),
+                    KeyValue::new("128", 128_i64),
+                ],
+                events: vec![Event::new(
+                    "exception",
+                    at(1_700_000_000_500_000_000),
+                    vec![KeyValue::new("exception.message", "boom")],
+                    1,
+                )],
+                links: vec![Link::new(
+                    context(7, 8, true),
+                    vec![KeyValue::new("link.kind", "follows")],
+                    3,
+                )],
+                status: Status::error("HTTP 502"),
+                scope: scope.clone(),
+            }
+        }
+
+        fn root(scope: &InstrumentationScope) -> Self {
+            Self {
+                parent_span_id: SpanId::INVALID,
+                parent_is_remote: false,
+                status: Status::Unset,
+                kind: SpanKind::Internal,
+                ..Self::full(scope)
+            }
+        }
+
+        fn span(&self) -> Span<'_> {
+            Span {
+                context: &self.context,
+                parent_span_id: self.parent_span_id,
+                parent_is_remote: self.parent_is_remote,
+                kind: &self.kind,
+                name: &self.name,
+                start_time: at(1_700_000_000_123_456_789),
+                end_time: at(1_700_000_001_000_000_000),
+                attributes: &self.attributes,
+                dropped_attributes_count: 5,
+                events: &self.events,
+                dropped_events_count: 2,
+                links: &self.links,
+                dropped_links_count: 4,
+                status: &self.status,
+                scope: &self.scope,
+            }
+        }
+    }
+
+    fn resource(service: &'static str) -> Resource {
+        Resource {
+            attributes: vec![KeyValue::new("service.name", service)],
+            schema_url: None,
         }
     }
 
@@ -521,127 +612,213 @@ mod tests {
         v.as_ref()?.value.as_ref()
     }
 
+    /// The reference: `value` as opentelemetry-proto's `AnyValue`.
+    fn proto_value(value: &Value) -> AnyValue {
+        use any_value::Value as V;
+        let array = |values: Vec<V>| {
+            V::ArrayValue(proto_common::ArrayValue {
+                values: values
+                    .into_iter()
+                    .map(|v| AnyValue { value: Some(v) })
+                    .collect(),
+            })
+        };
+        let value = match value {
+            Value::Bool(b) => V::BoolValue(*b),
+            Value::I64(i) => V::IntValue(*i),
+            Value::F64(f) => V::DoubleValue(*f),
+            Value::String(s) => V::StringValue(s.to_string()),
+            Value::Array(Array::Bool(a)) => array(a.iter().map(|b| V::BoolValue(*b)).collect()),
+            Value::Array(Array::I64(a)) => array(a.iter().map(|i| V::IntValue(*i)).collect()),
+            Value::Array(Array::F64(a)) => array(a.iter().map(|f| V::DoubleValue(*f)).collect()),
+            Value::Array(Array::String(a)) => {
+                array(a.iter().map(|s| V::StringValue(s.to_string())).collect())
+            }
+            other => panic!("not in the test data: {other:?}"),
+        };
+        AnyValue { value: Some(value) }
+    }
+
+    fn proto_attributes(attributes: &[KeyValue]) -> Vec<proto_common::KeyValue> {
+        attributes
+            .iter()
+            .map(|kv| proto_common::KeyValue {
+                key: kv.key.to_string(),
+                value: Some(proto_value(&kv.value)),
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    /// The reference: `span` as opentelemetry-proto's `Span`, field by field from trace.proto.
+    fn proto_span(span: &Span<'_>) -> proto::Span {
+        let nanos = |t: SystemTime| t.duration_since(UNIX_EPOCH).expect("after").as_nanos() as u64;
+        let flags = |f: TraceFlags, remote: bool| {
+            u32::from(f.to_u8()) | 0x100 | if remote { 0x200 } else { 0 }
+        };
+        proto::Span {
+            trace_id: span.context.trace_id().to_bytes().to_vec(),
+            span_id: span.context.span_id().to_bytes().to_vec(),
+            trace_state: span.context.trace_state().header(),
+            parent_span_id: if span.parent_span_id == SpanId::INVALID {
+                Vec::new()
+            } else {
+                span.parent_span_id.to_bytes().to_vec()
+            },
+            flags: flags(span.context.trace_flags(), span.parent_is_remote),
+            name: span.name.to_owned(),
+            kind: match span.kind {
+                SpanKind::Internal => ProtoKind::Internal,
+                SpanKind::Server => ProtoKind::Server,
+                SpanKind::Client => ProtoKind::Client,
+                SpanKind::Producer => ProtoKind::Producer,
+                SpanKind::Consumer => ProtoKind::Consumer,
+            } as i32,
+            start_time_unix_nano: nanos(span.start_time),
+            end_time_unix_nano: nanos(span.end_time),
+            attributes: proto_attributes(span.attributes),
+            dropped_attributes_count: span.dropped_attributes_count,
+            events: span
+                .events
+                .iter()
+                .map(|e| proto::span::Event {
+                    time_unix_nano: nanos(e.timestamp),
+                    name: e.name.to_string(),
+                    attributes: proto_attributes(&e.attributes),
+                    dropped_attributes_count: e.dropped_attributes_count,
+                })
+                .collect(),
+            dropped_events_count: span.dropped_events_count,
+            links: span
+                .links
+                .iter()
+                .map(|l| proto::span::Link {
+                    trace_id: l.span_context.trace_id().to_bytes().to_vec(),
+                    span_id: l.span_context.span_id().to_bytes().to_vec(),
+                    trace_state: l.span_context.trace_state().header(),
+                    attributes: proto_attributes(&l.attributes),
+                    dropped_attributes_count: l.dropped_attributes_count,
+                    flags: flags(l.span_context.trace_flags(), l.span_context.is_remote()),
+                })
+                .collect(),
+            dropped_links_count: span.dropped_links_count,
+            status: Some(match span.status {
+                Status::Unset => proto::Status::default(),
+                Status::Ok => proto::Status {
+                    message: String::new(),
+                    code: 1,
+                },
+                Status::Error { description } => proto::Status {
+                    message: description.to_string(),
+                    code: 2,
+                },
+            }),
+        }
+    }
+
+    /// The reference request: one `ResourceSpans`, the spans of each scope in one `ScopeSpans`.
+    fn reference(spans: &[Span<'_>], resource: &Resource) -> ExportTraceServiceRequest {
+        let mut scope_spans: Vec<proto::ScopeSpans> = Vec::new();
+        for span in spans {
+            let scope = proto_common::InstrumentationScope {
+                name: span.scope.name().to_owned(),
+                version: span.scope.version().unwrap_or_default().to_owned(),
+                attributes: proto_attributes(&span.scope.attributes().cloned().collect::<Vec<_>>()),
+                dropped_attributes_count: 0,
+            };
+            let schema_url = span.scope.schema_url().unwrap_or_default().to_owned();
+            match scope_spans
+                .iter_mut()
+                .find(|s| s.scope.as_ref() == Some(&scope) && s.schema_url == schema_url)
+            {
+                Some(entry) => entry.spans.push(proto_span(span)),
+                None => scope_spans.push(proto::ScopeSpans {
+                    scope: Some(scope),
+                    spans: vec![proto_span(span)],
+                    schema_url,
+                }),
+            }
+        }
+        ExportTraceServiceRequest {
+            resource_spans: vec![proto::ResourceSpans {
+                resource: Some(ProtoResource {
+                    attributes: proto_attributes(&resource.attributes),
+                    ..Default::default()
+                }),
+                scope_spans,
+                schema_url: resource
+                    .schema_url
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_owned(),
+            }],
+        }
+    }
+
     #[test]
-    fn every_span_field_decodes_with_opentelemetry_proto() {
+    fn the_writer_matches_opentelemetry_proto_byte_for_byte() {
         let scope = InstrumentationScope::builder("checkout-web")
             .with_version("1.0.0")
             .with_schema_url("https://opentelemetry.io/schemas/1.37.0")
             .with_attributes([KeyValue::new("scope.attr", 1_i64)])
             .build();
-        let resource = Resource::builder_empty()
-            .with_attributes([KeyValue::new("service.name", "web")])
-            .build();
-        let request = decode(&encode(&[full_span(&scope)], &resource));
-
-        let resource_spans = &request.resource_spans[0];
-        let attrs = &resource_spans
-            .resource
-            .as_ref()
-            .expect("resource")
-            .attributes;
-        assert_eq!(attrs[0].key, "service.name");
+        let other = InstrumentationScope::builder("other").build();
+        let records = [
+            Record::root(&scope),
+            Record::full(&scope),
+            Record::full(&other),
+        ];
+        let spans: Vec<Span<'_>> = records.iter().map(Record::span).collect();
+        let resource = Resource {
+            schema_url: Some("https://opentelemetry.io/schemas/1.37.0".into()),
+            ..resource("web")
+        };
         assert_eq!(
-            value(&attrs[0].value),
-            Some(&any_value::Value::StringValue("web".into()))
+            encode(&spans, &resource),
+            reference(&spans, &resource).encode_to_vec()
         );
-        let scope_spans = &resource_spans.scope_spans[0];
-        let decoded_scope = scope_spans.scope.as_ref().expect("scope");
-        assert_eq!(decoded_scope.name, "checkout-web");
-        assert_eq!(decoded_scope.version, "1.0.0");
-        assert_eq!(decoded_scope.attributes[0].key, "scope.attr");
-        assert_eq!(
-            scope_spans.schema_url,
-            "https://opentelemetry.io/schemas/1.37.0"
-        );
+    }
 
-        let span = &scope_spans.spans[0];
+    #[test]
+    fn every_span_field_decodes_with_opentelemetry_proto() {
+        let scope = InstrumentationScope::builder("s").build();
+        let record = Record::full(&scope);
+        let request = decode(&encode(&[record.span()], &resource("web")));
+        let span = &request.resource_spans[0].scope_spans[0].spans[0];
         assert_eq!(
             span.trace_id,
             0x4bf92f3577b34da6a3ce929d0e0e4736_u128.to_be_bytes()
         );
-        assert_eq!(span.span_id, 0x00f067aa0ba902b7_u64.to_be_bytes());
         assert_eq!(span.parent_span_id, 0x1122334455667788_u64.to_be_bytes());
         assert_eq!(span.trace_state, "vendor=v1");
         assert_eq!(span.flags, 0x01 | 0x100 | 0x200);
-        assert_eq!(span.name, "POST");
         assert_eq!(span.kind, ProtoKind::Client as i32);
         assert_eq!(span.start_time_unix_nano, 1_700_000_000_123_456_789);
-        assert_eq!(span.end_time_unix_nano, 1_700_000_001_000_000_000);
-        assert_eq!(span.dropped_attributes_count, 5);
-        assert_eq!(span.dropped_events_count, 2);
-        assert_eq!(span.dropped_links_count, 4);
-
+        assert_eq!(
+            (
+                span.dropped_attributes_count,
+                span.dropped_events_count,
+                span.dropped_links_count
+            ),
+            (5, 2, 4)
+        );
         let attr = |key: &str| {
             let kv = span.attributes.iter().find(|kv| kv.key == key).expect(key);
             value(&kv.value).cloned()
         };
         use any_value::Value as V;
-        assert_eq!(attr("s"), Some(V::StringValue("text".into())));
         assert_eq!(
             attr("empty"),
             Some(V::StringValue(String::new())),
             "oneof: sent"
         );
         assert_eq!(attr("b"), Some(V::BoolValue(false)), "oneof: sent");
-        assert_eq!(attr("i"), Some(V::IntValue(-5)));
         assert_eq!(attr("zero"), Some(V::IntValue(0)), "oneof: sent");
-        assert_eq!(attr("f"), Some(V::DoubleValue(0.25)));
-        let array = |key: &str| -> Vec<V> {
-            match attr(key) {
-                Some(V::ArrayValue(a)) => a.values.iter().filter_map(|v| v.value.clone()).collect(),
-                other => panic!("{key}: {other:?}"),
-            }
-        };
-        assert_eq!(array("ints"), [V::IntValue(1), V::IntValue(2)]);
-        assert_eq!(
-            array("strs"),
-            [V::StringValue("a".into()), V::StringValue("b".into())]
-        );
-        assert_eq!(array("bools"), [V::BoolValue(true)]);
-        assert_eq!(array("floats"), [V::DoubleValue(1.5)]);
-
-        let event = &span.events[0];
-        assert_eq!(event.name, "exception");
-        assert_eq!(event.time_unix_nano, 1_700_000_000_500_000_000);
-        assert_eq!(event.attributes[0].key, "exception.message");
-        assert_eq!(event.dropped_attributes_count, 1);
-
-        let link = &span.links[0];
-        assert_eq!(link.trace_id, 7_u128.to_be_bytes());
-        assert_eq!(link.span_id, 8_u64.to_be_bytes());
-        assert_eq!(link.trace_state, "vendor=v1");
-        assert_eq!(link.attributes[0].key, "link.kind");
-        assert_eq!(link.dropped_attributes_count, 3);
-        assert_eq!(link.flags, 0x01 | 0x100 | 0x200);
-
+        assert_eq!(attr("min"), Some(V::IntValue(i64::MIN)));
+        assert_eq!(span.events[0].dropped_attributes_count, 1);
+        assert_eq!(span.links[0].flags, 0x01 | 0x100 | 0x200);
         let status = span.status.as_ref().expect("status");
-        assert_eq!(status.code, 2);
-        assert_eq!(status.message, "HTTP 502");
-    }
-
-    #[test]
-    fn the_writer_matches_the_sdks_own_transform_byte_for_byte() {
-        use opentelemetry_proto::transform::{
-            common::tonic::ResourceAttributesWithSchema,
-            trace::tonic::group_spans_by_resource_and_scope,
-        };
-        let scope = InstrumentationScope::builder("s").with_version("2").build();
-        let mut root = full_span(&scope);
-        root.parent_span_id = SpanId::INVALID;
-        root.parent_span_is_remote = false;
-        root.status = Status::Unset;
-        root.span_kind = SpanKind::Internal;
-        let spans = vec![root, full_span(&scope)];
-        let resource = Resource::builder_empty()
-            .with_attributes([KeyValue::new("service.name", "web")])
-            .build();
-        let reference = ExportTraceServiceRequest {
-            resource_spans: group_spans_by_resource_and_scope(
-                spans.clone(),
-                &ResourceAttributesWithSchema::from(&resource),
-            ),
-        };
-        assert_eq!(encode(&spans, &resource), reference.encode_to_vec());
+        assert_eq!((status.code, status.message.as_str()), (2, "HTTP 502"));
     }
 
     #[test]
@@ -650,8 +827,9 @@ mod tests {
             InstrumentationScope::builder("a").build(),
             InstrumentationScope::builder("b").build(),
         );
-        let spans = [full_span(&a), full_span(&b), full_span(&a)];
-        let request = decode(&encode(&spans, &Resource::builder_empty().build()));
+        let records = [Record::full(&a), Record::full(&b), Record::full(&a)];
+        let spans: Vec<Span<'_>> = records.iter().map(Record::span).collect();
+        let request = decode(&encode(&spans, &Resource::default()));
         let scopes = &request.resource_spans[0].scope_spans;
         let names: Vec<_> = scopes
             .iter()
@@ -671,16 +849,15 @@ mod tests {
             InstrumentationScope::builder("a").with_version("1").build(),
             InstrumentationScope::builder("b").build(),
         );
-        let spans = [full_span(&a), full_span(&b), full_span(&a)];
-        let resource = Resource::builder_empty()
-            .with_attributes([KeyValue::new("service.name", "server")])
-            .build();
+        let records = [Record::full(&a), Record::full(&b), Record::full(&a)];
+        let spans: Vec<Span<'_>> = records.iter().map(Record::span).collect();
+        let resource = resource("server");
         let mut batch = EncodedBatch::default();
         let mut scratch = Vec::new();
         for span in &spans {
             scratch.clear();
             encode_span(&mut scratch, span);
-            batch.push(&span.instrumentation_scope, &scratch);
+            batch.push(span.scope, &scratch);
         }
         assert_eq!(batch.len(), 3);
         assert_eq!(batch.to_request(&resource), encode(&spans, &resource));
@@ -689,9 +866,9 @@ mod tests {
     #[test]
     fn long_messages_get_multi_byte_lengths() {
         let scope = InstrumentationScope::builder("s").build();
-        let mut span = full_span(&scope);
-        span.name = Cow::Owned("n".repeat(20_000));
-        let request = decode(&encode(&[span], &Resource::builder_empty().build()));
+        let mut record = Record::full(&scope);
+        record.name = "n".repeat(20_000);
+        let request = decode(&encode(&[record.span()], &Resource::default()));
         assert_eq!(
             request.resource_spans[0].scope_spans[0].spans[0].name.len(),
             20_000
