@@ -10,7 +10,8 @@
 //! - [`TracerProvider`], [`Tracer`], [`Span`] (`trace.rs`): the API traits, with span limits,
 //!   last-value attributes, status rules and end-once, as the SDK specification has them.
 //! - [`Sampler`] (`sampler.rs`): parent-based; roots always on (default), always off, or by the
-//!   integer rejection threshold of consistent probability sampling ([`Threshold`]).
+//!   integer rejection threshold of consistent probability sampling ([`Threshold`]); a page
+//!   links only the samplers it names.
 //! - the processor (`processor.rs`): a bounded queue (spans beyond it are dropped and counted) of
 //!   spans encoded as OTLP protobuf when they end, sent with `fetch` at least every
 //!   [`Config::schedule_delay`] while spans wait, and flushed with `keepalive` on `pagehide` and
@@ -37,6 +38,8 @@
 //! });
 //! let tracer = telemetry.tracer("my-app");
 //! tracer.in_span("click", |_cx| { /* … */ });
+//! // Optional: `global::tracer` from anywhere in the page.
+//! opentelemetry::global::set_tracer_provider(telemetry.provider().clone());
 //! // Keep `telemetry` alive for the page's life: it owns the pagehide/visibilitychange listeners.
 //! # }
 //! ```
@@ -142,19 +145,19 @@ pub struct BrowserTelemetry {
 }
 
 impl BrowserTelemetry {
-    /// Builds the provider with the exporter and the resource, installs it as the global provider
-    /// (`opentelemetry::global::tracer` then gives its tracers), and starts listening for
-    /// `pagehide`/`visibilitychange`.
+    /// Builds the provider with the exporter and the resource, and starts listening for
+    /// `pagehide`/`visibilitychange`. As with `opentelemetry_sdk`, making it the global provider
+    /// is the page's call: `opentelemetry::global::set_tracer_provider(telemetry.provider()
+    /// .clone())` (a page that never calls it ships none of the global machinery: 0.7 KB).
     pub fn install(config: Config) -> Self {
         #[cfg(target_arch = "wasm32")]
         let user_agent = transport::user_agent();
         #[cfg(not(target_arch = "wasm32"))]
         let user_agent = None;
         let resource = config.resource(user_agent);
-        let (sampler, limits) = (config.sampler, config.span_limits);
+        let (sampler, limits) = (config.sampler.clone(), config.span_limits);
         let queue = Queue::new(config, resource);
         let provider = TracerProvider::new(queue.clone(), sampler, limits);
-        opentelemetry::global::set_tracer_provider(provider.clone());
         Self {
             provider,
             #[cfg(target_arch = "wasm32")]

@@ -11,7 +11,7 @@ use std::{
 };
 
 use opentelemetry::InstrumentationScope;
-use otlp_wire::{EncodedBatch, Resource};
+use otlp_wire::Resource;
 
 use crate::{Config, trace::SpanData};
 
@@ -128,12 +128,20 @@ impl Queue {
             state.config.max_batch_size
         };
         let count = limit.min(state.spans.len());
-        let mut batch = EncodedBatch::default();
+        // Spans of one tracer share its scope's `Arc`: grouped by pointer, no scope is compared
+        // or copied (at worst, two tracers of equal scopes send two `ScopeSpans`, as OTLP allows).
+        let mut scopes: Vec<(Arc<InstrumentationScope>, Vec<u8>)> = Vec::new();
         for (scope, encoded) in state.spans.drain(..count) {
-            batch.push(&scope, &encoded);
+            match scopes.iter_mut().find(|(s, _)| Arc::ptr_eq(s, &scope)) {
+                Some((_, spans)) => spans.extend_from_slice(&encoded),
+                None => scopes.push((scope, encoded)),
+            }
         }
+        let scopes = scopes
+            .iter()
+            .map(|(scope, spans)| (&**scope, spans.as_slice()));
         Some(Batch {
-            body: batch.to_request(&state.resource),
+            body: otlp_wire::encode_scopes(&state.resource, scopes),
             spans: count,
             endpoint: state.config.endpoint.to_string(),
         })
@@ -199,7 +207,7 @@ mod tests {
 
     fn provider(config: Config) -> (TracerProvider, Queue) {
         let resource = config.resource(Some("TestAgent/1.0".into()));
-        let (sampler, limits) = (config.sampler, config.span_limits);
+        let (sampler, limits) = (config.sampler.clone(), config.span_limits);
         let queue = Queue::new(config, resource);
         (TracerProvider::new(queue.clone(), sampler, limits), queue)
     }

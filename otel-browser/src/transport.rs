@@ -7,6 +7,13 @@ use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{AbortSignal, Event, Headers, RequestInit, Response, VisibilityState};
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The global `fetch` (a window's or a worker's), without looking up `window` first.
+    #[wasm_bindgen(js_name = fetch)]
+    fn fetch_with_init(url: &str, init: &RequestInit) -> js_sys::Promise;
+}
+
 use crate::processor::{Batch, Queue, Wake};
 
 /// Acts on what a queued span asked for.
@@ -66,9 +73,6 @@ async fn send(queue: &Queue, batch: Batch, keepalive: bool) {
 }
 
 async fn post(batch: &Batch, keepalive: bool) -> bool {
-    let Some(window) = web_sys::window() else {
-        return false;
-    };
     let Ok(headers) = Headers::new() else {
         return false;
     };
@@ -88,7 +92,7 @@ async fn post(batch: &Batch, keepalive: bool) -> bool {
     if keepalive && Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE).is_err() {
         return false;
     }
-    match JsFuture::from(window.fetch_with_str_and_init(&batch.endpoint, &init)).await {
+    match JsFuture::from(fetch_with_init(&batch.endpoint, &init)).await {
         Ok(response) => response.dyn_into::<Response>().is_ok_and(|r| r.ok()),
         Err(_) => false,
     }

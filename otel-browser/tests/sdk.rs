@@ -301,7 +301,7 @@ async fn roots_are_sampled_with_the_random_flag_and_unsampled_roots_are_not_reco
     assert_eq!(the_span(&on, "sampling.on").await.flags & 0xff, 0x03);
 
     let off = install(Config {
-        sampler: Sampler::AlwaysOff,
+        sampler: Sampler::always_off(),
         ..Default::default()
     });
     let mut span = off.tracer("sampling").start("sampling.off");
@@ -331,7 +331,7 @@ async fn a_remote_parent_decides_whatever_the_root_sampler() {
         ))
     };
     let off = install(Config {
-        sampler: Sampler::AlwaysOff,
+        sampler: Sampler::always_off(),
         ..Default::default()
     });
     let tracer = off.tracer("sampling");
@@ -363,7 +363,7 @@ async fn a_remote_parent_decides_whatever_the_root_sampler() {
 #[wasm_bindgen_test]
 async fn probability_sampling_keeps_exactly_the_roots_whose_randomness_reaches_the_threshold() {
     let half = install(Config {
-        sampler: Sampler::Probability(Threshold::from_parts_per_million(500_000)),
+        sampler: Sampler::probability(Threshold::from_parts_per_million(500_000)),
         ..Default::default()
     });
     let tracer = half.tracer("probability");
@@ -387,7 +387,7 @@ async fn probability_sampling_keeps_exactly_the_roots_whose_randomness_reaches_t
     assert!(spans.iter().all(|s| s.trace_state == "ot=th:8"));
 
     let all = install(Config {
-        sampler: Sampler::Probability(Threshold::ALWAYS),
+        sampler: Sampler::probability(Threshold::ALWAYS),
         ..Default::default()
     });
     for _ in 0..20 {
@@ -396,7 +396,7 @@ async fn probability_sampling_keeps_exactly_the_roots_whose_randomness_reaches_t
         assert_eq!(span.span_context().trace_state().header(), "ot=th:0");
     }
     let none = install(Config {
-        sampler: Sampler::Probability(Threshold::from_parts_per_million(0)),
+        sampler: Sampler::probability(Threshold::from_parts_per_million(0)),
         ..Default::default()
     });
     for _ in 0..20 {
@@ -418,4 +418,17 @@ fn ids_are_never_all_zero_and_spans_get_their_own() {
     assert_ne!(root_context.trace_id(), TraceId::INVALID);
     let other = tracer.start("ids.other-root");
     assert_ne!(other.span_context().trace_id(), root_context.trace_id());
+}
+
+#[wasm_bindgen_test]
+async fn the_provider_serves_as_the_global_one() {
+    let telemetry = install(Config::default());
+    opentelemetry::global::set_tracer_provider(telemetry.provider().clone());
+    let tracer = opentelemetry::global::tracer("global");
+    let mut span = tracer.start("global.span");
+    assert!(span.is_recording());
+    span.set_attribute(KeyValue::new("through", "global"));
+    span.end();
+    let span = the_span(&telemetry, "global.span").await;
+    assert_eq!(attr(&span, "through").as_deref(), Some("global"));
 }

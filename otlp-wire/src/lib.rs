@@ -140,12 +140,28 @@ impl EncodedBatch {
 
     /// The batch with `resource` as the protobuf body of `POST /v1/traces`.
     pub fn to_request(&self, resource: &Resource) -> Vec<u8> {
-        request(resource, 512 + self.encoded_len(), |w| {
-            for (scope, spans) in &self.scopes {
-                w.scope_spans(scope, |w| w.buf.extend_from_slice(spans));
-            }
-        })
+        encode_scopes(
+            resource,
+            self.scopes
+                .iter()
+                .map(|(scope, spans)| (scope, spans.as_slice())),
+        )
     }
+}
+
+/// An `ExportTraceServiceRequest` of spans already encoded by [`encode_span`] and grouped by
+/// scope by the caller: one `ScopeSpans` per item, in order. (For an exporter that groups spans
+/// its own way; [`EncodedBatch`] is one.)
+pub fn encode_scopes<'a>(
+    resource: &Resource,
+    scopes: impl Iterator<Item = (&'a InstrumentationScope, &'a [u8])> + Clone,
+) -> Vec<u8> {
+    let size: usize = scopes.clone().map(|(_, spans)| spans.len()).sum();
+    request(resource, 512 + size, |w| {
+        for (scope, spans) in scopes {
+            w.scope_spans(scope, |w| w.buf.extend_from_slice(spans));
+        }
+    })
 }
 
 /// An `ExportTraceServiceRequest` holding one `ResourceSpans` for `resource`, whose `ScopeSpans`
