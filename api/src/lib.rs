@@ -95,6 +95,14 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// Every status.
+    pub const ALL: [OrderStatus; 4] = [Self::Pending, Self::Paid, Self::Declined, Self::Failed];
+
+    /// The status named `name` (as [`as_str`](Self::as_str) writes it), if there is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+
     /// The status as stored and sent: `pending`, `paid`, `declined` or `failed`.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -167,6 +175,60 @@ pub enum ErrorCode {
     Unknown,
 }
 
+impl ErrorCode {
+    /// Every code a server sends (all but [`ErrorCode::Unknown`]).
+    pub const SENT: [ErrorCode; 16] = [
+        Self::ValidationFailed,
+        Self::InvalidJson,
+        Self::UnsupportedMediaType,
+        Self::PayloadTooLarge,
+        Self::MethodNotAllowed,
+        Self::UnknownProduct,
+        Self::OutOfStock,
+        Self::CardDeclined,
+        Self::InsufficientFunds,
+        Self::PaymentGatewayError,
+        Self::IdempotencyKeyReused,
+        Self::IdempotencyKeyInvalid,
+        Self::NotFound,
+        Self::InternalError,
+        Self::Overloaded,
+        Self::IdempotencyKeyInProgress,
+    ];
+
+    /// The code as sent (`out_of_stock`; serde writes the same, which a test checks).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ValidationFailed => "validation_failed",
+            Self::InvalidJson => "invalid_json",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::UnknownProduct => "unknown_product",
+            Self::OutOfStock => "out_of_stock",
+            Self::CardDeclined => "card_declined",
+            Self::InsufficientFunds => "insufficient_funds",
+            Self::PaymentGatewayError => "payment_gateway_error",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::IdempotencyKeyInvalid => "idempotency_key_invalid",
+            Self::NotFound => "not_found",
+            Self::InternalError => "internal_error",
+            Self::Overloaded => "overloaded",
+            Self::IdempotencyKeyInProgress => "idempotency_key_in_progress",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// The code named `name`; [`ErrorCode::Unknown`] for a name this version does not know, as
+    /// serde reads it.
+    pub fn parse(name: &str) -> Self {
+        Self::SENT
+            .into_iter()
+            .find(|code| code.as_str() == name)
+            .unwrap_or(Self::Unknown)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +247,25 @@ mod tests {
         let body: ErrorBody = serde_json::from_value(no_field.clone()).expect("reads");
         assert_eq!(body.error.field, None);
         assert_eq!(serde_json::to_value(&body).expect("writes"), no_field);
+    }
+
+    /// The page reads bodies without serde (web/src/json.rs), by these names: they must be
+    /// serde's.
+    #[test]
+    fn the_hand_written_names_are_serdes() {
+        for code in ErrorCode::SENT {
+            assert_eq!(serde_json::to_value(code).expect("writes"), code.as_str());
+            assert_eq!(ErrorCode::parse(code.as_str()), code);
+        }
+        assert_eq!(ErrorCode::parse("from_the_future"), ErrorCode::Unknown);
+        for status in OrderStatus::ALL {
+            assert_eq!(
+                serde_json::to_value(status).expect("writes"),
+                status.as_str()
+            );
+            assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(OrderStatus::parse("lost"), None);
     }
 
     #[test]

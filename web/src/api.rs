@@ -2,7 +2,7 @@
 //! `traceparent` (with the session id as `baggage`), and the server's `traceresponse` is checked.
 //!
 //! Bodies are the typed `checkout-api` values, turned into and out of JSON by the browser's own
-//! `JSON` (through `serde-wasm-bindgen`): no JSON library is shipped in the page.
+//! `JSON` (`json.rs` maps them to its values): no JSON library is shipped in the page.
 
 use std::time::SystemTime;
 
@@ -13,12 +13,14 @@ use opentelemetry::{
     trace::{SpanKind, Status, TraceContextExt, Tracer as _},
 };
 use otel_browser::{Tracer, clock};
-use serde::{Serialize, de::DeserializeOwned};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, RequestInit, Response};
 
-use crate::waterfall::Exchange;
+use crate::{
+    json::{self, FromJson},
+    waterfall::Exchange,
+};
 
 /// Why a call did not give the answer asked for.
 #[derive(Debug)]
@@ -69,11 +71,11 @@ impl Api {
         parent: &Context,
         request: &CheckoutRequest,
     ) -> (Result<OrderPlaced, ApiError>, Option<Exchange>) {
-        let Ok(body) = to_json(request) else {
+        let Ok(body) = json::checkout_request(request).and_then(|v| JSON::stringify(&v)) else {
             return (Err(ApiError::Encode), None);
         };
         let (answer, exchange) = self
-            .fetch(parent, "POST", "/api/checkout", Some(body))
+            .fetch(parent, "POST", "/api/checkout", Some(body.into()))
             .await;
         (answer.and_then(decode), Some(exchange))
     }
@@ -133,7 +135,7 @@ impl Api {
                     let status_text = status.to_string();
                     span.set_status(Status::error(["HTTP ", &status_text].concat()));
                     span.set_attribute(KeyValue::new("error.type", status_text));
-                    let body = serde_wasm_bindgen::from_value(json).ok();
+                    let body = ErrorBody::from_json(&json);
                     Err(ApiError::Rejected { status, body })
                 } else {
                     Ok((status, json))
@@ -199,14 +201,8 @@ async fn read_json(response: &Response) -> JsValue {
     }
 }
 
-fn decode<T: DeserializeOwned>((status, json): (u16, JsValue)) -> Result<T, ApiError> {
-    serde_wasm_bindgen::from_value(json).map_err(|_| ApiError::Unexpected(status))
-}
-
-/// `value` as a JSON string, by the browser's `JSON.stringify`.
-fn to_json(value: &impl Serialize) -> Result<JsValue, JsValue> {
-    let value = serde_wasm_bindgen::to_value(value)?;
-    JSON::stringify(&value).map(JsValue::from)
+fn decode<T: FromJson>((status, json): (u16, JsValue)) -> Result<T, ApiError> {
+    T::from_json(&json).ok_or(ApiError::Unexpected(status))
 }
 
 /// The message of a JS error (a `TypeError` from `fetch`, most often).

@@ -4,13 +4,14 @@
 //! - [`view`]: draws the state and turns clicks into typed messages for the controller.
 //! - [`api`]: the server calls, each in a CLIENT span whose context goes out as `traceparent`,
 //!   with the typed bodies of the shared `checkout-api` crate.
+//! - [`json`]: those bodies to and from the browser's JSON values, by hand (no serde in the page).
 //! - [`dom`]: small typed helpers over `web_sys`, and listeners that remove themselves when dropped.
 //! - [`cart`]: the cart's pure logic, tested natively.
 //! - [`waterfall`]: the checkout's trace as bars on one time axis, from the spans' times and the
 //!   server's `Server-Timing` (pure logic, tested natively).
 //!
-//! The telemetry itself (batching OTLP exporter, clock, ids) is the `otel-browser` crate, which
-//! knows nothing of this page.
+//! The telemetry itself (the SDK behind the `opentelemetry` API, its batching OTLP exporter,
+//! clock and ids) is the `otel-browser` crate, which knows nothing of this page.
 
 pub mod cart;
 pub mod waterfall;
@@ -21,6 +22,8 @@ pub mod api;
 pub mod app;
 #[cfg(target_arch = "wasm32")]
 pub mod dom;
+#[cfg(target_arch = "wasm32")]
+pub mod json;
 #[cfg(target_arch = "wasm32")]
 pub mod view;
 

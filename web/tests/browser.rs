@@ -133,3 +133,62 @@ async fn a_4xx_answer_marks_the_client_span_as_an_error_and_reaches_the_page() {
     );
     assert_eq!(attr(&client, "error.type").as_deref(), Some("402"));
 }
+
+/// `text` parsed by the browser's `JSON`, as a fetch's `json()` gives it.
+fn parsed(text: &str) -> wasm_bindgen::JsValue {
+    js_sys::JSON::parse(text).expect("valid JSON")
+}
+
+#[wasm_bindgen_test]
+fn the_contracts_bodies_are_read_from_the_browsers_json_and_bad_shapes_are_refused() {
+    use checkout_api::{ErrorBody, OrderPlaced, OrderStatus, Product};
+    use web::json::FromJson;
+
+    let products = Vec::<Product>::from_json(&parsed(
+        r#"[{"id":1,"name":"Mug","description":"Holds tea","price_cents":1250,"stock":7}]"#,
+    ))
+    .expect("a catalog");
+    assert_eq!(
+        products,
+        [Product {
+            id: 1,
+            name: "Mug".into(),
+            description: "Holds tea".into(),
+            price_cents: 1250,
+            stock: 7,
+        }]
+    );
+    let placed = OrderPlaced::from_json(&parsed(
+        r#"{"order_id":"o-1","total_cents":2500,"status":"paid","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}"#,
+    ))
+    .expect("an order");
+    assert_eq!(placed.status, OrderStatus::Paid);
+    assert_eq!(placed.total_cents, 2500);
+    let error = ErrorBody::from_json(&parsed(
+        r#"{"error":{"code":"validation_failed","message":"m","field":"items[0].quantity"}}"#,
+    ))
+    .expect("an error body");
+    assert_eq!(error.error.code, ErrorCode::ValidationFailed);
+    assert_eq!(error.error.field.as_deref(), Some("items[0].quantity"));
+    let newer = ErrorBody::from_json(&parsed(
+        r#"{"error":{"code":"from_the_future","message":"m"}}"#,
+    ))
+    .expect("an unknown code is still read");
+    assert_eq!(newer.error.code, ErrorCode::Unknown);
+    assert_eq!(newer.error.field, None);
+
+    for bad in [
+        r#"[{"id":1.5,"name":"Mug","description":"","price_cents":1,"stock":1}]"#,
+        r#"[{"id":1,"name":"Mug","description":"","price_cents":"1","stock":1}]"#,
+        r#"[{"id":9007199254740993,"name":"Mug","description":"","price_cents":1,"stock":1}]"#,
+        r#"{"id":1}"#,
+    ] {
+        assert_eq!(Vec::<Product>::from_json(&parsed(bad)), None, "{bad}");
+    }
+    assert_eq!(
+        OrderPlaced::from_json(&parsed(
+            r#"{"order_id":"o","total_cents":1,"status":"lost","trace_id":"t"}"#
+        )),
+        None
+    );
+}
