@@ -197,7 +197,7 @@ impl BrowserTelemetry {
     /// Sends everything queued now and waits for the requests to finish.
     #[cfg(target_arch = "wasm32")]
     pub async fn flush(&self) {
-        transport::flush_all(&self.queue, false).await;
+        transport::flush_all(&self.queue).await;
     }
 }
 

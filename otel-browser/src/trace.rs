@@ -377,22 +377,12 @@ fn add_link(data: &mut SpanData, limits: &SpanLimits, mut link: Link) {
     }
 }
 
-/// Keeps the first `max` of `attributes`, each key once (the last value of a repeated key), and
-/// says how many were dropped.
+/// Keeps the first `max` of an event's or a link's `attributes` (given all at once, by the
+/// caller, as `opentelemetry_sdk` keeps them) and says how many were dropped.
 fn truncate(attributes: &mut Vec<KeyValue>, max: u32) -> u32 {
-    let mut kept: Vec<KeyValue> = Vec::with_capacity(attributes.len().min(limit(max)));
-    let mut dropped = 0;
-    for attribute in attributes.drain(..) {
-        if let Some(existing) = kept.iter_mut().find(|kv| kv.key == attribute.key) {
-            existing.value = attribute.value;
-        } else if kept.len() < limit(max) {
-            kept.push(attribute);
-        } else {
-            dropped += 1;
-        }
-    }
-    *attributes = kept;
-    dropped
+    let dropped = attributes.len().saturating_sub(limit(max));
+    attributes.truncate(limit(max));
+    u32::try_from(dropped).unwrap_or(u32::MAX)
 }
 
 fn limit(max: u32) -> usize {

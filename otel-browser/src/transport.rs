@@ -1,20 +1,24 @@
 //! The browser side: `fetch` for sends, timers for the schedule, page-lifecycle listeners for the
 //! last flush. Nothing here throws into the page or blocks it: a failed send is counted and dropped.
 
-use gloo_timers::future::TimeoutFuture;
-use js_sys::{Reflect, Uint8Array};
+use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
-use web_sys::{AbortSignal, Event, Headers, RequestInit, Response, VisibilityState};
-
-#[wasm_bindgen::prelude::wasm_bindgen]
-extern "C" {
-    /// The global `fetch` (a window's or a worker's), without looking up `window` first.
-    #[wasm_bindgen(js_name = fetch)]
-    fn fetch_with_init(url: &str, init: &RequestInit) -> js_sys::Promise;
-}
+use web_sys::{AbortSignal, Event, RequestInit, Response};
 
 use crate::processor::{Batch, Queue, Wake};
+
+// The globals a window and a worker both have, imported directly: no `window` lookup, and less
+// glue than web-sys's typed paths (BENCHMARKS.md, "Page size").
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `fetch(url, init)`.
+    #[wasm_bindgen(js_name = fetch)]
+    fn fetch_with_init(url: &str, init: &RequestInit) -> js_sys::Promise;
+    /// `setTimeout(handler, delay)`.
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &JsValue, delay: u32) -> JsValue;
+}
 
 /// Acts on what a queued span asked for.
 pub(crate) fn wake(queue: &Queue, wake: Wake) {
@@ -22,26 +26,37 @@ pub(crate) fn wake(queue: &Queue, wake: Wake) {
         Wake::Nothing | Wake::Dropped => {}
         Wake::After(delay) => {
             let queue = queue.clone();
-            spawn_local(async move {
-                TimeoutFuture::new(u32::try_from(delay.as_millis()).unwrap_or(u32::MAX)).await;
-                flush_all(&queue, false).await;
-            });
-        }
-        Wake::Now => {
-            let queue = queue.clone();
-            spawn_local(async move {
+            let flush = Closure::once_into_js(move || {
                 if let Some(batch) = queue.take_batch(false) {
-                    send(&queue, batch, false).await;
+                    spawn_local(send(queue, batch, Send::ThenTheRest));
                 }
             });
+            set_timeout(&flush, u32::try_from(delay.as_millis()).unwrap_or(u32::MAX));
+        }
+        Wake::Now => {
+            if let Some(batch) = queue.take_batch(false) {
+                spawn_local(send(queue.clone(), batch, Send::One));
+            }
         }
     }
 }
 
+/// How [`send`] goes about its batch. (Every send is one future type, so the page carries one
+/// copy of the task machinery, not one per call site.)
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Send {
+    /// This batch only.
+    One,
+    /// This batch with `keepalive`, so that it outlives the page.
+    Keepalive,
+    /// This batch, then every batch still waiting, one request at a time.
+    ThenTheRest,
+}
+
 /// Sends batches until the queue is empty, one request at a time.
-pub(crate) async fn flush_all(queue: &Queue, keepalive: bool) {
-    while let Some(batch) = queue.take_batch(keepalive) {
-        send(queue, batch, keepalive).await;
+pub(crate) async fn flush_all(queue: &Queue) {
+    if let Some(batch) = queue.take_batch(false) {
+        send(queue.clone(), batch, Send::ThenTheRest).await;
     }
 }
 
@@ -60,26 +75,37 @@ pub(crate) fn send_all_keepalive(queue: &Queue) {
         if keepalive {
             budget -= batch.body.len();
         }
-        let queue = queue.clone();
-        spawn_local(async move { send(&queue, batch, keepalive).await });
+        let how = if keepalive {
+            Send::Keepalive
+        } else {
+            Send::One
+        };
+        spawn_local(send(queue.clone(), batch, how));
     }
 }
 
-/// One `POST` of an OTLP body. Deliberately not traced: the exporter must not feed itself.
-async fn send(queue: &Queue, batch: Batch, keepalive: bool) {
-    if !post(&batch, keepalive).await {
-        queue.record_failed_export();
+/// `POST`s of OTLP bodies, `batch` first. Deliberately not traced: the exporter must not feed
+/// itself.
+async fn send(queue: Queue, mut batch: Batch, how: Send) {
+    loop {
+        if !post(&batch, how == Send::Keepalive).await {
+            queue.record_failed_export();
+        }
+        if how != Send::ThenTheRest {
+            return;
+        }
+        match queue.take_batch(false) {
+            Some(next) => batch = next,
+            None => return,
+        }
     }
 }
 
 async fn post(batch: &Batch, keepalive: bool) -> bool {
-    let Ok(headers) = Headers::new() else {
-        return false;
-    };
-    if headers
-        .set("content-type", otlp_wire::CONTENT_TYPE)
-        .is_err()
-    {
+    // Headers as a plain object: `fetch` takes one, and it needs no `Headers` glue.
+    let headers = Object::new();
+    let content_type = JsValue::from_str(otlp_wire::CONTENT_TYPE);
+    if Reflect::set(&headers, &JsValue::from_str("content-type"), &content_type).is_err() {
         return false;
     }
     let init = RequestInit::new();
@@ -93,7 +119,8 @@ async fn post(batch: &Batch, keepalive: bool) -> bool {
         return false;
     }
     match JsFuture::from(fetch_with_init(&batch.endpoint, &init)).await {
-        Ok(response) => response.dyn_into::<Response>().is_ok_and(|r| r.ok()),
+        // `fetch` resolves to a `Response`, always.
+        Ok(response) => response.unchecked_into::<Response>().ok(),
         Err(_) => false,
     }
 }
@@ -118,7 +145,7 @@ impl LifecycleListeners {
         let on_visibility = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
             let hidden = web_sys::window()
                 .and_then(|w| w.document())
-                .is_some_and(|d| d.visibility_state() == VisibilityState::Hidden);
+                .is_some_and(|d| d.hidden());
             if hidden {
                 send_all_keepalive(&queue);
             }

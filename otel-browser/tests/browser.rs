@@ -170,3 +170,30 @@ async fn a_collector_that_never_answers_is_given_up_on_and_counted() {
     telemetry.flush().await;
     assert_eq!(telemetry.failed_exports(), 1);
 }
+
+#[wasm_bindgen_test]
+async fn full_batches_go_at_once_and_flush_sends_the_rest() {
+    let telemetry = BrowserTelemetry::install(Config {
+        endpoint: format!("{RECEIVER}/v1/traces").into(),
+        max_batch_size: 2,
+        schedule_delay: Duration::from_secs(3600),
+        ..Default::default()
+    });
+    let tracer = telemetry.tracer("test");
+    let names = ["full-1", "full-2", "full-3", "full-4", "full-5"];
+    for name in names {
+        tracer.start(name).end();
+    }
+    telemetry.flush().await;
+    let spans = wait_for_export("all five spans", |spans| {
+        names.iter().all(|n| spans.iter().any(|(_, s)| s == n))
+    })
+    .await;
+    let requests: std::collections::HashSet<usize> = spans
+        .iter()
+        .filter(|(_, s)| s.starts_with("full-"))
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(requests.len(), 3, "two full batches and the rest");
+    assert_eq!(telemetry.failed_exports(), 0);
+}

@@ -33,15 +33,12 @@ mod page {
         let on_click = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
             let tracer = tracer.clone();
             spawn_local(async move {
-                let click = tracer
-                    .span_builder("click")
-                    .with_start_time(clock::now())
-                    .start(&tracer);
-                let cx = Context::new().with_span(click);
+                // A root: its parent is an empty context, not the current one.
+                let cx =
+                    Context::new().with_span(tracer.start_with_context("click", &Context::new()));
                 let span = tracer
                     .span_builder("GET")
                     .with_kind(SpanKind::Client)
-                    .with_start_time(clock::now())
                     .with_attributes([KeyValue::new("http.request.method", "GET")])
                     .start_with_context(&tracer, &cx);
                 let fetch_cx = cx.with_span(span);
@@ -83,7 +80,8 @@ mod page {
         let init = RequestInit::new();
         init.set_headers(&headers);
         let fetch = web_sys::window()?.fetch_with_str_and_init(url, &init);
-        let response: Response = JsFuture::from(fetch).await.ok()?.dyn_into().ok()?;
+        // `fetch` resolves to a `Response`, always.
+        let response: Response = JsFuture::from(fetch).await.ok()?.unchecked_into();
         Some(response.status())
     }
 
