@@ -79,15 +79,16 @@ phase "wasm toolchain"
 phase "lint (wasm32)"
 (
   source scripts/wasm-toolchain.sh
-  # The browser tests bake in their receiver's URL; any value type-checks them.
+  # The browser tests bake in their receiver's URL; any value type-checks them. The minimal
+  # page's benchmark hooks (scripts/js-peer-bench.sh) are checked too.
   export TEST_RECEIVER_URL=http://127.0.0.1:1
   if [ -z "${RUSTC_BOOTSTRAP:-}" ]; then
     cargo clippy -p otel-browser -p otel-browser-minimal -p web --target wasm32-unknown-unknown \
-      --all-targets --locked -- -D warnings
+      --features otel-browser-minimal/bench --all-targets --locked -- -D warnings
   else
     # Debian's rustc-web has no clippy: type-check the wasm-only code instead.
     RUSTFLAGS="-D warnings" cargo check -p otel-browser -p otel-browser-minimal -p web \
-      --target wasm32-unknown-unknown --all-targets --locked
+      --target wasm32-unknown-unknown --features otel-browser-minimal/bench --all-targets --locked
   fi
 )
 

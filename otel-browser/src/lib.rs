@@ -194,10 +194,12 @@ impl BrowserTelemetry {
         self.queue.finished()
     }
 
-    /// Sends everything queued now and waits for the requests to finish.
+    /// Sends everything queued now; the future ends when the requests have. It holds no borrow of
+    /// `self`, so it can be handed to JavaScript as a promise.
     #[cfg(target_arch = "wasm32")]
-    pub async fn flush(&self) {
-        transport::flush_all(&self.queue).await;
+    pub fn flush(&self) -> impl Future<Output = ()> + use<> {
+        let queue = self.queue.clone();
+        async move { transport::flush_all(&queue).await }
     }
 }
 
