@@ -5,27 +5,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Budgets in bytes, wasm + JS glue, each gzip -9. The targets of the page-weight work are 61,440 B
-# (checkout page) and 30,720 B (minimal page); these are the sizes reached so far (the checkout
-# page's with its trace waterfall), so that a change can only keep or lower them. BENCHMARKS.md
-# says what stands between them and the targets, and what each feature costs.
+# Budgets in bytes, wasm + JS glue, each gzip -9: the sizes reached, rounded up to 256 B, so that a
+# change can only keep or lower them. The targets of the browser-SDK work are 61,440 B (checkout
+# page: met) and 30,720 B (minimal page: missed by 1.2 KB); BENCHMARKS.md ("Page size") says what
+# each step took off and what bounds the rest.
 page_budget=54528
+page_target=61440
 minimal_budget=32000
+minimal_target=30720
 
 failed=0
-# Prints one page's figures and checks its budget: size LABEL DIST BUDGET
+# Prints one page's figures and checks its budget: size LABEL DIST BUDGET TARGET
 size() {
-  local label=$1 dist=$2 budget=$3 wasm js wasm_gz js_gz total
+  local label=$1 dist=$2 budget=$3 target=$4 wasm js wasm_gz js_gz total
   wasm=$(ls "$dist"/*.wasm) js=$(ls "$dist"/*.js)
   wasm_gz=$(gzip -9c "$wasm" | wc -c) js_gz=$(gzip -9c "$js" | wc -c)
   total=$((wasm_gz + js_gz))
-  printf '%s: wasm %s B (gzip %s B), js %s B (gzip %s B), total gzip %s B (budget %s B)\n' \
-    "$label" "$(wc -c < "$wasm")" "$wasm_gz" "$(wc -c < "$js")" "$js_gz" "$total" "$budget"
+  printf '%s: wasm %s B (gzip %s B), js %s B (gzip %s B), total gzip %s B (budget %s B, target %s B: %s)\n' \
+    "$label" "$(wc -c < "$wasm")" "$wasm_gz" "$(wc -c < "$js")" "$js_gz" "$total" "$budget" \
+    "$target" "$([ "$total" -le "$target" ] && echo met || echo "missed by $((total - target)) B")"
   if [ "$total" -gt "$budget" ]; then
     printf '  OVER BUDGET by %s B\n' "$((total - budget))"
     failed=1
   fi
 }
-size "page size" dist "$page_budget"
-size "minimal page" otel-browser/examples/minimal/dist "$minimal_budget"
+size "page size" dist "$page_budget" "$page_target"
+size "minimal page" otel-browser/examples/minimal/dist "$minimal_budget" "$minimal_target"
 exit "$failed"
