@@ -352,25 +352,16 @@ mod tests {
         assert_eq!(queue.len(), 1);
     }
 
-    /// An ended span's data, as a tracer hands it to the queue.
+    /// A span's data, as a tracer hands it to the queue.
     fn sample_data() -> SpanData {
-        SpanData {
-            span_context: opentelemetry::trace::SpanContext::empty_context(),
-            parent_span_id: opentelemetry::trace::SpanId::INVALID,
-            parent_span_is_remote: false,
-            span_kind: SpanKind::Internal,
-            name: "x".into(),
-            start_time: crate::clock::now(),
-            end_time: crate::clock::now(),
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: Vec::new(),
-            dropped_events_count: 0,
-            links: Vec::new(),
-            dropped_links_count: 0,
-            status: Status::Unset,
-            instrumentation_scope: Arc::new(InstrumentationScope::builder("t").build()),
-        }
+        SpanData::started(
+            opentelemetry::trace::SpanContext::empty_context(),
+            None,
+            SpanKind::Internal,
+            "x".into(),
+            crate::clock::now(),
+            Arc::new(InstrumentationScope::builder("t").build()),
+        )
     }
 
     #[test]

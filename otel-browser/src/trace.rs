@@ -91,6 +91,34 @@ pub struct SpanData {
 }
 
 impl SpanData {
+    /// A span just started: no attributes, events or links yet, status unset.
+    pub(crate) fn started(
+        span_context: SpanContext,
+        parent: Option<&SpanContext>,
+        span_kind: SpanKind,
+        name: Cow<'static, str>,
+        start_time: SystemTime,
+        instrumentation_scope: Arc<InstrumentationScope>,
+    ) -> Self {
+        Self {
+            span_context,
+            parent_span_id: parent.map_or(SpanId::INVALID, |p| p.span_id()),
+            parent_span_is_remote: parent.is_some_and(|p| p.is_remote()),
+            span_kind,
+            name,
+            start_time,
+            end_time: SystemTime::UNIX_EPOCH,
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: Vec::new(),
+            dropped_events_count: 0,
+            links: Vec::new(),
+            dropped_links_count: 0,
+            status: Status::Unset,
+            instrumentation_scope,
+        }
+    }
+
     /// The value of the attribute `key`, if the span has it.
     pub fn attribute(&self, key: &str) -> Option<&opentelemetry::Value> {
         (self.attributes.iter())
@@ -203,23 +231,14 @@ impl opentelemetry::trace::Tracer for Tracer {
             };
         }
         let limits = &self.shared.limits;
-        let mut data = SpanData {
-            span_context: span_context.clone(),
-            parent_span_id: parent.map_or(SpanId::INVALID, |p| p.span_id()),
-            parent_span_is_remote: parent.is_some_and(|p| p.is_remote()),
-            span_kind: builder.span_kind.unwrap_or(SpanKind::Internal),
-            name: builder.name,
-            start_time: builder.start_time.unwrap_or_else(clock::now),
-            end_time: SystemTime::UNIX_EPOCH,
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: Vec::new(),
-            dropped_events_count: 0,
-            links: Vec::new(),
-            dropped_links_count: 0,
-            status: Status::Unset,
-            instrumentation_scope: Arc::clone(&self.scope),
-        };
+        let mut data = SpanData::started(
+            span_context.clone(),
+            parent,
+            builder.span_kind.unwrap_or(SpanKind::Internal),
+            builder.name,
+            builder.start_time.unwrap_or_else(clock::now),
+            Arc::clone(&self.scope),
+        );
         for attribute in builder.attributes.into_iter().flatten() {
             set_attribute(&mut data, limits, attribute);
         }
