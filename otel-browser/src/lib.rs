@@ -21,7 +21,8 @@
 //!   span's start and end and every event added through [`Span`].
 //! - [`ids`]: trace and span ids from `crypto.getRandomValues`; roots carry the W3C Level 2
 //!   `random` flag.
-//! - [`traceparent`]: the W3C header for a span context.
+//! - [`traceparent`], [`hex`]: the W3C header for a span context, and ids as text, without
+//!   `core::fmt`.
 //!
 //! The encoding is the `otlp-wire` crate's, which the server's exporter uses too.
 //!
@@ -211,13 +212,32 @@ impl Drop for BrowserTelemetry {
 }
 
 /// The W3C `traceparent` value for `span_context` (version 00; sampled and random flags kept).
+/// Written by hand, as [`hex`] is: no `format!` on a page's every fetch.
 pub fn traceparent(span_context: &SpanContext) -> String {
-    format!(
-        "00-{}-{}-{:02x}",
-        span_context.trace_id(),
-        span_context.span_id(),
-        span_context.trace_flags().to_u8() & 0x03
-    )
+    let mut header = String::with_capacity(55);
+    header.push_str("00-");
+    push_hex(&mut header, &span_context.trace_id().to_bytes());
+    header.push('-');
+    push_hex(&mut header, &span_context.span_id().to_bytes());
+    header.push('-');
+    push_hex(&mut header, &[span_context.trace_flags().to_u8() & 0x03]);
+    header
+}
+
+/// `bytes` in lowercase hex: `hex(&trace_id.to_bytes())` is the trace id as W3C Trace Context
+/// and Jaeger write it (the text of `TraceId`'s `Display`, without `core::fmt`).
+pub fn hex(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(2 * bytes.len());
+    push_hex(&mut text, bytes);
+    text
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
 }
 
 /// The trace id of a `traceparent`/`traceresponse` value, if it is well-formed enough to read.
@@ -253,6 +273,13 @@ mod tests {
             TraceState::default(),
         );
         assert!(traceparent(&unsampled).ends_with("-00"));
+    }
+
+    #[test]
+    fn hex_is_the_ids_display() {
+        let id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex");
+        assert_eq!(hex(&id.to_bytes()), id.to_string());
+        assert_eq!(hex(&[0x00, 0x0f, 0xf0]), "000ff0");
     }
 
     #[test]

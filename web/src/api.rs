@@ -217,7 +217,7 @@ fn message(error: JsValue) -> String {
 /// The server answers with the context of its span; its trace must be ours. A mismatch means the
 /// propagation is broken somewhere between here and the server: report it as the bug it is.
 fn check_traceresponse(traceresponse: Option<String>, cx: &Context) {
-    let ours = cx.span().span_context().trace_id().to_string();
+    let ours = otel_browser::hex(&cx.span().span_context().trace_id().to_bytes());
     match traceresponse.as_deref().and_then(otel_browser::trace_id_of) {
         Some(theirs) if theirs == ours => {}
         Some(theirs) => web_sys::console::error_1(

@@ -138,7 +138,7 @@ fn session_id() -> String {
     {
         return existing;
     }
-    let id = ids::new_trace_id().to_string();
+    let id = otel_browser::hex(&ids::new_trace_id().to_bytes());
     if let Some(storage) = storage {
         let _ = storage.set_item(SESSION_KEY, &id);
     }
@@ -242,7 +242,7 @@ impl App {
                 KeyValue::new("checkout.total_cents", total_cents),
             ],
         );
-        let trace_id = cx.span().span_context().trace_id().to_string();
+        let trace_id = otel_browser::hex(&cx.span().span_context().trace_id().to_bytes());
 
         // The card and email go to the server only: never onto a span.
         let form = self.view.form();
