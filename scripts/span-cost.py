@@ -174,10 +174,10 @@ def drive(port, route, count):
 # What the profile reports, by the functions' inclusive costs: (label, callgrind function pattern).
 COMPONENTS = [
     ("the processor's on_end, in all (request thread)", r"BatchProcessor as .*SpanProcessor>::on_end$"),
-    ("· encoding the span", r"^otel_browser::otlp::encode_span$"),
-    ("· adding its bytes to the batch", r"^otel_browser::otlp::EncodedBatch::push$"),
+    ("· encoding the span", r"^otlp_wire::encode_span$"),
+    ("· adding its bytes to the batch", r"^otlp_wire::EncodedBatch::push$"),
     ("the export thread, in all", r"^checkout_server::telemetry::batch::export_thread$"),
-    ("· the request around the spans (one copy)", r"^otel_browser::otlp::EncodedBatch::to_request$"),
+    ("· the request around the spans (one copy)", r"^otlp_wire::EncodedBatch::to_request$"),
     ("· the HTTP send", r"OtlpHttpExporter as .*Transport>::send$"),
     ("malloc", r"^malloc$"),
     ("free", r"^free$"),

@@ -188,8 +188,9 @@ impl BrowserTelemetry {
         self.queue.failed_exports()
     }
 
-    /// Every span that has ended since the install, sampled and queued or not (the `testing`
-    /// feature: a test's in-memory view, as the SDK's `InMemorySpanExporter` gives one).
+    /// Every recorded (sampled) span that has ended since the install, queued or dropped by a full
+    /// queue (the `testing` feature: a test's in-memory view, as the SDK's `InMemorySpanExporter`
+    /// gives one).
     #[cfg(feature = "testing")]
     pub fn finished_spans(&self) -> Vec<SpanData> {
         self.queue.finished()
