@@ -11,6 +11,7 @@ use tokio::{
     io::{AsyncBufReadExt, AsyncRead, BufReader},
     net::TcpListener,
     process::{Child, Command},
+    task::JoinHandle,
 };
 
 /// A running child process; killed on drop.
@@ -18,6 +19,8 @@ pub struct Process {
     name: &'static str,
     child: Child,
     output: Arc<Mutex<Vec<String>>>,
+    /// The tasks reading its stdout and stderr into `output`.
+    readers: Vec<JoinHandle<()>>,
 }
 
 impl Process {
@@ -32,16 +35,18 @@ impl Process {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let output: Arc<Mutex<Vec<String>>> = Arc::default();
+        let mut readers = Vec::new();
         if let Some(stdout) = child.stdout.take() {
-            collect(stdout, Arc::clone(&output));
+            readers.push(collect(stdout, Arc::clone(&output)));
         }
         if let Some(stderr) = child.stderr.take() {
-            collect(stderr, Arc::clone(&output));
+            readers.push(collect(stderr, Arc::clone(&output)));
         }
         Self {
             name,
             child,
             output,
+            readers,
         }
     }
 
@@ -65,9 +70,16 @@ impl Process {
         .await
     }
 
-    /// Waits for it to exit by itself.
+    /// Waits for it to exit by itself, and for what it printed last to be read: the exit can come
+    /// before the readers reach the end of its pipes (on a busy machine it did, and a test saw no
+    /// output at all). A reader still going after 5 s is left (a child of the child may hold the
+    /// pipe open).
     pub async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
-        self.child.wait().await
+        let status = self.child.wait().await?;
+        for reader in self.readers.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+        }
+        Ok(status)
     }
 
     /// Kills it now and waits for it to go.
@@ -76,13 +88,16 @@ impl Process {
     }
 }
 
-fn collect(stream: impl AsyncRead + Unpin + Send + 'static, output: Arc<Mutex<Vec<String>>>) {
+fn collect(
+    stream: impl AsyncRead + Unpin + Send + 'static,
+    output: Arc<Mutex<Vec<String>>>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             output.lock().expect("lock").push(line);
         }
-    });
+    })
 }
 
 /// A port nobody listens on right now (bound and released).
