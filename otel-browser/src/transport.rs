@@ -4,7 +4,7 @@
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
-use web_sys::{AbortSignal, Event, RequestInit, Response};
+use web_sys::{AbortSignal, Event, Response};
 
 use crate::processor::{Batch, Queue, Wake};
 
@@ -14,10 +14,13 @@ use crate::processor::{Batch, Queue, Wake};
 extern "C" {
     /// `fetch(url, init)`.
     #[wasm_bindgen(js_name = fetch)]
-    fn fetch_with_init(url: &str, init: &RequestInit) -> js_sys::Promise;
+    fn fetch_with_init(url: &str, init: &JsValue) -> js_sys::Promise;
     /// `setTimeout(handler, delay)`.
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(handler: &JsValue, delay: u32) -> JsValue;
+    /// `navigator.userAgent`.
+    #[wasm_bindgen(thread_local_v2, js_namespace = navigator, js_name = userAgent)]
+    static USER_AGENT: JsValue;
 }
 
 /// Acts on what a queued span asked for.
@@ -26,12 +29,17 @@ pub(crate) fn wake(queue: &Queue, wake: Wake) {
         Wake::Nothing | Wake::Dropped => {}
         Wake::After(delay) => {
             let queue = queue.clone();
-            let flush = Closure::once_into_js(move || {
+            // An event listener's closure type, though a timer calls it: the page then carries
+            // one closure shim, the listeners', not a second one for `FnOnce` (BENCHMARKS.md).
+            let flush = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
                 if let Some(batch) = queue.take_batch(false) {
-                    spawn_local(send(queue, batch, Send::ThenTheRest));
+                    spawn_local(send(queue.clone(), batch, Send::ThenTheRest));
                 }
             });
-            set_timeout(&flush, u32::try_from(delay.as_millis()).unwrap_or(u32::MAX));
+            set_timeout(
+                &flush.into_js_value(),
+                u32::try_from(delay.as_millis()).unwrap_or(u32::MAX),
+            );
         }
         Wake::Now => {
             if let Some(batch) = queue.take_batch(false) {
@@ -102,20 +110,25 @@ async fn send(queue: Queue, mut batch: Batch, how: Send) {
 }
 
 async fn post(batch: &Batch, keepalive: bool) -> bool {
-    // Headers as a plain object: `fetch` takes one, and it needs no `Headers` glue.
+    // The request's options and headers as plain objects: `fetch` takes them so, and they need no
+    // per-member glue (BENCHMARKS.md, "Page size").
     let headers = Object::new();
-    let content_type = JsValue::from_str(otlp_wire::CONTENT_TYPE);
-    if Reflect::set(&headers, &JsValue::from_str("content-type"), &content_type).is_err() {
-        return false;
-    }
-    let init = RequestInit::new();
-    init.set_method("POST");
+    let init = Object::new();
+    let set = |target: &Object, key: &str, value: &JsValue| {
+        Reflect::set(target, &JsValue::from_str(key), value).is_ok()
+    };
     // A collector that accepts and never answers must not hold a send (and the queue) forever.
-    init.set_signal(Some(&AbortSignal::timeout_with_u32(SEND_TIMEOUT_MS)));
-    init.set_headers(&headers);
-    init.set_body(&Uint8Array::from(batch.body.as_slice()));
-    // web-sys has no binding for `keepalive`; it is a plain RequestInit member.
-    if keepalive && Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE).is_err() {
+    let signal = AbortSignal::timeout_with_u32(SEND_TIMEOUT_MS);
+    let ready = set(
+        &headers,
+        "content-type",
+        &JsValue::from_str(otlp_wire::CONTENT_TYPE),
+    ) && set(&init, "method", &JsValue::from_str("POST"))
+        && set(&init, "headers", &headers)
+        && set(&init, "signal", &signal)
+        && set(&init, "body", &Uint8Array::from(batch.body.as_slice()))
+        && (!keepalive || set(&init, "keepalive", &JsValue::TRUE));
+    if !ready {
         return false;
     }
     match JsFuture::from(fetch_with_init(&batch.endpoint, &init)).await {
@@ -127,7 +140,7 @@ async fn post(batch: &Batch, keepalive: bool) -> bool {
 
 /// `navigator.userAgent`, for the resource.
 pub(crate) fn user_agent() -> Option<String> {
-    web_sys::window()?.navigator().user_agent().ok()
+    USER_AGENT.with(|agent| agent.as_string())
 }
 
 /// The `pagehide` and `visibilitychange` listeners; removed when dropped.

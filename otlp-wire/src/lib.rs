@@ -202,6 +202,10 @@ const I32: u32 = 5;
 const HAS_IS_REMOTE: u32 = 0x100;
 const IS_REMOTE: u32 = 0x200;
 
+/// The protobuf writer. Natively its small methods are inlined (the server encodes every span);
+/// on wasm32 the ones every field calls (`tag`, `uint`, `bytes`, `fixed*`, `time`, `open`,
+/// `close`) are kept out of line, so a page carries one copy of each rather than one per field
+/// (BENCHMARKS.md, "Page size").
 #[derive(Default)]
 struct Writer {
     buf: Vec<u8>,
@@ -218,6 +222,7 @@ impl Writer {
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), inline)]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     fn tag(&mut self, field: u32, wire_type: u32) {
         self.varint(u64::from(field << 3 | wire_type));
     }
@@ -281,6 +286,7 @@ impl Writer {
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), inline)]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     fn bytes(&mut self, field: u32, bytes: &[u8]) {
         if !bytes.is_empty() {
             self.bytes_always(field, bytes);
@@ -293,6 +299,7 @@ impl Writer {
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), inline)]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     fn uint(&mut self, field: u32, value: u64) {
         if value != 0 {
             self.tag(field, VARINT);
@@ -301,6 +308,7 @@ impl Writer {
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), inline)]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     fn fixed64(&mut self, field: u32, value: u64) {
         if value != 0 {
             self.tag(field, I64);
@@ -309,6 +317,7 @@ impl Writer {
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), inline)]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     fn fixed32(&mut self, field: u32, value: u32) {
         if value != 0 {
             self.tag(field, I32);
@@ -317,6 +326,7 @@ impl Writer {
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), inline)]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     fn time(&mut self, field: u32, time: SystemTime) {
         let nanos = time
             .duration_since(UNIX_EPOCH)
