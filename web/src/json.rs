@@ -1,6 +1,6 @@
 //! The `checkout-api` bodies to and from the browser's own JSON values, written out by hand.
 //!
-//! serde through `serde-wasm-bindgen` cost the page 24.7 KB gzipped (BENCHMARKS.md, "Page size"):
+//! serde through `serde-wasm-bindgen` cost the page 21.3 KB gzipped (BENCHMARKS.md, "Page size"):
 //! its error paths format floats, and every visitor ships its own messages. The page reads three
 //! bodies and writes one; here each is a few lines over `Reflect`, the types stay `checkout-api`'s,
 //! and the names are the ones serde uses (`checkout-api`'s tests hold `ErrorCode::as_str` and
