@@ -3,10 +3,10 @@
 //!
 //! Probability sampling follows "TraceState: Probability Sampling" (specification, trace/
 //! tracestate-probability-sampling.md): a span is kept when its 56-bit randomness value `R` is at
-//! least the rejection threshold `T`, where `T = (1 - p) * 2^56`. `R` is the trace state's `ot=rv:`
-//! value when there is one, else the trace id's last 7 bytes (W3C Trace Context Level 2,
-//! "Randomness of trace-id": ours come from `crypto.getRandomValues`, and the root says so with the
-//! `random` flag). A sampled root records `T` as `ot=th:…` in its trace state so that later stages
+//! least the rejection threshold `T`, where `T = (1 - p) * 2^56`. Only roots are sampled so, and a
+//! root has no trace state (so no explicit `ot=rv:`): `R` is the trace id's last 7 bytes (W3C
+//! Trace Context Level 2, "Randomness of trace-id": ours come from `crypto.getRandomValues`, and
+//! the root says so with the `random` flag). A sampled root records `T` as `ot=th:…` in its trace state so that later stages
 //! know the probability it was sampled with. No float is parsed, formatted or compared here.
 //!
 //! A span with a parent takes the parent's decision and trace state as they are. The document
