@@ -33,7 +33,7 @@ pub(crate) fn wake(queue: &Queue, wake: Wake) {
             // one closure shim, the listeners', not a second one for `FnOnce` (BENCHMARKS.md).
             let flush = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
                 if let Some(batch) = queue.take_batch(false) {
-                    spawn_local(send(queue.clone(), batch, Send::ThenTheRest));
+                    spawn_local(send(queue.clone(), batch, SendMode::ThenTheRest));
                 }
             });
             set_timeout(
@@ -43,7 +43,7 @@ pub(crate) fn wake(queue: &Queue, wake: Wake) {
         }
         Wake::Now => {
             if let Some(batch) = queue.take_batch(false) {
-                spawn_local(send(queue.clone(), batch, Send::One));
+                spawn_local(send(queue.clone(), batch, SendMode::One));
             }
         }
     }
@@ -52,7 +52,7 @@ pub(crate) fn wake(queue: &Queue, wake: Wake) {
 /// How [`send`] goes about its batch. (Every send is one future type, so the page carries one
 /// copy of the task machinery, not one per call site.)
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Send {
+enum SendMode {
     /// This batch only.
     One,
     /// This batch with `keepalive`, so that it outlives the page.
@@ -64,7 +64,7 @@ enum Send {
 /// Sends batches until the queue is empty, one request at a time.
 pub(crate) async fn flush_all(queue: &Queue) {
     if let Some(batch) = queue.take_batch(false) {
-        send(queue.clone(), batch, Send::ThenTheRest).await;
+        send(queue.clone(), batch, SendMode::ThenTheRest).await;
     }
 }
 
@@ -84,9 +84,9 @@ pub(crate) fn send_all_keepalive(queue: &Queue) {
             budget -= batch.body.len();
         }
         let how = if keepalive {
-            Send::Keepalive
+            SendMode::Keepalive
         } else {
-            Send::One
+            SendMode::One
         };
         spawn_local(send(queue.clone(), batch, how));
     }
@@ -94,12 +94,12 @@ pub(crate) fn send_all_keepalive(queue: &Queue) {
 
 /// `POST`s of OTLP bodies, `batch` first. Deliberately not traced: the exporter must not feed
 /// itself.
-async fn send(queue: Queue, mut batch: Batch, how: Send) {
+async fn send(queue: Queue, mut batch: Batch, how: SendMode) {
     loop {
-        if !post(&batch, how == Send::Keepalive).await {
+        if !post(&batch, how == SendMode::Keepalive).await {
             queue.record_failed_export();
         }
-        if how != Send::ThenTheRest {
+        if how != SendMode::ThenTheRest {
             return;
         }
         match queue.take_batch(false) {
