@@ -1,0 +1,136 @@
+//! W3C Trace Context Level 2 (<https://www.w3.org/TR/trace-context-2/>) parsing, strict, shared by
+//! the server's propagation and the browser's propagator (`otel-browser`), so that both read the
+//! same headers by the same rules:
+//!
+//! - [`parse_traceparent`]: version `00` exactly, higher versions by the version-00 rules (what
+//!   follows the flags after a `-` is ignored), `ff` refused; lowercase hex only; all-zero ids
+//!   refused; the sampled and random flags kept, other bits cleared (§3.2.2.5 "trace-flags").
+//! - [`parse_tracestate`]: a joined list of at most 32 members, keys by the current grammar
+//!   (§3.3.2.2.1 "Key", `@` anywhere after the first character), a malformed member discarding the
+//!   whole list, a duplicated key keeping its first member.
+
+use opentelemetry::trace::{SpanId, TraceId};
+
+/// The most members a `tracestate` list may have (§3.3.1.1 "Combined Header Value").
+pub const MAX_TRACESTATE_MEMBERS: usize = 32;
+/// The flag bits version 00 defines: sampled and random.
+pub const KNOWN_FLAGS: u8 = 0x03;
+/// The random flag (Level 2, §3.2.2.5.2 "Random Trace ID Flag").
+pub const RANDOM: u8 = 0x02;
+
+/// Parses one `traceparent` value by the version-00 rules (and higher versions by the same rules).
+pub fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, u8)> {
+    let value = value.trim_matches([' ', '\t']);
+    let bytes = value.as_bytes();
+    let version = value.get(0..2).filter(|v| is_lower_hex(v))?;
+    if version == "ff" {
+        return None;
+    }
+    // version-trace_id-parent_id-flags is 55 characters; version 00 allows nothing after it, a
+    // higher version may append fields after another dash.
+    let exact = version == "00";
+    if bytes.len() < 55
+        || (exact && bytes.len() != 55)
+        || (!exact && bytes.len() > 55 && bytes[55] != b'-')
+    {
+        return None;
+    }
+    if bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
+        return None;
+    }
+    let trace_id = value.get(3..35).filter(|v| is_lower_hex(v))?;
+    let parent_id = value.get(36..52).filter(|v| is_lower_hex(v))?;
+    let flags = value.get(53..55).filter(|v| is_lower_hex(v))?;
+    let trace_id = TraceId::from_hex(trace_id)
+        .ok()
+        .filter(|id| *id != TraceId::INVALID)?;
+    let span_id = SpanId::from_hex(parent_id)
+        .ok()
+        .filter(|id| *id != SpanId::INVALID)?;
+    let flags = u8::from_str_radix(flags, 16).ok()? & KNOWN_FLAGS;
+    Some((trace_id, span_id, flags))
+}
+
+/// Parses a (joined) `tracestate` list into its members, in order; `None` means "discard it". A
+/// duplicated key keeps its first member.
+pub fn parse_tracestate(list: &str) -> Option<Vec<(&str, &str)>> {
+    let mut members: Vec<(&str, &str)> = Vec::new();
+    for member in list
+        .split(',')
+        .map(|m| m.trim_matches([' ', '\t']))
+        .filter(|m| !m.is_empty())
+    {
+        let (key, value) = member.split_once('=')?;
+        if !valid_key(key) || !valid_value(value) {
+            return None;
+        }
+        if !members.iter().any(|(k, _)| *k == key) {
+            members.push((key, value));
+        }
+    }
+    (members.len() <= MAX_TRACESTATE_MEMBERS).then_some(members)
+}
+
+fn is_lower_hex(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `key = ( lcalpha / DIGIT ) 0*255 ( keychar )`,
+/// `keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"` (Level 2, §3.3.2.2.1 "Key").
+fn valid_key(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    (1..=256).contains(&bytes.len())
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes.iter().all(|&b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'_' | b'-' | b'*' | b'/' | b'@')
+        })
+}
+
+/// Up to 256 printable ASCII characters except `,` and `=`, not ending in a space.
+fn valid_value(value: &str) -> bool {
+    (1..=256).contains(&value.len())
+        && !value.ends_with(' ')
+        && value
+            .bytes()
+            .all(|b| (0x20..=0x7e).contains(&b) && b != b',' && b != b'=')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_traceparents_are_refused() {
+        for bad in [
+            "00-00000000000000000000000000000000-b7ad6b7169203331-01", // all-zero trace id
+            "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01", // all-zero parent id
+            "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", // forbidden version
+            "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01", // uppercase hex
+            "00-0af7651916cd43dd8448eb211c80319-b7ad6b7169203331-01",  // 31-hex trace id
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333-01",  // 15-hex parent id
+            "0-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",  // version 0
+            "000-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", // version 000
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-1",  // flags 1
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra", // 00 with more
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0g", // non-hex flags
+            "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01.what", // no dash after flags
+            "",
+        ] {
+            assert_eq!(parse_traceparent(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_higher_version_is_read_by_the_version_00_rules() {
+        let parsed = parse_traceparent(
+            "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-what-the-future-holds",
+        );
+        assert_eq!(
+            parsed.map(|(t, _, f)| (t.to_string(), f)),
+            Some(("0af7651916cd43dd8448eb211c80319c".into(), 1))
+        );
+    }
+}
