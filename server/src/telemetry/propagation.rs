@@ -28,7 +28,7 @@ use opentelemetry::{
     Context,
     baggage::BaggageExt,
     propagation::{Extractor, Injector, TextMapPropagator},
-    trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState},
+    trace::{SpanContext, TraceContextExt, TraceFlags, TraceId, TraceState},
 };
 use opentelemetry_sdk::propagation::BaggagePropagator;
 use trace_context::{KNOWN_FLAGS, RANDOM};
@@ -167,6 +167,7 @@ impl Injector for HeaderInjector<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry::trace::SpanId;
 
     const VALID: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
