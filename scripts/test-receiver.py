@@ -9,6 +9,9 @@ CORS headers. It records what the page sends and tells the tests:
   POST /api/checkout   a stand-in for a declined checkout: 402 with the server's JSON error
   GET  /api/products   a stand-in for the server: records the trace headers, answers [] with a
                        `traceresponse` continuing the caller's trace
+  GET  /strict/products the same behind a CORS policy that allows no trace headers: a request
+                       that sends `traceparent` fails its preflight (what the fetch
+                       instrumentation's allow-list must avoid)
   GET  /received       everything recorded so far, as JSON
 Prints its port on stdout, then serves until killed.
 """
@@ -29,7 +32,8 @@ class Handler(BaseHTTPRequestHandler):
     def cors(self):
         self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin") or "*")
         self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-        self.send_header("Access-Control-Allow-Headers", "content-type, traceparent, tracestate, baggage")
+        if not self.path.startswith("/strict/"):
+            self.send_header("Access-Control-Allow-Headers", "content-type, traceparent, tracestate, baggage")
         self.send_header("Access-Control-Expose-Headers", "traceresponse")
 
     def answer(self, status, body=b"", content_type="application/json", extra=()):
@@ -63,7 +67,7 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(404, b"{}")
 
     def do_GET(self):
-        if self.path == "/api/products":
+        if self.path in ("/api/products", "/strict/products"):
             traceparent = self.headers.get("traceparent") or ""
             RECORD["requests"].append(
                 {"path": self.path, "traceparent": traceparent, "baggage": self.headers.get("baggage") or ""}

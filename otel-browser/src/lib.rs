@@ -24,6 +24,18 @@
 //! - [`traceparent`], [`hex`]: the W3C header for a span context, and ids as text, without
 //!   `core::fmt`.
 //!
+//! Instrumentations, each installed explicitly (a page that does not install one ships none of
+//! its code), each with a few-line example in its module:
+//!
+//! - [`fetch`]: traced `fetch` of a `web_sys::Request` (and of gloo-net's `RequestBuilder`,
+//!   feature `gloo-net`): a CLIENT span with the HTTP client conventions, the context through
+//!   the global propagators ([`propagation::w3c`]), trace headers cross-origin only where allowed.
+//! - [`errors`]: panics, uncaught errors and unhandled rejections as `exception` events, sent at
+//!   once.
+//! - [`session`]: `session.id` on every span and in the baggage, shared by the origin's tabs,
+//!   rotated after 15 minutes idle or 4 hours.
+//! - [`interaction`]: a DOM event handler in a span, so that a click parents what it causes.
+//!
 //! The encoding is the `otlp-wire` crate's, which the server's exporter uses too.
 //!
 //! Adopting it takes a few lines:
@@ -51,9 +63,16 @@
 //! [`Span`] held by value, and one dropped, ends at [`clock::now`].
 
 pub mod clock;
+#[cfg(target_arch = "wasm32")]
+pub mod errors;
+pub mod fetch;
 pub mod ids;
+#[cfg(target_arch = "wasm32")]
+pub mod interaction;
 mod processor;
+pub mod propagation;
 pub mod sampler;
+pub mod session;
 pub mod trace;
 #[cfg(target_arch = "wasm32")]
 mod transport;
@@ -140,7 +159,7 @@ impl Config {
 /// the page-lifecycle listeners and sends what is queued.
 pub struct BrowserTelemetry {
     provider: TracerProvider,
-    queue: Queue,
+    pub(crate) queue: Queue,
     #[cfg(target_arch = "wasm32")]
     _lifecycle: transport::LifecycleListeners,
 }

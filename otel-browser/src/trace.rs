@@ -11,7 +11,11 @@
 //! span; in a browser there is one thread, and the shared state sits behind `Arc<Mutex<_>>`,
 //! which costs next to nothing there.
 
-use std::{borrow::Cow, sync::Arc, time::SystemTime};
+use std::{
+    borrow::Cow,
+    sync::{Arc, OnceLock},
+    time::SystemTime,
+};
 
 use opentelemetry::{
     Context, InstrumentationScope, KeyValue,
@@ -148,12 +152,23 @@ impl SpanData {
     }
 }
 
+/// What runs at the start of every recorded span, before its attributes and events are taken
+/// from the builder (the SDK specification's `SpanProcessor.OnStart`, for the one thing the page
+/// needs of it: [`crate::session`] adds `session.id` there).
+pub(crate) type OnStart = Box<dyn Fn(&mut SpanBuilder) + Send + Sync>;
+
 /// What the provider's tracers share.
-#[derive(Debug)]
 struct Shared {
     queue: Queue,
     sampler: sampler::Sampler,
     limits: SpanLimits,
+    on_start: OnceLock<OnStart>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
 }
 
 /// The browser's tracer provider: [`opentelemetry::trace::TracerProvider`] for `otel-browser`.
@@ -170,8 +185,14 @@ impl TracerProvider {
                 queue,
                 sampler,
                 limits,
+                on_start: OnceLock::new(),
             }),
         }
+    }
+
+    /// Sets what runs at every recorded span's start; `false` when one was set already.
+    pub(crate) fn set_on_start(&self, hook: OnStart) -> bool {
+        self.shared.on_start.set(hook).is_ok()
     }
 }
 
@@ -199,7 +220,7 @@ impl opentelemetry::trace::Tracer for Tracer {
     /// SDK specification, "Span creation": the parent is the context's span when it has a valid
     /// one, local or remote (its trace id, its trace state, its flags); the sampler decides before
     /// the span exists; a new trace gets a random trace id and the `random` flag.
-    fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> Span {
+    fn build_with_context(&self, mut builder: SpanBuilder, parent_cx: &Context) -> Span {
         let parent_span = parent_cx.span();
         let parent = parent_span.span_context();
         let parent = parent.is_valid().then_some(parent);
@@ -229,6 +250,9 @@ impl opentelemetry::trace::Tracer for Tracer {
                 data: None,
                 tracer: self.clone(),
             };
+        }
+        if let Some(on_start) = self.shared.on_start.get() {
+            on_start(&mut builder);
         }
         let limits = &self.shared.limits;
         let mut data = SpanData::started(

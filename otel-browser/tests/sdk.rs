@@ -5,9 +5,7 @@
 //! API specification, trace/api.md.)
 #![cfg(target_arch = "wasm32")]
 
-use std::time::Duration;
-
-use common::{RECEIVER, exported as everything_exported};
+use common::{attr, exported_named as exported, install, the_span};
 use opentelemetry::{
     Context, KeyValue,
     trace::{
@@ -15,8 +13,7 @@ use opentelemetry::{
         TraceState, Tracer as _,
     },
 };
-use opentelemetry_proto::tonic::{common::v1::any_value, trace::v1::Span as ExportedSpan};
-use otel_browser::{BrowserTelemetry, Config, Sampler, SpanLimits, Threshold};
+use otel_browser::{Config, Sampler, SpanLimits, Threshold};
 use wasm_bindgen_test::*;
 
 mod common;
@@ -26,43 +23,6 @@ wasm_bindgen_test_configure!(run_in_browser);
 /// `Span.flags` bits for "the parent's remoteness is known" and "the parent is remote".
 const HAS_IS_REMOTE: u32 = 0x100;
 const IS_REMOTE: u32 = 0x200;
-
-/// Telemetry exporting to the receiver with `config`'s sampler and limits; nothing is sent until
-/// [`exported`] flushes it.
-fn install(config: Config) -> BrowserTelemetry {
-    BrowserTelemetry::install(Config {
-        endpoint: format!("{RECEIVER}/v1/traces").into(),
-        schedule_delay: Duration::from_secs(3600),
-        ..config
-    })
-}
-
-/// Flushes `telemetry`, then the spans named `prefix…` the receiver has got from every test.
-async fn exported(telemetry: &BrowserTelemetry, prefix: &str) -> Vec<ExportedSpan> {
-    telemetry.flush().await;
-    (everything_exported().await.into_iter())
-        .map(|(_, span)| span)
-        .filter(|s| s.name.starts_with(prefix))
-        .collect()
-}
-
-/// The one exported span named `name`.
-async fn the_span(telemetry: &BrowserTelemetry, name: &str) -> ExportedSpan {
-    let mut spans = exported(telemetry, name).await;
-    spans.retain(|s| s.name == name);
-    assert_eq!(spans.len(), 1, "{name} exported once");
-    spans.remove(0)
-}
-
-/// The string or integer value of attribute `key`, as text.
-fn attr(span: &ExportedSpan, key: &str) -> Option<String> {
-    let kv = span.attributes.iter().find(|kv| kv.key == key)?;
-    match kv.value.as_ref()?.value.as_ref()? {
-        any_value::Value::StringValue(s) => Some(s.clone()),
-        any_value::Value::IntValue(i) => Some(i.to_string()),
-        _ => None,
-    }
-}
 
 #[wasm_bindgen_test]
 async fn limits_drop_what_is_beyond_them_and_count_it_for_otlp() {

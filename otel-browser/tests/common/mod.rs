@@ -6,6 +6,10 @@ use base64::Engine as _;
 use opentelemetry_proto::tonic::{
     collector::trace::v1::ExportTraceServiceRequest, trace::v1::Span as ExportedSpan,
 };
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::common::v1::any_value;
+use otel_browser::{BrowserTelemetry, Config};
 use prost::Message as _;
 
 /// The local receiver (`scripts/test-receiver.py`), baked in at compile time.
@@ -45,4 +49,41 @@ pub async fn exported() -> Vec<(usize, ExportedSpan)> {
         }
     }
     spans
+}
+
+/// Telemetry exporting to the receiver with `config`'s sampler and limits; nothing is sent until
+/// [`exported_named`] flushes it.
+pub fn install(config: Config) -> BrowserTelemetry {
+    BrowserTelemetry::install(Config {
+        endpoint: format!("{RECEIVER}/v1/traces").into(),
+        schedule_delay: Duration::from_secs(3600),
+        ..config
+    })
+}
+
+/// Flushes `telemetry`, then the spans named `prefix…` the receiver has got from every test.
+pub async fn exported_named(telemetry: &BrowserTelemetry, prefix: &str) -> Vec<ExportedSpan> {
+    telemetry.flush().await;
+    (exported().await.into_iter())
+        .map(|(_, span)| span)
+        .filter(|s| s.name.starts_with(prefix))
+        .collect()
+}
+
+/// The one exported span named `name`.
+pub async fn the_span(telemetry: &BrowserTelemetry, name: &str) -> ExportedSpan {
+    let mut spans = exported_named(telemetry, name).await;
+    spans.retain(|s| s.name == name);
+    assert_eq!(spans.len(), 1, "{name} exported once");
+    spans.remove(0)
+}
+
+/// The string or integer value of attribute `key`, as text.
+pub fn attr(span: &ExportedSpan, key: &str) -> Option<String> {
+    let kv = span.attributes.iter().find(|kv| kv.key == key)?;
+    match kv.value.as_ref()?.value.as_ref()? {
+        any_value::Value::StringValue(s) => Some(s.clone()),
+        any_value::Value::IntValue(i) => Some(i.to_string()),
+        _ => None,
+    }
 }

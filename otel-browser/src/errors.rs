@@ -1,0 +1,209 @@
+//! Errors: Rust panics, uncaught JavaScript errors and unhandled promise rejections become
+//! `exception` events (`exception.type`, `exception.message`, `exception.stacktrace`; semantic
+//! conventions, "Exceptions", recorded on spans), with Error status.
+//!
+//! - A JavaScript error goes on the active span (`Context::current()`, which
+//!   [`crate::interaction`] sets while its handler's future runs) when there is a recording one;
+//!   else on a short `exception` span of its own (which carries the session, when
+//!   [`crate::session`] runs).
+//! - A panic ends the active span with the event (a wasm module is dead after a panic under
+//!   `panic = "abort"`, so that span would never end), or records a short `exception` span, as a
+//!   child of the active context so it stays in its trace.
+//!
+//! Either way what is queued is sent at once, with `keepalive`: the page may be about to die.
+//! The panic hook runs before the one that was set already (`console_error_panic_hook`, or the
+//! page's own that shows a message), which still runs after it.
+//!
+//! ```no_run
+//! # fn main() {
+//! # let telemetry = otel_browser::BrowserTelemetry::install(Default::default());
+//! let errors = otel_browser::errors::Errors::install(&telemetry);
+//! // Keep `errors` for the page's life: it owns the window's listeners.
+//! # }
+//! ```
+
+use std::{
+    borrow::Cow,
+    panic::PanicHookInfo,
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+use js_sys::Reflect;
+use opentelemetry::{
+    Context, KeyValue,
+    trace::{Span as _, Status, TraceContextExt as _, Tracer as _},
+};
+use wasm_bindgen::{JsCast as _, JsValue, closure::Closure};
+use web_sys::Event;
+
+use crate::{BrowserTelemetry, Queue, Tracer, clock, transport};
+
+/// The window's `error` and `unhandledrejection` listeners; removed when dropped (the panic
+/// hook stays).
+pub struct Errors {
+    error: Closure<dyn FnMut(Event)>,
+    rejection: Closure<dyn FnMut(Event)>,
+}
+
+impl std::fmt::Debug for Errors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Errors")
+    }
+}
+
+impl Errors {
+    /// Sets the panic hook and listens for uncaught errors and unhandled rejections.
+    pub fn install(telemetry: &BrowserTelemetry) -> Self {
+        let tracer = telemetry.tracer(env!("CARGO_PKG_NAME"));
+        let queue = telemetry.queue.clone();
+        let previous = std::panic::take_hook();
+        {
+            let (tracer, queue) = (tracer.clone(), queue.clone());
+            std::panic::set_hook(Box::new(move |info| {
+                record_panic(&tracer, &queue, info);
+                previous(info);
+            }));
+        }
+        let listener = |read: fn(&Event) -> Thrown| {
+            let (tracer, queue) = (tracer.clone(), queue.clone());
+            Closure::<dyn FnMut(Event)>::new(move |event: Event| {
+                record_thrown(&tracer, &queue, read(&event));
+            })
+        };
+        let error = listener(|event| thrown(&get(event, "error"), || get(event, "message")));
+        let rejection = listener(|event| thrown(&get(event, "reason"), JsValue::undefined));
+        if let Some(window) = web_sys::window() {
+            for (name, listener) in [("error", &error), ("unhandledrejection", &rejection)] {
+                let _ = window
+                    .add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
+            }
+        }
+        Self { error, rejection }
+    }
+}
+
+impl Drop for Errors {
+    fn drop(&mut self) {
+        if let Some(window) = web_sys::window() {
+            for (name, listener) in [
+                ("error", &self.error),
+                ("unhandledrejection", &self.rejection),
+            ] {
+                let _ = window
+                    .remove_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
+            }
+        }
+    }
+}
+
+/// An error as the exception event records it.
+struct Thrown {
+    kind: Cow<'static, str>,
+    message: String,
+    stack: Option<String>,
+}
+
+impl Thrown {
+    fn attributes(self) -> Vec<KeyValue> {
+        let mut attributes = vec![
+            KeyValue::new("exception.type", self.kind),
+            KeyValue::new("exception.message", self.message),
+        ];
+        if let Some(stack) = self.stack {
+            attributes.push(KeyValue::new("exception.stacktrace", stack));
+        }
+        attributes
+    }
+}
+
+fn get(target: &JsValue, key: &str) -> JsValue {
+    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// What was thrown: an `Error`'s name, message and stack; anything else as its text (a
+/// rejection may carry any value). `fallback` gives the message when there is no error object
+/// (an `error` event of a cross-origin script carries only "Script error.").
+fn thrown(value: &JsValue, fallback: impl FnOnce() -> JsValue) -> Thrown {
+    let text = |v: JsValue| v.as_string();
+    if value.is_instance_of::<js_sys::Error>() {
+        return Thrown {
+            kind: text(get(value, "name")).map_or("Error".into(), Cow::Owned),
+            message: text(get(value, "message")).unwrap_or_default(),
+            stack: text(get(value, "stack")),
+        };
+    }
+    let message = text(value.clone())
+        .or_else(|| text(fallback()))
+        .unwrap_or_else(|| String::from(js_sys::JSON::stringify(value).unwrap_or_default()));
+    Thrown {
+        kind: "Error".into(),
+        message,
+        stack: None,
+    }
+}
+
+/// A panic was recorded and its trap (`RuntimeError: unreachable`) has not reached the window
+/// yet: that error is the same failure, not a second one.
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// A JavaScript error: on the active span if one records, else on an `exception` span.
+fn record_thrown(tracer: &Tracer, queue: &Queue, error: Thrown) {
+    if error.kind == "RuntimeError" && PANICKED.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    let cx = Context::current();
+    let active = cx.span();
+    if active.is_recording() {
+        active.set_status(Status::error(error.message.clone()));
+        active.add_event_with_timestamp("exception", clock::now(), error.attributes());
+    } else {
+        drop(active);
+        exception_span(tracer, &cx, error);
+    }
+    transport::send_all_keepalive(queue);
+}
+
+/// A panic: it ends the active span with the event, or makes an `exception` span; both go out
+/// with `keepalive` before the module dies.
+fn record_panic(tracer: &Tracer, queue: &Queue, info: &PanicHookInfo<'_>) {
+    PANICKED.store(true, Ordering::Relaxed);
+    let payload = info.payload();
+    let mut message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned());
+    if let Some(at) = info.location() {
+        message.push_str(" at ");
+        message.push_str(at.file());
+        message.push(':');
+        message.push_str(&at.line().to_string());
+    }
+    // The JavaScript stack at the hook: the wasm frames that panicked, below the hook's own.
+    let stack = get(&js_sys::Error::new(""), "stack").as_string();
+    let error = Thrown {
+        kind: "panic".into(),
+        message,
+        stack,
+    };
+    let cx = Context::current();
+    let active = cx.span();
+    if active.is_recording() {
+        active.set_status(Status::error(error.message.clone()));
+        active.add_event_with_timestamp("exception", clock::now(), error.attributes());
+        active.end_with_timestamp(clock::now());
+    } else {
+        drop(active);
+        exception_span(tracer, &cx, error);
+    }
+    transport::send_all_keepalive(queue);
+}
+
+/// A short span of the error alone, child of `cx`'s span when it has one.
+fn exception_span(tracer: &Tracer, cx: &Context, error: Thrown) {
+    let mut span = tracer.start_with_context("exception", cx);
+    let status = Status::error(error.message.clone());
+    span.add_event_with_timestamp("exception", clock::now(), error.attributes());
+    span.set_status(status);
+    span.end_with_timestamp(clock::now());
+}

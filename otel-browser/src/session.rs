@@ -1,0 +1,295 @@
+//! Sessions, as the semantic conventions' session document defines them (`session.id`,
+//! `session.previous_id`, the `session.start` and `session.end` events), with Grafana Faro's
+//! lifetime: a session ends after 15 minutes without a span, or 4 hours after it began
+//! ([`SessionConfig`]).
+//!
+//! The session lives in `localStorage`, so every tab of the origin shares it: a span started in
+//! any tab keeps it alive, and a tab that finds it expired starts the next one for all. Where
+//! storage is unavailable (disabled, private mode quotas) the session lives in the tab's memory.
+//!
+//! Installed explicitly ([`Session::install`]): from then on the SDK sets `session.id` on every
+//! recorded span as it starts (the span start hook, the SDK specification's `OnStart`); the span
+//! that finds the session expired also carries `session.end` (the old id) and `session.start`
+//! (the new id and `session.previous_id`) as events. The [`crate::propagation::BaggagePropagator`]
+//! sends `session.id` as baggage, so the server sees the session of every call.
+//!
+//! ```no_run
+//! # fn main() {
+//! # let telemetry = otel_browser::BrowserTelemetry::install(Default::default());
+//! let session = otel_browser::session::Session::install(&telemetry, Default::default());
+//! # }
+//! ```
+
+use std::{
+    borrow::Cow,
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
+};
+
+use opentelemetry::{
+    KeyValue,
+    trace::{Event, SpanBuilder},
+};
+
+use crate::{BrowserTelemetry, clock};
+
+/// `session.id`: the attribute on every span, the baggage member, the events' attribute.
+pub const SESSION_ID: &str = "session.id";
+/// `session.previous_id`, on the `session.start` event of a session that follows another.
+pub const SESSION_PREVIOUS_ID: &str = "session.previous_id";
+
+/// How long a session lasts.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// A session with no span for this long is over (default 15 minutes, Faro's).
+    pub idle_timeout: Duration,
+    /// A session is over this long after it began, active or not (default 4 hours, Faro's).
+    pub max_duration: Duration,
+    /// The `localStorage` key (default `otel-browser.session`).
+    pub storage_key: Cow<'static, str>,
+    /// The clock the session is timed by (default [`clock::now`]; a test's own, to move time).
+    pub clock: fn() -> SystemTime,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(15 * 60),
+            max_duration: Duration::from_secs(4 * 60 * 60),
+            storage_key: "otel-browser.session".into(),
+            clock: clock::now,
+        }
+    }
+}
+
+/// A session as stored: its id, when it began and when a span last kept it alive (milliseconds
+/// since the Unix epoch). Stored as `id.began.active`, the times in hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Stored {
+    pub(crate) id: String,
+    pub(crate) began: u64,
+    pub(crate) active: u64,
+}
+
+impl Stored {
+    fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.split('.');
+        let (id, began, active) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(Self {
+            id: (!id.is_empty()).then(|| id.to_owned())?,
+            began: u64::from_str_radix(began, 16).ok()?,
+            active: u64::from_str_radix(active, 16).ok()?,
+        })
+    }
+
+    fn text(&self) -> String {
+        let mut text = self.id.clone();
+        for time in [self.began, self.active] {
+            text.push('.');
+            text.push_str(&crate::hex(&time.to_be_bytes()));
+        }
+        text
+    }
+}
+
+/// The session a span starting at `now` belongs to, from what was stored: the same one kept
+/// alive, or a new one (and the id it follows, if any) when there was none or it expired.
+pub(crate) fn advance(
+    stored: Option<Stored>,
+    now: u64,
+    config: &SessionConfig,
+    new_id: impl FnOnce() -> String,
+) -> (Stored, Option<Option<String>>) {
+    let idle = u64::try_from(config.idle_timeout.as_millis()).unwrap_or(u64::MAX);
+    let max = u64::try_from(config.max_duration.as_millis()).unwrap_or(u64::MAX);
+    match stored {
+        Some(mut session)
+            if now.saturating_sub(session.active) < idle
+                && now.saturating_sub(session.began) < max =>
+        {
+            session.active = session.active.max(now);
+            (session, None)
+        }
+        previous => {
+            let session = Stored {
+                id: new_id(),
+                began: now,
+                active: now,
+            };
+            (session, Some(previous.map(|p| p.id)))
+        }
+    }
+}
+
+/// The session's id as last seen by a span start, for the baggage propagator.
+static CURRENT: Mutex<Option<String>> = Mutex::new(None);
+
+/// The id of the session, when [`Session::install`] has run and a span has started since.
+pub(crate) fn current_id() -> Option<String> {
+    CURRENT.lock().ok()?.clone()
+}
+
+/// The installed session. Dropping it leaves the session running (the hook stays with the
+/// provider); it only lets the page ask for the id.
+#[derive(Debug, Clone)]
+pub struct Session {
+    state: Arc<Mutex<Option<Stored>>>,
+    config: Arc<SessionConfig>,
+}
+
+impl Session {
+    /// Starts (or joins, from `localStorage`) the session and sets `session.id` on every span
+    /// `telemetry` records from now on. A second install on the same provider changes nothing
+    /// and gives the first one's session.
+    pub fn install(telemetry: &BrowserTelemetry, config: SessionConfig) -> Self {
+        let session = Self {
+            state: Arc::new(Mutex::new(None)),
+            config: Arc::new(config),
+        };
+        let hook = session.clone();
+        telemetry
+            .provider()
+            .set_on_start(Box::new(move |builder| hook.on_span_start(builder)));
+        session.touch();
+        session
+    }
+
+    /// The session's id now (starting a new session if it expired).
+    pub fn id(&self) -> String {
+        self.touch().0.id
+    }
+
+    /// Advances the session to the clock's now, and says whether it began now (with the id it
+    /// follows).
+    fn touch(&self) -> (Stored, Option<Option<String>>) {
+        let now = (self.config.clock)()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        // Another tab may have begun or kept alive the session since: storage comes first.
+        let stored = storage::load(&self.config.storage_key).or_else(|| state.take());
+        let (session, began) = advance(stored, now, &self.config, || {
+            crate::hex(&crate::ids::new_trace_id().to_bytes())
+        });
+        storage::save(&self.config.storage_key, &session.text());
+        if let Ok(mut current) = CURRENT.lock() {
+            current.clone_from(&Some(session.id.clone()));
+        }
+        *state = Some(session.clone());
+        (session, began)
+    }
+
+    fn on_span_start(&self, builder: &mut SpanBuilder) {
+        let (session, began) = self.touch();
+        let id = KeyValue::new(SESSION_ID, session.id.clone());
+        if let Some(previous) = began {
+            let at = (self.config.clock)();
+            let events = builder.events.get_or_insert_with(Vec::new);
+            let mut start = vec![id.clone()];
+            if let Some(previous) = previous {
+                events.push(Event::new(
+                    "session.end",
+                    at,
+                    vec![KeyValue::new(SESSION_ID, previous.clone())],
+                    0,
+                ));
+                start.push(KeyValue::new(SESSION_PREVIOUS_ID, previous));
+            }
+            events.push(Event::new("session.start", at, start, 0));
+        }
+        builder.attributes.get_or_insert_with(Vec::new).push(id);
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod storage {
+    /// The stored session, if storage works and holds a well-formed one.
+    pub(super) fn load(key: &str) -> Option<super::Stored> {
+        let storage = web_sys::window()?.local_storage().ok()??;
+        super::Stored::parse(&storage.get_item(key).ok()??)
+    }
+
+    pub(super) fn save(key: &str, value: &str) {
+        if let Some(Ok(Some(storage))) = web_sys::window().map(|w| w.local_storage()) {
+            let _ = storage.set_item(key, value);
+        }
+    }
+}
+
+/// Off the browser, storage is a map in memory (the crate's native tests run on it).
+#[cfg(not(target_arch = "wasm32"))]
+mod storage {
+    use std::{collections::HashMap, sync::Mutex};
+
+    static STORAGE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
+
+    pub(super) fn load(key: &str) -> Option<super::Stored> {
+        let storage = STORAGE.lock().ok()?;
+        super::Stored::parse(storage.as_ref()?.get(key)?)
+    }
+
+    pub(super) fn save(key: &str, value: &str) {
+        if let Ok(mut storage) = STORAGE.lock() {
+            storage
+                .get_or_insert_with(HashMap::new)
+                .insert(key.to_owned(), value.to_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: u64 = 60_000;
+
+    fn next(stored: Option<Stored>, now: u64) -> (Stored, Option<Option<String>>) {
+        let n = now.to_string();
+        advance(stored, now, &SessionConfig::default(), || {
+            ["s", &n].concat()
+        })
+    }
+
+    #[test]
+    fn the_first_span_begins_a_session_with_no_previous_id() {
+        let (session, began) = next(None, 1_000);
+        assert_eq!(session.id, "s1000");
+        assert_eq!(began, Some(None));
+    }
+
+    #[test]
+    fn activity_keeps_a_session_alive_until_15_idle_minutes() {
+        let (first, _) = next(None, 0);
+        let (kept, began) = next(Some(first.clone()), 14 * MINUTE);
+        assert_eq!((kept.id.as_str(), began), ("s0", None));
+        assert_eq!(kept.active, 14 * MINUTE);
+        let (after_idle, began) = next(Some(kept), 29 * MINUTE);
+        assert_eq!(after_idle.id, ["s", &(29 * MINUTE).to_string()].concat());
+        assert_eq!(began, Some(Some("s0".to_owned())));
+    }
+
+    #[test]
+    fn a_session_ends_after_4_hours_however_active() {
+        let mut session = next(None, 0).0;
+        for minute in (10..240).step_by(10) {
+            let (kept, began) = next(Some(session), minute * MINUTE);
+            assert_eq!(began, None, "minute {minute}");
+            session = kept;
+        }
+        let (rotated, began) = next(Some(session), 240 * MINUTE);
+        assert_eq!(began, Some(Some("s0".to_owned())));
+        assert_eq!(rotated.began, 240 * MINUTE);
+    }
+
+    #[test]
+    fn the_stored_form_reads_back() {
+        let stored = Stored {
+            id: "0af7651916cd43dd8448eb211c80319c".into(),
+            began: 1_764_590_000_000,
+            active: 1_764_590_123_456,
+        };
+        assert_eq!(Stored::parse(&stored.text()), Some(stored));
+        assert_eq!(Stored::parse("garbage"), None);
+        assert_eq!(Stored::parse(".1.2"), None);
+    }
+}
