@@ -7,7 +7,7 @@
 //! any tab keeps it alive, and a tab that finds it expired starts the next one for all. Where
 //! storage is unavailable (disabled, private mode quotas) the session lives in the tab's memory.
 //!
-//! Installed explicitly ([`Session::install`]): from then on the SDK sets `session.id` on every
+//! Installed explicitly, once for the page ([`Session::install`]): from then on the SDK sets `session.id` on every
 //! recorded span as it starts (the span start hook, the SDK specification's `OnStart`); the span
 //! that finds the session expired also carries `session.end` (the old id) and `session.start`
 //! (the new id and `session.previous_id`) as events. The [`crate::propagation::BaggagePropagator`]
@@ -15,23 +15,22 @@
 //!
 //! ```no_run
 //! # fn main() {
-//! # let telemetry = otel_browser::BrowserTelemetry::install(Default::default());
-//! let session = otel_browser::session::Session::install(&telemetry, Default::default());
+//! let session = otel_browser::session::Session::install(Default::default());
 //! # }
 //! ```
 
 use std::{
     borrow::Cow,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::{Duration, SystemTime},
 };
 
-use opentelemetry::{
-    KeyValue,
-    trace::{Event, SpanBuilder},
-};
+use opentelemetry::{KeyValue, trace::Event};
 
-use crate::{BrowserTelemetry, clock};
+use crate::{
+    SpanData, SpanLimits, clock,
+    trace::{self},
+};
 
 /// `session.id`: the attribute on every span, the baggage member, the events' attribute.
 pub const SESSION_ID: &str = "session.id";
@@ -121,16 +120,17 @@ pub(crate) fn advance(
     }
 }
 
-/// The session's id as last seen by a span start, for the baggage propagator.
-static CURRENT: Mutex<Option<String>> = Mutex::new(None);
+/// The page's session, once installed.
+static SESSION: OnceLock<Session> = OnceLock::new();
 
-/// The id of the session, when [`Session::install`] has run and a span has started since.
+/// The id of the session as the last span start left it, when [`Session::install`] has run.
 pub(crate) fn current_id() -> Option<String> {
-    CURRENT.lock().ok()?.clone()
+    let session = SESSION.get()?;
+    let state = session.state.lock().ok()?;
+    Some(state.as_ref()?.id.clone())
 }
 
-/// The installed session. Dropping it leaves the session running (the hook stays with the
-/// provider); it only lets the page ask for the id.
+/// The page's session.
 #[derive(Debug, Clone)]
 pub struct Session {
     state: Arc<Mutex<Option<Stored>>>,
@@ -139,19 +139,22 @@ pub struct Session {
 
 impl Session {
     /// Starts (or joins, from `localStorage`) the session and sets `session.id` on every span
-    /// `telemetry` records from now on. A second install on the same provider changes nothing
-    /// and gives the first one's session.
-    pub fn install(telemetry: &BrowserTelemetry, config: SessionConfig) -> Self {
-        let session = Self {
-            state: Arc::new(Mutex::new(None)),
-            config: Arc::new(config),
-        };
-        let hook = session.clone();
-        telemetry
-            .provider()
-            .set_on_start(Box::new(move |builder| hook.on_span_start(builder)));
+    /// recorded from now on, by any provider of the page. There is one session per page: a
+    /// second install changes nothing and gives the first one's session.
+    pub fn install(config: SessionConfig) -> Self {
+        let session = SESSION.get_or_init(|| {
+            let session = Self {
+                state: Arc::new(Mutex::new(None)),
+                config: Arc::new(config),
+            };
+            let hook = session.clone();
+            trace::set_on_start(Box::new(move |data, limits| {
+                hook.on_span_start(data, limits)
+            }));
+            session
+        });
         session.touch();
-        session
+        session.clone()
     }
 
     /// The session's id now (starting a new session if it expired).
@@ -172,32 +175,24 @@ impl Session {
             crate::hex(&crate::ids::new_trace_id().to_bytes())
         });
         storage::save(&self.config.storage_key, &session.text());
-        if let Ok(mut current) = CURRENT.lock() {
-            current.clone_from(&Some(session.id.clone()));
-        }
         *state = Some(session.clone());
         (session, began)
     }
 
-    fn on_span_start(&self, builder: &mut SpanBuilder) {
+    fn on_span_start(&self, data: &mut SpanData, limits: &SpanLimits) {
         let (session, began) = self.touch();
         let id = KeyValue::new(SESSION_ID, session.id.clone());
         if let Some(previous) = began {
             let at = (self.config.clock)();
-            let events = builder.events.get_or_insert_with(Vec::new);
             let mut start = vec![id.clone()];
             if let Some(previous) = previous {
-                events.push(Event::new(
-                    "session.end",
-                    at,
-                    vec![KeyValue::new(SESSION_ID, previous.clone())],
-                    0,
-                ));
+                let end = vec![KeyValue::new(SESSION_ID, previous.clone())];
+                trace::add_event(data, limits, Event::new("session.end", at, end, 0));
                 start.push(KeyValue::new(SESSION_PREVIOUS_ID, previous));
             }
-            events.push(Event::new("session.start", at, start, 0));
+            trace::add_event(data, limits, Event::new("session.start", at, start, 0));
         }
-        builder.attributes.get_or_insert_with(Vec::new).push(id);
+        trace::set_attribute(data, limits, id);
     }
 }
 

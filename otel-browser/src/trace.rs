@@ -152,23 +152,25 @@ impl SpanData {
     }
 }
 
-/// What runs at the start of every recorded span, before its attributes and events are taken
-/// from the builder (the SDK specification's `SpanProcessor.OnStart`, for the one thing the page
-/// needs of it: [`crate::session`] adds `session.id` there).
-pub(crate) type OnStart = Box<dyn Fn(&mut SpanBuilder) + Send + Sync>;
+/// What runs at the start of every recorded span, after its builder's attributes, events and
+/// links are in (the SDK specification's `SpanProcessor.OnStart`, for the one thing the page
+/// needs of it: [`crate::session`] adds `session.id` there). One for the page, as the session is
+/// the page's (its origin's, even): a static, so that a page without a session pays one load
+/// and a branch per span for it.
+pub(crate) type OnStart = Box<dyn Fn(&mut SpanData, &SpanLimits) + Send + Sync>;
+static ON_START: OnceLock<OnStart> = OnceLock::new();
+
+/// Sets what runs at every recorded span's start; `false` when it was set already.
+pub(crate) fn set_on_start(hook: OnStart) -> bool {
+    ON_START.set(hook).is_ok()
+}
 
 /// What the provider's tracers share.
+#[derive(Debug)]
 struct Shared {
     queue: Queue,
     sampler: sampler::Sampler,
     limits: SpanLimits,
-    on_start: OnceLock<OnStart>,
-}
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared").finish_non_exhaustive()
-    }
 }
 
 /// The browser's tracer provider: [`opentelemetry::trace::TracerProvider`] for `otel-browser`.
@@ -185,14 +187,8 @@ impl TracerProvider {
                 queue,
                 sampler,
                 limits,
-                on_start: OnceLock::new(),
             }),
         }
-    }
-
-    /// Sets what runs at every recorded span's start; `false` when one was set already.
-    pub(crate) fn set_on_start(&self, hook: OnStart) -> bool {
-        self.shared.on_start.set(hook).is_ok()
     }
 }
 
@@ -220,7 +216,7 @@ impl opentelemetry::trace::Tracer for Tracer {
     /// SDK specification, "Span creation": the parent is the context's span when it has a valid
     /// one, local or remote (its trace id, its trace state, its flags); the sampler decides before
     /// the span exists; a new trace gets a random trace id and the `random` flag.
-    fn build_with_context(&self, mut builder: SpanBuilder, parent_cx: &Context) -> Span {
+    fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> Span {
         let parent_span = parent_cx.span();
         let parent = parent_span.span_context();
         let parent = parent.is_valid().then_some(parent);
@@ -251,9 +247,6 @@ impl opentelemetry::trace::Tracer for Tracer {
                 tracer: self.clone(),
             };
         }
-        if let Some(on_start) = self.shared.on_start.get() {
-            on_start(&mut builder);
-        }
         let limits = &self.shared.limits;
         let mut data = SpanData::started(
             span_context.clone(),
@@ -271,6 +264,9 @@ impl opentelemetry::trace::Tracer for Tracer {
         }
         for link in builder.links.into_iter().flatten() {
             add_link(&mut data, limits, link);
+        }
+        if let Some(on_start) = ON_START.get() {
+            on_start(&mut data, limits);
         }
         Span {
             span_context,
@@ -382,7 +378,7 @@ impl Drop for Span {
 
 /// Sets `attribute`: an existing key gets the new value (API specification, "Set Attributes": a
 /// key set twice keeps the last value), a new key is kept while the limit allows, else counted.
-fn set_attribute(data: &mut SpanData, limits: &SpanLimits, attribute: KeyValue) {
+pub(crate) fn set_attribute(data: &mut SpanData, limits: &SpanLimits, attribute: KeyValue) {
     if let Some(existing) = data
         .attributes
         .iter_mut()
@@ -396,7 +392,7 @@ fn set_attribute(data: &mut SpanData, limits: &SpanLimits, attribute: KeyValue) 
     }
 }
 
-fn add_event(data: &mut SpanData, limits: &SpanLimits, mut event: Event) {
+pub(crate) fn add_event(data: &mut SpanData, limits: &SpanLimits, mut event: Event) {
     if data.events.len() < limit(limits.max_events_per_span) {
         event.dropped_attributes_count +=
             truncate(&mut event.attributes, limits.max_attributes_per_event);

@@ -229,14 +229,12 @@ async fn sessions_rotate_after_15_idle_minutes_and_after_4_hours_with_the_previo
         .and_then(|w| w.local_storage().ok().flatten())
         .expect("localStorage");
     storage.remove_item(key).expect("clean storage");
-    let session = Session::install(
-        &telemetry,
-        SessionConfig {
-            storage_key: key.into(),
-            clock: controlled_now,
-            ..Default::default()
-        },
-    );
+    // The only test of this binary that installs the page's session.
+    let session = Session::install(SessionConfig {
+        storage_key: key.into(),
+        clock: controlled_now,
+        ..Default::default()
+    });
     let tracer = telemetry.tracer("session");
     let first = session.id();
     assert_eq!(first.len(), 32);
