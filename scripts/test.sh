@@ -84,11 +84,11 @@ phase "lint (wasm32)"
   export TEST_RECEIVER_URL=http://127.0.0.1:1
   if [ -z "${RUSTC_BOOTSTRAP:-}" ]; then
     cargo clippy -p otel-browser -p otel-browser-minimal -p web --target wasm32-unknown-unknown \
-      --features otel-browser-minimal/bench --all-targets --locked -- -D warnings
+      --features otel-browser-minimal/bench,otel-browser/gloo-net --all-targets --locked -- -D warnings
   else
     # Debian's rustc-web has no clippy: type-check the wasm-only code instead.
     RUSTFLAGS="-D warnings" cargo check -p otel-browser -p otel-browser-minimal -p web \
-      --target wasm32-unknown-unknown --features otel-browser-minimal/bench --all-targets --locked
+      --target wasm32-unknown-unknown --features otel-browser-minimal/bench,otel-browser/gloo-net --all-targets --locked
   fi
 )
 
@@ -100,7 +100,8 @@ for _ in $(seq 1 50); do [ -s "$receiver_port_file" ] && break; sleep 0.1; done
 receiver_url="http://127.0.0.1:$(head -n 1 "$receiver_port_file")"
 (
   source scripts/wasm-toolchain.sh
-  TEST_RECEIVER_URL=$receiver_url timeout 900 cargo test -p otel-browser -p web \
+  # `gloo-net`: the traced gloo-net request is tested with the rest.
+  TEST_RECEIVER_URL=$receiver_url timeout 900 cargo test -p otel-browser -p web --features otel-browser/gloo-net \
     --target wasm32-unknown-unknown --locked
 )
 

@@ -20,7 +20,7 @@ use otel_browser::{
     fetch::FetchInstrumentation,
     session::{Session, SessionConfig},
 };
-use wasm_bindgen::{JsCast as _, JsValue, closure::Closure};
+use wasm_bindgen::{JsCast as _, JsValue};
 use wasm_bindgen_test::*;
 
 mod common;
@@ -375,6 +375,35 @@ async fn an_interaction_span_parents_what_its_handler_does() {
     drop(on_click);
 }
 
-/// Keeps `Closure` in use (the interaction test holds one).
-#[allow(dead_code)]
-fn _uses(_: Closure<dyn FnMut()>) {}
+#[cfg(feature = "gloo-net")]
+#[wasm_bindgen_test]
+async fn a_gloo_net_request_is_traced_the_same_way() {
+    opentelemetry::global::set_text_map_propagator(otel_browser::propagation::w3c());
+    let telemetry = install(Config::default());
+    let fetch = FetchInstrumentation::new(telemetry.tracer("gloo")).propagate_to(RECEIVER);
+    let url = format!("{RECEIVER}/api/products");
+    let response = fetch
+        .send(gloo_net::http::Request::get(&url), &Context::new())
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.expect("body"), "[]");
+    let spans = exported_named(&telemetry, "GET").await;
+    let sent = recorded_request("/api/products").await;
+    let span = spans
+        .iter()
+        .rfind(|s| {
+            sent["traceparent"].as_str()
+                == Some(&format!(
+                    "00-{}-{}-03",
+                    hex_trace_id(s),
+                    otel_browser::hex(&s.span_id)
+                ))
+        })
+        .expect("the span whose context the request carried");
+    assert_eq!(attr(span, "url.full").as_deref(), Some(url.as_str()));
+    assert_eq!(
+        attr(span, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+}
