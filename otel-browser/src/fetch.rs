@@ -6,11 +6,15 @@
 //! `http.response.status_code`, or `error.type` with Error status when the request failed or
 //! answered ≥ 400 (HTTP client span conventions: a 4xx is an error for a client).
 //!
-//! The context goes out through the globally set propagators (`opentelemetry::global::
-//! set_text_map_propagator`, e.g. [`crate::propagation::w3c`]). A cross-origin request gets
-//! them only when its URL matches [`FetchInstrumentation::propagate_to`] (what OpenTelemetry JS
-//! calls `propagateTraceHeaderCorsUrls`): `traceparent` is not a CORS-safelisted header, so
-//! sending it to a server that does not allow it fails the request's preflight.
+//! The context goes out as W3C Trace Context and Baggage ([`crate::propagation::W3c`]), or,
+//! after [`FetchInstrumentation::with_global_propagators`], through whatever
+//! `opentelemetry::global::set_text_map_propagator` was given (B3, Jaeger, a composite). W3C is
+//! the default because a propagator behind `global` is a `dyn TextMapPropagator`, which links its
+//! extraction too: 9.3 KB of wasm (baggage decoding and the `traceparent` parser) a page that only
+//! injects ships for nothing. A cross-origin request gets the headers only when its URL matches
+//! [`FetchInstrumentation::propagate_to`] (what OpenTelemetry JS calls
+//! `propagateTraceHeaderCorsUrls`): `traceparent` is not a CORS-safelisted header, so sending it
+//! to a server that does not allow it fails the request's preflight.
 //!
 //! Nothing is patched: only requests made through [`FetchInstrumentation::fetch`] are traced,
 //! and the exporter's own requests never are (they use their own `fetch`).
@@ -19,7 +23,6 @@
 //! # // wasm32 only: the browser tests (tests/fetch.rs) run the same calls.
 //! # async fn run(telemetry: otel_browser::BrowserTelemetry) -> Result<(), wasm_bindgen::JsValue> {
 //! use otel_browser::fetch::FetchInstrumentation;
-//! opentelemetry::global::set_text_map_propagator(otel_browser::propagation::w3c());
 //! let fetch = FetchInstrumentation::new(telemetry.tracer("my-app"))
 //!     .propagate_to("https://api.example.com");
 //! let request = web_sys::Request::new_with_str("/api/products")?;
@@ -43,7 +46,7 @@ mod instrumentation {
 
     use opentelemetry::{
         Context, KeyValue,
-        propagation::Injector,
+        propagation::{Injector, TextMapPropagator as _},
         trace::{SpanKind, Status, TraceContextExt as _, Tracer as _},
     };
     use wasm_bindgen::{JsCast as _, JsValue};
@@ -58,6 +61,17 @@ mod instrumentation {
     pub struct FetchInstrumentation {
         tracer: Tracer,
         propagate_to: Vec<Cow<'static, str>>,
+        inject: fn(&Context, &mut dyn Injector),
+    }
+
+    fn inject_w3c(cx: &Context, injector: &mut dyn Injector) {
+        crate::propagation::W3c.inject_context(cx, injector);
+    }
+
+    fn inject_global(cx: &Context, injector: &mut dyn Injector) {
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.inject_context(cx, injector);
+        });
     }
 
     impl FetchInstrumentation {
@@ -66,7 +80,15 @@ mod instrumentation {
             Self {
                 tracer,
                 propagate_to: Vec::new(),
+                inject: inject_w3c,
             }
+        }
+
+        /// Injects through the global propagators (`opentelemetry::global::
+        /// set_text_map_propagator`) instead of W3C's.
+        pub fn with_global_propagators(mut self) -> Self {
+            self.inject = inject_global;
+            self
         }
 
         /// Also sends trace headers to URLs under `url`: an origin (`https://api.example.com`)
@@ -102,10 +124,7 @@ mod instrumentation {
                 .start_with_context(&self.tracer, parent);
             let cx = parent.with_span(span);
             if self.may_propagate(&url, parsed.as_ref()) {
-                let headers = request.headers();
-                opentelemetry::global::get_text_map_propagator(|propagator| {
-                    propagator.inject_context(&cx, &mut HeaderInjector(&headers));
-                });
+                (self.inject)(&cx, &mut HeaderInjector(&request.headers()));
             }
             let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
             let outcome = JsFuture::from(window.fetch_with_request(request)).await;

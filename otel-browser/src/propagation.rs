@@ -1,13 +1,17 @@
 //! W3C Trace Context and W3C Baggage as `opentelemetry` propagators, without `opentelemetry_sdk`
 //! (whose `TraceContextPropagator` and `BaggagePropagator` the page cannot take).
 //!
-//! [`w3c`] is the pair OpenTelemetry JS registers by default; the instrumented fetch
-//! ([`crate::fetch`]) injects through whatever `opentelemetry::global::set_text_map_propagator`
-//! was given, so a page sets it once:
+//! [`W3c`] is the pair OpenTelemetry JS registers by default, and what the instrumented fetch
+//! ([`crate::fetch`]) injects unless told to use the global propagators. To make it the global
+//! one (for code of the page's own that injects through `opentelemetry::global`):
 //!
 //! ```no_run
-//! opentelemetry::global::set_text_map_propagator(otel_browser::propagation::w3c());
+//! opentelemetry::global::set_text_map_propagator(otel_browser::propagation::W3c);
 //! ```
+//!
+//! `W3c` is one type rather than the API's `TextMapCompositePropagator` of the two: the
+//! composite collects its fields through a `HashSet` (hashing, random keys) the page would ship
+//! for nothing.
 //!
 //! Extraction reads by the strict rules of the `trace-context` crate, the same the server uses.
 
@@ -16,9 +20,7 @@ use std::sync::LazyLock;
 use opentelemetry::{
     Context,
     baggage::{Baggage, BaggageExt as _},
-    propagation::{
-        Extractor, Injector, TextMapCompositePropagator, TextMapPropagator, text_map_propagator,
-    },
+    propagation::{Extractor, Injector, TextMapPropagator, text_map_propagator},
     trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState},
 };
 
@@ -27,11 +29,23 @@ const TRACESTATE: &str = "tracestate";
 const BAGGAGE: &str = "baggage";
 
 /// Trace Context and Baggage, in that order: the default of OpenTelemetry's SDKs.
-pub fn w3c() -> TextMapCompositePropagator {
-    TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator),
-        Box::new(BaggagePropagator),
-    ])
+#[derive(Debug, Default, Clone, Copy)]
+pub struct W3c;
+
+impl TextMapPropagator for W3c {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        TraceContextPropagator.inject_context(cx, injector);
+        BaggagePropagator.inject_context(cx, injector);
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        let cx = TraceContextPropagator.extract_with_context(cx, extractor);
+        BaggagePropagator.extract_with_context(&cx, extractor)
+    }
+
+    fn fields(&self) -> text_map_propagator::FieldIter<'_> {
+        text_map_propagator::FieldIter::new(&*W3C_FIELDS)
+    }
 }
 
 /// `traceparent` and `tracestate` (W3C Trace Context Level 2).
@@ -85,6 +99,13 @@ impl TextMapPropagator for TraceContextPropagator {
 static TRACE_CONTEXT_FIELDS: LazyLock<[String; 2]> =
     LazyLock::new(|| [TRACEPARENT.to_owned(), TRACESTATE.to_owned()]);
 static BAGGAGE_FIELDS: LazyLock<[String; 1]> = LazyLock::new(|| [BAGGAGE.to_owned()]);
+static W3C_FIELDS: LazyLock<[String; 3]> = LazyLock::new(|| {
+    [
+        TRACEPARENT.to_owned(),
+        TRACESTATE.to_owned(),
+        BAGGAGE.to_owned(),
+    ]
+});
 
 /// `baggage` (W3C Baggage): the context's entries, plus the page's `session.id` when
 /// [`crate::session`] runs (so the server sees the session of every call).
@@ -191,7 +212,7 @@ mod tests {
 
     fn carried(cx: &Context) -> HashMap<String, String> {
         let mut headers = HashMap::new();
-        w3c().inject_context(cx, &mut headers);
+        W3c.inject_context(cx, &mut headers);
         headers
     }
 
@@ -211,13 +232,21 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"
         );
         assert_eq!(headers["tracestate"], "congo=t61rcWkgMzE");
-        let back = w3c().extract(&headers);
+        let back = W3c.extract(&headers);
         let back = back.span().span_context().clone();
         assert_eq!(back.trace_id(), sc.trace_id());
         assert_eq!(back.span_id(), sc.span_id());
         assert_eq!(back.trace_flags(), sc.trace_flags());
         assert!(back.is_remote());
         assert_eq!(back.trace_state().get("congo"), Some("t61rcWkgMzE"));
+    }
+
+    #[test]
+    fn the_fields_are_the_three_headers() {
+        assert_eq!(
+            W3c.fields().collect::<Vec<_>>(),
+            ["traceparent", "tracestate", "baggage"]
+        );
     }
 
     #[test]
@@ -231,7 +260,7 @@ mod tests {
             ("traceparent".to_owned(), "00-xyz".to_owned()),
             ("tracestate".to_owned(), "congo=1".to_owned()),
         ]);
-        assert!(!w3c().extract(&headers).span().span_context().is_valid());
+        assert!(!W3c.extract(&headers).span().span_context().is_valid());
     }
 
     #[test]
@@ -244,7 +273,7 @@ mod tests {
         let header = &headers["baggage"];
         assert!(header.contains("plain=abc-1.2_3"), "{header}");
         assert!(header.contains("odd=a%20b%2Cc%3Bd%25%C3%A9"), "{header}");
-        let back = w3c().extract(&headers);
+        let back = W3c.extract(&headers);
         assert_eq!(
             back.baggage().get("odd").map(|v| v.as_str()),
             Some("a b,c;d%é")
@@ -258,7 +287,7 @@ mod tests {
     #[test]
     fn malformed_baggage_members_are_skipped() {
         let headers = HashMap::from([("baggage".to_owned(), "good=1,bad,=2,worse=%zz".to_owned())]);
-        let back = w3c().extract(&headers);
+        let back = W3c.extract(&headers);
         assert_eq!(back.baggage().len(), 1);
         assert_eq!(back.baggage().get("good").map(|v| v.as_str()), Some("1"));
     }

@@ -56,7 +56,6 @@ async fn sleep(ms: u64) {
 
 #[wasm_bindgen_test]
 async fn a_traced_fetch_is_a_client_span_with_the_http_conventions() {
-    opentelemetry::global::set_text_map_propagator(otel_browser::propagation::w3c());
     let telemetry = install(Config::default());
     let fetch = FetchInstrumentation::new(telemetry.tracer("fetch")).propagate_to(RECEIVER);
     let root = telemetry
@@ -99,7 +98,6 @@ async fn a_traced_fetch_is_a_client_span_with_the_http_conventions() {
 
 #[wasm_bindgen_test]
 async fn a_cross_origin_url_off_the_allow_list_gets_no_trace_headers_and_succeeds() {
-    opentelemetry::global::set_text_map_propagator(otel_browser::propagation::w3c());
     let telemetry = install(Config::default());
     // The receiver is another origin, and not on this allow-list.
     let fetch =
@@ -309,9 +307,11 @@ async fn sessions_rotate_after_15_idle_minutes_and_after_4_hours_with_the_previo
         named("session-b").events.is_empty(),
         "no event while the session lasts"
     );
-    // And the session goes out as baggage.
-    opentelemetry::global::set_text_map_propagator(otel_browser::propagation::w3c());
-    let fetch = FetchInstrumentation::new(tracer).propagate_to(RECEIVER);
+    // And the session goes out as baggage, here through the global propagators.
+    opentelemetry::global::set_text_map_propagator(otel_browser::propagation::W3c);
+    let fetch = FetchInstrumentation::new(tracer)
+        .with_global_propagators()
+        .propagate_to(RECEIVER);
     let request =
         web_sys::Request::new_with_str(&format!("{RECEIVER}/api/products")).expect("request");
     fetch
@@ -378,7 +378,6 @@ async fn an_interaction_span_parents_what_its_handler_does() {
 #[cfg(feature = "gloo-net")]
 #[wasm_bindgen_test]
 async fn a_gloo_net_request_is_traced_the_same_way() {
-    opentelemetry::global::set_text_map_propagator(otel_browser::propagation::w3c());
     let telemetry = install(Config::default());
     let fetch = FetchInstrumentation::new(telemetry.tracer("gloo")).propagate_to(RECEIVER);
     let url = format!("{RECEIVER}/api/products");

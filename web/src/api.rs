@@ -1,5 +1,6 @@
-//! The page's calls to the server. Every fetch runs in a CLIENT span whose context goes out as
-//! `traceparent` (with the session id as `baggage`), and the server's `traceresponse` is checked.
+//! The page's calls to the server, each through `otel-browser`'s traced fetch: a CLIENT span
+//! whose context goes out as `traceparent` (with the session id as `baggage`, from the global
+//! propagators); the server's `traceresponse` is checked.
 //!
 //! Bodies are the typed `checkout-api` values, turned into and out of JSON by the browser's own
 //! `JSON` (`json.rs` maps them to its values): no JSON library is shipped in the page.
@@ -8,14 +9,11 @@ use std::time::SystemTime;
 
 use checkout_api::{CheckoutRequest, ErrorBody, OrderPlaced, Product};
 use js_sys::JSON;
-use opentelemetry::{
-    Context, KeyValue,
-    trace::{SpanKind, Status, TraceContextExt, Tracer as _},
-};
-use otel_browser::{Tracer, clock};
+use opentelemetry::{Context, trace::TraceContextExt};
+use otel_browser::{clock, fetch::FetchInstrumentation};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, RequestInit, Response};
+use web_sys::{Request, RequestInit, Response};
 
 use crate::{
     json::{self, FromJson},
@@ -42,20 +40,14 @@ pub enum ApiError {
 
 /// The server, as the page calls it.
 pub struct Api {
-    tracer: Tracer,
-    baggage: String,
+    fetch: FetchInstrumentation,
     base: String,
 }
 
 impl Api {
-    /// Calls to `base` (empty: the page's own origin) made with `tracer`, carrying `session_id` as
-    /// baggage.
-    pub fn new(tracer: Tracer, session_id: &str, base: String) -> Self {
-        Self {
-            tracer,
-            baggage: ["session.id=", session_id].concat(),
-            base,
-        }
+    /// Calls to `base` (empty: the page's own origin) made through `fetch`.
+    pub fn new(fetch: FetchInstrumentation, base: String) -> Self {
+        Self { fetch, base }
     }
 
     /// `GET /api/products`.
@@ -80,7 +72,7 @@ impl Api {
         (answer.and_then(decode), Some(exchange))
     }
 
-    /// One call in its CLIENT span: the status and the parsed JSON body (`undefined` without one),
+    /// One call, traced: the status and the parsed JSON body (`undefined` without one),
     /// with when it ran and the server's `Server-Timing`. Error statuses come back as
     /// [`ApiError::Rejected`].
     async fn fetch(
@@ -98,43 +90,22 @@ impl Api {
             status: None,
             server_timing: None,
         };
-        let span = self
-            .tracer
-            .span_builder(method)
-            .with_kind(SpanKind::Client)
-            .with_start_time(exchange.started)
-            .with_attributes(request_attributes(method, &url))
-            .start_with_context(&self.tracer, parent);
-        let cx = parent.with_span(span);
-        let span = cx.span();
-        let outcome = match send(
-            method,
-            &url,
-            &otel_browser::traceparent(span.span_context()),
-            &self.baggage,
-            body,
-        )
-        .await
-        {
-            Err(error) => {
-                span.set_attribute(KeyValue::new("error.type", "fetch_error"));
-                span.set_status(Status::error("network error"));
-                Err(ApiError::Network(error))
-            }
+        let outcome = match request(method, &url, body) {
+            Err(error) => Err(error),
+            Ok(request) => self.fetch.fetch(&request, parent).await.map_err(message),
+        };
+        let outcome = match outcome {
+            Err(error) => Err(ApiError::Network(error)),
             Ok(response) => {
                 let status = response.status();
                 exchange.status = Some(status);
                 exchange.server_timing = response.headers().get("server-timing").ok().flatten();
-                span.set_attribute(KeyValue::new(
-                    "http.response.status_code",
-                    i64::from(status),
-                ));
-                check_traceresponse(response.headers().get("traceresponse").ok().flatten(), &cx);
+                check_traceresponse(
+                    response.headers().get("traceresponse").ok().flatten(),
+                    parent,
+                );
                 let json = read_json(&response).await;
                 if status >= 400 {
-                    let status_text = status.to_string();
-                    span.set_status(Status::error(["HTTP ", &status_text].concat()));
-                    span.set_attribute(KeyValue::new("error.type", status_text));
                     let body = ErrorBody::from_json(&json);
                     Err(ApiError::Rejected { status, body })
                 } else {
@@ -143,53 +114,25 @@ impl Api {
             }
         };
         exchange.ended = clock::now();
-        span.end_with_timestamp(exchange.ended);
         (outcome, exchange)
     }
 }
 
-/// The HTTP client attributes known before the call: `http.request.method`, and `url.full`,
-/// `server.address`, `server.port` of the URL resolved against the page.
-fn request_attributes(method: &'static str, url: &str) -> Vec<KeyValue> {
-    let mut attributes = vec![KeyValue::new("http.request.method", method)];
-    let origin = web_sys::window()
-        .and_then(|w| w.location().origin().ok())
-        .unwrap_or_default();
-    if let Ok(full) = web_sys::Url::new_with_base(url, &origin) {
-        let default_port = if full.protocol() == "https:" { 443 } else { 80 };
-        let port = full.port().parse::<i64>().unwrap_or(default_port);
-        attributes.push(KeyValue::new("url.full", full.href()));
-        attributes.push(KeyValue::new("server.address", full.hostname()));
-        attributes.push(KeyValue::new("server.port", port));
-    }
-    attributes
-}
-
-/// `fetch` with the trace headers and, when given, a JSON body.
-async fn send(
-    method: &str,
-    url: &str,
-    traceparent: &str,
-    baggage: &str,
-    body: Option<JsValue>,
-) -> Result<Response, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let headers = Headers::new().map_err(message)?;
-    headers.set("traceparent", traceparent).map_err(message)?;
-    headers.set("baggage", baggage).map_err(message)?;
+/// The request, with a JSON body when given one.
+fn request(method: &str, url: &str, body: Option<JsValue>) -> Result<Request, String> {
     let init = RequestInit::new();
     init.set_method(method);
+    let json = body.is_some();
     if let Some(body) = body {
-        headers
-            .set("content-type", "application/json")
-            .map_err(message)?;
         init.set_body(&body);
     }
-    init.set_headers(&headers);
-    let response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
-        .await
-        .map_err(message)?;
-    response.dyn_into().map_err(message)
+    let request = Request::new_with_str_and_init(url, &init).map_err(message)?;
+    if json {
+        (request.headers())
+            .set("content-type", "application/json")
+            .map_err(message)?;
+    }
+    Ok(request)
 }
 
 /// The body parsed as JSON, or `undefined` when it is empty or not JSON.
@@ -214,8 +157,9 @@ fn message(error: JsValue) -> String {
         .unwrap_or_else(|| "unknown error".to_owned())
 }
 
-/// The server answers with the context of its span; its trace must be ours. A mismatch means the
-/// propagation is broken somewhere between here and the server: report it as the bug it is.
+/// The server answers with the context of its span; its trace must be ours (the trace of `cx`,
+/// the call's parent). A mismatch means the propagation is broken somewhere between here and the
+/// server: report it as the bug it is.
 fn check_traceresponse(traceresponse: Option<String>, cx: &Context) {
     let ours = otel_browser::hex(&cx.span().span_context().trace_id().to_bytes());
     match traceresponse.as_deref().and_then(otel_browser::trace_id_of) {

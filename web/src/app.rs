@@ -12,7 +12,12 @@ use opentelemetry::{
     Context, KeyValue,
     trace::{SpanKind, Status, TraceContextExt, Tracer as _},
 };
-use otel_browser::{BrowserTelemetry, Tracer, clock, ids};
+use otel_browser::{
+    BrowserTelemetry, Tracer, clock,
+    errors::Errors,
+    fetch::FetchInstrumentation,
+    session::{Session, SessionConfig},
+};
 use wasm_bindgen_futures::spawn_local;
 
 use crate::{
@@ -23,8 +28,6 @@ use crate::{
     waterfall,
 };
 
-const SESSION_KEY: &str = "checkout.session_id";
-
 /// What the shopper asked for: the view sends these, the controller acts on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Msg {
@@ -34,8 +37,6 @@ pub enum Msg {
     RemoveOne(i64),
     /// Put this test card number in the form.
     UseCard(&'static str),
-    /// Place the order.
-    Checkout,
 }
 
 /// What the page shows: the controller owns it, the view draws it.
@@ -81,9 +82,9 @@ struct App {
     view: View,
     api: Api,
     tracer: Tracer,
-    session_id: String,
     jaeger_ui: String,
-    // Owned for the page's life: the exporter's lifecycle listeners.
+    // Owned for the page's life: the error listeners, then the exporter's lifecycle listeners.
+    _errors: Errors,
     _telemetry: BrowserTelemetry,
 }
 
@@ -101,9 +102,23 @@ pub fn run() {
         endpoint: config.otlp_endpoint.into(),
         ..Default::default()
     });
+    // Every instrumentation is installed here, explicitly: the session (its id on every span
+    // and in the baggage), errors, traced fetch and the checkout button's interaction span.
+    Session::install(SessionConfig::default());
+    let errors = Errors::install(&telemetry);
     let tracer = telemetry.tracer("checkout-web");
-    let session_id = session_id();
     let app = Rc::new_cyclic(|app: &Weak<App>| {
+        let on_checkout = {
+            let app = Weak::clone(app);
+            otel_browser::interaction::traced(&tracer, move |_event, cx| {
+                let app = app.upgrade();
+                async move {
+                    if let Some(app) = app {
+                        app.checkout(cx).await;
+                    }
+                }
+            })
+        };
         let app = Weak::clone(app);
         App {
             state: RefCell::new(State {
@@ -111,15 +126,18 @@ pub fn run() {
                 cart: Cart::default(),
                 busy: false,
             }),
-            view: View::new(move |msg| {
-                if let Some(app) = app.upgrade() {
-                    app.update(msg);
-                }
-            }),
-            api: Api::new(tracer.clone(), &session_id, String::new()),
+            view: View::new(
+                move |msg| {
+                    if let Some(app) = app.upgrade() {
+                        app.update(msg);
+                    }
+                },
+                on_checkout,
+            ),
+            api: Api::new(FetchInstrumentation::new(tracer.clone()), String::new()),
             tracer,
-            session_id,
             jaeger_ui: config.jaeger_ui,
+            _errors: errors,
             _telemetry: telemetry,
         }
     });
@@ -127,22 +145,6 @@ pub fn run() {
     app.render();
     spawn_local(Rc::clone(&app).load_catalog());
     PAGE.with(|page| *page.borrow_mut() = Some(app));
-}
-
-/// A random id for this browser tab, kept in sessionStorage so reloads share it.
-fn session_id() -> String {
-    let storage = web_sys::window().and_then(|w| w.session_storage().ok().flatten());
-    if let Some(existing) = storage
-        .as_ref()
-        .and_then(|s| s.get_item(SESSION_KEY).ok().flatten())
-    {
-        return existing;
-    }
-    let id = otel_browser::hex(&ids::new_trace_id().to_bytes());
-    if let Some(storage) = storage {
-        let _ = storage.set_item(SESSION_KEY, &id);
-    }
-    id
 }
 
 impl App {
@@ -163,7 +165,6 @@ impl App {
                 self.render();
             }
             Msg::UseCard(number) => self.view.set_card(number),
-            Msg::Checkout => spawn_local(self.checkout()),
         }
     }
 
@@ -171,27 +172,27 @@ impl App {
         self.view.render(&self.state.borrow());
     }
 
-    /// A root span of this session, started at `start`.
-    fn root_span(
+    /// A span of the page's own, started at `start`, child of `parent` (a root when it is empty).
+    fn span(
         &self,
         name: &'static str,
+        parent: &Context,
         start: SystemTime,
-        mut attributes: Vec<KeyValue>,
+        attributes: Vec<KeyValue>,
     ) -> Context {
-        attributes.push(KeyValue::new("session.id", self.session_id.clone()));
         let span = self
             .tracer
             .span_builder(name)
             .with_kind(SpanKind::Internal)
             .with_start_time(start)
             .with_attributes(attributes)
-            .start_with_context(&self.tracer, &Context::new());
-        Context::new().with_span(span)
+            .start_with_context(&self.tracer, parent);
+        parent.with_span(span)
     }
 
     /// Loads the catalog in a trace of its own.
     async fn load_catalog(self: Rc<Self>) {
-        let cx = self.root_span("catalog.load", clock::now(), Vec::new());
+        let cx = self.span("catalog.load", &Context::new(), clock::now(), Vec::new());
         match self.api.products(&cx).await {
             Ok(products) => {
                 cx.span()
@@ -215,8 +216,9 @@ impl App {
         cx.span().end_with_timestamp(clock::now());
     }
 
-    /// The click: a root span `checkout` around the POST, then the result and the trace link.
-    async fn checkout(self: Rc<Self>) {
+    /// The click (`click`, the interaction's span, is `click_cx`'s): a span `checkout` around the
+    /// POST, then the result and the trace link.
+    async fn checkout(self: Rc<Self>, click_cx: Context) {
         let clicked = clock::now();
         let (items, item_count, total_cents) = {
             let mut state = self.state.borrow_mut();
@@ -234,8 +236,9 @@ impl App {
         self.view
             .show_result(Outcome::Pending, "Placing your order…");
 
-        let cx = self.root_span(
+        let cx = self.span(
             "checkout",
+            &click_cx,
             clicked,
             vec![
                 KeyValue::new("checkout.item_count", item_count),

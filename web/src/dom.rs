@@ -81,7 +81,15 @@ impl Listener {
         event: &'static str,
         handler: impl FnMut(Event) + 'static,
     ) -> Result<Self, JsValue> {
-        let callback = Closure::<dyn FnMut(Event)>::new(handler);
+        Self::with_closure(target, event, Closure::<dyn FnMut(Event)>::new(handler))
+    }
+
+    /// Listens for `event` on `target` with a closure made elsewhere (an instrumentation's).
+    pub fn with_closure(
+        target: &EventTarget,
+        event: &'static str,
+        callback: Closure<dyn FnMut(Event)>,
+    ) -> Result<Self, JsValue> {
         target.add_event_listener_with_callback(event, callback.as_ref().unchecked_ref())?;
         Ok(Self {
             target: target.clone(),

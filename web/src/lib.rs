@@ -32,5 +32,12 @@ pub mod view;
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
+    // After a panic the module is dead (`panic = "abort"`): say so instead of a page that no
+    // longer answers. `otel-browser`'s error hook, installed by `app::run`, runs before this one.
+    let console = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        console(info);
+        view::show_crash();
+    }));
     app::run();
 }

@@ -6,7 +6,7 @@
 
 use std::{cell::RefCell, rc::Rc};
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsValue, closure::Closure};
 use web_sys::{Element, Event, HtmlAnchorElement, HtmlButtonElement, HtmlElement};
 
 use crate::{
@@ -52,12 +52,12 @@ pub struct View {
 }
 
 impl View {
-    /// Wires the page: every click on a drawn button becomes `dispatch(msg)`.
-    pub fn new(dispatch: impl Fn(Msg) + 'static) -> Self {
+    /// Wires the page: every click on a drawn button becomes `dispatch(msg)`; the checkout
+    /// button's clicks go to `on_checkout` (the controller's, wrapped in an interaction span).
+    pub fn new(dispatch: impl Fn(Msg) + 'static, on_checkout: Closure<dyn FnMut(Event)>) -> Self {
         let fixed: Rc<[(Element, Msg)]> = [
             ("card-approve", Msg::UseCard(CARD_APPROVING)),
             ("card-decline", Msg::UseCard(CARD_DECLINING)),
-            ("checkout", Msg::Checkout),
         ]
         .into_iter()
         .filter_map(|(id, msg)| Some((dom::by_id::<Element>(id).ok()?, msg)))
@@ -81,13 +81,16 @@ impl View {
                 }
             }
         };
-        let listeners = ["products", "cart-lines", "payment"]
+        let mut listeners: Vec<Listener> = ["products", "cart-lines", "payment"]
             .into_iter()
             .filter_map(|id| {
                 let region = dom::by_id::<Element>(id).ok()?;
                 Listener::new(&region, "click", on_click.clone()).ok()
             })
             .collect();
+        if let Ok(button) = dom::by_id::<Element>("checkout") {
+            listeners.extend(Listener::with_closure(&button, "click", on_checkout).ok());
+        }
         Self {
             drawn,
             _listeners: listeners,
@@ -283,4 +286,18 @@ fn render_cart(state: &State, targets: &mut Vec<(Element, Msg)>) -> Result<(), J
     let total: HtmlElement = dom::by_id("cart-total")?;
     total.set_text_content(Some(&format_cents(state.cart.total_cents(&state.products))));
     Ok(())
+}
+
+/// The page has crashed (a panic): a plain message in the result area, and no more checkout.
+/// Straight on the DOM, as the view's own state may be mid-change.
+pub fn show_crash() {
+    if let Ok(button) = dom::by_id::<HtmlButtonElement>("checkout") {
+        button.set_disabled(true);
+    }
+    if let Ok(result) = dom::by_id::<HtmlElement>("result") {
+        result.set_text_content(Some("Something went wrong on this page. Please reload it."));
+        dom::set_attr(&result, "data-status", "error");
+        result.set_class_name("result error");
+        let _ = result.remove_attribute("hidden");
+    }
 }

@@ -7,7 +7,11 @@ use opentelemetry::{
     Context,
     trace::{SpanKind, Status},
 };
-use otel_browser::{BrowserTelemetry, SpanData};
+use otel_browser::{
+    BrowserTelemetry, SpanData,
+    fetch::FetchInstrumentation,
+    session::{Session, SessionConfig},
+};
 use wasm_bindgen_test::*;
 use web::api::{Api, ApiError};
 
@@ -15,22 +19,21 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const RECEIVER: &str = env!("TEST_RECEIVER_URL");
 
-/// An `Api` for `base` traced by `otel-browser`, whose ended spans the returned telemetry keeps
-/// in memory (its `testing` feature); its exports go to the receiver.
-fn traced_api(session_id: &str, base: &str) -> (Api, BrowserTelemetry) {
+/// An `Api` for `base` traced by `otel-browser` as the page installs it (the session, trace headers to the receiver, which is another origin), whose ended spans the
+/// returned telemetry keeps in memory (its `testing` feature); its exports go to the receiver.
+fn traced_api(base: &str) -> (Api, BrowserTelemetry, Session) {
     let telemetry = BrowserTelemetry::install(otel_browser::Config {
         endpoint: format!("{RECEIVER}/v1/traces").into(),
         ..Default::default()
     });
-    (
-        Api::new(telemetry.tracer("test"), session_id, base.into()),
-        telemetry,
-    )
+    let session = Session::install(SessionConfig::default());
+    let fetch = FetchInstrumentation::new(telemetry.tracer("test")).propagate_to(RECEIVER);
+    (Api::new(fetch, base.into()), telemetry, session)
 }
 
 #[wasm_bindgen_test]
 async fn every_fetch_carries_its_client_spans_traceparent_and_the_session_baggage() {
-    let (api, telemetry) = traced_api("session-7", RECEIVER);
+    let (api, telemetry, session) = traced_api(RECEIVER);
 
     let products = api
         .products(&Context::new())
@@ -57,7 +60,7 @@ async fn every_fetch_carries_its_client_spans_traceparent_and_the_session_baggag
         client.span_context.span_id()
     );
     assert_eq!(request["traceparent"], expected.as_str());
-    assert_eq!(request["baggage"], "session.id=session-7");
+    assert_eq!(request["baggage"], format!("session.id={}", session.id()));
     assert_eq!(client.name, "GET");
     assert_eq!(client.status, Status::Unset);
     assert_eq!(
@@ -91,17 +94,17 @@ fn attr(span: &SpanData, key: &str) -> Option<String> {
 #[wasm_bindgen_test]
 async fn a_network_failure_marks_the_client_span_as_an_error() {
     // Nothing listens on port 9 (and Chromium refuses it): the fetch itself fails.
-    let (api, telemetry) = traced_api("s", "http://127.0.0.1:9");
+    let (api, telemetry, _) = traced_api("http://127.0.0.1:9");
     assert!(api.products(&Context::new()).await.is_err());
     let client = client_span(&telemetry);
     assert!(matches!(client.status, Status::Error { .. }));
-    assert_eq!(attr(&client, "error.type").as_deref(), Some("fetch_error"));
+    assert_eq!(attr(&client, "error.type").as_deref(), Some("TypeError"));
     assert_eq!(attr(&client, "http.response.status_code"), None);
 }
 
 #[wasm_bindgen_test]
 async fn a_4xx_answer_marks_the_client_span_as_an_error_and_reaches_the_page() {
-    let (api, telemetry) = traced_api("s", RECEIVER);
+    let (api, telemetry, _) = traced_api(RECEIVER);
     let request = CheckoutRequest {
         items: Vec::new(),
         card: CardRequest {
