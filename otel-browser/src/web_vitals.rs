@@ -406,8 +406,320 @@ pub use browser::WebVitals;
 
 #[cfg(target_arch = "wasm32")]
 mod browser {
-    //! The glue: one `PerformanceObserver` for every entry type, one closure for the window's
-    //! events, both feeding a [`Page`].
+    //! The glue: one `PerformanceObserver` for every entry type and one closure for the window's
+    //! events, both feeding a [`Page`]. Entry fields are read with `Reflect`, not web-sys's typed
+    //! entry classes: one import for every field (BENCHMARKS.md, "Page size").
+
+    use std::{cell::RefCell, rc::Rc};
+
+    use js_sys::{Array, Object, Reflect};
+    use opentelemetry::{
+        Context, KeyValue,
+        trace::{Link, Span as _, SpanContext, SpanKind, Tracer as _},
+    };
+    use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
+    use web_sys::Event;
+
+    use super::{Metric, Report, Vitals, navigation_type, unique_id};
+    use crate::{Span, Tracer, clock};
+
+    #[wasm_bindgen]
+    extern "C" {
+        #[derive(Clone)]
+        type PerformanceObserver;
+        /// Throws where there is no `PerformanceObserver`.
+        #[wasm_bindgen(constructor, catch)]
+        fn new(callback: &JsValue) -> Result<PerformanceObserver, JsValue>;
+        #[wasm_bindgen(method, catch)]
+        fn observe(this: &PerformanceObserver, options: &Object) -> Result<(), JsValue>;
+        #[wasm_bindgen(method)]
+        fn disconnect(this: &PerformanceObserver);
+        #[wasm_bindgen(method, js_name = takeRecords)]
+        fn take_records(this: &PerformanceObserver) -> Array;
+
+        type PerformanceObserverEntryList;
+        #[wasm_bindgen(method, js_name = getEntries)]
+        fn get_entries(this: &PerformanceObserverEntryList) -> Array;
+
+        /// `performance.getEntriesByType(type)`.
+        #[wasm_bindgen(js_namespace = performance, js_name = getEntriesByType)]
+        fn entries_by_type(entry_type: &str) -> Array;
+        #[wasm_bindgen(thread_local_v2, js_name = performance)]
+        static PERFORMANCE: JsValue;
+    }
+
+    /// The entry types observed, and the window events listened to.
+    const ENTRY_TYPES: [&str; 5] = [
+        "largest-contentful-paint",
+        "layout-shift",
+        "paint",
+        "event",
+        "first-input",
+    ];
+    const EVENTS: [&str; 4] = ["pagehide", "visibilitychange", "keydown", "click"];
+
+    /// Web Vitals of this page view, reported on `pageView` spans. Keep it for the page's life:
+    /// dropping it disconnects its observer, removes its listeners and ends the open `pageView`.
+    pub struct WebVitals {
+        observer: Option<PerformanceObserver>,
+        on_entries: Closure<dyn FnMut(Event)>,
+        on_event: Closure<dyn FnMut(Event)>,
+    }
+
+    impl WebVitals {
+        /// Starts observing, reports TTFB at once, and reports the rest on `tracer`'s `pageView`
+        /// spans as the module's doc says. Install it early: the observer is `buffered`, so
+        /// entries from before are seen, but input before it is not.
+        pub fn install(tracer: &Tracer) -> WebVitals {
+            let navigation = navigation_entry();
+            let document = web_sys::window().and_then(|w| w.document());
+            let flag = |name: &str| (document.as_ref()).is_some_and(|d| get(d, name).is_truthy());
+            let prerendering = flag("prerendering");
+            let activation_start = navigation
+                .as_ref()
+                .map_or(0.0, |e| number(e, "activationStart"));
+            let hidden = !prerendering && document.as_ref().is_some_and(|d| d.hidden());
+            let now = clock::unix_millis(clock::now()) as u64;
+            let mut random = [0_u8; 8];
+            // Without a random source the ids still differ by metric and time; no panic for it.
+            let _ = getrandom::fill(&mut random);
+            let random = u64::from_le_bytes(random);
+            let page = Rc::new(RefCell::new(Page {
+                tracer: tracer.clone(),
+                vitals: Vitals::new(activation_start, hidden),
+                // One id per metric, as `initMetric` makes one per metric instance.
+                ids: Metric::ALL.map(|m| unique_id(now, random.rotate_left(13 * m.index() as u32))),
+                navigation_type: navigation_type(
+                    navigation
+                        .as_ref()
+                        .and_then(|e| get(e, "type").as_string())
+                        .as_deref(),
+                    prerendering || activation_start > 0.0,
+                    flag("wasDiscarded"),
+                ),
+                span: None,
+                previous: None,
+            }));
+            if let Some(entry) = &navigation {
+                page.borrow_mut().emit_ttfb(number(entry, "responseStart"));
+            }
+
+            // The observer's callback gets a `PerformanceObserverEntryList`; it is typed as an
+            // event listener's closure so that the page carries one closure shim, the SDK's.
+            let on_entries = {
+                let page = Rc::clone(&page);
+                Closure::<dyn FnMut(Event)>::new(move |list: Event| {
+                    let entries = list
+                        .unchecked_into::<PerformanceObserverEntryList>()
+                        .get_entries();
+                    if let Ok(mut page) = page.try_borrow_mut() {
+                        page.entries(&entries);
+                    }
+                })
+            };
+            let observer = PerformanceObserver::new(on_entries.as_ref()).ok();
+            if let Some(observer) = &observer {
+                for entry_type in ENTRY_TYPES {
+                    let options = Object::new();
+                    set(&options, "type", &JsValue::from_str(entry_type));
+                    set(&options, "buffered", &JsValue::TRUE);
+                    if entry_type == "event" {
+                        let threshold = JsValue::from_f64(super::INP_DURATION_THRESHOLD);
+                        set(&options, "durationThreshold", &threshold);
+                    }
+                    // A browser without the type ignores it (with a console warning).
+                    let _ = observer.observe(&options);
+                }
+            }
+
+            let on_event = {
+                let observer = observer.clone();
+                Closure::<dyn FnMut(Event)>::new(move |event: Event| {
+                    let Ok(mut page) = page.try_borrow_mut() else {
+                        return;
+                    };
+                    if let Some(observer) = &observer {
+                        page.entries(&observer.take_records());
+                    }
+                    match event.type_().as_str() {
+                        // A synthetic `pagehide` counts: the SDK's flush that follows sends
+                        // whatever it is told to.
+                        "pagehide" => page.hidden(event.time_stamp()),
+                        "visibilitychange" if is_hidden() => page.hidden(event.time_stamp()),
+                        // `onLCP.ts` ignores untrusted input: a script's click is no user's.
+                        "keydown" | "click" if event.is_trusted() => {
+                            let lcp = page.vitals.input();
+                            page.emit_all([lcp]);
+                        }
+                        _ => {}
+                    }
+                })
+            };
+            // Capture listeners on `window`: `visibilitychange` capturing through `window` reaches
+            // them before the SDK's listener on `document`, so the ended `pageView` is in that
+            // keepalive flush. `pagehide` is fired at `window` itself, where listeners run in the
+            // order they were added, capture or not (Chromium 156, measured), so the SDK's runs
+            // first: [`Page::hidden`] sends the ended span itself. (Capture also keeps a page's
+            // `stopPropagation` from hiding input from LCP, as `onLCP.ts` listens.)
+            if let Some(window) = web_sys::window() {
+                for event in EVENTS {
+                    let _ = window.add_event_listener_with_callback_and_bool(
+                        event,
+                        on_event.as_ref().unchecked_ref(),
+                        true,
+                    );
+                }
+            }
+            WebVitals {
+                observer,
+                on_entries,
+                on_event,
+            }
+        }
+    }
+
+    impl Drop for WebVitals {
+        fn drop(&mut self) {
+            if let Some(observer) = &self.observer {
+                observer.disconnect();
+            }
+            if let Some(window) = web_sys::window() {
+                for event in EVENTS {
+                    let _ = window.remove_event_listener_with_callback_and_bool(
+                        event,
+                        self.on_event.as_ref().unchecked_ref(),
+                        true,
+                    );
+                }
+            }
+            // `on_entries` goes with `self`; its page (and the open span, which ends) with it.
+            let _ = &self.on_entries;
+        }
+    }
+
+    /// One page view's metrics and the span their reports go on.
+    struct Page {
+        tracer: Tracer,
+        vitals: Vitals,
+        ids: [String; 5],
+        navigation_type: &'static str,
+        /// The open `pageView`: started by the first report after the last one ended.
+        span: Option<Span>,
+        /// The last `pageView` that ended, which the next one links to.
+        previous: Option<SpanContext>,
+    }
+
+    impl Page {
+        fn entries(&mut self, entries: &Array) {
+            for entry in entries.iter() {
+                let start_time = number(&entry, "startTime");
+                let entry_type = get(&entry, "entryType").as_string().unwrap_or_default();
+                match entry_type.as_str() {
+                    "largest-contentful-paint" => self.vitals.largest_contentful_paint(start_time),
+                    "paint" if get(&entry, "name") == "first-contentful-paint" => {
+                        let fcp = self.vitals.first_contentful_paint(start_time);
+                        self.emit_all([fcp]);
+                    }
+                    "layout-shift" => self.vitals.layout_shift(
+                        start_time,
+                        number(&entry, "value"),
+                        get(&entry, "hadRecentInput").is_truthy(),
+                    ),
+                    "event" | "first-input" => self.vitals.interaction(
+                        number(&entry, "interactionId") as u64,
+                        number(&entry, "duration"),
+                        entry_type == "first-input",
+                    ),
+                    _ => {}
+                }
+            }
+        }
+
+        fn emit_ttfb(&mut self, response_start: f64) {
+            let ttfb = self.vitals.ttfb(response_start);
+            self.emit_all([ttfb]);
+        }
+
+        /// The page is hidden: the last reports, then the `pageView` ends.
+        fn hidden(&mut self, time_stamp: f64) {
+            let count = get(&PERFORMANCE.with(JsValue::clone), "interactionCount").as_f64();
+            let reports = self.vitals.hidden(time_stamp, count.map(|n| n as u64));
+            self.emit_all(reports);
+            if let Some(mut span) = self.span.take() {
+                self.previous = Some(span.span_context().clone());
+                span.end();
+                // After the SDK's flush on `pagehide` (see `install`), a request of its own. Its
+                // body (a span, a few hundred bytes) can exceed the browser's 64 KiB keepalive
+                // quota only when the SDK's flush just used nearly all of it.
+                self.tracer.send_keepalive();
+            }
+        }
+
+        fn emit_all<const N: usize>(&mut self, reports: [Option<Report>; N]) {
+            for report in reports.into_iter().flatten() {
+                let attributes = vec![
+                    KeyValue::new("browser.web_vital.name", report.metric.name()),
+                    KeyValue::new("browser.web_vital.value", report.value),
+                    KeyValue::new("browser.web_vital.delta", report.delta),
+                    KeyValue::new(
+                        "browser.web_vital.id",
+                        self.ids[report.metric.index()].clone(),
+                    ),
+                    KeyValue::new("browser.web_vital.rating", report.rating.as_str()),
+                    KeyValue::new("browser.web_vital.navigation_type", self.navigation_type),
+                ];
+                self.span().add_event("browser.web_vital", attributes);
+            }
+        }
+
+        /// The open `pageView`, started if there is none: the first at the navigation's start
+        /// (`performance.timeOrigin`), a later one (the page was shown again) now, linked to the
+        /// one before. A root in a trace of its own, whatever context is current.
+        fn span(&mut self) -> &mut Span {
+            let (tracer, previous) = (&self.tracer, &self.previous);
+            self.span.get_or_insert_with(|| {
+                let builder = tracer
+                    .span_builder("pageView")
+                    .with_kind(SpanKind::Internal);
+                let builder = match previous {
+                    Some(previous) => {
+                        builder.with_links(vec![Link::with_context(previous.clone())])
+                    }
+                    None => builder.with_start_time(clock::time_origin()),
+                };
+                tracer.build_with_context(builder, &Context::new())
+            })
+        }
+    }
+
+    /// `performance.getEntriesByType('navigation')[0]` if its `responseStart` is usable
+    /// (`lib/getNavigationEntry.ts`: browsers report 0 for privacy, and buggy values past now).
+    fn navigation_entry() -> Option<JsValue> {
+        let entry = entries_by_type("navigation").get(0);
+        let response_start = number(&entry, "responseStart");
+        let since_origin =
+            clock::unix_millis(clock::now()) - clock::unix_millis(clock::time_origin());
+        (response_start > 0.0 && response_start < since_origin).then_some(entry)
+    }
+
+    fn is_hidden() -> bool {
+        web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| d.hidden())
+    }
+
+    fn get(target: &JsValue, key: &str) -> JsValue {
+        Reflect::get(target, &JsValue::from_str(key)).unwrap_or_default()
+    }
+
+    /// A numeric field, 0 when it is missing.
+    fn number(target: &JsValue, key: &str) -> f64 {
+        get(target, key).as_f64().unwrap_or_default()
+    }
+
+    fn set(target: &Object, key: &str, value: &JsValue) {
+        let _ = Reflect::set(target, &JsValue::from_str(key), value);
+    }
 }
 
 #[cfg(test)]
