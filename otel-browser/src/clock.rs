@@ -23,6 +23,12 @@ pub fn now() -> SystemTime {
     from_unix_millis(TIME_ORIGIN.with(|origin| *origin) + performance_now())
 }
 
+/// `performance.timeOrigin`: when the page's navigation started (a page view's start).
+#[cfg(target_arch = "wasm32")]
+pub fn time_origin() -> SystemTime {
+    from_unix_millis(TIME_ORIGIN.with(|origin| *origin))
+}
+
 /// Now (native builds, for tests and tools).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn now() -> SystemTime {

@@ -21,6 +21,9 @@
 //!   span's start and end and every event added through [`Span`].
 //! - [`ids`]: trace and span ids from `crypto.getRandomValues`; roots carry the W3C Level 2
 //!   `random` flag.
+//! - [`web_vitals`] (opt-in, `web_vitals.rs`): LCP, CLS, INP, FCP and TTFB as the `web-vitals`
+//!   library measures them, as `browser.web_vital` events on a `pageView` span; nothing else in
+//!   the crate refers to it, so a page that does not install it ships none of it.
 //! - [`traceparent`], [`hex`]: the W3C header for a span context, and ids as text, without
 //!   `core::fmt`.
 //!
@@ -76,6 +79,9 @@ pub mod session;
 pub mod trace;
 #[cfg(target_arch = "wasm32")]
 mod transport;
+// The browser's module; its pure rules are compiled natively too, for their unit tests.
+#[cfg(any(target_arch = "wasm32", test))]
+pub mod web_vitals;
 
 use std::{borrow::Cow, time::Duration};
 

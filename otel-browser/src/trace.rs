@@ -210,6 +210,16 @@ pub struct Tracer {
     shared: Arc<Shared>,
 }
 
+impl Tracer {
+    /// Starts sending what is queued now, with `keepalive`, as the SDK's `pagehide` listener does:
+    /// for an instrumentation that ends spans in a `pagehide` listener of its own, which runs
+    /// after the SDK's (listeners at the event's target run in the order they were added).
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn send_keepalive(&self) {
+        crate::transport::send_all_keepalive(&self.shared.queue);
+    }
+}
+
 impl opentelemetry::trace::Tracer for Tracer {
     type Span = Span;
 

@@ -87,3 +87,35 @@ pub fn attr(span: &ExportedSpan, key: &str) -> Option<String> {
         _ => None,
     }
 }
+
+/// The spans of every export the receiver got from the service named `service` (tests that share
+/// the receiver give their telemetry a service name of their own).
+pub async fn exported_by(service: &str) -> Vec<ExportedSpan> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    let received = received().await;
+    let mut spans = Vec::new();
+    for export in received["exports"].as_array().expect("exports") {
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(export["body"].as_str().expect("body"))
+            .expect("base64");
+        let request =
+            ExportTraceServiceRequest::decode(body.as_slice()).expect("valid OTLP protobuf");
+        for resource_spans in request.resource_spans {
+            let ours = (resource_spans.resource.iter())
+                .flat_map(|r| &r.attributes)
+                .any(|kv| {
+                    kv.key == "service.name"
+                        && matches!(
+                            kv.value.as_ref().and_then(|v| v.value.as_ref()),
+                            Some(Value::StringValue(s)) if s == service
+                        )
+                });
+            if ours {
+                for scope in resource_spans.scope_spans {
+                    spans.extend(scope.spans);
+                }
+            }
+        }
+    }
+    spans
+}
