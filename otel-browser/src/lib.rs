@@ -21,7 +21,7 @@
 //!   span's start and end and every event added through [`Span`].
 //! - [`ids`]: trace and span ids from `crypto.getRandomValues`; roots carry the W3C Level 2
 //!   `random` flag.
-//! - [`page_load`] (wasm32): the page-load trace, as OpenTelemetry JS's document-load
+//! - `page_load` (wasm32): the page-load trace, as OpenTelemetry JS's document-load
 //!   instrumentation builds it, plus the module's download, compile and instantiate and the
 //!   app's first render (with `loader.js`, the page's module loader, for the compile boundary).
 //! - [`traceparent`], [`hex`]: the W3C header for a span context, and ids as text, without
