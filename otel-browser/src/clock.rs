@@ -11,7 +11,7 @@ extern "C" {
     /// `performance.now()`, imported directly: no `window` lookup on every span's start and end
     /// (and it works in workers too).
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
-    fn performance_now() -> f64;
+    pub(crate) fn performance_now() -> f64;
     /// `performance.timeOrigin`, read once.
     #[wasm_bindgen(thread_local_v2, js_namespace = performance, js_name = timeOrigin)]
     static TIME_ORIGIN: f64;
@@ -20,7 +20,15 @@ extern "C" {
 /// Now, with sub-millisecond resolution in browsers that allow it.
 #[cfg(target_arch = "wasm32")]
 pub fn now() -> SystemTime {
-    from_unix_millis(TIME_ORIGIN.with(|origin| *origin) + performance_now())
+    from_high_res(performance_now())
+}
+
+/// A `DOMHighResTimeStamp` of this page (milliseconds since `performance.timeOrigin`: a
+/// performance entry's `startTime`, `fetchStart`, `loadEventEnd`, …) as wall time, the way [`now`]
+/// makes `performance.now()` one (High Resolution Time, "Relative high resolution time").
+#[cfg(target_arch = "wasm32")]
+pub fn from_high_res(millis: f64) -> SystemTime {
+    from_unix_millis(TIME_ORIGIN.with(|origin| *origin) + millis)
 }
 
 /// `performance.timeOrigin`: when the page's navigation started (a page view's start).

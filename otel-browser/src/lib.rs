@@ -24,6 +24,9 @@
 //! - [`web_vitals`] (opt-in, `web_vitals.rs`): LCP, CLS, INP, FCP and TTFB as the `web-vitals`
 //!   library measures them, as `browser.web_vital` events on a `pageView` span; nothing else in
 //!   the crate refers to it, so a page that does not install it ships none of it.
+//! - `page_load` (wasm32): the page-load trace, as OpenTelemetry JS's document-load
+//!   instrumentation builds it, plus the module's download, compile and instantiate and the
+//!   app's first render (with `loader.js`, the page's module loader, for the compile boundary).
 //! - [`traceparent`], [`hex`]: the W3C header for a span context, and ids as text, without
 //!   `core::fmt`.
 //!
@@ -72,6 +75,9 @@ pub mod fetch;
 pub mod ids;
 #[cfg(target_arch = "wasm32")]
 pub mod interaction;
+// The pure half (the timing of the spans) is tested natively; the page-load API is wasm32's.
+#[cfg(any(target_arch = "wasm32", test))]
+pub mod page_load;
 mod processor;
 pub mod propagation;
 pub mod sampler;

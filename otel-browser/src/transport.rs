@@ -17,7 +17,7 @@ extern "C" {
     fn fetch_with_init(url: &str, init: &JsValue) -> js_sys::Promise;
     /// `setTimeout(handler, delay)`.
     #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &JsValue, delay: u32) -> JsValue;
+    pub(crate) fn set_timeout(handler: &JsValue, delay: u32) -> JsValue;
     /// `navigator.userAgent`.
     #[wasm_bindgen(thread_local_v2, js_namespace = navigator, js_name = userAgent)]
     static USER_AGENT: JsValue;

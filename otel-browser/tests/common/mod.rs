@@ -28,6 +28,21 @@ pub async fn received() -> serde_json::Value {
 
 /// The spans of every export the receiver got, decoded, with the index of their export.
 pub async fn exported() -> Vec<(usize, ExportedSpan)> {
+    (decoded().await.into_iter())
+        .map(|(i, _, span)| (i, span))
+        .collect()
+}
+
+/// The spans the receiver got from tracers of the instrumentation scope `scope`.
+pub async fn exported_in_scope(scope: &str) -> Vec<ExportedSpan> {
+    (decoded().await.into_iter())
+        .filter(|(_, name, _)| name == scope)
+        .map(|(_, _, span)| span)
+        .collect()
+}
+
+/// Every exported span: its export's index, its scope's name, the span.
+async fn decoded() -> Vec<(usize, String, ExportedSpan)> {
     let received = received().await;
     let mut spans = Vec::new();
     for (i, export) in received["exports"]
@@ -43,8 +58,9 @@ pub async fn exported() -> Vec<(usize, ExportedSpan)> {
         let request =
             ExportTraceServiceRequest::decode(body.as_slice()).expect("valid OTLP protobuf");
         for resource_spans in request.resource_spans {
-            for scope in resource_spans.scope_spans {
-                spans.extend(scope.spans.into_iter().map(|s| (i, s)));
+            for scope_spans in resource_spans.scope_spans {
+                let scope = scope_spans.scope.map(|s| s.name).unwrap_or_default();
+                spans.extend(scope_spans.spans.into_iter().map(|s| (i, scope.clone(), s)));
             }
         }
     }
