@@ -11,15 +11,17 @@
 //!   child of the active context so it stays in its trace.
 //!
 //! Either way what is queued is sent at once, with `keepalive`: the page may be about to die.
-//! The panic hook runs before the one that was set already (`console_error_panic_hook`, or the
-//! page's own that shows a message), which still runs after it.
+//! The panic hook then calls the page's `next` (`console_error_panic_hook::hook`, a message to
+//! the user). It is given rather than taken with `std::panic::take_hook`, which would link std's
+//! default hook and its formatting (1.6 KB of wasm) into every page.
 //!
-//! ```no_run
-//! # fn main() {
-//! # let telemetry = otel_browser::BrowserTelemetry::install(Default::default());
-//! let errors = otel_browser::errors::Errors::install(&telemetry);
+//! ```ignore
+//! # // wasm32 only: the browser tests (tests/instrumentations.rs, tests/panic.rs) run it.
+//! let errors = otel_browser::errors::Errors::install(&telemetry, |info| {
+//!     console_error_panic_hook::hook(info);
+//!     show_a_message();
+//! });
 //! // Keep `errors` for the page's life: it owns the window's listeners.
-//! # }
 //! ```
 
 use std::{
@@ -52,16 +54,16 @@ impl std::fmt::Debug for Errors {
 }
 
 impl Errors {
-    /// Sets the panic hook and listens for uncaught errors and unhandled rejections.
-    pub fn install(telemetry: &BrowserTelemetry) -> Self {
+    /// Sets the panic hook (which records the panic, then calls `next`) and listens for
+    /// uncaught errors and unhandled rejections.
+    pub fn install(telemetry: &BrowserTelemetry, next: fn(&PanicHookInfo<'_>)) -> Self {
         let tracer = telemetry.tracer(env!("CARGO_PKG_NAME"));
         let queue = telemetry.queue.clone();
-        let previous = std::panic::take_hook();
         {
             let (tracer, queue) = (tracer.clone(), queue.clone());
             std::panic::set_hook(Box::new(move |info| {
                 record_panic(&tracer, &queue, info);
-                previous(info);
+                next(info);
             }));
         }
         let listener = |read: fn(&Event) -> Thrown| {

@@ -115,17 +115,18 @@ pub struct BaggagePropagator;
 impl TextMapPropagator for BaggagePropagator {
     fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
         let mut header = String::new();
-        let baggage = cx.baggage();
-        for (key, (value, metadata)) in baggage {
+        // The page's own `session.id` member wins; found by walking the members, not by a lookup
+        // (whose hashing the page would ship for this alone).
+        let mut has_session = false;
+        for (key, (value, metadata)) in cx.baggage() {
+            has_session |= key.as_str() == crate::session::SESSION_ID;
             push_member(&mut header, key.as_str(), value.as_str());
             if !metadata.as_str().is_empty() {
                 header.push(';');
                 header.push_str(metadata.as_str());
             }
         }
-        if let Some(id) = crate::session::current_id()
-            && baggage.get(crate::session::SESSION_ID).is_none()
-        {
+        if let Some(id) = crate::session::current_id().filter(|_| !has_session) {
             push_member(&mut header, crate::session::SESSION_ID, &id);
         }
         if !header.is_empty() {

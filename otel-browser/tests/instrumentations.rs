@@ -165,7 +165,7 @@ async fn an_error_status_is_an_error_span() {
 #[wasm_bindgen_test]
 async fn uncaught_errors_and_unhandled_rejections_become_exception_events() {
     let telemetry = install(Config::default());
-    let _errors = Errors::install(&telemetry);
+    let _errors = Errors::install(&telemetry, |_| {});
     // Thrown from a timer, with no Rust frame between: the window's `error` event.
     let throw = js_sys::Function::new_no_args("throw new RangeError('boom from a timer')");
     web_sys::window()

@@ -105,7 +105,7 @@ pub fn run() {
     // Every instrumentation is installed here, explicitly: the session (its id on every span
     // and in the baggage), errors, traced fetch and the checkout button's interaction span.
     Session::install(SessionConfig::default());
-    let errors = Errors::install(&telemetry);
+    let errors = Errors::install(&telemetry, on_panic);
     let tracer = telemetry.tracer("checkout-web");
     let app = Rc::new_cyclic(|app: &Weak<App>| {
         let on_checkout = {
@@ -145,6 +145,13 @@ pub fn run() {
     app.render();
     spawn_local(Rc::clone(&app).load_catalog());
     PAGE.with(|page| *page.borrow_mut() = Some(app));
+}
+
+/// After a panic the module is dead (`panic = "abort"`): the console gets the panic, and the
+/// shopper a plain message instead of a page that no longer answers.
+fn on_panic(info: &std::panic::PanicHookInfo<'_>) {
+    console_error_panic_hook::hook(info);
+    crate::view::show_crash();
 }
 
 impl App {

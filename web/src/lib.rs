@@ -31,13 +31,8 @@ pub mod view;
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 pub fn start() {
+    // Until `app::run` installs otel-browser's hook (which records the panic, then calls
+    // `app::on_panic`): the console's.
     console_error_panic_hook::set_once();
-    // After a panic the module is dead (`panic = "abort"`): say so instead of a page that no
-    // longer answers. `otel-browser`'s error hook, installed by `app::run`, runs before this one.
-    let console = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        console(info);
-        view::show_crash();
-    }));
     app::run();
 }

@@ -74,7 +74,7 @@ mod page {
         }
         PAGE.with(|page| *page.borrow_mut() = Some((telemetry, on_click)));
         #[cfg(feature = "bench")]
-        bench::ready();
+        crate::bench::ready();
     }
 
     /// `GET url` with `traceparent`; the status, or `None` when the request failed.
@@ -99,62 +99,13 @@ mod page {
         }
     }
 
-    /// The side-by-side benchmark's hooks (`scripts/js-peer-bench.sh`), the same as the
-    /// OpenTelemetry JS page's (`otel-browser/examples/minimal/js-peer/bench.js`).
+    /// `f` of the page's telemetry, once it is installed (for the benchmark's hooks).
     #[cfg(feature = "bench")]
-    mod bench {
-        use js_sys::{Promise, Reflect};
-        use opentelemetry::{Context, KeyValue, trace::Span as _, trace::Tracer as _};
-        use wasm_bindgen::prelude::*;
-
-        use super::PAGE;
-
-        fn now() -> f64 {
-            web_sys::window()
-                .and_then(|w| w.performance())
-                .map_or(0.0, |p| p.now())
-        }
-
-        /// `window.__tracerReady`: when, since navigation start, the first span could start.
-        pub(super) fn ready() {
-            let _ = Reflect::set(&js_sys::global(), &"__tracerReady".into(), &now().into());
-        }
-
-        /// Creates and ends `n` root spans of 5 attributes each; the milliseconds it took.
-        #[wasm_bindgen]
-        pub fn bench_spans(n: u32) -> f64 {
-            let Some(tracer) =
-                PAGE.with(|page| page.borrow().as_ref().map(|(t, _)| t.tracer("bench")))
-            else {
-                return f64::NAN;
-            };
-            let started = now();
-            for i in 0..n {
-                let mut span = tracer
-                    .span_builder("bench")
-                    .with_attributes([
-                        KeyValue::new("bench.index", i64::from(i)),
-                        KeyValue::new("bench.label", "value"),
-                        KeyValue::new("bench.flag", true),
-                        KeyValue::new("http.request.method", "GET"),
-                        KeyValue::new("url.full", "https://example.com/api/products"),
-                    ])
-                    .start_with_context(&tracer, &Context::new());
-                span.end();
-            }
-            now() - started
-        }
-
-        /// Sends what waits; the promise resolves when the requests have ended.
-        #[wasm_bindgen]
-        pub fn bench_flush() -> Promise {
-            let flush = PAGE.with(|page| page.borrow().as_ref().map(|(t, _)| t.flush()));
-            wasm_bindgen_futures::future_to_promise(async move {
-                if let Some(flush) = flush {
-                    flush.await;
-                }
-                Ok(JsValue::UNDEFINED)
-            })
-        }
+    pub(crate) fn with_telemetry<R>(f: impl FnOnce(&BrowserTelemetry) -> R) -> Option<R> {
+        PAGE.with(|page| page.borrow().as_ref().map(|(t, _)| f(t)))
     }
 }
+
+#[cfg(all(target_arch = "wasm32", feature = "bench"))]
+#[path = "../../bench.rs"]
+mod bench;

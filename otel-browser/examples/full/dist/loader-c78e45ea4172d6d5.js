@@ -1,0 +1,16 @@
+// Loads the page's module as trunk's loader does, but compiles before instantiating and marks
+// both ends for the page-load trace (otel-browser/src/page_load.rs, which says why).
+const { js, wasm } = document.querySelector('meta[name="otel-browser:module"]').dataset;
+const bindings = import(js);
+const response = await fetch(wasm);
+performance.mark('wasm.compile');
+// compileStreaming takes only application/wasm; wasm-bindgen falls back to the bytes likewise.
+const module = await (response.headers.get('content-type') === 'application/wasm'
+  ? WebAssembly.compileStreaming(response)
+  : response.arrayBuffer().then((bytes) => WebAssembly.compile(bytes)));
+performance.mark('wasm.compiled');
+const glue = await bindings;
+const exports = await glue.default({ module_or_path: module });
+// As trunk's loader: scripts/js-peer-bench.py reads the bindings.
+window.wasmBindings = glue;
+dispatchEvent(new CustomEvent('TrunkApplicationStarted', { detail: { wasm: exports } }));
