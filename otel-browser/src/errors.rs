@@ -179,7 +179,7 @@ fn record_panic(tracer: &Tracer, queue: &Queue, info: &PanicHookInfo<'_>) {
         message.push_str(" at ");
         message.push_str(at.file());
         message.push(':');
-        message.push_str(&at.line().to_string());
+        message.push_str(&crate::decimal(at.line().into()));
     }
     // The JavaScript stack at the hook: the wasm frames that panicked, below the hook's own.
     let stack = get(&js_sys::Error::new(""), "stack").as_string();

@@ -142,7 +142,7 @@ mod instrumentation {
                         ));
                     }
                     if status >= 400 {
-                        let code = status.to_string();
+                        let code = crate::decimal(status.into());
                         span.set_status(Status::error(["HTTP ", &code].concat()));
                         span.set_attribute(KeyValue::new("error.type", code));
                     }

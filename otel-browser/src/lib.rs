@@ -264,6 +264,22 @@ pub fn hex(bytes: &[u8]) -> String {
     text
 }
 
+/// `n` in decimal, written by hand: an integer's `to_string` links `core::fmt`'s integer
+/// formatting (1.5 KB of wasm) into the page.
+pub fn decimal(mut n: u64) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits[at..].iter().map(|&d| char::from(d)).collect()
+}
+
 fn push_hex(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for byte in bytes {
@@ -305,6 +321,13 @@ mod tests {
             TraceState::default(),
         );
         assert!(traceparent(&unsampled).ends_with("-00"));
+    }
+
+    #[test]
+    fn decimal_is_the_integers_display() {
+        for n in [0, 7, 10, 404, 1_800_000_000_000, u64::MAX] {
+            assert_eq!(decimal(n), n.to_string());
+        }
     }
 
     #[test]
