@@ -40,11 +40,10 @@ use web_sys::Event;
 
 use crate::{BrowserTelemetry, Queue, Tracer, clock, transport};
 
-/// The window's `error` and `unhandledrejection` listeners; removed when dropped (the panic
-/// hook stays).
+/// The window's `error` and `unhandledrejection` listener; removed when dropped (the panic hook
+/// stays).
 pub struct Errors {
-    error: Closure<dyn FnMut(Event)>,
-    rejection: Closure<dyn FnMut(Event)>,
+    listener: Closure<dyn FnMut(Event)>,
 }
 
 impl std::fmt::Debug for Errors {
@@ -52,6 +51,9 @@ impl std::fmt::Debug for Errors {
         f.write_str("Errors")
     }
 }
+
+/// The events listened for: an uncaught error, an unhandled rejection.
+const EVENTS: [&str; 2] = ["error", "unhandledrejection"];
 
 impl Errors {
     /// Sets the panic hook (which records the panic, then calls `next`) and listens for
@@ -62,37 +64,44 @@ impl Errors {
         {
             let (tracer, queue) = (tracer.clone(), queue.clone());
             std::panic::set_hook(Box::new(move |info| {
-                record_panic(&tracer, &queue, info);
+                record(&tracer, &queue, panicked(info), true);
                 next(info);
             }));
         }
-        let listener = |read: fn(&Event) -> Thrown| {
-            let (tracer, queue) = (tracer.clone(), queue.clone());
-            Closure::<dyn FnMut(Event)>::new(move |event: Event| {
-                record_thrown(&tracer, &queue, read(&event));
-            })
-        };
-        let error = listener(|event| thrown(&get(event, "error"), || get(event, "message")));
-        let rejection = listener(|event| thrown(&get(event, "reason"), JsValue::undefined));
+        // One listener for both events: an `ErrorEvent` carries `error` (and `message`, all a
+        // cross-origin script's error gives: "Script error."), a `PromiseRejectionEvent` `reason`.
+        let listener = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
+            let error = get(&event, "error");
+            let value = if error.is_undefined() {
+                get(&event, "reason")
+            } else {
+                error
+            };
+            let thrown = thrown(&value, get(&event, "message"));
+            // The trap that follows a recorded panic is the same failure, not a second one.
+            if thrown.kind == "RuntimeError" && PANICKED.swap(false, Ordering::Relaxed) {
+                return;
+            }
+            record(&tracer, &queue, thrown, false);
+        });
         if let Some(window) = web_sys::window() {
-            for (name, listener) in [("error", &error), ("unhandledrejection", &rejection)] {
+            for name in EVENTS {
                 let _ = window
                     .add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
             }
         }
-        Self { error, rejection }
+        Self { listener }
     }
 }
 
 impl Drop for Errors {
     fn drop(&mut self) {
         if let Some(window) = web_sys::window() {
-            for (name, listener) in [
-                ("error", &self.error),
-                ("unhandledrejection", &self.rejection),
-            ] {
-                let _ = window
-                    .remove_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
+            for name in EVENTS {
+                let _ = window.remove_event_listener_with_callback(
+                    name,
+                    self.listener.as_ref().unchecked_ref(),
+                );
             }
         }
     }
@@ -105,27 +114,13 @@ struct Thrown {
     stack: Option<String>,
 }
 
-impl Thrown {
-    fn attributes(self) -> Vec<KeyValue> {
-        let mut attributes = vec![
-            KeyValue::new("exception.type", self.kind),
-            KeyValue::new("exception.message", self.message),
-        ];
-        if let Some(stack) = self.stack {
-            attributes.push(KeyValue::new("exception.stacktrace", stack));
-        }
-        attributes
-    }
-}
-
 fn get(target: &JsValue, key: &str) -> JsValue {
     Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// What was thrown: an `Error`'s name, message and stack; anything else as its text (a
-/// rejection may carry any value). `fallback` gives the message when there is no error object
-/// (an `error` event of a cross-origin script carries only "Script error.").
-fn thrown(value: &JsValue, fallback: impl FnOnce() -> JsValue) -> Thrown {
+/// rejection may carry any value), or `fallback` when it has none.
+fn thrown(value: &JsValue, fallback: JsValue) -> Thrown {
     let text = |v: JsValue| v.as_string();
     if value.is_instance_of::<js_sys::Error>() {
         return Thrown {
@@ -135,7 +130,7 @@ fn thrown(value: &JsValue, fallback: impl FnOnce() -> JsValue) -> Thrown {
         };
     }
     let message = text(value.clone())
-        .or_else(|| text(fallback()))
+        .or_else(|| text(fallback))
         .unwrap_or_else(|| String::from(js_sys::JSON::stringify(value).unwrap_or_default()));
     Thrown {
         kind: "Error".into(),
@@ -145,29 +140,12 @@ fn thrown(value: &JsValue, fallback: impl FnOnce() -> JsValue) -> Thrown {
 }
 
 /// A panic was recorded and its trap (`RuntimeError: unreachable`) has not reached the window
-/// yet: that error is the same failure, not a second one.
+/// yet.
 static PANICKED: AtomicBool = AtomicBool::new(false);
 
-/// A JavaScript error: on the active span if one records, else on an `exception` span.
-fn record_thrown(tracer: &Tracer, queue: &Queue, error: Thrown) {
-    if error.kind == "RuntimeError" && PANICKED.swap(false, Ordering::Relaxed) {
-        return;
-    }
-    let cx = Context::current();
-    let active = cx.span();
-    if active.is_recording() {
-        active.set_status(Status::error(error.message.clone()));
-        active.add_event_with_timestamp("exception", clock::now(), error.attributes());
-    } else {
-        drop(active);
-        exception_span(tracer, &cx, error);
-    }
-    transport::send_all_keepalive(queue);
-}
-
-/// A panic: it ends the active span with the event, or makes an `exception` span; both go out
-/// with `keepalive` before the module dies.
-fn record_panic(tracer: &Tracer, queue: &Queue, info: &PanicHookInfo<'_>) {
+/// A panic as the exception event records it: its message and where, and the JavaScript stack at
+/// the hook (the wasm frames that panicked, below the hook's own).
+fn panicked(info: &PanicHookInfo<'_>) -> Thrown {
     PANICKED.store(true, Ordering::Relaxed);
     let payload = info.payload();
     let mut message = payload
@@ -181,31 +159,40 @@ fn record_panic(tracer: &Tracer, queue: &Queue, info: &PanicHookInfo<'_>) {
         message.push(':');
         message.push_str(&crate::decimal(at.line().into()));
     }
-    // The JavaScript stack at the hook: the wasm frames that panicked, below the hook's own.
-    let stack = get(&js_sys::Error::new(""), "stack").as_string();
-    let error = Thrown {
+    Thrown {
         kind: "panic".into(),
         message,
-        stack,
-    };
+        stack: get(&js_sys::Error::new(""), "stack").as_string(),
+    }
+}
+
+/// Records `error` on the active span when one records (ending it when `end_active`: after a
+/// panic nothing else will), else on an `exception` span, child of the active context; then
+/// sends what is queued with `keepalive`.
+fn record(tracer: &Tracer, queue: &Queue, error: Thrown, end_active: bool) {
+    let at = clock::now();
+    let status = Status::error(error.message.clone());
+    let mut attributes = vec![
+        KeyValue::new("exception.type", error.kind),
+        KeyValue::new("exception.message", error.message),
+    ];
+    if let Some(stack) = error.stack {
+        attributes.push(KeyValue::new("exception.stacktrace", stack));
+    }
     let cx = Context::current();
     let active = cx.span();
     if active.is_recording() {
-        active.set_status(Status::error(error.message.clone()));
-        active.add_event_with_timestamp("exception", clock::now(), error.attributes());
-        active.end_with_timestamp(clock::now());
+        active.set_status(status);
+        active.add_event_with_timestamp("exception", at, attributes);
+        if end_active {
+            active.end_with_timestamp(at);
+        }
     } else {
         drop(active);
-        exception_span(tracer, &cx, error);
+        let mut span = tracer.start_with_context("exception", &cx);
+        span.add_event_with_timestamp("exception", at, attributes);
+        span.set_status(status);
+        span.end_with_timestamp(at);
     }
     transport::send_all_keepalive(queue);
-}
-
-/// A short span of the error alone, child of `cx`'s span when it has one.
-fn exception_span(tracer: &Tracer, cx: &Context, error: Thrown) {
-    let mut span = tracer.start_with_context("exception", cx);
-    let status = Status::error(error.message.clone());
-    span.add_event_with_timestamp("exception", clock::now(), error.attributes());
-    span.set_status(status);
-    span.end_with_timestamp(clock::now());
 }

@@ -99,5 +99,5 @@ mod page {
 }
 
 #[cfg(all(target_arch = "wasm32", feature = "bench"))]
-#[path = "../../bench.rs"]
+#[path = "../../minimal/src/bench.rs"]
 mod bench;

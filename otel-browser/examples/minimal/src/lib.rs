@@ -107,5 +107,4 @@ mod page {
 }
 
 #[cfg(all(target_arch = "wasm32", feature = "bench"))]
-#[path = "../../bench.rs"]
 mod bench;
