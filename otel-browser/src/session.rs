@@ -99,8 +99,7 @@ pub(crate) fn advance(
     config: &SessionConfig,
     new_id: impl FnOnce() -> String,
 ) -> (Stored, Option<Option<String>>) {
-    let idle = u64::try_from(config.idle_timeout.as_millis()).unwrap_or(u64::MAX);
-    let max = u64::try_from(config.max_duration.as_millis()).unwrap_or(u64::MAX);
+    let (idle, max) = (millis(config.idle_timeout), millis(config.max_duration));
     match stored {
         Some(mut session)
             if now.saturating_sub(session.active) < idle
@@ -118,6 +117,12 @@ pub(crate) fn advance(
             (session, Some(previous.map(|p| p.id)))
         }
     }
+}
+
+/// Milliseconds, in `u64` arithmetic (`Duration::as_millis` is a `u128`, whose division the page
+/// would ship for this alone).
+fn millis(duration: Duration) -> u64 {
+    (duration.as_secs().saturating_mul(1000)).saturating_add(u64::from(duration.subsec_millis()))
 }
 
 /// The page's session, once installed.
@@ -167,7 +172,7 @@ impl Session {
     fn touch(&self) -> (Stored, Option<Option<String>>) {
         let now = (self.config.clock)()
             .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            .map_or(0, millis);
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         // Another tab may have begun or kept alive the session since: storage comes first.
         let stored = storage::load(&self.config.storage_key).or_else(|| state.take());
