@@ -169,6 +169,20 @@ impl Stack {
         }
     }
 
+    /// Waits (bounded) until what the capture endpoint has satisfies `complete`, and returns it
+    /// (local stacks only: spans outside one trace are not read back from Jaeger).
+    pub async fn captured_until(
+        &self,
+        what: &str,
+        complete: impl Fn(&[Span]) -> bool,
+    ) -> Vec<Span> {
+        wait_for(what, TRACE_TIMEOUT, || async {
+            let spans = self.captured();
+            complete(&spans).then_some(spans)
+        })
+        .await
+    }
+
     /// Waits (bounded) until trace `trace_id` satisfies `complete`, and returns it.
     pub async fn trace(&self, trace_id: &str, complete: impl Fn(&Trace) -> bool) -> Trace {
         let client = reqwest::Client::new();

@@ -32,9 +32,9 @@ fn server_part_arrived(trace: &Trace) -> bool {
         && trace.has(SERVER, "UPDATE orders")
 }
 
-/// Whether the browser's part has arrived: the root and its fetch.
+/// Whether the browser's part has arrived: the click, the checkout and its fetch.
 fn browser_part_arrived(trace: &Trace) -> bool {
-    trace.has(WEB, "checkout") && trace.has(WEB, "POST")
+    trace.has(WEB, "click checkout") && trace.has(WEB, "checkout") && trace.has(WEB, "POST")
 }
 
 /// The waterfall row named `name`.
@@ -147,12 +147,15 @@ async fn a_click_on_checkout_is_one_trace_from_the_browser_to_the_database() {
             })
             .await;
 
-        let root = trace.one(WEB, "checkout");
+        // The click's interaction span is the root; the checkout it caused is its child.
+        let click = trace.one(WEB, "click checkout");
         assert!(
-            root.parent_id.is_empty(),
+            click.parent_id.is_empty(),
             "the click is the root:{}",
             trace.outline()
         );
+        let root = trace.one(WEB, "checkout");
+        assert_eq!(root.parent_id, click.span_id, "{}", trace.outline());
         assert_eq!(root.kind, SpanKind::Internal);
         assert_eq!(root.attr("checkout.item_count"), "3");
         assert_eq!(root.attr("checkout.total_cents"), "10700");
@@ -163,7 +166,7 @@ async fn a_click_on_checkout_is_one_trace_from_the_browser_to_the_database() {
         assert_eq!(
             fetch.parent_id,
             root.span_id,
-            "the fetch is the click's child:{}",
+            "the fetch is the checkout's child:{}",
             trace.outline()
         );
         assert_eq!(fetch.attr("http.response.status_code"), "201");
@@ -229,6 +232,141 @@ async fn a_click_on_checkout_is_one_trace_from_the_browser_to_the_database() {
     })
     .await;
     stack.assert_no_card_data();
+}
+
+/// The web vitals the page view carried, by name (`lcp`, `fcp`, …).
+fn web_vitals(spans: &[Span]) -> Vec<&std::collections::BTreeMap<String, String>> {
+    spans
+        .iter()
+        .filter(|s| s.service == WEB && s.name == "pageView")
+        .flat_map(|s| &s.events)
+        .filter(|(name, _)| name == "browser.web_vital")
+        .map(|(_, attributes)| attributes)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_load_the_web_vitals_and_the_checkout_reach_the_collector_in_one_session() {
+    let stack = Stack::start().await;
+    if !stack.is_local() {
+        // Jaeger is read by trace id; the page-load and page-view traces have ids of their own.
+        return;
+    }
+    let stack = &stack;
+    with_browser(|client| async move {
+        client.goto(&stack.page_url).await.expect("the page loads");
+        find(&client, "product-1").await;
+        click(&client, "add-1").await;
+        click(&client, "checkout").await;
+        let (status, message) = wait_for_result(&client, "").await;
+        assert_eq!(status, "ok", "the page says: {message}");
+        let trace_id = text(&client, "trace-id").await;
+        // Leaving the page: pagehide ends the page view and sends it with keepalive.
+        client.goto("about:blank").await.expect("left the page");
+
+        let spans = stack
+            .captured_until("the page load, the page view and the checkout", |spans| {
+                let vitals: Vec<_> = web_vitals(spans)
+                    .iter()
+                    .map(|v| v.get("browser.web_vital.name").cloned().unwrap_or_default())
+                    .collect();
+                spans.iter().any(|s| s.name == "app.first_render")
+                    && ["fcp", "lcp", "ttfb"]
+                        .iter()
+                        .all(|n| vitals.iter().any(|v| v == n))
+                    && spans
+                        .iter()
+                        .any(|s| s.trace_id == trace_id && s.name == "POST")
+            })
+            .await;
+
+        // (a) The page-load trace: documentLoad, its fetch, the .wasm among the resources, and
+        // the wasm phases and the first render in time order inside the navigation.
+        let load = spans
+            .iter()
+            .find(|s| s.service == WEB && s.name == "documentLoad")
+            .expect("a documentLoad span");
+        assert!(load.parent_id.is_empty(), "documentLoad is a root");
+        let of_load = |name: &str| {
+            spans
+                .iter()
+                .find(|s| s.trace_id == load.trace_id && s.name == name)
+                .unwrap_or_else(|| panic!("{name} in the page-load trace"))
+        };
+        of_load("documentFetch");
+        let wasm = spans
+            .iter()
+            .find(|s| {
+                s.trace_id == load.trace_id
+                    && s.name == "resourceFetch"
+                    && s.attr("url.full").ends_with(".wasm")
+            })
+            .expect("the .wasm among the resources");
+        let phases = [
+            "wasm.download",
+            "wasm.compile",
+            "wasm.instantiate",
+            "app.first_render",
+        ]
+        .map(of_load);
+        for phase in &phases {
+            assert_eq!(
+                phase.parent_id, load.span_id,
+                "{} is documentLoad's",
+                phase.name
+            );
+            assert!(
+                load.start_ns <= phase.start_ns && phase.end_ns <= load.end_ns,
+                "{} within the navigation",
+                phase.name
+            );
+        }
+        for pair in phases[1..].windows(2) {
+            assert!(
+                pair[0].end_ns <= pair[1].start_ns + 1_000,
+                "{} ends before {} starts",
+                pair[0].name,
+                pair[1].name
+            );
+        }
+        assert!(
+            phases[0].start_ns <= wasm.end_ns,
+            "the download is the .wasm's"
+        );
+
+        // (b) Web vitals on the page view, with ratings.
+        for vital in web_vitals(&spans) {
+            assert!(
+                ["good", "needs-improvement", "poor"].contains(
+                    &vital
+                        .get("browser.web_vital.rating")
+                        .map_or("", String::as_str)
+                ),
+                "{vital:?}"
+            );
+        }
+
+        // (c) The checkout trace as the other tests check it; (d) one session on every span of
+        // the page.
+        let session = spans
+            .iter()
+            .find(|s| s.trace_id == trace_id && s.name == "checkout")
+            .expect("the checkout span")
+            .attr("session.id")
+            .to_owned();
+        assert_eq!(session.len(), 32);
+        let web: Vec<_> = spans.iter().filter(|s| s.service == WEB).collect();
+        assert!(web.len() >= 8, "{} browser spans", web.len());
+        for span in web {
+            assert_eq!(
+                span.attr("session.id"),
+                session,
+                "{} carries the session",
+                span.name
+            );
+        }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,9 @@ use otel_browser::{
     BrowserTelemetry, Tracer, clock,
     errors::Errors,
     fetch::FetchInstrumentation,
+    page_load::PageLoad,
     session::{Session, SessionConfig},
+    web_vitals::WebVitals,
 };
 use wasm_bindgen_futures::spawn_local;
 
@@ -83,8 +85,10 @@ struct App {
     api: Api,
     tracer: Tracer,
     jaeger_ui: String,
-    // Owned for the page's life: the error listeners, then the exporter's lifecycle listeners.
+    // Owned for the page's life: the error and web-vitals listeners, then the exporter's
+    // lifecycle listeners.
     _errors: Errors,
+    _vitals: WebVitals,
     _telemetry: BrowserTelemetry,
 }
 
@@ -102,11 +106,15 @@ pub fn run() {
         endpoint: config.otlp_endpoint.into(),
         ..Default::default()
     });
-    // Every instrumentation is installed here, explicitly: the session (its id on every span
-    // and in the baggage), errors, traced fetch and the checkout button's interaction span.
+    let tracer = telemetry.tracer("checkout-web");
+    // First: the module has just been instantiated (the page-load trace's wasm phases end here).
+    let page_load = PageLoad::install(&tracer);
+    // Every instrumentation is installed here, explicitly: the page-load trace (above), the
+    // session (its id on every span and in the baggage), errors, web vitals, traced fetch and
+    // the checkout button's interaction span.
     Session::install(SessionConfig::default());
     let errors = Errors::install(&telemetry, on_panic);
-    let tracer = telemetry.tracer("checkout-web");
+    let vitals = WebVitals::install(&tracer);
     let app = Rc::new_cyclic(|app: &Weak<App>| {
         let on_checkout = {
             let app = Weak::clone(app);
@@ -138,11 +146,13 @@ pub fn run() {
             tracer,
             jaeger_ui: config.jaeger_ui,
             _errors: errors,
+            _vitals: vitals,
             _telemetry: telemetry,
         }
     });
     app.view.set_card(CARD_APPROVING);
     app.render();
+    page_load.rendered();
     spawn_local(Rc::clone(&app).load_catalog());
     PAGE.with(|page| *page.borrow_mut() = Some(app));
 }
