@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""The side-by-side benchmark's driver: otel-browser's minimal page and the same page built with
-OpenTelemetry JS, in one headless Chromium, alternating, in one run (scripts/js-peer-bench.sh
-builds both and calls this).
+"""The side-by-side benchmark's driver: two pairs of pages, otel-browser's and the same page built
+with OpenTelemetry JS, in one headless Chromium, each pair alternating, in one run: the minimal
+pages, and the full pages (fetch, page load, web vitals, errors, sessions, user interactions)
+(scripts/js-peer-bench.sh builds them and calls this).
 
-It serves the builds under DIR (rust/ and js/: the pages as shipped; rust-bench/ and js-bench/: the
-same with the benchmark's hooks), answers GET /api/products with [] and records the bytes POSTed
-to /v1/traces, and drives Chromium through chromedriver (the W3C WebDriver protocol, with Chrome's
-DevTools commands for the cache and the main thread's task time). Per round and page, with the
-HTTP cache off (every load downloads and compiles again):
+It serves the builds under DIR (rust/, js/, rust-full/ and js-full/: the pages as shipped;
+rust-bench/, js-bench/, rust-full-bench/ and js-full-bench/: the same with the benchmark's hooks),
+answers GET /api/products with [] and records the bytes POSTed to /v1/traces, and drives Chromium
+through chromedriver (the W3C WebDriver protocol, with Chrome's DevTools commands for the cache and
+the main thread's task time). Per round and page, with the HTTP cache off (every load downloads
+and compiles again), after what the page traced while it loaded has been flushed and counted out:
 
   ready        ms from navigation start until the tracer can start a span (window.__tracerReady)
   create+end   ms of main thread to create and end N spans of 5 attributes (performance.now())
@@ -16,7 +18,8 @@ HTTP cache off (every load downloads and compiles again):
                (DevTools Performance.getMetrics TaskDuration)
   bytes/span   request bytes POSTed to /v1/traces for them, divided by N (both OTLP protobuf)
 
-Prints the sizes (gzip -9) and the medians as a markdown table.
+Prints the sizes (gzip -9) and the medians as a markdown table: the minimal pair's rows, then the
+full pair's.
 Usage: js-peer-bench.py DIR [--rounds R] [--spans N]
 """
 import argparse
@@ -172,7 +175,10 @@ def shipped(directory):
     return sorted(str(p) for p in pathlib.Path(directory).iterdir() if p.suffix in (".js", ".wasm"))
 
 
-# The two pages' hooks under one name.
+# The pairs: (Rust side, JS side), each a build directory name.
+PAIRS = (("rust", "js"), ("rust-full", "js-full"))
+
+# The pages' hooks under one name.
 SPANS = "return window.__bench ? window.__bench.spans(arguments[0]) : wasmBindings.bench_spans(arguments[0]);"
 FLUSH = ("const done = arguments[arguments.length - 1];"
          "(window.__bench ? window.__bench.flush() : wasmBindings.bench_flush())"
@@ -184,13 +190,18 @@ def measure(driver, origin, side, spans):
     ready = None
     for _ in range(200):
         ready = driver.script("return window.__tracerReady === undefined ? null : window.__tracerReady;")
-        if ready is not None and (side != "rust" or driver.script("return !!window.wasmBindings;")):
+        if ready is not None and (not side.startswith("rust") or driver.script("return !!window.wasmBindings;")):
             break
         time.sleep(0.02)
     if ready is None:
         raise SystemExit(f"{side}: the page never said its tracer was ready")
-    # Let the load's own work (the click listener, timers) settle before measuring.
+    # Let the load's own work (the click listener, timers) settle before measuring, and send what
+    # it traced (the full pages' page-load spans) so that it is not counted as the benchmark's.
     driver.script_async("const done = arguments[0]; setTimeout(() => done(true), 200);")
+    flushed = driver.script_async(FLUSH)
+    if flushed is not True:
+        raise SystemExit(f"{side}: flush after load failed: {flushed}")
+    time.sleep(0.1)
     with LOCK:
         EXPORTED["bytes"] = EXPORTED["spans"] = 0
     before = driver.task_ms()
@@ -230,7 +241,7 @@ def main():
     chromedriver = subprocess.Popen(
         [os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"), f"--port={port}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    results = {"rust": [], "js": []}
+    results = {side: [] for pair in PAIRS for side in pair}
     driver = None
     try:
         for _ in range(100):
@@ -244,9 +255,9 @@ def main():
         driver.cdp("Network.setCacheDisabled", {"cacheDisabled": True})
         driver.cdp("Performance.enable")
         for round_ in range(args.rounds):
-            order = ("rust", "js") if round_ % 2 == 0 else ("js", "rust")
-            for side in order:
-                results[side].append(measure(driver, origin, side, args.spans))
+            for pair in PAIRS:
+                for side in pair if round_ % 2 == 0 else pair[::-1]:
+                    results[side].append(measure(driver, origin, side, args.spans))
             print(f"  round {round_ + 1}/{args.rounds}", file=sys.stderr)
     finally:
         if driver:
@@ -254,16 +265,19 @@ def main():
         chromedriver.terminate()
         server.shutdown()
 
-    sizes = {side: gzipped(shipped(root / side)) for side in ("rust", "js")}
+    sizes = {side: gzipped(shipped(root / side)) for side in results}
     median = {side: {k: statistics.median(r[k] for r in results[side]) for k in results[side][0]}
               for side in results}
-    rows = [
-        ("shipped, gzip -9 (B)", sizes["rust"], sizes["js"], "{:,.0f}"),
-        ("navigation start → tracer ready (ms)", median["rust"]["ready"], median["js"]["ready"], "{:.1f}"),
-        (f"create + end {args.spans} spans, 5 attributes (ms)", median["rust"]["create"], median["js"]["create"], "{:.2f}"),
-        (f"main thread for {args.spans} spans, created to exported (ms)", median["rust"]["main"], median["js"]["main"], "{:.2f}"),
-        ("bytes on the wire per span (OTLP protobuf)", median["rust"]["bytes"], median["js"]["bytes"], "{:.1f}"),
-    ]
+    rows = []
+    for rust, js in PAIRS:
+        page = "" if rust == "rust" else "full page: "
+        rows += [
+            (f"{page}shipped, gzip -9 (B)", sizes[rust], sizes[js], "{:,.0f}"),
+            (f"{page}navigation start → tracer ready (ms)", median[rust]["ready"], median[js]["ready"], "{:.1f}"),
+            (f"{page}create + end {args.spans} spans, 5 attributes (ms)", median[rust]["create"], median[js]["create"], "{:.2f}"),
+            (f"{page}main thread for {args.spans} spans, created to exported (ms)", median[rust]["main"], median[js]["main"], "{:.2f}"),
+            (f"{page}bytes on the wire per span (OTLP protobuf)", median[rust]["bytes"], median[js]["bytes"], "{:.1f}"),
+        ]
     print(f"\n{args.rounds} rounds, alternating, HTTP cache off; medians\n")
     print("| | otel-browser (Rust) | OpenTelemetry JS | Rust / JS |")
     print("|---|---|---|---|")
