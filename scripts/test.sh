@@ -83,12 +83,12 @@ phase "lint (wasm32)"
   # page's benchmark hooks (scripts/js-peer-bench.sh) are checked too.
   export TEST_RECEIVER_URL=http://127.0.0.1:1
   if [ -z "${RUSTC_BOOTSTRAP:-}" ]; then
-    cargo clippy -p otel-browser -p otel-browser-minimal -p web --target wasm32-unknown-unknown \
-      --features otel-browser-minimal/bench,otel-browser/gloo-net --all-targets --locked -- -D warnings
+    cargo clippy -p otel-browser -p otel-browser-minimal -p otel-browser-full -p web --target wasm32-unknown-unknown \
+      --features otel-browser-minimal/bench,otel-browser-full/bench,otel-browser/gloo-net --all-targets --locked -- -D warnings
   else
     # Debian's rustc-web has no clippy: type-check the wasm-only code instead.
-    RUSTFLAGS="-D warnings" cargo check -p otel-browser -p otel-browser-minimal -p web \
-      --target wasm32-unknown-unknown --features otel-browser-minimal/bench,otel-browser/gloo-net --all-targets --locked
+    RUSTFLAGS="-D warnings" cargo check -p otel-browser -p otel-browser-minimal -p otel-browser-full -p web \
+      --target wasm32-unknown-unknown --features otel-browser-minimal/bench,otel-browser-full/bench,otel-browser/gloo-net --all-targets --locked
   fi
 )
 
@@ -111,8 +111,8 @@ scripts/page-deps.sh
 (
   source scripts/wasm-toolchain.sh
   trunk build --release
-  cd otel-browser/examples/minimal
-  trunk build --release
+  (cd otel-browser/examples/minimal && trunk build --release)
+  (cd otel-browser/examples/full && trunk build --release)
 )
 scripts/page-size.sh
 
