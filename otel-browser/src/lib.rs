@@ -266,18 +266,23 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// `n` in decimal, written by hand: an integer's `to_string` links `core::fmt`'s integer
 /// formatting (1.5 KB of wasm) into the page.
-pub fn decimal(mut n: u64) -> String {
+pub fn decimal(n: i64) -> String {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
     loop {
         at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
             break;
         }
     }
-    digits[at..].iter().map(|&d| char::from(d)).collect()
+    let sign = if n < 0 { "-" } else { "" };
+    let digits = digits.get(at..).unwrap_or_default();
+    sign.chars()
+        .chain(digits.iter().map(|&d| char::from(d)))
+        .collect()
 }
 
 fn push_hex(out: &mut String, bytes: &[u8]) {
@@ -325,7 +330,7 @@ mod tests {
 
     #[test]
     fn decimal_is_the_integers_display() {
-        for n in [0, 7, 10, 404, 1_800_000_000_000, u64::MAX] {
+        for n in [0, 7, 10, 404, -42, 1_800_000_000_000, i64::MAX, i64::MIN] {
             assert_eq!(decimal(n), n.to_string());
         }
     }

@@ -338,7 +338,7 @@ fn describe(error: &ApiError) -> String {
     match error {
         ApiError::Network(message) => message.clone(),
         ApiError::Rejected { status, .. } | ApiError::Unexpected(status) => {
-            ["HTTP ", &status.to_string()].concat()
+            ["HTTP ", &otel_browser::decimal((*status).into())].concat()
         }
         ApiError::Encode => "the order could not be encoded".to_owned(),
     }

@@ -186,8 +186,8 @@ fn draw_bar(chart: &HtmlElement, bar: &Bar, end_us: i64) -> Result<(), JsValue> 
     let row = dom::append(chart, "div", "wf-row", "")?;
     dom::set_attr(&row, "data-testid", "waterfall-row");
     dom::set_attr(&row, "data-name", &bar.name);
-    dom::set_attr(&row, "data-start-us", &bar.start_us.to_string());
-    dom::set_attr(&row, "data-end-us", &bar.end_us().to_string());
+    dom::set_attr(&row, "data-start-us", &otel_browser::decimal(bar.start_us));
+    dom::set_attr(&row, "data-end-us", &otel_browser::decimal(bar.end_us()));
     dom::set_attr(&row, "data-error", if bar.error { "true" } else { "false" });
     dom::append(&row, "span", "wf-label", &bar.label)?;
     let track = dom::append(&row, "span", "wf-track", "")?;
@@ -217,14 +217,14 @@ fn render_products(state: &State, targets: &mut Vec<(Element, Msg)>) -> Result<(
     let list: HtmlElement = dom::by_id("products")?;
     list.set_inner_html("");
     for product in &state.products {
-        let id = product.id.to_string();
+        let id = otel_browser::decimal(product.id);
         let row = dom::append(&list, "li", "product", "")?;
         dom::set_attr(&row, "data-testid", &["product-", &id].concat());
         let info = dom::append(&row, "div", "product-info", "")?;
         dom::append(&info, "h3", "", &product.name)?;
         dom::append(&info, "p", "muted", &product.description)?;
         let stock = if product.stock > 0 {
-            [&product.stock.to_string(), " in stock"].concat()
+            [&otel_browser::decimal(product.stock), " in stock"].concat()
         } else {
             "Sold out".to_owned()
         };
@@ -260,7 +260,7 @@ fn render_cart(state: &State, targets: &mut Vec<(Element, Msg)>) -> Result<(), J
         dom::set_attr(
             &row,
             "data-testid",
-            &["cart-", &product.id.to_string()].concat(),
+            &["cart-", &otel_browser::decimal(product.id)].concat(),
         );
         dom::append(&row, "span", "name", &product.name)?;
         let qty = dom::append(&row, "span", "qty", "")?;
@@ -269,7 +269,7 @@ fn render_cart(state: &State, targets: &mut Vec<(Element, Msg)>) -> Result<(), J
             (Msg::Add(product.id), "One more: ", "+"),
         ] {
             if msg == Msg::Add(product.id) {
-                dom::append(&qty, "span", "count", &line.quantity.to_string())?;
+                dom::append(&qty, "span", "count", &otel_browser::decimal(line.quantity))?;
             }
             let button = dom::append(&qty, "button", "qty-button", text)?;
             dom::set_attr(&button, "type", "button");
