@@ -20,7 +20,10 @@
 //!   CLS only once FCP has been reported, as `onCLS.ts` waits on `onFCP` to match CrUX.
 //!
 //! The rules are plain Rust ([`Vitals`], [`LayoutShifts`], [`Interactions`], [`Rating`]), tested
-//! natively; the browser glue (one `PerformanceObserver`, one listener closure) only feeds them.
+//! natively; the browser glue only feeds them: a wasm-bindgen `inline_js` snippet (shipped as
+//! `snippets/otel-browser-<hash>/inline0.js` beside the glue) with one `PerformanceObserver` and
+//! the window's listeners, calling one closure with each entry's fields as a flat array of
+//! numbers, and naming the navigation type and the ids as `web-vitals` does, in its own words.
 //! Not followed from `web-vitals`: new metric instances after a back/forward-cache restore
 //! (`pageshow` with `persisted`), and waiting for a prerendered page's activation.
 
@@ -205,8 +208,13 @@ impl LayoutShifts {
 /// by `interactionId`, longest first, each as long as its longest entry.
 #[derive(Debug, Default, Clone)]
 pub struct Interactions {
-    longest: Vec<(u64, f64)>,
-    ids_seen: Vec<u64>,
+    /// The first `len` are the candidates. A fixed array: no allocation, no `Vec` code.
+    longest: [(u64, f64); MAX_INTERACTIONS],
+    len: usize,
+    /// The least and greatest `interactionId` seen, for the interaction count where the browser
+    /// has no `performance.interactionCount`.
+    min_id: u64,
+    max_id: u64,
 }
 
 impl Interactions {
@@ -217,38 +225,47 @@ impl Interactions {
         if interaction_id == 0 && !first_input {
             return;
         }
-        if interaction_id != 0 && !self.ids_seen.contains(&interaction_id) {
-            self.ids_seen.push(interaction_id);
+        if interaction_id != 0 {
+            if self.min_id == 0 || interaction_id < self.min_id {
+                self.min_id = interaction_id;
+            }
+            self.max_id = self.max_id.max(interaction_id);
         }
-        let known = self
-            .longest
-            .iter()
-            .position(|&(id, _)| id == interaction_id);
-        let latency = match known {
-            Some(i) => self.longest.remove(i).1.max(duration),
-            None if self.longest.len() < MAX_INTERACTIONS
-                || self.longest.last().is_some_and(|&(_, l)| duration > l) =>
-            {
-                duration
+        let known = (self.longest[..self.len].iter()).position(|&(id, _)| id == interaction_id);
+        let (mut at, latency) = match known {
+            Some(i) => (i, self.longest[i].1.max(duration)),
+            None if self.len < MAX_INTERACTIONS => {
+                self.len += 1;
+                (self.len - 1, duration)
+            }
+            // Longer than the shortest kept: it takes the shortest's place.
+            None if duration > self.longest[MAX_INTERACTIONS - 1].1 => {
+                (MAX_INTERACTIONS - 1, duration)
             }
             None => return,
         };
-        // Kept sorted by insertion (after the equally long), not by a sort: no sort code in the
-        // page for ten elements.
-        let at = (self.longest.iter())
-            .position(|&(_, l)| l < latency)
-            .unwrap_or(self.longest.len());
-        self.longest.insert(at, (interaction_id, latency));
-        self.longest.truncate(MAX_INTERACTIONS);
+        // Kept sorted by one insertion step (after the equally long), not by a sort: an
+        // interaction only ever gets longer, so it only moves up.
+        while at > 0 && self.longest[at - 1].1 < latency {
+            self.longest[at] = self.longest[at - 1];
+            at -= 1;
+        }
+        self.longest[at] = (interaction_id, latency);
     }
 
     /// INP, "the 98th percentile" estimate of `_estimateP98LongestInteraction`: the candidate at
     /// `min(len - 1, floor(interaction_count / 50))`. `interaction_count` is
-    /// `performance.interactionCount` where the browser has it; without it, the number of
-    /// distinct interaction ids seen. `None` before any interaction.
+    /// `performance.interactionCount` where the browser has it; without it, `web-vitals`'
+    /// estimate (`lib/polyfills/interactionCountPolyfill.ts`): ids step by 7, so
+    /// `(max - min) / 7 + 1` interactions, 0 before any. `None` before any interaction.
     pub fn value(&self, interaction_count: Option<u64>) -> Option<f64> {
-        let count = interaction_count.unwrap_or(self.ids_seen.len() as u64);
-        let last = self.longest.len().checked_sub(1)?;
+        let estimate = if self.max_id == 0 {
+            0
+        } else {
+            (self.max_id - self.min_id) / 7 + 1
+        };
+        let count = interaction_count.unwrap_or(estimate);
+        let last = self.len.checked_sub(1)?;
         let index = usize::try_from(count / 50).unwrap_or(usize::MAX).min(last);
         Some(self.longest[index].1)
     }
@@ -354,255 +371,117 @@ impl Vitals {
     }
 }
 
-/// `browser.web_vital.navigation_type` (`lib/initMetric.ts`): `prerender` when the page was
-/// prerendered (`document.prerendering` or an `activationStart` after 0), `restore` when it was
-/// discarded (`document.wasDiscarded`), else the navigation entry's `type` with `-` for `_`;
-/// `navigate` without an entry.
-pub fn navigation_type(
-    entry_type: Option<&str>,
-    prerendered: bool,
-    discarded: bool,
-) -> &'static str {
-    match entry_type {
-        None => "navigate",
-        Some(_) if prerendered => "prerender",
-        Some(_) if discarded => "restore",
-        Some("reload") => "reload",
-        Some("back_forward") => "back-forward",
-        Some("prerender") => "prerender",
-        Some(_) => "navigate",
-    }
-}
-
-/// A metric instance's id, as `lib/generateUniqueID.ts` makes it: `v5-`, the time in whole
-/// milliseconds since the epoch, `-`, and a 13-digit number from `random`. Written by hand: no
-/// `core::fmt` in the page.
-pub fn unique_id(unix_millis: u64, random: u64) -> String {
-    let mut id = String::with_capacity(32);
-    id.push_str("v5-");
-    push_decimal(&mut id, unix_millis);
-    id.push('-');
-    // `Math.floor(Math.random() * (9e12 - 1)) + 1e12`: 1e12 ..= 1e13 - 2, always 13 digits.
-    push_decimal(&mut id, 1_000_000_000_000 + random % 8_999_999_999_999);
-    id
-}
-
-fn push_decimal(out: &mut String, mut n: u64) {
-    let mut digits = [0_u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(digits[at..].iter().map(|&d| char::from(d)));
-}
-
 #[cfg(target_arch = "wasm32")]
 pub use browser::WebVitals;
 
 #[cfg(target_arch = "wasm32")]
 mod browser {
-    //! The glue: one `PerformanceObserver` for every entry type and one closure for the window's
-    //! events, both feeding a [`Page`]. Entry fields are read with `Reflect`, not web-sys's typed
-    //! entry classes: one import for every field (BENCHMARKS.md, "Page size").
+    //! The glue: a few lines of JavaScript observe the entries and listen to the window's events,
+    //! and hand each to one closure as a flat array of numbers: no field read, string key or entry
+    //! class on the Rust side (BENCHMARKS.md, "Page size").
 
-    use std::{cell::RefCell, rc::Rc};
-
-    use js_sys::{Array, Object, Reflect};
+    use js_sys::{Array, Function};
     use opentelemetry::{
         Context, KeyValue,
-        trace::{Link, Span as _, SpanContext, SpanKind, Tracer as _},
+        trace::{Span as _, SpanContext, Tracer as _},
     };
     use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
     use web_sys::Event;
 
-    use super::{Metric, Report, Vitals, navigation_type, unique_id};
+    use super::{Report, Vitals};
     use crate::{Span, Tracer, clock};
 
-    #[wasm_bindgen]
+    // `start`: the navigation entry as `lib/getNavigationEntry.ts` keeps it (`responseStart` above
+    // 0 and before now, else none), as `[responseStart or 0, activationStart, hidden (1 or 0),
+    // navigation type, and an id per metric]`: the type as `lib/initMetric.ts` names it, the ids
+    // as `lib/generateUniqueID.ts` makes them (`v5-<ms>-<13 digits>`), in `Metric::ALL`'s order.
+    //
+    // `watch(f)`: one observer (`buffered`, events of 40 ms and more: `INP_DURATION_THRESHOLD`)
+    // and capture listeners on `window` (see `install`); each entry is `f([kind, startTime,
+    // value or duration, interactionId, hadRecentInput])`, kind 1 LCP, 2 a layout shift, 3 FCP,
+    // 4 an event, 5 the first input; the page hidden (`pagehide`, or `visibilitychange` to
+    // hidden) is `f([6, timeStamp, performance.interactionCount])`, a trusted `keydown` or
+    // `click` `f([7])`, each after the observer's pending records. It returns what stops it all.
+    #[wasm_bindgen(
+        inline_js = r#"const T=["largest-contentful-paint","layout-shift","paint","event","first-input"],E=["pagehide","visibilitychange","keydown","click"],P=performance,d=document;
+export function start(){let n=P.getEntriesByType("navigation")[0],r=n&&n.responseStart,a;n=r>0&&r<P.now()&&n;a=n&&n.activationStart||0;return[n&&r,a,+(!d.prerendering&&d.hidden),n?d.prerendering||a>0?"prerender":d.wasDiscarded?"restore":n.type.replace(/_/g,"-"):"navigate",...T.map(()=>"v5-"+Date.now()+"-"+(Math.floor(Math.random()*(9e12-1))+1e12))]}
+export function watch(f){let o;const g=e=>{const k=T.indexOf(e.entryType)+1;(k-3||e.name=="first-contentful-paint")&&f([k,e.startTime,e.value||e.duration,e.interactionId,+e.hadRecentInput])},h=v=>{o&&o.takeRecords().forEach(g);const t=v.type;t=="pagehide"||t[0]=="v"&&d.hidden?f([6,v.timeStamp,P.interactionCount]):v.isTrusted&&t[0]!="v"&&f([7])};try{o=new PerformanceObserver(l=>l.getEntries().forEach(g));T.forEach(t=>o.observe({type:t,buffered:!0,durationThreshold:40}))}catch(e){}E.forEach(t=>addEventListener(t,h,!0));return()=>{o&&o.disconnect();E.forEach(t=>removeEventListener(t,h,!0))}}"#
+    )]
     extern "C" {
-        #[derive(Clone)]
-        type PerformanceObserver;
-        /// Throws where there is no `PerformanceObserver`.
-        #[wasm_bindgen(constructor, catch)]
-        fn new(callback: &JsValue) -> Result<PerformanceObserver, JsValue>;
-        #[wasm_bindgen(method, catch)]
-        fn observe(this: &PerformanceObserver, options: &Object) -> Result<(), JsValue>;
-        #[wasm_bindgen(method)]
-        fn disconnect(this: &PerformanceObserver);
-        #[wasm_bindgen(method, js_name = takeRecords)]
-        fn take_records(this: &PerformanceObserver) -> Array;
-
-        type PerformanceObserverEntryList;
-        #[wasm_bindgen(method, js_name = getEntries)]
-        fn get_entries(this: &PerformanceObserverEntryList) -> Array;
-
-        /// `performance.getEntriesByType(type)`.
-        #[wasm_bindgen(js_namespace = performance, js_name = getEntriesByType)]
-        fn entries_by_type(entry_type: &str) -> Array;
-        #[wasm_bindgen(thread_local_v2, js_name = performance)]
-        static PERFORMANCE: JsValue;
+        fn start() -> Array;
+        fn watch(f: &JsValue) -> Function;
     }
-
-    /// The entry types observed, and the window events listened to.
-    const ENTRY_TYPES: [&str; 5] = [
-        "largest-contentful-paint",
-        "layout-shift",
-        "paint",
-        "event",
-        "first-input",
-    ];
-    const EVENTS: [&str; 4] = ["pagehide", "visibilitychange", "keydown", "click"];
 
     /// Web Vitals of this page view, reported on `pageView` spans. Keep it for the page's life:
     /// dropping it disconnects its observer, removes its listeners and ends the open `pageView`.
     pub struct WebVitals {
-        observer: Option<PerformanceObserver>,
-        on_entries: Closure<dyn FnMut(Event)>,
-        on_event: Closure<dyn FnMut(Event)>,
+        stop: Function,
+        _on_record: Closure<dyn FnMut(Event)>,
     }
 
     impl WebVitals {
         /// Starts observing, reports TTFB at once, and reports the rest on `tracer`'s `pageView`
         /// spans as the module's doc says. Install it early: the observer is `buffered`, so
         /// entries from before are seen, but input before it is not.
+        ///
+        /// The listeners capture on `window`: `visibilitychange` capturing through `window`
+        /// reaches them before the SDK's listener on `document`, so the ended `pageView` is in
+        /// that keepalive flush. `pagehide` is fired at `window` itself, where listeners run in
+        /// the order they were added, capture or not (Chromium 156, measured), so the SDK's runs
+        /// first: the page sends the ended span itself. (Capture also keeps a page's
+        /// `stopPropagation` from hiding input from LCP, as `onLCP.ts` listens.) A synthetic
+        /// `pagehide` counts: the SDK's flush that follows sends whatever it is told to;
+        /// `onLCP.ts` ignores untrusted input: a script's click is no user's.
         pub fn install(tracer: &Tracer) -> WebVitals {
-            let navigation = navigation_entry();
-            let document = web_sys::window().and_then(|w| w.document());
-            let flag = |name: &str| (document.as_ref()).is_some_and(|d| get(d, name).is_truthy());
-            let prerendering = flag("prerendering");
-            let activation_start = navigation
-                .as_ref()
-                .map_or(0.0, |e| number(e, "activationStart"));
-            let hidden = !prerendering && document.as_ref().is_some_and(|d| d.hidden());
-            let now = clock::unix_millis(clock::now()) as u64;
-            let mut random = [0_u8; 8];
-            // Without a random source the ids still differ by metric and time; no panic for it.
-            let _ = getrandom::fill(&mut random);
-            let random = u64::from_le_bytes(random);
-            let page = Rc::new(RefCell::new(Page {
+            let init = start();
+            // Leaked: a few dozen bytes once per install, and no copy of them per report.
+            let mut texts = [""; 6];
+            for (i, text) in (3..).zip(&mut texts) {
+                *text = init.get(i).as_string().unwrap_or_default().leak();
+            }
+            let mut page = Page {
                 tracer: tracer.clone(),
-                vitals: Vitals::new(activation_start, hidden),
-                // One id per metric, as `initMetric` makes one per metric instance.
-                ids: Metric::ALL.map(|m| unique_id(now, random.rotate_left(13 * m.index() as u32))),
-                navigation_type: navigation_type(
-                    navigation
-                        .as_ref()
-                        .and_then(|e| get(e, "type").as_string())
-                        .as_deref(),
-                    prerendering || activation_start > 0.0,
-                    flag("wasDiscarded"),
-                ),
+                vitals: Vitals::new(number(&init, 1), number(&init, 2) > 0.0),
+                texts,
                 span: None,
                 previous: None,
-            }));
-            if let Some(entry) = &navigation {
-                page.borrow_mut().emit_ttfb(number(entry, "responseStart"));
-            }
-
-            // The observer's callback gets a `PerformanceObserverEntryList`; it is typed as an
-            // event listener's closure so that the page carries one closure shim, the SDK's.
-            let on_entries = {
-                let page = Rc::clone(&page);
-                Closure::<dyn FnMut(Event)>::new(move |list: Event| {
-                    let entries = list
-                        .unchecked_into::<PerformanceObserverEntryList>()
-                        .get_entries();
-                    if let Ok(mut page) = page.try_borrow_mut() {
-                        page.entries(&entries);
-                    }
-                })
             };
-            let observer = PerformanceObserver::new(on_entries.as_ref()).ok();
-            if let Some(observer) = &observer {
-                for entry_type in ENTRY_TYPES {
-                    let options = Object::new();
-                    set(&options, "type", &JsValue::from_str(entry_type));
-                    set(&options, "buffered", &JsValue::TRUE);
-                    if entry_type == "event" {
-                        let threshold = JsValue::from_f64(super::INP_DURATION_THRESHOLD);
-                        set(&options, "durationThreshold", &threshold);
-                    }
-                    // A browser without the type ignores it (with a console warning).
-                    let _ = observer.observe(&options);
-                }
+            let response_start = number(&init, 0);
+            if response_start > 0.0 {
+                let ttfb = page.vitals.ttfb(response_start);
+                page.emit(ttfb);
             }
-
-            let on_event = {
-                let observer = observer.clone();
-                Closure::<dyn FnMut(Event)>::new(move |event: Event| {
-                    let Ok(mut page) = page.try_borrow_mut() else {
-                        return;
-                    };
-                    if let Some(observer) = &observer {
-                        page.entries(&observer.take_records());
-                    }
-                    match event.type_().as_str() {
-                        // A synthetic `pagehide` counts: the SDK's flush that follows sends
-                        // whatever it is told to.
-                        "pagehide" => page.hidden(event.time_stamp()),
-                        "visibilitychange" if is_hidden() => page.hidden(event.time_stamp()),
-                        // `onLCP.ts` ignores untrusted input: a script's click is no user's.
-                        "keydown" | "click" if event.is_trusted() => {
-                            let lcp = page.vitals.input();
-                            page.emit_all([lcp]);
-                        }
-                        _ => {}
-                    }
-                })
-            };
-            // Capture listeners on `window`: `visibilitychange` capturing through `window` reaches
-            // them before the SDK's listener on `document`, so the ended `pageView` is in that
-            // keepalive flush. `pagehide` is fired at `window` itself, where listeners run in the
-            // order they were added, capture or not (Chromium 156, measured), so the SDK's runs
-            // first: [`Page::hidden`] sends the ended span itself. (Capture also keeps a page's
-            // `stopPropagation` from hiding input from LCP, as `onLCP.ts` listens.)
-            if let Some(window) = web_sys::window() {
-                for event in EVENTS {
-                    let _ = window.add_event_listener_with_callback_and_bool(
-                        event,
-                        on_event.as_ref().unchecked_ref(),
-                        true,
-                    );
-                }
-            }
+            // Typed as an event listener's closure, so that the page carries one closure shim,
+            // the SDK's.
+            let on_record = Closure::<dyn FnMut(Event)>::new(move |record: Event| {
+                page.record(&record.unchecked_into());
+            });
             WebVitals {
-                observer,
-                on_entries,
-                on_event,
+                stop: watch(on_record.as_ref()),
+                _on_record: on_record,
             }
         }
     }
 
     impl Drop for WebVitals {
         fn drop(&mut self) {
-            if let Some(observer) = &self.observer {
-                observer.disconnect();
-            }
-            if let Some(window) = web_sys::window() {
-                for event in EVENTS {
-                    let _ = window.remove_event_listener_with_callback_and_bool(
-                        event,
-                        self.on_event.as_ref().unchecked_ref(),
-                        true,
-                    );
-                }
-            }
-            // `on_entries` goes with `self`; its page (and the open span, which ends) with it.
-            let _ = &self.on_entries;
+            // Then the closure goes, its page with it, and the open span ends.
+            let _ = self.stop.call0(&JsValue::UNDEFINED);
         }
+    }
+
+    /// `array[i]`, 0 when it is no number. Never inlined: one copy of the import calls.
+    #[inline(never)]
+    fn number(array: &Array, i: u32) -> f64 {
+        array.get(i).as_f64().unwrap_or_default()
     }
 
     /// One page view's metrics and the span their reports go on.
     struct Page {
         tracer: Tracer,
         vitals: Vitals,
-        ids: [String; 5],
-        navigation_type: &'static str,
+        /// The navigation type, then the id of each metric, in `Metric::ALL`'s order.
+        texts: [&'static str; 6],
         /// The open `pageView`: started by the first report after the last one ended.
         span: Option<Span>,
         /// The last `pageView` that ended, which the next one links to.
@@ -610,41 +489,35 @@ mod browser {
     }
 
     impl Page {
-        fn entries(&mut self, entries: &Array) {
-            for entry in entries.iter() {
-                let start_time = number(&entry, "startTime");
-                let entry_type = get(&entry, "entryType").as_string().unwrap_or_default();
-                match entry_type.as_str() {
-                    "largest-contentful-paint" => self.vitals.largest_contentful_paint(start_time),
-                    "paint" if get(&entry, "name") == "first-contentful-paint" => {
-                        let fcp = self.vitals.first_contentful_paint(start_time);
-                        self.emit_all([fcp]);
-                    }
-                    "layout-shift" => self.vitals.layout_shift(
-                        start_time,
-                        number(&entry, "value"),
-                        get(&entry, "hadRecentInput").is_truthy(),
-                    ),
-                    "event" | "first-input" => self.vitals.interaction(
-                        number(&entry, "interactionId") as u64,
-                        number(&entry, "duration"),
-                        entry_type == "first-input",
-                    ),
-                    _ => {}
-                }
-            }
-        }
-
-        fn emit_ttfb(&mut self, response_start: f64) {
-            let ttfb = self.vitals.ttfb(response_start);
-            self.emit_all([ttfb]);
+        /// One record of `watch`.
+        fn record(&mut self, record: &Array) {
+            let number = |i| number(record, i);
+            let (kind, time) = (number(0), number(1));
+            let report = if kind == 1.0 {
+                self.vitals.largest_contentful_paint(time);
+                None
+            } else if kind == 2.0 {
+                (self.vitals).layout_shift(time, number(2), number(4) > 0.0);
+                None
+            } else if kind == 3.0 {
+                self.vitals.first_contentful_paint(time)
+            } else if kind == 6.0 {
+                return self.hidden(time, record.get(2).as_f64());
+            } else if kind == 7.0 {
+                self.vitals.input()
+            } else {
+                (self.vitals).interaction(number(3) as u64, number(2), kind == 5.0);
+                None
+            };
+            self.emit(report);
         }
 
         /// The page is hidden: the last reports, then the `pageView` ends.
-        fn hidden(&mut self, time_stamp: f64) {
-            let count = get(&PERFORMANCE.with(JsValue::clone), "interactionCount").as_f64();
-            let reports = self.vitals.hidden(time_stamp, count.map(|n| n as u64));
-            self.emit_all(reports);
+        fn hidden(&mut self, time_stamp: f64, interaction_count: Option<f64>) {
+            let reports = (self.vitals).hidden(time_stamp, interaction_count.map(|n| n as u64));
+            for report in reports {
+                self.emit(report);
+            }
             if let Some(mut span) = self.span.take() {
                 self.previous = Some(span.span_context().clone());
                 span.end();
@@ -655,21 +528,20 @@ mod browser {
             }
         }
 
-        fn emit_all<const N: usize>(&mut self, reports: [Option<Report>; N]) {
-            for report in reports.into_iter().flatten() {
-                let attributes = vec![
-                    KeyValue::new("browser.web_vital.name", report.metric.name()),
-                    KeyValue::new("browser.web_vital.value", report.value),
-                    KeyValue::new("browser.web_vital.delta", report.delta),
-                    KeyValue::new(
-                        "browser.web_vital.id",
-                        self.ids[report.metric.index()].clone(),
-                    ),
-                    KeyValue::new("browser.web_vital.rating", report.rating.as_str()),
-                    KeyValue::new("browser.web_vital.navigation_type", self.navigation_type),
-                ];
-                self.span().add_event("browser.web_vital", attributes);
-            }
+        fn emit(&mut self, report: Option<Report>) {
+            let Some(report) = report else { return };
+            let attributes = vec![
+                KeyValue::new("browser.web_vital.name", report.metric.name()),
+                KeyValue::new("browser.web_vital.value", report.value),
+                KeyValue::new("browser.web_vital.delta", report.delta),
+                KeyValue::new(
+                    "browser.web_vital.id",
+                    self.texts[report.metric.index() + 1],
+                ),
+                KeyValue::new("browser.web_vital.rating", report.rating.as_str()),
+                KeyValue::new("browser.web_vital.navigation_type", self.texts[0]),
+            ];
+            self.span().add_event("browser.web_vital", attributes);
         }
 
         /// The open `pageView`, started if there is none: the first at the navigation's start
@@ -678,47 +550,21 @@ mod browser {
         fn span(&mut self) -> &mut Span {
             let (tracer, previous) = (&self.tracer, &self.previous);
             self.span.get_or_insert_with(|| {
-                let builder = tracer
-                    .span_builder("pageView")
-                    .with_kind(SpanKind::Internal);
-                let builder = match previous {
-                    Some(previous) => {
-                        builder.with_links(vec![Link::with_context(previous.clone())])
-                    }
-                    None => builder.with_start_time(clock::time_origin()),
-                };
-                tracer.build_with_context(builder, &Context::new())
+                // INTERNAL: the SDK's default kind.
+                let mut builder = tracer.span_builder("pageView");
+                // Now is what the SDK takes without a start time; set either way, one call below.
+                builder.start_time = Some(if previous.is_none() {
+                    clock::time_origin()
+                } else {
+                    clock::now()
+                });
+                let mut span = tracer.build_with_context(builder, &Context::new());
+                if let Some(previous) = previous {
+                    span.add_link(previous.clone(), Vec::new());
+                }
+                span
             })
         }
-    }
-
-    /// `performance.getEntriesByType('navigation')[0]` if its `responseStart` is usable
-    /// (`lib/getNavigationEntry.ts`: browsers report 0 for privacy, and buggy values past now).
-    fn navigation_entry() -> Option<JsValue> {
-        let entry = entries_by_type("navigation").get(0);
-        let response_start = number(&entry, "responseStart");
-        let since_origin =
-            clock::unix_millis(clock::now()) - clock::unix_millis(clock::time_origin());
-        (response_start > 0.0 && response_start < since_origin).then_some(entry)
-    }
-
-    fn is_hidden() -> bool {
-        web_sys::window()
-            .and_then(|w| w.document())
-            .is_some_and(|d| d.hidden())
-    }
-
-    fn get(target: &JsValue, key: &str) -> JsValue {
-        Reflect::get(target, &JsValue::from_str(key)).unwrap_or_default()
-    }
-
-    /// A numeric field, 0 when it is missing.
-    fn number(target: &JsValue, key: &str) -> f64 {
-        get(target, key).as_f64().unwrap_or_default()
-    }
-
-    fn set(target: &Object, key: &str, value: &JsValue) {
-        let _ = Reflect::set(target, &JsValue::from_str(key), value);
     }
 }
 
@@ -855,14 +701,14 @@ mod tests {
         for id in 1..=12_u64 {
             interactions.add(id, 40.0 + 10.0 * id as f64, false);
         }
-        assert_eq!(interactions.longest.len(), MAX_INTERACTIONS);
+        assert_eq!(interactions.len, MAX_INTERACTIONS);
         assert_eq!(interactions.longest[0], (12, 160.0));
         assert_eq!(
             interactions.longest[9],
             (3, 70.0),
             "the two shortest were dropped"
         );
-        // Without `interactionCount`: the 12 distinct ids seen, index 0.
+        // Without `interactionCount`: ids 1 to 12 estimate (12 - 1) / 7 + 1 = 2 interactions, index 0.
         assert_eq!(interactions.value(None), Some(160.0));
         assert_eq!(interactions.value(Some(49)), Some(160.0));
         assert_eq!(interactions.value(Some(50)), Some(150.0));
@@ -873,7 +719,7 @@ mod tests {
             "at most the last candidate"
         );
         interactions.add(99, 60.0, false);
-        assert_eq!(interactions.longest.len(), MAX_INTERACTIONS);
+        assert_eq!(interactions.len, MAX_INTERACTIONS);
         assert!(
             !interactions.longest.iter().any(|&(id, _)| id == 99),
             "too short to be kept"
@@ -981,39 +827,5 @@ mod tests {
         );
         background.largest_contentful_paint(10.0);
         assert_eq!(background.hidden(20.0, None), [None; 3]);
-    }
-
-    #[test]
-    fn navigation_types_are_web_vitals_names() {
-        assert_eq!(navigation_type(None, false, false), "navigate");
-        assert_eq!(navigation_type(Some("navigate"), false, false), "navigate");
-        assert_eq!(navigation_type(Some("reload"), false, false), "reload");
-        assert_eq!(
-            navigation_type(Some("back_forward"), false, false),
-            "back-forward"
-        );
-        assert_eq!(navigation_type(Some("navigate"), true, false), "prerender");
-        assert_eq!(navigation_type(Some("reload"), false, true), "restore");
-    }
-
-    #[test]
-    fn ids_are_v5_the_millisecond_time_and_thirteen_digits() {
-        assert_eq!(
-            unique_id(1_677_874_579_383, 0),
-            "v5-1677874579383-1000000000000"
-        );
-        assert_eq!(
-            unique_id(7, u64::MAX),
-            "v5-7-".to_owned() + &(1_000_000_000_000 + u64::MAX % 8_999_999_999_999).to_string()
-        );
-        for random in [1, 8_999_999_999_998, 8_999_999_999_999, u64::MAX / 3] {
-            let id = unique_id(1_764_000_000_000, random);
-            let tail = id.rsplit('-').next().expect("three parts");
-            assert_eq!(tail.len(), 13, "{id}");
-            assert!(tail.bytes().all(|b| b.is_ascii_digit()));
-        }
-        let mut text = String::new();
-        push_decimal(&mut text, 0);
-        assert_eq!(text, "0");
     }
 }
