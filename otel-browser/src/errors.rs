@@ -30,20 +30,45 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use js_sys::Reflect;
+use js_sys::{Array, Function};
 use opentelemetry::{
     Context, KeyValue,
     trace::{Span as _, Status, TraceContextExt as _, Tracer as _},
 };
-use wasm_bindgen::{JsCast as _, JsValue, closure::Closure};
+use wasm_bindgen::{JsCast as _, JsValue, closure::Closure, prelude::wasm_bindgen};
 use web_sys::Event;
 
 use crate::{BrowserTelemetry, Queue, Tracer, clock, transport};
 
+// The window's side, in a snippet (shipped beside the glue as `snippets/otel-browser-…/`): it
+// reads what was thrown where the browser gives it and calls back with `[type, message, stack]`,
+// one import instead of a dozen `Reflect` reads. An `ErrorEvent` carries `error` (and `message`,
+// all a cross-origin script's error gives: "Script error."), a `PromiseRejectionEvent` `reason`,
+// which may be any value.
+#[wasm_bindgen(inline_js = r#"
+const EVENTS = ["error", "unhandledrejection"];
+export function listen(f) {
+  const h = e => {
+    const v = e.type == "error" ? e.error : e.reason, x = v instanceof Error;
+    f([x ? v.name : "Error", x ? v.message : typeof v == "string" ? v : e.message || JSON.stringify(v) || String(v), x && v.stack || ""]);
+  };
+  EVENTS.forEach(t => addEventListener(t, h));
+  return () => EVENTS.forEach(t => removeEventListener(t, h));
+}
+export function stack() { return new Error().stack || ""; }
+"#)]
+extern "C" {
+    /// Listens for errors and rejections; returns what stops it.
+    fn listen(on_error: &Closure<dyn FnMut(Event)>) -> Function;
+    /// The JavaScript stack here.
+    fn stack() -> String;
+}
+
 /// The window's `error` and `unhandledrejection` listener; removed when dropped (the panic hook
 /// stays).
 pub struct Errors {
-    listener: Closure<dyn FnMut(Event)>,
+    _on_error: Closure<dyn FnMut(Event)>,
+    stop: Function,
 }
 
 impl std::fmt::Debug for Errors {
@@ -51,9 +76,6 @@ impl std::fmt::Debug for Errors {
         f.write_str("Errors")
     }
 }
-
-/// The events listened for: an uncaught error, an unhandled rejection.
-const EVENTS: [&str; 2] = ["error", "unhandledrejection"];
 
 impl Errors {
     /// Sets the panic hook (which records the panic, then calls `next`) and listens for
@@ -68,42 +90,35 @@ impl Errors {
                 next(info);
             }));
         }
-        // One listener for both events: an `ErrorEvent` carries `error` (and `message`, all a
-        // cross-origin script's error gives: "Script error."), a `PromiseRejectionEvent` `reason`.
-        let listener = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
-            let error = get(&event, "error");
-            let value = if error.is_undefined() {
-                get(&event, "reason")
-            } else {
-                error
-            };
-            let thrown = thrown(&value, get(&event, "message"));
+        // `FnMut(Event)`, though it gets an array: the closure type the SDK's listeners have, so
+        // the page carries one closure shim for both.
+        let on_error = Closure::<dyn FnMut(Event)>::new(move |thrown: Event| {
+            let thrown: Array = thrown.unchecked_into();
+            let text = |i| thrown.get(i).as_string().unwrap_or_default();
+            let kind = text(0);
             // The trap that follows a recorded panic is the same failure, not a second one.
-            if thrown.kind == "RuntimeError" && PANICKED.swap(false, Ordering::Relaxed) {
+            if kind == "RuntimeError" && PANICKED.swap(false, Ordering::Relaxed) {
                 return;
             }
-            record(&tracer, &queue, thrown, false);
+            let stack = text(2);
+            let error = Thrown {
+                kind: kind.into(),
+                message: text(1),
+                stack: (!stack.is_empty()).then_some(stack),
+            };
+            record(&tracer, &queue, error, false);
         });
-        if let Some(window) = web_sys::window() {
-            for name in EVENTS {
-                let _ = window
-                    .add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
-            }
+        let stop = listen(&on_error);
+        Self {
+            _on_error: on_error,
+            stop,
         }
-        Self { listener }
     }
 }
 
 impl Drop for Errors {
     fn drop(&mut self) {
-        if let Some(window) = web_sys::window() {
-            for name in EVENTS {
-                let _ = window.remove_event_listener_with_callback(
-                    name,
-                    self.listener.as_ref().unchecked_ref(),
-                );
-            }
-        }
+        let _ = self.stop.call0(&JsValue::UNDEFINED);
     }
 }
 
@@ -112,31 +127,6 @@ struct Thrown {
     kind: Cow<'static, str>,
     message: String,
     stack: Option<String>,
-}
-
-fn get(target: &JsValue, key: &str) -> JsValue {
-    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-/// What was thrown: an `Error`'s name, message and stack; anything else as its text (a
-/// rejection may carry any value), or `fallback` when it has none.
-fn thrown(value: &JsValue, fallback: JsValue) -> Thrown {
-    let text = |v: JsValue| v.as_string();
-    if value.is_instance_of::<js_sys::Error>() {
-        return Thrown {
-            kind: text(get(value, "name")).map_or("Error".into(), Cow::Owned),
-            message: text(get(value, "message")).unwrap_or_default(),
-            stack: text(get(value, "stack")),
-        };
-    }
-    let message = text(value.clone())
-        .or_else(|| text(fallback))
-        .unwrap_or_else(|| String::from(js_sys::JSON::stringify(value).unwrap_or_default()));
-    Thrown {
-        kind: "Error".into(),
-        message,
-        stack: None,
-    }
 }
 
 /// A panic was recorded and its trap (`RuntimeError: unreachable`) has not reached the window
@@ -162,7 +152,7 @@ fn panicked(info: &PanicHookInfo<'_>) -> Thrown {
     Thrown {
         kind: "panic".into(),
         message,
-        stack: get(&js_sys::Error::new(""), "stack").as_string(),
+        stack: Some(stack()),
     }
 }
 
