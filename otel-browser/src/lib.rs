@@ -278,11 +278,14 @@ pub fn decimal(n: i64) -> String {
             break;
         }
     }
-    let sign = if n < 0 { "-" } else { "" };
-    let digits = digits.get(at..).unwrap_or_default();
-    sign.chars()
-        .chain(digits.iter().map(|&d| char::from(d)))
-        .collect()
+    let mut text = String::with_capacity(21);
+    if n < 0 {
+        text.push('-');
+    }
+    for &digit in digits.get(at..).unwrap_or_default() {
+        text.push(char::from(digit));
+    }
+    text
 }
 
 fn push_hex(out: &mut String, bytes: &[u8]) {
