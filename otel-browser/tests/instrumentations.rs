@@ -84,6 +84,14 @@ async fn a_traced_fetch_is_a_client_span_with_the_http_conventions() {
         attr(span, "http.response.status_code").as_deref(),
         Some("200")
     );
+    // The exporter's own requests (to the same receiver) are never traced.
+    let every = exported_named(&telemetry, "").await;
+    assert!(
+        every
+            .iter()
+            .all(|s| !attr(s, "url.full").is_some_and(|u| u.ends_with("/v1/traces"))),
+        "an export request was traced"
+    );
     // The allow-listed receiver got this span's context.
     let sent = recorded_request("/api/products").await;
     assert_eq!(
