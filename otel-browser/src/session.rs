@@ -203,16 +203,29 @@ impl Session {
 
 #[cfg(target_arch = "wasm32")]
 mod storage {
+    use wasm_bindgen::prelude::wasm_bindgen;
+
+    // Storage may be missing or refuse (disabled, a private mode's quota): then nothing is
+    // stored, and the session lives in the tab's memory. Two plain functions in a snippet, not
+    // web-sys's `Window` → `Option<Storage>` → `Result<Option<String>>` chain (1 KB less).
+    #[wasm_bindgen(inline_js = r#"
+export function load(key) { try { return localStorage.getItem(key) || ""; } catch (e) { return ""; } }
+export function save(key, value) { try { localStorage.setItem(key, value); } catch (e) {} }
+"#)]
+    extern "C" {
+        #[wasm_bindgen(js_name = load)]
+        fn load_text(key: &str) -> String;
+        #[wasm_bindgen(js_name = save)]
+        fn save_text(key: &str, value: &str);
+    }
+
     /// The stored session, if storage works and holds a well-formed one.
     pub(super) fn load(key: &str) -> Option<super::Stored> {
-        let storage = web_sys::window()?.local_storage().ok()??;
-        super::Stored::parse(&storage.get_item(key).ok()??)
+        super::Stored::parse(&load_text(key))
     }
 
     pub(super) fn save(key: &str, value: &str) {
-        if let Some(Ok(Some(storage))) = web_sys::window().map(|w| w.local_storage()) {
-            let _ = storage.set_item(key, value);
-        }
+        save_text(key, value);
     }
 }
 
