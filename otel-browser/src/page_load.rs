@@ -104,20 +104,11 @@ fn is_wasm(url: &str) -> bool {
     url[..path.unwrap_or(url.len())].ends_with(b".wasm")
 }
 
-/// Which of the resource entries (URL, `fetchStart`) is the module that runs: the last `.wasm`
-/// fetch that started before install. (A `<link rel=preload>` the loader's fetch did not reuse
-/// comes earlier; a module fetched after install is another one.)
-fn running_module<S: AsRef<str>>(
-    resources: impl IntoIterator<Item = (S, f64)>,
-    installed: f64,
-) -> Option<usize> {
-    let mut module = None;
-    for (index, (url, fetch_start)) in resources.into_iter().enumerate() {
-        if is_wasm(url.as_ref()) && fetch_start <= installed {
-            module = Some(index);
-        }
-    }
-    module
+/// Whether the resource entry (URL, `fetchStart`) may be the module that runs: a `.wasm` fetch
+/// that started before install. The module is the last of them: a `<link rel=preload>` the
+/// loader's fetch did not reuse comes earlier; a module fetched after install is another one.
+fn may_run(url: &str, fetch_start: f64, installed: f64) -> bool {
+    is_wasm(url) && fetch_start <= installed
 }
 
 /// The loader's marks, when the page has them (`otel-browser/loader.js`).
@@ -390,11 +381,6 @@ mod browser {
         let navigation = entries_by_type("navigation").get(0);
         let load_event_end = number(&navigation, LOAD_EVENT_END);
         let resources = entries_by_type("resource");
-        let module_index = running_module(
-            (resources.iter()).map(|entry| (text(&entry, NAME), number(&entry, FETCH_START))),
-            installed,
-        );
-        let module = module_index.map(|index| resources.get(index as u32));
         let root = document_load(
             number(&navigation, FETCH_START),
             load_event_end,
@@ -421,10 +407,17 @@ mod browser {
         let cx = Context::new().with_span(span);
 
         fetch_span(tracer, &cx, DOCUMENT_FETCH, &navigation, root, false);
-        for (index, entry) in resources.iter().enumerate() {
-            let is_module = module_index == Some(index);
-            if number(&entry, RESPONSE_END) <= load_event_end || is_module {
+        // The resources that ended by `loadEventEnd`, and every module that may be the running
+        // one (the last of them is), however late it ended.
+        let mut module = None;
+        for entry in resources.iter() {
+            let url = text(&entry, NAME);
+            let may_run = may_run(&url, number(&entry, FETCH_START), installed);
+            if may_run || number(&entry, RESPONSE_END) <= load_event_end {
                 fetch_span(tracer, &cx, RESOURCE_FETCH, &entry, root, true);
+            }
+            if may_run {
+                module = Some(entry);
             }
         }
         let marks = LoaderMarks {
@@ -575,9 +568,15 @@ mod tests {
             ("/web_bg.wasm", 30.0),
             ("/worker_bg.wasm", 90.0),
         ];
-        assert_eq!(running_module(resources, 50.0), Some(2));
-        assert_eq!(running_module(resources[..1].iter().copied(), 50.0), None);
-        assert_eq!(running_module(resources, 1.0), None);
+        let last = |installed| {
+            (resources.iter().enumerate())
+                .filter(|(_, (url, start))| may_run(url, *start, installed))
+                .map(|(index, _)| index)
+                .last()
+        };
+        assert_eq!(last(50.0), Some(2));
+        assert_eq!(last(1.0), None);
+        assert!(!may_run("/style.css", 5.0, 50.0));
     }
 
     #[test]
