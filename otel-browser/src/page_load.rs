@@ -17,10 +17,11 @@
 //! ```
 //!
 //! Span and event names are OpenTelemetry JS's: `documentLoad` carries the navigation's marks
-//! (`fetchStart`, `unloadEventStart` … `loadEventEnd`) and the paint entries (`firstPaint`,
-//! `firstContentfulPaint`) as events, the fetch spans `fetchStart` … `responseEnd`; marks that are
-//! 0 (did not happen: no TLS, no unload, a cross-origin resource without `Timing-Allow-Origin`)
-//! are left out. Attributes follow the browser SIG's model (opentelemetry-browser,
+//! (`fetchStart`, `unloadEventStart` … `loadEventEnd`) as events; marks that are 0 (did not
+//! happen: no unload) are left out. For the page's bytes, and unlike OpenTelemetry JS, there
+//! are no more events: the fetch spans carry no network events (`domainLookupStart` …: about
+//! 90 B gzip) and `documentLoad` no paint events (`firstPaint`, `firstContentfulPaint`: about
+//! 90 B; [`crate::web_vitals`] reports FCP). Attributes follow the browser SIG's model (opentelemetry-browser,
 //! `instrumentation/src/{navigation,resource}-timing/semconv.ts`; semantic-conventions has no
 //! browser timing model yet): `url.full`, `browser.navigation_timing.type`,
 //! `browser.resource_timing.{initiator_type,transfer_size,encoded_body_size,decoded_body_size}`.
@@ -272,19 +273,6 @@ mod browser {
         "loadEventStart",
         LOAD_EVENT_END,
     ];
-    /// The marks of a fetch that OpenTelemetry JS adds to its span as events
-    /// (`sdk-trace-web`'s `addSpanNetworkEvents`).
-    const NETWORK_EVENTS: [&str; 9] = [
-        FETCH_START,
-        "domainLookupStart",
-        "domainLookupEnd",
-        "connectStart",
-        "secureConnectionStart",
-        "connectEnd",
-        "requestStart",
-        RESPONSE_START,
-        RESPONSE_END,
-    ];
     /// The sizes of a fetch: (attribute, `PerformanceResourceTiming` field).
     const SIZES: [(&str, &str); 3] = [
         ("browser.resource_timing.transfer_size", "transferSize"),
@@ -302,7 +290,7 @@ mod browser {
     /// [`rendered`](Self::rendered); dropped without that, the trace has no first-render span.
     #[must_use = "call `rendered()` after the first render"]
     pub struct PageLoad {
-        pending: Option<Rc<Pending>>,
+        pending: Rc<Pending>,
     }
 
     struct Pending {
@@ -338,26 +326,20 @@ mod browser {
                     Closure::<dyn FnMut(Event)>::new(move |_: Event| task.step(Step::Loaded));
                 add_event_listener("pageshow", &listener.into_js_value());
             }
-            PageLoad {
-                pending: Some(pending),
-            }
+            PageLoad { pending }
         }
 
         /// The first render is done: the trace is built now, or when `load` has completed.
-        pub fn rendered(mut self) {
-            self.finish(FirstRender::At(clock::performance_now()));
-        }
-
-        fn finish(&mut self, render: FirstRender) {
-            if let Some(pending) = self.pending.take() {
-                pending.step(Step::Rendered(render));
-            }
+        pub fn rendered(self) {
+            let render = FirstRender::At(clock::performance_now());
+            self.pending.step(Step::Rendered(render));
+            // Then `drop`'s `Skipped` comes second and changes nothing.
         }
     }
 
     impl Drop for PageLoad {
         fn drop(&mut self) {
-            self.finish(FirstRender::Skipped);
+            self.pending.step(Step::Rendered(FirstRender::Skipped));
         }
     }
 
@@ -397,13 +379,6 @@ mod browser {
             "type",
         );
         add_events(&mut span, &navigation, &DOCUMENT_EVENTS);
-        let paint = |name| latest(name, "paint").unwrap_or_default();
-        event(&mut span, "firstPaint", paint("first-paint"));
-        event(
-            &mut span,
-            "firstContentfulPaint",
-            paint("first-contentful-paint"),
-        );
         let cx = Context::new().with_span(span);
 
         fetch_span(tracer, &cx, DOCUMENT_FETCH, &navigation, root, false);
@@ -444,7 +419,7 @@ mod browser {
     }
 
     /// A fetch's span (`documentFetch`, `resourceFetch`): `fetchStart` → `responseEnd` inside
-    /// `root`, with its URL, sizes, initiator (a resource's) and network events.
+    /// `root`, with its URL, sizes and initiator (a resource's).
     fn fetch_span(
         tracer: &Tracer,
         cx: &Context,
@@ -465,7 +440,6 @@ mod browser {
                 "initiatorType",
             );
         }
-        add_events(&mut span, entry, &NETWORK_EVENTS);
         span.end_with_timestamp(clock::from_high_res(timing.end));
     }
 
@@ -486,18 +460,14 @@ mod browser {
     /// The entry's marks named `names`, as events; 0 means the step did not happen.
     fn add_events(span: &mut Span, entry: &JsValue, names: &[&'static str]) {
         for &name in names {
-            event(span, name, number(entry, name));
+            let t = number(entry, name);
+            if t > 0.0 {
+                span.add_event_with_timestamp(name, clock::from_high_res(t), Vec::new());
+            }
         }
     }
 
-    /// An event at `t`, unless `t` is 0: the step did not happen.
-    fn event(span: &mut Span, name: &'static str, t: f64) {
-        if t > 0.0 {
-            span.add_event_with_timestamp(name, clock::from_high_res(t), Vec::new());
-        }
-    }
-
-    /// The `startTime` of the latest entry named `name` of type `entry_type` (a mark, a paint).
+    /// The `startTime` of the latest entry named `name` of type `entry_type` (a loader's mark).
     fn latest(name: &str, entry_type: &str) -> Option<f64> {
         let entries = entries_by_name(name, entry_type);
         let last = entries.length().checked_sub(1)?;
@@ -701,6 +671,12 @@ mod tests {
         assert_eq!(
             stage.after(Step::Rendered(render)),
             (Stage::Built, Some(render))
+        );
+        // `rendered` then the drop: the render that came first counts.
+        let (stage, _) = Stage::Loading.after(Step::Rendered(render));
+        assert_eq!(
+            stage.after(Step::Rendered(FirstRender::Skipped)),
+            (Stage::Rendered(render), None)
         );
         let (stage, build) = Stage::Loading.after(Step::Rendered(FirstRender::Skipped));
         assert_eq!(build, None);
