@@ -539,10 +539,9 @@ mod tests {
             ("/worker_bg.wasm", 90.0),
         ];
         let last = |installed| {
-            (resources.iter().enumerate())
-                .filter(|(_, (url, start))| may_run(url, *start, installed))
+            (resources.iter().enumerate().rev())
+                .find(|(_, (url, start))| may_run(url, *start, installed))
                 .map(|(index, _)| index)
-                .last()
         };
         assert_eq!(last(50.0), Some(2));
         assert_eq!(last(1.0), None);
