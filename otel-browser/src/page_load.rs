@@ -17,10 +17,11 @@
 //! ```
 //!
 //! Span and event names are OpenTelemetry JS's: `documentLoad` carries the navigation's marks
-//! (`fetchStart`, `unloadEventStart` … `loadEventEnd`) and the paint entries (`firstPaint`,
-//! `firstContentfulPaint`) as events, the fetch spans `fetchStart` … `responseEnd`; marks that are
-//! 0 (did not happen: no TLS, no unload, a cross-origin resource without `Timing-Allow-Origin`)
-//! are left out. Attributes follow the browser SIG's model (opentelemetry-browser,
+//! (`fetchStart`, `unloadEventStart` … `loadEventEnd`) as events; marks that are 0 (did not
+//! happen: no unload) are left out. For the page's bytes, and unlike OpenTelemetry JS, there
+//! are no more events: the fetch spans carry no network events (`domainLookupStart` …: about
+//! 90 B gzip) and `documentLoad` no paint events (`firstPaint`, `firstContentfulPaint`: about
+//! 90 B; [`crate::web_vitals`] reports FCP). Attributes follow the browser SIG's model (opentelemetry-browser,
 //! `instrumentation/src/{navigation,resource}-timing/semconv.ts`; semantic-conventions has no
 //! browser timing model yet): `url.full`, `browser.navigation_timing.type`,
 //! `browser.resource_timing.{initiator_type,transfer_size,encoded_body_size,decoded_body_size}`.
@@ -51,6 +52,12 @@ const WASM_INSTANTIATE: &str = "wasm.instantiate";
 const WASM_COMPILE_INSTANTIATE: &str = "wasm.compile_instantiate";
 const FIRST_RENDER: &str = "app.first_render";
 
+/// The later of `a` and `b`; `b` when either is NaN. (One compare: `f64::max`'s NaN rules cost
+/// the page more code.)
+fn later(a: f64, b: f64) -> f64 {
+    if a > b { a } else { b }
+}
+
 /// A stretch of the page's timeline, in milliseconds since `performance.timeOrigin`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Interval {
@@ -64,13 +71,20 @@ impl Interval {
     fn new(start: f64, end: f64) -> Self {
         Self {
             start,
-            end: end.max(start),
+            end: later(start, end),
         }
     }
 
-    /// This interval moved inside `outer` (`max`/`min`, not `clamp`: no panic path in the page).
+    /// This interval moved inside `outer` (compares, not `clamp` or `max`/`min`: no panic path
+    /// and less code in the page; a NaN becomes `outer.start`).
     fn within(self, outer: Interval) -> Self {
-        let inside = |t: f64| t.max(outer.start).min(outer.end);
+        let inside = |t: f64| {
+            if t >= outer.start {
+                if t <= outer.end { t } else { outer.end }
+            } else {
+                outer.start
+            }
+        };
         Self::new(inside(self.start), inside(self.end))
     }
 }
@@ -84,28 +98,18 @@ struct FetchTiming {
     response_end: f64,
 }
 
-/// A resource entry: the entry itself (a `JsValue` in the page), its URL and its timing.
-#[derive(Debug)]
-struct Resource<E> {
-    entry: E,
-    url: String,
-    timing: FetchTiming,
-}
-
 /// Whether `url`'s path names a WebAssembly module (`.wasm`, before any query or fragment).
 fn is_wasm(url: &str) -> bool {
-    url.split(['?', '#'])
-        .next()
-        .is_some_and(|path| path.ends_with(".wasm"))
+    let url = url.as_bytes();
+    let path = url.iter().position(|&b| b == b'?' || b == b'#');
+    url[..path.unwrap_or(url.len())].ends_with(b".wasm")
 }
 
-/// The resource entry of the module that runs: the last `.wasm` fetch that started before
-/// install. (A `<link rel=preload>` the loader's fetch did not reuse comes earlier; a module
-/// fetched after install is another one.)
-fn running_module<E>(resources: &[Resource<E>], installed: f64) -> Option<&Resource<E>> {
-    (resources.iter())
-        .filter(|r| is_wasm(&r.url) && r.timing.fetch_start <= installed)
-        .last()
+/// Whether the resource entry (URL, `fetchStart`) may be the module that runs: a `.wasm` fetch
+/// that started before install. The module is the last of them: a `<link rel=preload>` the
+/// loader's fetch did not reuse comes earlier; a module fetched after install is another one.
+fn may_run(url: &str, fetch_start: f64, installed: f64) -> bool {
+    is_wasm(url) && fetch_start <= installed
 }
 
 /// The loader's marks, when the page has them (`otel-browser/loader.js`).
@@ -124,42 +128,46 @@ struct LoaderMarks {
 /// Without the `wasm.compiled` mark, nothing tells compile from instantiate: one
 /// `wasm.compile_instantiate` span from the first bytes to install. Marks after install, or a
 /// `wasm.compiled` before compiling could start, belong to another module and are ignored.
+///
+/// Four slots, in that order: `wasm.download`, `wasm.compile` (or `wasm.compile_instantiate`),
+/// `wasm.instantiate` and `app.first_render`, each `None` when it has nothing to time (a fixed
+/// array: no allocation, one loop in the page).
 fn wasm_phases(
     module: Option<FetchTiming>,
     marks: LoaderMarks,
     installed: f64,
     first_render: Option<f64>,
-) -> Vec<(&'static str, Interval)> {
-    let mut phases = Vec::with_capacity(4);
+) -> [(&'static str, Option<Interval>); 4] {
     let mut compile_start = marks.compile.filter(|&t| t <= installed);
     if let Some(module) = module {
-        phases.push((
-            WASM_DOWNLOAD,
-            Interval::new(module.fetch_start, module.response_end),
-        ));
         // `responseStart` is 0 for a cross-origin module without `Timing-Allow-Origin`.
-        let first_bytes = module.response_start.max(module.fetch_start);
-        compile_start = Some(compile_start.map_or(first_bytes, |t| t.max(first_bytes)));
+        let first_bytes = later(module.fetch_start, module.response_start);
+        compile_start = Some(compile_start.map_or(first_bytes, |t| later(first_bytes, t)));
     }
     let compiled = (marks.compiled)
         .filter(|&t| t <= installed && compile_start.is_none_or(|start| start <= t));
-    match (compile_start, compiled) {
-        (Some(start), Some(compiled)) => {
-            phases.push((WASM_COMPILE, Interval::new(start, compiled)));
-            phases.push((WASM_INSTANTIATE, Interval::new(compiled, installed)));
-        }
-        (None, Some(compiled)) => {
-            phases.push((WASM_INSTANTIATE, Interval::new(compiled, installed)))
-        }
-        (Some(start), None) => {
-            phases.push((WASM_COMPILE_INSTANTIATE, Interval::new(start, installed)))
-        }
-        (None, None) => {}
-    }
-    if let Some(rendered) = first_render {
-        phases.push((FIRST_RENDER, Interval::new(installed, rendered)));
-    }
-    phases
+    let (compile, compile_end) = match compiled {
+        Some(compiled) => (WASM_COMPILE, compiled),
+        None => (WASM_COMPILE_INSTANTIATE, installed),
+    };
+    [
+        (
+            WASM_DOWNLOAD,
+            module.map(|m| Interval::new(m.fetch_start, m.response_end)),
+        ),
+        (
+            compile,
+            compile_start.map(|start| Interval::new(start, compile_end)),
+        ),
+        (
+            WASM_INSTANTIATE,
+            compiled.map(|compiled| Interval::new(compiled, installed)),
+        ),
+        (
+            FIRST_RENDER,
+            first_render.map(|rendered| Interval::new(installed, rendered)),
+        ),
+    ]
 }
 
 /// The `documentLoad` span: from the navigation's `fetchStart` to `loadEventEnd`, or to install
@@ -170,8 +178,8 @@ fn document_load(
     installed: f64,
     first_render: Option<f64>,
 ) -> Interval {
-    let end = load_event_end.max(installed);
-    Interval::new(fetch_start, first_render.map_or(end, |t| end.max(t)))
+    let end = later(load_event_end, installed);
+    Interval::new(fetch_start, first_render.map_or(end, |t| later(end, t)))
 }
 
 /// Whether the first render happened, and when.
@@ -221,16 +229,16 @@ pub use browser::PageLoad;
 mod browser {
     use std::{cell::Cell, rc::Rc};
 
-    use js_sys::{Array, Promise, Reflect};
+    use js_sys::{Array, Reflect};
     use opentelemetry::{
         Context, KeyValue,
         trace::{Span as _, TraceContextExt as _, Tracer as _},
     };
-    use wasm_bindgen::JsValue;
-    use wasm_bindgen_futures::{JsFuture, spawn_local};
+    use wasm_bindgen::{JsValue, closure::Closure};
+    use web_sys::Event;
 
     use super::*;
-    use crate::{Span, Tracer, clock, transport};
+    use crate::{Span, Tracer, clock};
 
     #[wasm_bindgen::prelude::wasm_bindgen]
     extern "C" {
@@ -240,12 +248,22 @@ mod browser {
         /// `performance.getEntriesByName(name, type)`.
         #[wasm_bindgen(js_namespace = performance, js_name = getEntriesByName)]
         fn entries_by_name(name: &str, entry_type: &str) -> Array;
+        /// The global `addEventListener(type, listener)`: the window's, without a `window`.
+        #[wasm_bindgen(js_name = addEventListener)]
+        fn add_event_listener(event_type: &str, listener: &JsValue);
     }
+
+    const NAME: &str = "name";
+    const FETCH_START: &str = "fetchStart";
+    const RESPONSE_START: &str = "responseStart";
+    const RESPONSE_END: &str = "responseEnd";
+    const LOAD_EVENT_END: &str = "loadEventEnd";
+    const URL_FULL: &str = "url.full";
 
     /// The navigation's marks that OpenTelemetry JS adds to `documentLoad` as events, named as
     /// the `PerformanceNavigationTiming` fields they are read from.
     const DOCUMENT_EVENTS: [&str; 9] = [
-        "fetchStart",
+        FETCH_START,
         "unloadEventStart",
         "unloadEventEnd",
         "domInteractive",
@@ -253,20 +271,7 @@ mod browser {
         "domContentLoadedEventEnd",
         "domComplete",
         "loadEventStart",
-        "loadEventEnd",
-    ];
-    /// The marks of a fetch that OpenTelemetry JS adds to its span as events
-    /// (`sdk-trace-web`'s `addSpanNetworkEvents`).
-    const NETWORK_EVENTS: [&str; 9] = [
-        "fetchStart",
-        "domainLookupStart",
-        "domainLookupEnd",
-        "connectStart",
-        "secureConnectionStart",
-        "connectEnd",
-        "requestStart",
-        "responseStart",
-        "responseEnd",
+        LOAD_EVENT_END,
     ];
     /// The sizes of a fetch: (attribute, `PerformanceResourceTiming` field).
     const SIZES: [(&str, &str); 3] = [
@@ -285,7 +290,7 @@ mod browser {
     /// [`rendered`](Self::rendered); dropped without that, the trace has no first-render span.
     #[must_use = "call `rendered()` after the first render"]
     pub struct PageLoad {
-        pending: Option<Rc<Pending>>,
+        pending: Rc<Pending>,
     }
 
     struct Pending {
@@ -299,37 +304,42 @@ mod browser {
         /// wasm-bindgen calls right after instantiating the module, so that now is the moment
         /// instantiation ended (taken as [`clock::now`] is, in the performance timeline's
         /// milliseconds).
+        ///
+        /// The `load` event has completed at once when the navigation's `loadEventEnd` is set
+        /// already; else at the window's first `pageshow`, which the browser fires right after
+        /// setting `loadEventEnd` (HTML, "The end": load event start time, `load`, load event end
+        /// time, then `pageshow`, in one task). OpenTelemetry JS waits a `setTimeout(0)` after
+        /// `load` for the same mark; `pageshow` needs no timer.
         pub fn install(tracer: &Tracer) -> PageLoad {
             let pending = Rc::new(Pending {
                 tracer: tracer.clone(),
                 installed: clock::performance_now(),
                 stage: Cell::new(Stage::Loading),
             });
-            let task = Rc::clone(&pending);
-            spawn_local(async move {
-                document_loaded().await;
-                task.step(Step::Loaded);
-            });
-            PageLoad {
-                pending: Some(pending),
+            if number(&entries_by_type("navigation").get(0), LOAD_EVENT_END) > 0.0 {
+                pending.step(Step::Loaded);
+            } else {
+                let task = Rc::clone(&pending);
+                // Kept for the page's life: a later `pageshow` (back/forward cache) finds the
+                // trace built and does nothing.
+                let listener =
+                    Closure::<dyn FnMut(Event)>::new(move |_: Event| task.step(Step::Loaded));
+                add_event_listener("pageshow", &listener.into_js_value());
             }
+            PageLoad { pending }
         }
 
         /// The first render is done: the trace is built now, or when `load` has completed.
-        pub fn rendered(mut self) {
-            self.finish(FirstRender::At(clock::performance_now()));
-        }
-
-        fn finish(&mut self, render: FirstRender) {
-            if let Some(pending) = self.pending.take() {
-                pending.step(Step::Rendered(render));
-            }
+        pub fn rendered(self) {
+            let render = FirstRender::At(clock::performance_now());
+            self.pending.step(Step::Rendered(render));
+            // Then `drop`'s `Skipped` comes second and changes nothing.
         }
     }
 
     impl Drop for PageLoad {
         fn drop(&mut self) {
-            self.finish(FirstRender::Skipped);
+            self.pending.step(Step::Rendered(FirstRender::Skipped));
         }
     }
 
@@ -347,164 +357,104 @@ mod browser {
         }
     }
 
-    /// Resolves when the `load` event has completed: at once when `document.readyState` is
-    /// already "complete"; else after `load` and a `setTimeout(0)`, since `loadEventEnd` is set
-    /// only after the event's listeners have run (Navigation Timing 2, "mark document load
-    /// timing"), as OpenTelemetry JS waits for it. The promises' own `resolve` are the listener
-    /// and the timer's handler: no closure of ours is kept.
-    async fn document_loaded() {
-        let Some(window) = web_sys::window() else {
-            return;
-        };
-        if window
-            .document()
-            .is_some_and(|d| d.ready_state() == "complete")
-        {
-            return;
-        }
-        let load = Promise::new(&mut |resolve, _reject| {
-            let _ = window.add_event_listener_with_callback("load", &resolve);
-        });
-        let _ = JsFuture::from(load).await;
-        let tick = Promise::new(&mut |resolve, _reject| {
-            transport::set_timeout(&resolve, 0);
-        });
-        let _ = JsFuture::from(tick).await;
-    }
-
     /// Builds and ends the whole trace.
+    #[inline(never)]
     fn trace(tracer: &Tracer, installed: f64, first_render: Option<f64>) {
         let navigation = entries_by_type("navigation").get(0);
-        let load_event_end = number(&navigation, "loadEventEnd");
-        let resources: Vec<Resource<JsValue>> = (entries_by_type("resource").iter())
-            .map(|entry| Resource {
-                url: text(&entry, "name").unwrap_or_default(),
-                timing: FetchTiming {
-                    fetch_start: number(&entry, "fetchStart"),
-                    response_start: number(&entry, "responseStart"),
-                    response_end: number(&entry, "responseEnd"),
-                },
-                entry,
-            })
-            .collect();
-        let module = running_module(&resources, installed);
-        let marks = LoaderMarks {
-            compile: mark(COMPILE_MARK),
-            compiled: mark(COMPILED_MARK),
-        };
+        let load_event_end = number(&navigation, LOAD_EVENT_END);
+        let resources = entries_by_type("resource");
         let root = document_load(
-            number(&navigation, "fetchStart"),
+            number(&navigation, FETCH_START),
             load_event_end,
             installed,
             first_render,
         );
 
-        let url = text(&navigation, "name").unwrap_or_default();
-        let mut attributes = vec![KeyValue::new("url.full", url.clone())];
-        if let Some(kind) = text(&navigation, "type") {
-            attributes.push(KeyValue::new("browser.navigation_timing.type", kind));
-        }
-        let mut span = start(
-            tracer,
-            &Context::new(),
-            DOCUMENT_LOAD,
-            root.start,
-            attributes,
+        let mut span = start(tracer, &Context::new(), DOCUMENT_LOAD, root.start);
+        text_attribute(&mut span, URL_FULL, &navigation, NAME);
+        text_attribute(
+            &mut span,
+            "browser.navigation_timing.type",
+            &navigation,
+            "type",
         );
         add_events(&mut span, &navigation, &DOCUMENT_EVENTS);
-        for paint in entries_by_type("paint").iter() {
-            let name = match text(&paint, "name").as_deref() {
-                Some("first-paint") => "firstPaint",
-                Some("first-contentful-paint") => "firstContentfulPaint",
-                _ => continue,
-            };
-            let at = clock::from_high_res(number(&paint, "startTime"));
-            span.add_event_with_timestamp(name, at, Vec::new());
-        }
         let cx = Context::new().with_span(span);
 
-        fetch_span(
-            tracer,
-            &cx,
-            DOCUMENT_FETCH,
-            &navigation,
-            url,
-            root,
-            Vec::new(),
-        );
-        for resource in &resources {
-            let is_module = module.is_some_and(|m| std::ptr::eq(m, resource));
-            if resource.timing.response_end <= load_event_end || is_module {
-                let initiator = text(&resource.entry, "initiatorType").unwrap_or_default();
-                let extra = vec![KeyValue::new(
-                    "browser.resource_timing.initiator_type",
-                    initiator,
-                )];
-                let url = resource.url.clone();
-                fetch_span(
-                    tracer,
-                    &cx,
-                    RESOURCE_FETCH,
-                    &resource.entry,
-                    url,
-                    root,
-                    extra,
-                );
+        fetch_span(tracer, &cx, DOCUMENT_FETCH, &navigation, root, false);
+        // The resources that ended by `loadEventEnd`, and every module that may be the running
+        // one (the last of them is), however late it ended.
+        let mut module = None;
+        for entry in resources.iter() {
+            let url = text(&entry, NAME);
+            let may_run = may_run(&url, number(&entry, FETCH_START), installed);
+            if may_run || number(&entry, RESPONSE_END) <= load_event_end {
+                fetch_span(tracer, &cx, RESOURCE_FETCH, &entry, root, true);
+            }
+            if may_run {
+                module = Some(entry);
             }
         }
-        let phases = wasm_phases(module.map(|m| m.timing), marks, installed, first_render);
-        for (name, interval) in phases {
+        let marks = LoaderMarks {
+            compile: latest(COMPILE_MARK, "mark"),
+            compiled: latest(COMPILED_MARK, "mark"),
+        };
+        let timing = module.as_ref().map(|m| FetchTiming {
+            fetch_start: number(m, FETCH_START),
+            response_start: number(m, RESPONSE_START),
+            response_end: number(m, RESPONSE_END),
+        });
+        let phases = wasm_phases(timing, marks, installed, first_render);
+        for (index, (name, interval)) in phases.into_iter().enumerate() {
+            let Some(interval) = interval else { continue };
             let interval = interval.within(root);
-            let attributes = match module {
-                Some(module) if name == WASM_DOWNLOAD => sizes(&module.entry, module.url.clone()),
-                _ => Vec::new(),
-            };
-            start(tracer, &cx, name, interval.start, attributes)
-                .end_with_timestamp(clock::from_high_res(interval.end));
+            let mut span = start(tracer, &cx, name, interval.start);
+            // The first phase, `wasm.download`, is the module's fetch.
+            if let (0, Some(module)) = (index, &module) {
+                fetch_attributes(&mut span, module);
+            }
+            span.end_with_timestamp(clock::from_high_res(interval.end));
         }
         cx.span().end_with_timestamp(clock::from_high_res(root.end));
     }
 
     /// A fetch's span (`documentFetch`, `resourceFetch`): `fetchStart` → `responseEnd` inside
-    /// `root`, with its URL, sizes and network events.
+    /// `root`, with its URL, sizes and initiator (a resource's).
     fn fetch_span(
         tracer: &Tracer,
         cx: &Context,
         name: &'static str,
         entry: &JsValue,
-        url: String,
         root: Interval,
-        extra: Vec<KeyValue>,
+        resource: bool,
     ) {
-        let timing = Interval::new(number(entry, "fetchStart"), number(entry, "responseEnd"));
+        let timing = Interval::new(number(entry, FETCH_START), number(entry, RESPONSE_END));
         let timing = timing.within(root);
-        let mut attributes = sizes(entry, url);
-        attributes.extend(extra);
-        let mut span = start(tracer, cx, name, timing.start, attributes);
-        add_events(&mut span, entry, &NETWORK_EVENTS);
+        let mut span = start(tracer, cx, name, timing.start);
+        fetch_attributes(&mut span, entry);
+        if resource {
+            text_attribute(
+                &mut span,
+                "browser.resource_timing.initiator_type",
+                entry,
+                "initiatorType",
+            );
+        }
         span.end_with_timestamp(clock::from_high_res(timing.end));
     }
 
-    fn start(
-        tracer: &Tracer,
-        cx: &Context,
-        name: &'static str,
-        at: f64,
-        attributes: Vec<KeyValue>,
-    ) -> Span {
+    fn start(tracer: &Tracer, cx: &Context, name: &'static str, at: f64) -> Span {
         (tracer.span_builder(name))
             .with_start_time(clock::from_high_res(at))
-            .with_attributes(attributes)
             .start_with_context(tracer, cx)
     }
 
     /// `url.full` and the sizes of a fetch, as whole bytes.
-    fn sizes(entry: &JsValue, url: String) -> Vec<KeyValue> {
-        let mut attributes = vec![KeyValue::new("url.full", url)];
+    fn fetch_attributes(span: &mut Span, entry: &JsValue) {
+        text_attribute(span, URL_FULL, entry, NAME);
         for (key, field) in SIZES {
-            attributes.push(KeyValue::new(key, number(entry, field) as i64));
+            span.set_attribute(KeyValue::new(key, number(entry, field) as i64));
         }
-        attributes
     }
 
     /// The entry's marks named `names`, as events; 0 means the step did not happen.
@@ -517,11 +467,11 @@ mod browser {
         }
     }
 
-    /// The latest `performance.mark(name)`.
-    fn mark(name: &str) -> Option<f64> {
-        let marks = entries_by_name(name, "mark");
-        let last = marks.length().checked_sub(1)?;
-        Some(number(&marks.get(last), "startTime"))
+    /// The `startTime` of the latest entry named `name` of type `entry_type` (a loader's mark).
+    fn latest(name: &str, entry_type: &str) -> Option<f64> {
+        let entries = entries_by_name(name, entry_type);
+        let last = entries.length().checked_sub(1)?;
+        Some(number(&entries.get(last), "startTime"))
     }
 
     /// A number field of a performance entry, read with `Reflect` (less glue than web-sys's
@@ -532,11 +482,16 @@ mod browser {
             .unwrap_or_default()
     }
 
-    /// A string field of a performance entry.
-    fn text(entry: &JsValue, key: &str) -> Option<String> {
-        Reflect::get(entry, &JsValue::from_str(key))
-            .ok()?
-            .as_string()
+    /// The string field `field` of a performance entry as the attribute `key`.
+    fn text_attribute(span: &mut Span, key: &'static str, entry: &JsValue, field: &str) {
+        span.set_attribute(KeyValue::new(key, text(entry, field)));
+    }
+
+    /// A string field of a performance entry; empty when missing.
+    fn text(entry: &JsValue, key: &str) -> String {
+        (Reflect::get(entry, &JsValue::from_str(key)).ok())
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
     }
 }
 
@@ -544,16 +499,16 @@ mod browser {
 mod tests {
     use super::*;
 
-    fn resource(url: &str, fetch_start: f64) -> Resource<()> {
-        Resource {
-            entry: (),
-            url: url.to_owned(),
-            timing: FetchTiming {
-                fetch_start,
-                response_start: fetch_start + 1.0,
-                response_end: fetch_start + 2.0,
-            },
-        }
+    /// The phases that time something.
+    fn timed(
+        module: Option<FetchTiming>,
+        marks: LoaderMarks,
+        installed: f64,
+        first_render: Option<f64>,
+    ) -> Vec<(&'static str, Interval)> {
+        (wasm_phases(module, marks, installed, first_render).into_iter())
+            .filter_map(|(name, interval)| Some((name, interval?)))
+            .collect()
     }
 
     fn names(phases: &[(&'static str, Interval)]) -> Vec<&'static str> {
@@ -578,15 +533,19 @@ mod tests {
     #[test]
     fn the_running_module_is_the_last_wasm_fetched_before_install() {
         let resources = [
-            resource("/style.css", 5.0),
-            resource("/web_bg.wasm", 10.0),
-            resource("/web_bg.wasm", 30.0),
-            resource("/worker_bg.wasm", 90.0),
+            ("/style.css", 5.0),
+            ("/web_bg.wasm", 10.0),
+            ("/web_bg.wasm", 30.0),
+            ("/worker_bg.wasm", 90.0),
         ];
-        let module = running_module(&resources, 50.0).expect("a module");
-        assert_eq!(module.timing.fetch_start, 30.0);
-        assert!(running_module(&resources[..1], 50.0).is_none());
-        assert!(running_module(&resources, 1.0).is_none());
+        let last = |installed| {
+            (resources.iter().enumerate().rev())
+                .find(|(_, (url, start))| may_run(url, *start, installed))
+                .map(|(index, _)| index)
+        };
+        assert_eq!(last(50.0), Some(2));
+        assert_eq!(last(1.0), None);
+        assert!(!may_run("/style.css", 5.0, 50.0));
     }
 
     #[test]
@@ -595,7 +554,7 @@ mod tests {
             compile: Some(125.0),
             compiled: Some(200.0),
         };
-        let phases = wasm_phases(Some(MODULE), marks, 230.0, Some(260.0));
+        let phases = timed(Some(MODULE), marks, 230.0, Some(260.0));
         assert_eq!(
             names(&phases),
             [WASM_DOWNLOAD, WASM_COMPILE, WASM_INSTANTIATE, FIRST_RENDER]
@@ -618,7 +577,7 @@ mod tests {
             compile,
             compiled: Some(200.0),
         };
-        let start = |marks| wasm_phases(Some(MODULE), marks, 230.0, None)[1].1.start;
+        let start = |marks| timed(Some(MODULE), marks, 230.0, None)[1].1.start;
         assert_eq!(start(compiled(None)), 120.0, "responseStart");
         assert_eq!(start(compiled(Some(110.0))), 120.0, "not before the bytes");
         assert_eq!(start(compiled(Some(190.0))), 190.0, "a preloaded module");
@@ -626,7 +585,7 @@ mod tests {
             response_start: 0.0,
             ..MODULE
         };
-        let phases = wasm_phases(Some(no_response_start), compiled(None), 230.0, None);
+        let phases = timed(Some(no_response_start), compiled(None), 230.0, None);
         assert_eq!(
             phases[1].1.start, 100.0,
             "fetchStart without Timing-Allow-Origin"
@@ -635,7 +594,7 @@ mod tests {
 
     #[test]
     fn without_the_compiled_mark_one_span_stands_for_compile_and_instantiate() {
-        let phases = wasm_phases(Some(MODULE), LoaderMarks::default(), 230.0, Some(260.0));
+        let phases = timed(Some(MODULE), LoaderMarks::default(), 230.0, Some(260.0));
         assert_eq!(
             names(&phases),
             [WASM_DOWNLOAD, WASM_COMPILE_INSTANTIATE, FIRST_RENDER]
@@ -649,13 +608,13 @@ mod tests {
             compile: Some(300.0),
             compiled: Some(310.0),
         };
-        let phases = wasm_phases(Some(MODULE), after_install, 230.0, None);
+        let phases = timed(Some(MODULE), after_install, 230.0, None);
         assert_eq!(names(&phases), [WASM_DOWNLOAD, WASM_COMPILE_INSTANTIATE]);
         let before_the_bytes = LoaderMarks {
             compile: None,
             compiled: Some(110.0),
         };
-        let phases = wasm_phases(Some(MODULE), before_the_bytes, 230.0, None);
+        let phases = timed(Some(MODULE), before_the_bytes, 230.0, None);
         assert_eq!(names(&phases), [WASM_DOWNLOAD, WASM_COMPILE_INSTANTIATE]);
     }
 
@@ -666,17 +625,12 @@ mod tests {
             compiled: Some(200.0),
         };
         assert_eq!(
-            names(&wasm_phases(None, compiled, 230.0, None)),
+            names(&timed(None, compiled, 230.0, None)),
             [WASM_INSTANTIATE]
         );
-        assert!(wasm_phases(None, LoaderMarks::default(), 230.0, None).is_empty());
+        assert!(timed(None, LoaderMarks::default(), 230.0, None).is_empty());
         assert_eq!(
-            names(&wasm_phases(
-                None,
-                LoaderMarks::default(),
-                230.0,
-                Some(240.0)
-            )),
+            names(&timed(None, LoaderMarks::default(), 230.0, Some(240.0))),
             [FIRST_RENDER]
         );
     }
@@ -716,6 +670,12 @@ mod tests {
         assert_eq!(
             stage.after(Step::Rendered(render)),
             (Stage::Built, Some(render))
+        );
+        // `rendered` then the drop: the render that came first counts.
+        let (stage, _) = Stage::Loading.after(Step::Rendered(render));
+        assert_eq!(
+            stage.after(Step::Rendered(FirstRender::Skipped)),
+            (Stage::Rendered(render), None)
         );
         let (stage, build) = Stage::Loading.after(Step::Rendered(FirstRender::Skipped));
         assert_eq!(build, None);
