@@ -22,12 +22,13 @@ size() {
   local label=$1 dist=$2 budget=$3 target=$4 wasm js wasm_gz js_gz total loader snippet
   # The dist also holds otel-browser's module loader (`loader-<hash>.js`, reported apart: it
   # stands for trunk's inline loader script, which was never counted): the glue is the other
-  # script, with the JS snippets of the module's crates (`snippets/…`, counted with it).
+  # script, with the JS snippets it imports (`snippets/…`, counted with it).
   wasm=$(ls "$dist"/*_bg.wasm) js=$(ls "$dist"/*.js | grep -v '/loader-[^/]*\.js$')
   wasm_gz=$(gzip -9c "$wasm" | wc -c) js_gz=$(gzip -9c "$js" | wc -c)
+  # wasm-bindgen writes every linked crate's snippets; the browser fetches those the glue imports.
   while IFS= read -r snippet; do
-    js_gz=$((js_gz + $(gzip -9c "$snippet" | wc -c)))
-  done < <(find "$dist" -path '*/snippets/*' -name '*.js' 2>/dev/null)
+    js_gz=$((js_gz + $(gzip -9c "$dist/$snippet" | wc -c)))
+  done < <(grep -o "snippets/[^'\"]*\.js" "$js" | sort -u)
   total=$((wasm_gz + js_gz))
   printf '%s: wasm %s B (gzip %s B), js %s B (gzip %s B), total gzip %s B (budget %s B, target %s B: %s)\n' \
     "$label" "$(wc -c < "$wasm")" "$wasm_gz" "$(wc -c < "$js")" "$js_gz" "$total" "$budget" \
