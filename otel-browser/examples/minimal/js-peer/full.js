@@ -85,7 +85,7 @@ export const tracer = trace.getTracer('otel-js-full');
 let pageView;
 
 function startPageView() {
-  pageView = tracer.startSpan('page_view', { attributes: { 'url.full': location.href } });
+  pageView = tracer.startSpan('pageView', { attributes: { 'url.full': location.href } });
 }
 
 startPageView();
