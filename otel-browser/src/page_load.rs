@@ -1,9 +1,26 @@
 //! The page-load trace, with the Rust/WASM phases no other tool shows.
 //!
 //! [`PageLoad::install`], first thing in the app's `#[wasm_bindgen(start)]`, and
-//! [`PageLoad::rendered`] after the first render. Once the document's `load` event has completed
-//! and the page has rendered (or the `PageLoad` was dropped without rendering), it builds one
-//! trace from the browser's performance timeline, as OpenTelemetry JS's
+//! [`PageLoad::rendered`] after the first render:
+//!
+//! ```ignore
+//! # // wasm32 only: the browser tests (tests/page_load.rs) run it.
+//! #[wasm_bindgen(start)]
+//! fn start() {
+//!     let telemetry = otel_browser::BrowserTelemetry::install(Default::default());
+//!     let page_load = otel_browser::page_load::PageLoad::install(&telemetry.tracer("my-app"));
+//!     render_the_app();
+//!     page_load.rendered();
+//! }
+//! ```
+//!
+//! With trunk, the loader goes in `index.html` (`<script data-trunk type="module"
+//! src="…/otel-browser/loader.js">`) and `Trunk.toml` hands it the module's URLs (`pattern_script`,
+//! as `examples/minimal/Trunk.toml` does).
+//!
+//! Once the document's `load` event has completed and the page has rendered (or the `PageLoad`
+//! was dropped without rendering), it builds one trace from the browser's performance timeline,
+//! as OpenTelemetry JS's
 //! `@opentelemetry/instrumentation-document-load` does (0.59: `_collectPerformance`):
 //!
 //! ```text

@@ -4,6 +4,12 @@
 //! Opt-in: nothing else in the crate refers to this module, so a page that never calls
 //! [`WebVitals::install`] ships none of it.
 //!
+//! ```ignore
+//! # // wasm32 only: the browser tests (tests/web_vitals.rs) run it.
+//! let vitals = otel_browser::web_vitals::WebVitals::install(&telemetry.tracer("my-app"));
+//! // Keep `vitals` for the page's life: it owns the observer and the listeners.
+//! ```
+//!
 //! Each report follows the semantic conventions' `browser.web_vital` event (semantic-conventions
 //! `model/browser/events.yaml`, `registry.yaml`; status: development): `browser.web_vital.name`
 //! (`lcp`, `cls`, `inp`, `fcp`, `ttfb`), `.value` and `.delta` (doubles), `.id` (one per metric
