@@ -1,10 +1,9 @@
 //! The browser side: `fetch` for sends, timers for the schedule, page-lifecycle listeners for the
 //! last flush. Nothing here throws into the page or blocks it: a failed send is counted and dropped.
 
-use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
-use web_sys::{AbortSignal, Event, Response};
+use web_sys::Event;
 
 use crate::processor::{Batch, Queue, Wake};
 
@@ -12,15 +11,27 @@ use crate::processor::{Batch, Queue, Wake};
 // glue than web-sys's typed paths (BENCHMARKS.md, "Page size").
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
-    /// `fetch(url, init)`.
-    #[wasm_bindgen(js_name = fetch)]
-    fn fetch_with_init(url: &str, init: &JsValue) -> js_sys::Promise;
     /// `setTimeout(handler, delay)`.
     #[wasm_bindgen(js_name = setTimeout)]
     pub(crate) fn set_timeout(handler: &JsValue, delay: u32) -> JsValue;
     /// `navigator.userAgent`.
     #[wasm_bindgen(thread_local_v2, js_namespace = navigator, js_name = userAgent)]
     static USER_AGENT: JsValue;
+}
+
+// The export request, in a snippet (shipped beside the glue as `snippets/otel-browser-…/`): its
+// options are a literal there, where from Rust each option, the headers object, the body's copy,
+// the signal and `Response.ok` took glue of their own (BENCHMARKS.md, "Page size"). It copies the
+// body out of the module's memory before it returns (the view is not valid after), resolves when
+// the collector accepted the body, and rejects on a network error, an error status or the timeout
+// (an `async` function: it never throws). `application/x-protobuf` is `otlp_wire::CONTENT_TYPE`.
+#[wasm_bindgen::prelude::wasm_bindgen(
+    inline_js = r#"export async function post(u,b,k,t){if(!(await fetch(u,{method:"POST",headers:{"content-type":"application/x-protobuf"},body:b.slice(),keepalive:k,signal:AbortSignal.timeout(t)})).ok)throw 0}"#
+)]
+extern "C" {
+    /// `POST`s `body` to `url`; the promise resolves when the answer is a success.
+    #[wasm_bindgen(js_name = post)]
+    fn post_js(url: &str, body: &[u8], keepalive: bool, timeout_ms: u32) -> js_sys::Promise;
 }
 
 /// Acts on what a queued span asked for.
@@ -110,32 +121,16 @@ async fn send(queue: Queue, mut batch: Batch, how: SendMode) {
 }
 
 async fn post(batch: &Batch, keepalive: bool) -> bool {
-    // The request's options and headers as plain objects: `fetch` takes them so, and they need no
-    // per-member glue (BENCHMARKS.md, "Page size").
-    let headers = Object::new();
-    let init = Object::new();
-    let set = |target: &Object, key: &str, value: &JsValue| {
-        Reflect::set(target, &JsValue::from_str(key), value).is_ok()
-    };
-    // A collector that accepts and never answers must not hold a send (and the queue) forever.
-    let signal = AbortSignal::timeout_with_u32(SEND_TIMEOUT_MS);
-    let ready = set(
-        &headers,
-        "content-type",
-        &JsValue::from_str(otlp_wire::CONTENT_TYPE),
-    ) && set(&init, "method", &JsValue::from_str("POST"))
-        && set(&init, "headers", &headers)
-        && set(&init, "signal", &signal)
-        && set(&init, "body", &Uint8Array::from(batch.body.as_slice()))
-        && (!keepalive || set(&init, "keepalive", &JsValue::TRUE));
-    if !ready {
-        return false;
-    }
-    match JsFuture::from(fetch_with_init(&batch.endpoint, &init)).await {
-        // `fetch` resolves to a `Response`, always.
-        Ok(response) => response.unchecked_into::<Response>().ok(),
-        Err(_) => false,
-    }
+    // A collector that accepts and never answers must not hold a send (and the queue) forever:
+    // the request is aborted after `SEND_TIMEOUT_MS`.
+    JsFuture::from(post_js(
+        &batch.endpoint,
+        &batch.body,
+        keepalive,
+        SEND_TIMEOUT_MS,
+    ))
+    .await
+    .is_ok()
 }
 
 /// `navigator.userAgent`, for the resource.
