@@ -49,7 +49,11 @@ pub(crate) fn wake(queue: &Queue, wake: Wake) {
             });
             set_timeout(
                 &flush.into_js_value(),
-                u32::try_from(delay.as_millis()).unwrap_or(u32::MAX),
+                // Not `as_millis`, a u128.
+                u32::try_from(delay.as_secs())
+                    .unwrap_or(u32::MAX / 1000)
+                    .saturating_mul(1000)
+                    .saturating_add(delay.subsec_millis()),
             );
         }
         Wake::Now => {

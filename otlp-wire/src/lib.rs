@@ -344,9 +344,10 @@ impl Writer {
     #[cfg_attr(not(target_arch = "wasm32"), inline)]
     #[cfg_attr(target_arch = "wasm32", inline(never))]
     fn time(&mut self, field: u32, time: SystemTime) {
-        let nanos = time
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        // In u64, saturating (the year 2554 and after): `as_nanos` is a u128.
+        let nanos = time.duration_since(UNIX_EPOCH).map_or(0, |d| {
+            (d.as_secs().saturating_mul(1_000_000_000)).saturating_add(u64::from(d.subsec_nanos()))
+        });
         self.fixed64(field, nanos);
     }
 
