@@ -43,9 +43,7 @@ pub(crate) fn wake(queue: &Queue, wake: Wake) {
             // An event listener's closure type, though a timer calls it: the page then carries
             // one closure shim, the listeners', not a second one for `FnOnce` (BENCHMARKS.md).
             let flush = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
-                if let Some(batch) = queue.take_batch(false) {
-                    spawn_local(send(queue.clone(), batch, SendMode::ThenTheRest));
-                }
+                send_next(&queue, SendMode::ThenTheRest);
             });
             set_timeout(
                 &flush.into_js_value(),
@@ -56,11 +54,16 @@ pub(crate) fn wake(queue: &Queue, wake: Wake) {
                     .saturating_add(delay.subsec_millis()),
             );
         }
-        Wake::Now => {
-            if let Some(batch) = queue.take_batch(false) {
-                spawn_local(send(queue.clone(), batch, SendMode::One));
-            }
-        }
+        Wake::Now => send_next(queue, SendMode::One),
+    }
+}
+
+/// Starts sending the next batch, if one waits. Out of line: one copy of the batch's take and
+/// of the send's spawn for the timer and for a full batch.
+#[inline(never)]
+fn send_next(queue: &Queue, how: SendMode) {
+    if let Some(batch) = queue.take_batch(false) {
+        spawn_local(send(queue.clone(), batch, how));
     }
 }
 
