@@ -26,12 +26,19 @@ extern "C" {
 // the collector accepted the body, and rejects on a network error, an error status or the timeout
 // (an `async` function: it never throws). `application/x-protobuf` is `otlp_wire::CONTENT_TYPE`.
 #[wasm_bindgen::prelude::wasm_bindgen(
-    inline_js = r#"export async function post(u,b,k,t){if(!(await fetch(u,{method:"POST",headers:{"content-type":"application/x-protobuf"},body:b.slice(),keepalive:k,signal:AbortSignal.timeout(t)})).ok)throw 0}"#
+    inline_js = r#"export async function post(u,b,k,t){if(!(await fetch(u,{method:"POST",headers:{"content-type":"application/x-protobuf"},body:b.slice(),keepalive:k,signal:AbortSignal.timeout(t)})).ok)throw 0}
+export function listen(f){if(typeof document>"u")return()=>{};const d=document,v=e=>{d.hidden&&f(e)};addEventListener("pagehide",f);d.addEventListener("visibilitychange",v);return()=>{removeEventListener("pagehide",f);d.removeEventListener("visibilitychange",v)}}
+export function unlisten(r){r()}"#
 )]
 extern "C" {
     /// `POST`s `body` to `url`; the promise resolves when the answer is a success.
     #[wasm_bindgen(js_name = post)]
     fn post_js(url: &str, body: &[u8], keepalive: bool, timeout_ms: u32) -> js_sys::Promise;
+    /// Calls `on_hide` on `pagehide` and when the document becomes hidden (nothing in a worker);
+    /// returns what [`unlisten`] takes to remove both listeners.
+    fn listen(on_hide: &JsValue) -> JsValue;
+    /// Removes the listeners [`listen`] added.
+    fn unlisten(remove: &JsValue);
 }
 
 /// Acts on what a queued span asked for.
@@ -145,56 +152,25 @@ pub(crate) fn user_agent() -> Option<String> {
     USER_AGENT.with(|agent| agent.as_string())
 }
 
-/// The `pagehide` and `visibilitychange` listeners; removed when dropped.
+/// The `pagehide` and `visibilitychange` listeners; removed when dropped. One closure for both,
+/// added by the snippet (which reads `document.hidden`): no `window`/`document` glue here.
 pub(crate) struct LifecycleListeners {
-    pagehide: Closure<dyn FnMut(Event)>,
-    visibility: Closure<dyn FnMut(Event)>,
+    remove: JsValue,
+    _on_hide: Closure<dyn FnMut(Event)>,
 }
 
 impl LifecycleListeners {
     pub(crate) fn attach(queue: Queue) -> Self {
-        let on_pagehide = {
-            let queue = queue.clone();
-            Closure::<dyn FnMut(Event)>::new(move |_: Event| send_all_keepalive(&queue))
-        };
-        let on_visibility = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
-            let hidden = web_sys::window()
-                .and_then(|w| w.document())
-                .is_some_and(|d| d.hidden());
-            if hidden {
-                send_all_keepalive(&queue);
-            }
-        });
-        if let Some(window) = web_sys::window() {
-            let _ = window
-                .add_event_listener_with_callback("pagehide", on_pagehide.as_ref().unchecked_ref());
-            if let Some(document) = window.document() {
-                let _ = document.add_event_listener_with_callback(
-                    "visibilitychange",
-                    on_visibility.as_ref().unchecked_ref(),
-                );
-            }
-        }
+        let on_hide = Closure::<dyn FnMut(Event)>::new(move |_: Event| send_all_keepalive(&queue));
         Self {
-            pagehide: on_pagehide,
-            visibility: on_visibility,
+            remove: listen(on_hide.as_ref()),
+            _on_hide: on_hide,
         }
     }
 }
 
 impl Drop for LifecycleListeners {
     fn drop(&mut self) {
-        if let Some(window) = web_sys::window() {
-            let _ = window.remove_event_listener_with_callback(
-                "pagehide",
-                self.pagehide.as_ref().unchecked_ref(),
-            );
-            if let Some(document) = window.document() {
-                let _ = document.remove_event_listener_with_callback(
-                    "visibilitychange",
-                    self.visibility.as_ref().unchecked_ref(),
-                );
-            }
-        }
+        unlisten(&self.remove);
     }
 }
