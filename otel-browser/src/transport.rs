@@ -1,7 +1,7 @@
 //! The browser side: `fetch` for sends, timers for the schedule, page-lifecycle listeners for the
 //! last flush. Nothing here throws into the page or blocks it: a failed send is counted and dropped.
 
-use wasm_bindgen::{JsCast, JsValue, closure::Closure};
+use wasm_bindgen::{JsValue, closure::Closure};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::Event;
 
