@@ -266,15 +266,13 @@ impl opentelemetry::trace::Tracer for Tracer {
             builder.start_time.unwrap_or_else(clock::now),
             Arc::clone(&self.scope),
         );
-        for attribute in builder.attributes.into_iter().flatten() {
-            set_attribute(&mut data, limits, attribute);
-        }
-        for event in builder.events.into_iter().flatten() {
-            add_event(&mut data, limits, event);
-        }
-        for link in builder.links.into_iter().flatten() {
-            add_link(&mut data, limits, link);
-        }
+        add_all(
+            &mut data,
+            limits,
+            builder.attributes,
+            builder.events,
+            builder.links,
+        );
         if let Some(on_start) = ON_START.get() {
             on_start(&mut data, limits);
         }
@@ -283,6 +281,27 @@ impl opentelemetry::trace::Tracer for Tracer {
             data: Some(Box::new(data)),
             tracer: self.clone(),
         }
+    }
+}
+
+/// A builder's attributes, events and links, through the limits. Out of line: the loops and their
+/// drops once in the page, not once per path through `build_with_context`.
+#[inline(never)]
+fn add_all(
+    data: &mut SpanData,
+    limits: &SpanLimits,
+    attributes: Option<Vec<KeyValue>>,
+    events: Option<Vec<Event>>,
+    links: Option<Vec<Link>>,
+) {
+    for attribute in attributes.into_iter().flatten() {
+        set_attribute(data, limits, attribute);
+    }
+    for event in events.into_iter().flatten() {
+        add_event(data, limits, event);
+    }
+    for link in links.into_iter().flatten() {
+        add_link(data, limits, link);
     }
 }
 

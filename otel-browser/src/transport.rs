@@ -1,10 +1,9 @@
 //! The browser side: `fetch` for sends, timers for the schedule, page-lifecycle listeners for the
 //! last flush. Nothing here throws into the page or blocks it: a failed send is counted and dropped.
 
-use js_sys::{Object, Reflect, Uint8Array};
-use wasm_bindgen::{JsCast, JsValue, closure::Closure};
+use wasm_bindgen::{JsValue, closure::Closure};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
-use web_sys::{AbortSignal, Event, Response};
+use web_sys::Event;
 
 use crate::processor::{Batch, Queue, Wake};
 
@@ -12,15 +11,34 @@ use crate::processor::{Batch, Queue, Wake};
 // glue than web-sys's typed paths (BENCHMARKS.md, "Page size").
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
-    /// `fetch(url, init)`.
-    #[wasm_bindgen(js_name = fetch)]
-    fn fetch_with_init(url: &str, init: &JsValue) -> js_sys::Promise;
     /// `setTimeout(handler, delay)`.
     #[wasm_bindgen(js_name = setTimeout)]
     pub(crate) fn set_timeout(handler: &JsValue, delay: u32) -> JsValue;
     /// `navigator.userAgent`.
     #[wasm_bindgen(thread_local_v2, js_namespace = navigator, js_name = userAgent)]
     static USER_AGENT: JsValue;
+}
+
+// The export request, in a snippet (shipped beside the glue as `snippets/otel-browser-…/`): its
+// options are a literal there, where from Rust each option, the headers object, the body's copy,
+// the signal and `Response.ok` took glue of their own (BENCHMARKS.md, "Page size"). It copies the
+// body out of the module's memory before it returns (the view is not valid after), resolves when
+// the collector accepted the body, and rejects on a network error, an error status or the timeout
+// (an `async` function: it never throws). `application/x-protobuf` is `otlp_wire::CONTENT_TYPE`.
+#[wasm_bindgen::prelude::wasm_bindgen(
+    inline_js = r#"export async function post(u,b,k,t){if(!(await fetch(u,{method:"POST",headers:{"content-type":"application/x-protobuf"},body:b.slice(),keepalive:k,signal:AbortSignal.timeout(t)})).ok)throw 0}
+export function listen(f){if(typeof document>"u")return()=>{};const d=document,v=e=>{d.hidden&&f(e)};addEventListener("pagehide",f);d.addEventListener("visibilitychange",v);return()=>{removeEventListener("pagehide",f);d.removeEventListener("visibilitychange",v)}}
+export function unlisten(r){r()}"#
+)]
+extern "C" {
+    /// `POST`s `body` to `url`; the promise resolves when the answer is a success.
+    #[wasm_bindgen(js_name = post)]
+    fn post_js(url: &str, body: &[u8], keepalive: bool, timeout_ms: u32) -> js_sys::Promise;
+    /// Calls `on_hide` on `pagehide` and when the document becomes hidden (nothing in a worker);
+    /// returns what [`unlisten`] takes to remove both listeners.
+    fn listen(on_hide: &JsValue) -> JsValue;
+    /// Removes the listeners [`listen`] added.
+    fn unlisten(remove: &JsValue);
 }
 
 /// Acts on what a queued span asked for.
@@ -32,20 +50,27 @@ pub(crate) fn wake(queue: &Queue, wake: Wake) {
             // An event listener's closure type, though a timer calls it: the page then carries
             // one closure shim, the listeners', not a second one for `FnOnce` (BENCHMARKS.md).
             let flush = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
-                if let Some(batch) = queue.take_batch(false) {
-                    spawn_local(send(queue.clone(), batch, SendMode::ThenTheRest));
-                }
+                send_next(&queue, SendMode::ThenTheRest);
             });
             set_timeout(
                 &flush.into_js_value(),
-                u32::try_from(delay.as_millis()).unwrap_or(u32::MAX),
+                // Not `as_millis`, a u128.
+                u32::try_from(delay.as_secs())
+                    .unwrap_or(u32::MAX / 1000)
+                    .saturating_mul(1000)
+                    .saturating_add(delay.subsec_millis()),
             );
         }
-        Wake::Now => {
-            if let Some(batch) = queue.take_batch(false) {
-                spawn_local(send(queue.clone(), batch, SendMode::One));
-            }
-        }
+        Wake::Now => send_next(queue, SendMode::One),
+    }
+}
+
+/// Starts sending the next batch, if one waits. Out of line: one copy of the batch's take and
+/// of the send's spawn for the timer and for a full batch.
+#[inline(never)]
+fn send_next(queue: &Queue, how: SendMode) {
+    if let Some(batch) = queue.take_batch(false) {
+        spawn_local(send(queue.clone(), batch, how));
     }
 }
 
@@ -110,32 +135,16 @@ async fn send(queue: Queue, mut batch: Batch, how: SendMode) {
 }
 
 async fn post(batch: &Batch, keepalive: bool) -> bool {
-    // The request's options and headers as plain objects: `fetch` takes them so, and they need no
-    // per-member glue (BENCHMARKS.md, "Page size").
-    let headers = Object::new();
-    let init = Object::new();
-    let set = |target: &Object, key: &str, value: &JsValue| {
-        Reflect::set(target, &JsValue::from_str(key), value).is_ok()
-    };
-    // A collector that accepts and never answers must not hold a send (and the queue) forever.
-    let signal = AbortSignal::timeout_with_u32(SEND_TIMEOUT_MS);
-    let ready = set(
-        &headers,
-        "content-type",
-        &JsValue::from_str(otlp_wire::CONTENT_TYPE),
-    ) && set(&init, "method", &JsValue::from_str("POST"))
-        && set(&init, "headers", &headers)
-        && set(&init, "signal", &signal)
-        && set(&init, "body", &Uint8Array::from(batch.body.as_slice()))
-        && (!keepalive || set(&init, "keepalive", &JsValue::TRUE));
-    if !ready {
-        return false;
-    }
-    match JsFuture::from(fetch_with_init(&batch.endpoint, &init)).await {
-        // `fetch` resolves to a `Response`, always.
-        Ok(response) => response.unchecked_into::<Response>().ok(),
-        Err(_) => false,
-    }
+    // A collector that accepts and never answers must not hold a send (and the queue) forever:
+    // the request is aborted after `SEND_TIMEOUT_MS`.
+    JsFuture::from(post_js(
+        &batch.endpoint,
+        &batch.body,
+        keepalive,
+        SEND_TIMEOUT_MS,
+    ))
+    .await
+    .is_ok()
 }
 
 /// `navigator.userAgent`, for the resource.
@@ -143,56 +152,25 @@ pub(crate) fn user_agent() -> Option<String> {
     USER_AGENT.with(|agent| agent.as_string())
 }
 
-/// The `pagehide` and `visibilitychange` listeners; removed when dropped.
+/// The `pagehide` and `visibilitychange` listeners; removed when dropped. One closure for both,
+/// added by the snippet (which reads `document.hidden`): no `window`/`document` glue here.
 pub(crate) struct LifecycleListeners {
-    pagehide: Closure<dyn FnMut(Event)>,
-    visibility: Closure<dyn FnMut(Event)>,
+    remove: JsValue,
+    _on_hide: Closure<dyn FnMut(Event)>,
 }
 
 impl LifecycleListeners {
     pub(crate) fn attach(queue: Queue) -> Self {
-        let on_pagehide = {
-            let queue = queue.clone();
-            Closure::<dyn FnMut(Event)>::new(move |_: Event| send_all_keepalive(&queue))
-        };
-        let on_visibility = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
-            let hidden = web_sys::window()
-                .and_then(|w| w.document())
-                .is_some_and(|d| d.hidden());
-            if hidden {
-                send_all_keepalive(&queue);
-            }
-        });
-        if let Some(window) = web_sys::window() {
-            let _ = window
-                .add_event_listener_with_callback("pagehide", on_pagehide.as_ref().unchecked_ref());
-            if let Some(document) = window.document() {
-                let _ = document.add_event_listener_with_callback(
-                    "visibilitychange",
-                    on_visibility.as_ref().unchecked_ref(),
-                );
-            }
-        }
+        let on_hide = Closure::<dyn FnMut(Event)>::new(move |_: Event| send_all_keepalive(&queue));
         Self {
-            pagehide: on_pagehide,
-            visibility: on_visibility,
+            remove: listen(on_hide.as_ref()),
+            _on_hide: on_hide,
         }
     }
 }
 
 impl Drop for LifecycleListeners {
     fn drop(&mut self) {
-        if let Some(window) = web_sys::window() {
-            let _ = window.remove_event_listener_with_callback(
-                "pagehide",
-                self.pagehide.as_ref().unchecked_ref(),
-            );
-            if let Some(document) = window.document() {
-                let _ = document.remove_event_listener_with_callback(
-                    "visibilitychange",
-                    self.visibility.as_ref().unchecked_ref(),
-                );
-            }
-        }
+        unlisten(&self.remove);
     }
 }

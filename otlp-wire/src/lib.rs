@@ -22,7 +22,7 @@ use std::{
 
 use opentelemetry::{
     Array, InstrumentationScope, KeyValue, Value,
-    trace::{Event, Link, SpanContext, SpanId, SpanKind, Status},
+    trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, TraceState},
 };
 
 /// The content type of an encoded request.
@@ -180,6 +180,22 @@ fn request(resource: &Resource, capacity: usize, scope_spans: impl FnOnce(&mut W
     w.buf
 }
 
+/// `trace_state` as its W3C `tracestate` header (`key=value,…`; empty for none): the text of
+/// `TraceState::header`, which builds it with `format!` and cost a page 4.6 KB of wasm
+/// (BENCHMARKS.md, "Page size"). For a propagator too, so that a page carries one copy.
+pub fn trace_state_header(trace_state: &TraceState) -> String {
+    let mut header = String::new();
+    for (i, (key, value)) in trace_state.into_iter().enumerate() {
+        if i > 0 {
+            header.push(',');
+        }
+        header.push_str(key);
+        header.push('=');
+        header.push_str(value);
+    }
+    header
+}
+
 /// Whether two scopes are the same. `InstrumentationScope`'s own `==` sorts the attributes of
 /// both sides to compare them, and that sort costs a page ~10 KB; scopes come from the same few
 /// tracers, so attributes in the same order is the case that matters (at worst, one scope is sent
@@ -328,9 +344,10 @@ impl Writer {
     #[cfg_attr(not(target_arch = "wasm32"), inline)]
     #[cfg_attr(target_arch = "wasm32", inline(never))]
     fn time(&mut self, field: u32, time: SystemTime) {
-        let nanos = time
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        // In u64, saturating (the year 2554 and after): `as_nanos` is a u128.
+        let nanos = time.duration_since(UNIX_EPOCH).map_or(0, |d| {
+            (d.as_secs().saturating_mul(1_000_000_000)).saturating_add(u64::from(d.subsec_nanos()))
+        });
         self.fixed64(field, nanos);
     }
 
@@ -432,7 +449,7 @@ impl Writer {
         let context = span.context;
         self.bytes(1, &context.trace_id().to_bytes());
         self.bytes(2, &context.span_id().to_bytes());
-        self.string(3, &context.trace_state().header());
+        self.string(3, &trace_state_header(context.trace_state()));
         if span.parent_span_id != SpanId::INVALID {
             self.bytes(4, &span.parent_span_id.to_bytes());
         }
@@ -459,7 +476,7 @@ impl Writer {
             self.message(13, |w| {
                 w.bytes(1, &linked.trace_id().to_bytes());
                 w.bytes(2, &linked.span_id().to_bytes());
-                w.string(3, &linked.trace_state().header());
+                w.string(3, &trace_state_header(linked.trace_state()));
                 w.attributes(4, &link.attributes);
                 w.uint(5, u64::from(link.dropped_attributes_count));
                 w.fixed32(6, flags(linked.trace_flags().to_u8(), linked.is_remote()));
@@ -582,11 +599,37 @@ mod tests {
                     vec![KeyValue::new("exception.message", "boom")],
                     1,
                 )],
-                links: vec![Link::new(
-                    context(7, 8, true),
-                    vec![KeyValue::new("link.kind", "follows")],
-                    3,
-                )],
+                links: vec![
+                    Link::new(
+                        context(7, 8, true),
+                        vec![KeyValue::new("link.kind", "follows")],
+                        3,
+                    ),
+                    // Trace states of two entries and of none.
+                    Link::new(
+                        SpanContext::new(
+                            TraceId::from(9),
+                            SpanId::from(10),
+                            TraceFlags::default(),
+                            false,
+                            TraceState::from_key_value([("a", "1"), ("congo", "t61rcWkgMzE")])
+                                .expect("valid"),
+                        ),
+                        Vec::new(),
+                        0,
+                    ),
+                    Link::new(
+                        SpanContext::new(
+                            TraceId::from(11),
+                            SpanId::from(12),
+                            TraceFlags::SAMPLED,
+                            false,
+                            TraceState::NONE,
+                        ),
+                        Vec::new(),
+                        0,
+                    ),
+                ],
                 status: Status::error("HTTP 502"),
                 scope: scope.clone(),
             }
@@ -620,6 +663,18 @@ mod tests {
                 status: &self.status,
                 scope: &self.scope,
             }
+        }
+    }
+
+    #[test]
+    fn the_trace_state_header_is_the_api_crates() {
+        for state in [
+            TraceState::NONE,
+            TraceState::from_key_value([("vendor", "v1")]).expect("valid"),
+            TraceState::from_key_value([("a", "1"), ("congo", "t61rcWkgMzE"), ("ot", "th:8")])
+                .expect("valid"),
+        ] {
+            assert_eq!(trace_state_header(&state), state.header());
         }
     }
 
