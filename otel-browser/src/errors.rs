@@ -93,7 +93,7 @@ impl Errors {
         // the page carries one closure shim for both.
         let on_error = Closure::<dyn FnMut(Event)>::new(move |thrown: Event| {
             let thrown: Array = thrown.unchecked_into();
-            let text = |i| thrown.get(i).as_string().unwrap_or_default();
+            let text = |i| crate::fetch::text_at(&thrown, i);
             let error = [text(0), text(1), text(2)];
             // The trap that follows a recorded panic is the same failure, not a second one.
             if error[0] == "RuntimeError" && PANICKED.swap(false, Ordering::Relaxed) {

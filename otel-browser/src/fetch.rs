@@ -142,7 +142,7 @@ export function errorName(e) { return e instanceof Error ? e.name : "_OTHER"; }
         #[inline(never)]
         fn start(&self, request: &Request, parent: &Context) -> Context {
             let info = describe(request);
-            let text = |i| info.get(i).as_string().unwrap_or_default();
+            let text = |i| crate::fetch::text_at(&info, i);
             let (method, url) = (text(0), text(1));
             let mut attributes = method_attributes(&method);
             let parsed = info.length() > 2;
@@ -222,6 +222,14 @@ export function errorName(e) { return e instanceof Error ? e.name : "_OTHER"; }
             header(self.0, key, &value);
         }
     }
+}
+
+/// `array[i]` as a string (empty when it is not one): how the crate reads its snippets' arrays
+/// (here and errors'), once rather than inlined at every read.
+#[cfg(target_arch = "wasm32")]
+#[inline(never)]
+pub(crate) fn text_at(array: &js_sys::Array, i: u32) -> String {
+    array.get(i).as_string().unwrap_or_default()
 }
 
 /// `url` is `allowed`, or under it: after an origin, a path, query or fragment must follow; after
