@@ -34,7 +34,6 @@
 // browser's.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
-use std::borrow::Cow;
 
 #[cfg(target_arch = "wasm32")]
 pub use instrumentation::FetchInstrumentation;
@@ -54,7 +53,7 @@ mod instrumentation {
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{Request, Response};
 
-    use super::{method_attributes, span_name, under};
+    use super::{method_attributes, under};
     use crate::{Tracer, clock};
 
     // The request's side, in a snippet: one import reads what the span needs (`[method, url,
@@ -143,24 +142,26 @@ export function errorName(e) { return e instanceof Error ? e.name : "_OTHER"; }
         fn start(&self, request: &Request, parent: &Context) -> Context {
             let info = describe(request);
             let text = |i| crate::fetch::text_at(&info, i);
-            let (method, url) = (text(0), text(1));
-            let mut attributes = method_attributes(&method);
+            let url = text(1);
             let parsed = info.length() > 2;
+            let same_origin = parsed && info.get(4).is_truthy();
+            let propagate =
+                same_origin || self.propagate_to.iter().any(|allowed| under(&url, allowed));
+            let (name, mut attributes) = method_attributes(text(0));
             if parsed {
-                attributes.push(KeyValue::new("url.full", url.clone()));
+                attributes.push(KeyValue::new("url.full", url));
                 attributes.push(KeyValue::new("server.address", text(2)));
                 let port = info.get(3).as_f64().unwrap_or_default() as i64;
                 attributes.push(KeyValue::new("server.port", port));
             }
             let span = self
                 .tracer
-                .span_builder(span_name(method))
+                .span_builder(name)
                 .with_kind(SpanKind::Client)
                 .with_attributes(attributes)
                 .start_with_context(&self.tracer, parent);
             let cx = parent.with_span(span);
-            let same_origin = parsed && info.get(4).is_truthy();
-            if same_origin || self.propagate_to.iter().any(|allowed| under(&url, allowed)) {
+            if propagate {
                 (self.inject)(&cx, &mut HeaderInjector(request));
             }
             cx
@@ -241,25 +242,23 @@ fn under(url: &str, allowed: &str) -> bool {
     })
 }
 
-/// The span name: the method when it is a known one, else `HTTP` (HTTP semantic conventions,
-/// "Name": `{method}`, with `HTTP` for `_OTHER`).
-fn span_name(method: String) -> Cow<'static, str> {
-    match known_method(&method) {
-        Some(known) => known.into(),
-        None => "HTTP".into(),
-    }
-}
-
-/// `http.request.method`, and `http.request.method_original` when the method is not one the
-/// conventions know (then recorded as `_OTHER`).
-fn method_attributes(method: &str) -> Vec<KeyValue> {
-    match known_method(method) {
-        Some(known) => vec![KeyValue::new("http.request.method", known)],
-        None => vec![
-            KeyValue::new("http.request.method", "_OTHER"),
-            KeyValue::new("http.request.method_original", method.to_owned()),
-        ],
-    }
+/// The span name and `http.request.method`: the method when it is a known one; else `HTTP` and
+/// `_OTHER`, with `http.request.method_original` (HTTP semantic conventions, "Name": `{method}`,
+/// with `HTTP` for `_OTHER`). Room is kept for the URL's three attributes.
+fn method_attributes(method: String) -> (&'static str, Vec<KeyValue>) {
+    let mut attributes = Vec::with_capacity(5);
+    let name = match known_method(&method) {
+        Some(known) => {
+            attributes.push(KeyValue::new("http.request.method", known));
+            known
+        }
+        None => {
+            attributes.push(KeyValue::new("http.request.method", "_OTHER"));
+            attributes.push(KeyValue::new("http.request.method_original", method));
+            "HTTP"
+        }
+    };
+    (name, attributes)
 }
 
 fn known_method(method: &str) -> Option<&'static str> {
@@ -293,10 +292,13 @@ mod tests {
 
     #[test]
     fn unknown_methods_are_other() {
-        assert_eq!(span_name("GET".into()), "GET");
-        assert_eq!(span_name("PURGE".into()), "HTTP");
+        let (name, attributes) = method_attributes("GET".into());
+        assert_eq!(name, "GET");
+        assert_eq!(attributes.len(), 1);
+        let (name, attributes) = method_attributes("PURGE".into());
+        assert_eq!(name, "HTTP");
         assert_eq!(
-            method_attributes("PURGE")
+            attributes
                 .iter()
                 .map(|kv| kv.value.as_str().into_owned())
                 .collect::<Vec<_>>(),
