@@ -44,18 +44,9 @@ use crate::{BrowserTelemetry, Queue, Tracer, clock, transport};
 // one import instead of a dozen `Reflect` reads. An `ErrorEvent` carries `error` (and `message`,
 // all a cross-origin script's error gives: "Script error."), a `PromiseRejectionEvent` `reason`,
 // which may be any value.
-#[wasm_bindgen(inline_js = r#"
-const EVENTS = ["error", "unhandledrejection"];
-export function listen(f) {
-  const h = e => {
-    const v = e.type == "error" ? e.error : e.reason, x = v instanceof Error;
-    f([x ? v.name : "Error", x ? v.message : typeof v == "string" ? v : e.message || JSON.stringify(v) || String(v), x && v.stack || ""]);
-  };
-  EVENTS.forEach(t => addEventListener(t, h));
-  return () => EVENTS.forEach(t => removeEventListener(t, h));
-}
-export function stack() { return new Error().stack || ""; }
-"#)]
+#[wasm_bindgen(inline_js = r#"const E=["error","unhandledrejection"];
+export function listen(f){const h=e=>{const v=e.type=="error"?e.error:e.reason,x=v instanceof Error;f([x?v.name:"Error",x?v.message:typeof v=="string"?v:e.message||JSON.stringify(v)||String(v),x&&v.stack||""])};E.forEach(t=>addEventListener(t,h));return()=>E.forEach(t=>removeEventListener(t,h))}
+export function stack(){return new Error().stack||""}"#)]
 extern "C" {
     /// Listens for errors and rejections; returns what stops it.
     fn listen(on_error: &Closure<dyn FnMut(Event)>) -> Function;

@@ -219,19 +219,9 @@ mod storage {
     // web-sys's `Window` → `Option<Storage>` → `Result<Option<String>>` chain, which read and
     // write the stored form (`id.began.active`, hex) as `[id, began, active]`: `[]` when there
     // is none or it is malformed.
-    #[wasm_bindgen(inline_js = r#"
-export function load(key) {
-  try {
-    const m = /^([^.]+)\.([0-9a-f]+)\.([0-9a-f]+)(\.|$)/i.exec(localStorage.getItem(key));
-    if (m) return [m[1], parseInt(m[2], 16), parseInt(m[3], 16)];
-  } catch (e) {}
-  return [];
-}
-const hex = t => t.toString(16).padStart(16, "0");
-export function save(key, id, began, active) {
-  try { localStorage.setItem(key, id + "." + hex(began) + "." + hex(active)); } catch (e) {}
-}
-"#)]
+    #[wasm_bindgen(inline_js = r#"export function load(k){try{const m=/^([^.]+)\.([0-9a-f]+)\.([0-9a-f]+)(\.|$)/i.exec(localStorage.getItem(k));if(m)return[m[1],parseInt(m[2],16),parseInt(m[3],16)]}catch(e){}return[]}
+const h=t=>t.toString(16).padStart(16,"0");
+export function save(k,i,b,a){try{localStorage.setItem(k,i+"."+h(b)+"."+h(a))}catch(e){}}"#)]
     extern "C" {
         #[wasm_bindgen(js_name = load)]
         fn load_parts(key: &str) -> Array;
