@@ -197,7 +197,10 @@ export function errorName(e){return e instanceof Error?e.name:"_OTHER"}"#)]
                 }
                 if status >= 400 {
                     let code = crate::decimal(status.into());
-                    span.set_status(Status::error(["HTTP ", &code].concat()));
+                    // Pushed, not `concat`ed: `concat` carries an overflow check and its panic.
+                    let mut description = String::from("HTTP ");
+                    description.push_str(&code);
+                    span.set_status(Status::error(description));
                     span.set_attribute(KeyValue::new("error.type", code));
                 }
             }
