@@ -25,7 +25,6 @@
 //! ```
 
 use std::{
-    borrow::Cow,
     panic::PanicHookInfo,
     sync::atomic::{AtomicBool, Ordering},
 };
@@ -33,7 +32,7 @@ use std::{
 use js_sys::{Array, Function};
 use opentelemetry::{
     Context, KeyValue,
-    trace::{Span as _, Status, TraceContextExt as _, Tracer as _},
+    trace::{Status, TraceContextExt as _, Tracer as _},
 };
 use wasm_bindgen::{JsCast as _, JsValue, closure::Closure, prelude::wasm_bindgen};
 use web_sys::Event;
@@ -45,18 +44,9 @@ use crate::{BrowserTelemetry, Queue, Tracer, clock, transport};
 // one import instead of a dozen `Reflect` reads. An `ErrorEvent` carries `error` (and `message`,
 // all a cross-origin script's error gives: "Script error."), a `PromiseRejectionEvent` `reason`,
 // which may be any value.
-#[wasm_bindgen(inline_js = r#"
-const EVENTS = ["error", "unhandledrejection"];
-export function listen(f) {
-  const h = e => {
-    const v = e.type == "error" ? e.error : e.reason, x = v instanceof Error;
-    f([x ? v.name : "Error", x ? v.message : typeof v == "string" ? v : e.message || JSON.stringify(v) || String(v), x && v.stack || ""]);
-  };
-  EVENTS.forEach(t => addEventListener(t, h));
-  return () => EVENTS.forEach(t => removeEventListener(t, h));
-}
-export function stack() { return new Error().stack || ""; }
-"#)]
+#[wasm_bindgen(inline_js = r#"const E=["error","unhandledrejection"];
+export function listen(f){const h=e=>{const v=e.type=="error"?e.error:e.reason,x=v instanceof Error;f([x?v.name:"Error",x?v.message:typeof v=="string"?v:e.message||JSON.stringify(v)||String(v),x&&v.stack||""])};E.forEach(t=>addEventListener(t,h));return()=>E.forEach(t=>removeEventListener(t,h))}
+export function stack(){return new Error().stack||""}"#)]
 extern "C" {
     /// Listens for errors and rejections; returns what stops it.
     fn listen(on_error: &Closure<dyn FnMut(Event)>) -> Function;
@@ -94,18 +84,12 @@ impl Errors {
         // the page carries one closure shim for both.
         let on_error = Closure::<dyn FnMut(Event)>::new(move |thrown: Event| {
             let thrown: Array = thrown.unchecked_into();
-            let text = |i| thrown.get(i).as_string().unwrap_or_default();
-            let kind = text(0);
+            let text = |i| crate::fetch::text_at(&thrown, i);
+            let error = [text(0), text(1), text(2)];
             // The trap that follows a recorded panic is the same failure, not a second one.
-            if kind == "RuntimeError" && PANICKED.swap(false, Ordering::Relaxed) {
+            if error[0] == "RuntimeError" && PANICKED.swap(false, Ordering::Relaxed) {
                 return;
             }
-            let stack = text(2);
-            let error = Thrown {
-                kind: kind.into(),
-                message: text(1),
-                stack: (!stack.is_empty()).then_some(stack),
-            };
             record(&tracer, &queue, error, false);
         });
         let stop = listen(&on_error);
@@ -122,66 +106,46 @@ impl Drop for Errors {
     }
 }
 
-/// An error as the exception event records it.
-struct Thrown {
-    kind: Cow<'static, str>,
-    message: String,
-    stack: Option<String>,
-}
-
 /// A panic was recorded and its trap (`RuntimeError: unreachable`) has not reached the window
 /// yet.
 static PANICKED: AtomicBool = AtomicBool::new(false);
 
-/// A panic as the exception event records it: its message and where, and the JavaScript stack at
-/// the hook (the wasm frames that panicked, below the hook's own).
-fn panicked(info: &PanicHookInfo<'_>) -> Thrown {
+/// A panic as the exception event records it (`[type, message, stack]`): its message and where,
+/// and the JavaScript stack at the hook (the wasm frames that panicked, below the hook's own).
+fn panicked(info: &PanicHookInfo<'_>) -> [String; 3] {
     PANICKED.store(true, Ordering::Relaxed);
-    let payload = info.payload();
-    let mut message = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".to_owned());
+    let mut message = info.payload_as_str().unwrap_or("panic").to_owned();
     if let Some(at) = info.location() {
         message.push_str(" at ");
         message.push_str(at.file());
         message.push(':');
         message.push_str(&crate::decimal(at.line().into()));
     }
-    Thrown {
-        kind: "panic".into(),
-        message,
-        stack: Some(stack()),
-    }
+    ["panic".to_owned(), message, stack()]
 }
 
-/// Records `error` on the active span when one records (ending it when `end_active`: after a
-/// panic nothing else will), else on an `exception` span, child of the active context; then
-/// sends what is queued with `keepalive`.
-fn record(tracer: &Tracer, queue: &Queue, error: Thrown, end_active: bool) {
+/// Records `[type, message, stack]` (no stacktrace attribute for an empty stack) on the active
+/// span when one records (ending it when `end_active`: after a panic nothing else will), else on
+/// an `exception` span, child of the active context; then sends what is queued with `keepalive`.
+fn record(tracer: &Tracer, queue: &Queue, [kind, message, stack]: [String; 3], end_active: bool) {
     let at = clock::now();
-    let status = Status::error(error.message.clone());
+    let status = Status::error(message.clone());
     let mut attributes = vec![
-        KeyValue::new("exception.type", error.kind),
-        KeyValue::new("exception.message", error.message),
+        KeyValue::new("exception.type", kind),
+        KeyValue::new("exception.message", message),
     ];
-    if let Some(stack) = error.stack {
+    if !stack.is_empty() {
         attributes.push(KeyValue::new("exception.stacktrace", stack));
     }
-    let cx = Context::current();
-    let active = cx.span();
-    if active.is_recording() {
-        active.set_status(status);
-        active.add_event_with_timestamp("exception", at, attributes);
-        if end_active {
-            active.end_with_timestamp(at);
-        }
-    } else {
-        drop(active);
-        let mut span = tracer.start_with_context("exception", &cx);
-        span.add_event_with_timestamp("exception", at, attributes);
-        span.set_status(status);
+    let mut cx = Context::current();
+    let recording = cx.span().is_recording();
+    if !recording {
+        cx = cx.with_span(tracer.start_with_context("exception", &cx));
+    }
+    let span = cx.span();
+    span.set_status(status);
+    span.add_event_with_timestamp("exception", at, attributes);
+    if end_active || !recording {
         span.end_with_timestamp(at);
     }
     transport::send_all_keepalive(queue);

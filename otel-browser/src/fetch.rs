@@ -34,7 +34,6 @@
 // browser's.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
-use std::borrow::Cow;
 
 #[cfg(target_arch = "wasm32")]
 pub use instrumentation::FetchInstrumentation;
@@ -44,17 +43,36 @@ use opentelemetry::KeyValue;
 mod instrumentation {
     use std::borrow::Cow;
 
+    use js_sys::{Array, Promise};
     use opentelemetry::{
         Context, KeyValue,
         propagation::{Injector, TextMapPropagator as _},
         trace::{SpanKind, Status, TraceContextExt as _, Tracer as _},
     };
-    use wasm_bindgen::{JsCast as _, JsValue};
+    use wasm_bindgen::{JsCast as _, JsValue, prelude::wasm_bindgen};
     use wasm_bindgen_futures::JsFuture;
-    use web_sys::{Headers, Request, Response, Url};
+    use web_sys::{Request, Response};
 
-    use super::{method_attributes, span_name, under};
+    use super::{method_attributes, under};
     use crate::{Tracer, clock};
+
+    // The request's side, in a snippet: one import reads what the span needs (`[method, url,
+    // hostname, port, same origin]`, the last three only for a URL that parses), instead of
+    // web-sys's `Url`, `Location` and their `Result`s; headers are set where the request's guard
+    // allows them (a `no-cors` request takes only safelisted ones).
+    #[wasm_bindgen(inline_js = r#"export function describe(r){let u;try{u=new URL(r.url)}catch(e){}return u?[r.method,r.url,u.hostname,+u.port||(u.protocol=="https:"?443:80),u.origin==self.location.origin]:[r.method,r.url]}
+export function header(r,k,v){try{r.headers.set(k,v)}catch(e){}}
+export function send(r){return fetch(r)}
+export function errorName(e){return e instanceof Error?e.name:"_OTHER"}"#)]
+    extern "C" {
+        fn describe(request: &Request) -> Array;
+        fn header(request: &Request, key: &str, value: &str);
+        fn send(request: &Request) -> Promise;
+        /// The rejection's error name (`TypeError` for a network failure, `AbortError`), else
+        /// `_OTHER`.
+        #[wasm_bindgen(js_name = errorName)]
+        fn error_name(error: &JsValue) -> String;
+    }
 
     /// The instrumentation: a tracer and the cross-origin URLs that may get trace headers.
     #[derive(Debug, Clone)]
@@ -107,62 +125,41 @@ mod instrumentation {
             request: &Request,
             parent: &Context,
         ) -> Result<Response, JsValue> {
-            let method = request.method();
-            let url = request.url();
-            let parsed = Url::new(&url).ok();
-            let mut attributes = method_attributes(&method);
-            if let Some(parsed) = &parsed {
-                attributes.push(KeyValue::new("url.full", url.clone()));
-                attributes.push(KeyValue::new("server.address", parsed.hostname()));
-                attributes.push(KeyValue::new("server.port", port(parsed)));
+            // Only the context and the promise are held across the await: the future stays small.
+            let cx = self.start(request, parent);
+            let outcome = JsFuture::from(send(request)).await;
+            finish(&cx, outcome)
+        }
+
+        /// Starts the span and injects its context where allowed (same origin as the page, or
+        /// under one of [`Self::propagate_to`]'s URLs).
+        #[inline(never)]
+        fn start(&self, request: &Request, parent: &Context) -> Context {
+            let info = describe(request);
+            let text = |i| crate::fetch::text_at(&info, i);
+            let url = text(1);
+            let parsed = info.length() > 2;
+            let same_origin = parsed && info.get(4).is_truthy();
+            let propagate =
+                same_origin || self.propagate_to.iter().any(|allowed| under(&url, allowed));
+            let (name, mut attributes) = method_attributes(text(0));
+            if parsed {
+                attributes.push(KeyValue::new("url.full", url));
+                attributes.push(KeyValue::new("server.address", text(2)));
+                let port = info.get(3).as_f64().unwrap_or_default() as i64;
+                attributes.push(KeyValue::new("server.port", port));
             }
             let span = self
                 .tracer
-                .span_builder(span_name(method))
+                .span_builder(name)
                 .with_kind(SpanKind::Client)
                 .with_attributes(attributes)
                 .start_with_context(&self.tracer, parent);
             let cx = parent.with_span(span);
-            if self.may_propagate(&url, parsed.as_ref()) {
-                (self.inject)(&cx, &mut HeaderInjector(&request.headers()));
+            if propagate {
+                (self.inject)(&cx, &mut HeaderInjector(request));
             }
-            let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
-            let outcome = JsFuture::from(window.fetch_with_request(request)).await;
-            let span = cx.span();
-            let outcome = match outcome {
-                Ok(response) => {
-                    // `fetch` resolves to a `Response`, always.
-                    let response: Response = response.unchecked_into();
-                    let status = response.status();
-                    // An opaque (`no-cors`) response has status 0: nothing is known of it.
-                    if status != 0 {
-                        span.set_attribute(KeyValue::new(
-                            "http.response.status_code",
-                            i64::from(status),
-                        ));
-                    }
-                    if status >= 400 {
-                        let code = crate::decimal(status.into());
-                        span.set_status(Status::error(["HTTP ", &code].concat()));
-                        span.set_attribute(KeyValue::new("error.type", code));
-                    }
-                    Ok(response)
-                }
-                Err(error) => {
-                    span.set_attribute(KeyValue::new("error.type", error_name(&error)));
-                    span.set_status(Status::error("network error"));
-                    Err(error)
-                }
-            };
-            span.end_with_timestamp(clock::now());
-            outcome
-        }
-
-        /// Same origin as the page, or under one of [`Self::propagate_to`]'s URLs.
-        fn may_propagate(&self, url: &str, parsed: Option<&Url>) -> bool {
-            let page = web_sys::window().and_then(|w| w.location().origin().ok());
-            let same_origin = parsed.is_some_and(|u| Some(u.origin()) == page);
-            same_origin || self.propagate_to.iter().any(|allowed| under(url, allowed))
+            cx
         }
 
         /// Sends gloo-net's request in a CLIENT span (see [`Self::fetch`]).
@@ -183,30 +180,55 @@ mod instrumentation {
         }
     }
 
-    /// The URL's port, or its scheme's default.
-    fn port(url: &Url) -> i64 {
-        url.port()
-            .parse()
-            .unwrap_or(if url.protocol() == "https:" { 443 } else { 80 })
+    /// Records the outcome on the span and ends it.
+    #[inline(never)]
+    fn finish(cx: &Context, outcome: Result<JsValue, JsValue>) -> Result<Response, JsValue> {
+        let span = cx.span();
+        match &outcome {
+            Ok(response) => {
+                // `fetch` resolves to a `Response`, always.
+                let status = response.unchecked_ref::<Response>().status();
+                // An opaque (`no-cors`) response has status 0: nothing is known of it.
+                if status != 0 {
+                    span.set_attribute(KeyValue::new(
+                        "http.response.status_code",
+                        i64::from(status),
+                    ));
+                }
+                if status >= 400 {
+                    let code = crate::decimal(status.into());
+                    // Pushed, not `concat`ed: `concat` carries an overflow check and its panic.
+                    let mut description = String::from("HTTP ");
+                    description.push_str(&code);
+                    span.set_status(Status::error(description));
+                    span.set_attribute(KeyValue::new("error.type", code));
+                }
+            }
+            Err(error) => {
+                span.set_attribute(KeyValue::new("error.type", error_name(error)));
+                span.set_status(Status::error("network error"));
+            }
+        }
+        span.end_with_timestamp(clock::now());
+        outcome.map(|response| response.unchecked_into())
     }
 
-    /// The rejection's error name (`TypeError` for a network failure, `AbortError`), else `_OTHER`.
-    fn error_name(error: &JsValue) -> String {
-        error
-            .dyn_ref::<js_sys::Error>()
-            .map(|e| String::from(e.name()))
-            .unwrap_or_else(|| "_OTHER".to_owned())
-    }
-
-    struct HeaderInjector<'a>(&'a Headers);
+    struct HeaderInjector<'a>(&'a Request);
 
     impl Injector for HeaderInjector<'_> {
-        /// A header the request's guard refuses (a `no-cors` request takes only safelisted ones) is
-        /// left out.
+        /// A header the request's guard refuses is left out.
         fn set(&mut self, key: &str, value: String) {
-            let _ = self.0.set(key, &value);
+            header(self.0, key, &value);
         }
     }
+}
+
+/// `array[i]` as a string (empty when it is not one): how the crate reads its snippets' arrays
+/// (here and errors'), once rather than inlined at every read.
+#[cfg(target_arch = "wasm32")]
+#[inline(never)]
+pub(crate) fn text_at(array: &js_sys::Array, i: u32) -> String {
+    array.get(i).as_string().unwrap_or_default()
 }
 
 /// `url` is `allowed`, or under it: after an origin, a path, query or fragment must follow; after
@@ -218,25 +240,23 @@ fn under(url: &str, allowed: &str) -> bool {
     })
 }
 
-/// The span name: the method when it is a known one, else `HTTP` (HTTP semantic conventions,
-/// "Name": `{method}`, with `HTTP` for `_OTHER`).
-fn span_name(method: String) -> Cow<'static, str> {
-    match known_method(&method) {
-        Some(known) => known.into(),
-        None => "HTTP".into(),
-    }
-}
-
-/// `http.request.method`, and `http.request.method_original` when the method is not one the
-/// conventions know (then recorded as `_OTHER`).
-fn method_attributes(method: &str) -> Vec<KeyValue> {
-    match known_method(method) {
-        Some(known) => vec![KeyValue::new("http.request.method", known)],
-        None => vec![
-            KeyValue::new("http.request.method", "_OTHER"),
-            KeyValue::new("http.request.method_original", method.to_owned()),
-        ],
-    }
+/// The span name and `http.request.method`: the method when it is a known one; else `HTTP` and
+/// `_OTHER`, with `http.request.method_original` (HTTP semantic conventions, "Name": `{method}`,
+/// with `HTTP` for `_OTHER`). Room is kept for the URL's three attributes.
+fn method_attributes(method: String) -> (&'static str, Vec<KeyValue>) {
+    let mut attributes = Vec::with_capacity(5);
+    let name = match known_method(&method) {
+        Some(known) => {
+            attributes.push(KeyValue::new("http.request.method", known));
+            known
+        }
+        None => {
+            attributes.push(KeyValue::new("http.request.method", "_OTHER"));
+            attributes.push(KeyValue::new("http.request.method_original", method));
+            "HTTP"
+        }
+    };
+    (name, attributes)
 }
 
 fn known_method(method: &str) -> Option<&'static str> {
@@ -270,10 +290,13 @@ mod tests {
 
     #[test]
     fn unknown_methods_are_other() {
-        assert_eq!(span_name("GET".into()), "GET");
-        assert_eq!(span_name("PURGE".into()), "HTTP");
+        let (name, attributes) = method_attributes("GET".into());
+        assert_eq!(name, "GET");
+        assert_eq!(attributes.len(), 1);
+        let (name, attributes) = method_attributes("PURGE".into());
+        assert_eq!(name, "HTTP");
         assert_eq!(
-            method_attributes("PURGE")
+            attributes
                 .iter()
                 .map(|kv| kv.value.as_str().into_owned())
                 .collect::<Vec<_>>(),

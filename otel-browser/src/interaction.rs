@@ -20,16 +20,27 @@
 //! # }
 //! ```
 
+use std::{
+    pin::Pin,
+    task::{self, Poll},
+};
+
 use opentelemetry::{
     Context,
-    context::FutureExt as _,
     trace::{TraceContextExt as _, Tracer as _},
 };
-use wasm_bindgen::{JsCast as _, closure::Closure};
+use wasm_bindgen::{closure::Closure, prelude::wasm_bindgen};
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{Element, Event};
+use web_sys::Event;
 
 use crate::{Tracer, clock};
+
+// `{type} {data-testid or id}` of the element the listener is on, or the type alone: one
+// import instead of web-sys's `currentTarget` → `Element` → `getAttribute`/`id` chain.
+#[wasm_bindgen(inline_js = r#"export function name(e){const t=e.currentTarget,l=t instanceof Element&&(t.getAttribute("data-testid")??t.id);return l?e.type+" "+l:e.type}"#)]
+extern "C" {
+    fn name(event: &Event) -> String;
+}
 
 /// `handler` as an event listener whose every call runs in a span of its own.
 pub fn traced<F, Fut>(tracer: &Tracer, mut handler: F) -> Closure<dyn FnMut(Event)>
@@ -39,29 +50,35 @@ where
 {
     let tracer = tracer.clone();
     Closure::new(move |event: Event| {
-        let span = tracer.start_with_context(span_name(&event), &Context::new());
-        let cx = Context::new().with_span(span);
-        let work = handler(event, cx.clone());
-        spawn_local(async move {
-            work.with_context(cx.clone()).await;
-            cx.span().end_with_timestamp(clock::now());
-        });
+        let cx = start(&tracer, &event);
+        let work = Box::pin(handler(event, cx.clone()));
+        spawn_local(InSpan { cx, work });
     })
 }
 
-/// `{type} {data-testid or id}` of the element the listener is on.
-fn span_name(event: &Event) -> String {
-    let mut name = event.type_();
-    let element = event
-        .current_target()
-        .and_then(|t| t.dyn_into::<Element>().ok());
-    let label = element.and_then(|e| {
-        e.get_attribute("data-testid")
-            .or_else(|| Some(e.id()).filter(|id| !id.is_empty()))
-    });
-    if let Some(label) = label {
-        name.push(' ');
-        name.push_str(&label);
+/// The interaction's span, a root, as the current context's.
+#[inline(never)]
+fn start(tracer: &Tracer, event: &Event) -> Context {
+    Context::new().with_span(tracer.start_with_context(name(event), &Context::new()))
+}
+
+/// The handler's future, polled with its span's context as the current one; the span ends when
+/// it does. One type for every handler (the future boxed), so the page has one copy of it.
+struct InSpan {
+    cx: Context,
+    work: Pin<Box<dyn Future<Output = ()>>>,
+}
+
+impl Future for InSpan {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, waker: &mut task::Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let _current = this.cx.clone().attach();
+        let poll = this.work.as_mut().poll(waker);
+        if poll.is_ready() {
+            this.cx.span().end_with_timestamp(clock::now());
+        }
+        poll
     }
-    name
 }

@@ -21,7 +21,7 @@
 
 use std::{
     borrow::Cow,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Mutex, OnceLock},
     time::{Duration, SystemTime},
 };
 
@@ -62,7 +62,7 @@ impl Default for SessionConfig {
 }
 
 /// A session as stored: its id, when it began and when a span last kept it alive (milliseconds
-/// since the Unix epoch). Stored as `id.began.active`, the times in hex.
+/// since the Unix epoch). Stored as `id.began.active`, the times in hex (16 digits).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Stored {
     pub(crate) id: String,
@@ -70,6 +70,9 @@ pub(crate) struct Stored {
     pub(crate) active: u64,
 }
 
+// The stored form in Rust, for the native storage; the browser's storage reads and writes the
+// same form in its snippet (no hex parsing in the page's wasm).
+#[cfg(not(target_arch = "wasm32"))]
 impl Stored {
     fn parse(text: &str) -> Option<Self> {
         let mut parts = text.split('.');
@@ -120,26 +123,30 @@ pub(crate) fn advance(
 }
 
 /// Milliseconds, in `u64` arithmetic (`Duration::as_millis` is a `u128`, whose division the page
-/// would ship for this alone).
+/// would ship for this alone), capped rather than checked (a checked `u64` multiplication is a
+/// 128-bit one on wasm32).
 fn millis(duration: Duration) -> u64 {
-    (duration.as_secs().saturating_mul(1000)).saturating_add(u64::from(duration.subsec_millis()))
+    duration.as_secs().min(u64::MAX / 2000) * 1000 + u64::from(duration.subsec_millis())
 }
 
-/// The page's session, once installed.
-static SESSION: OnceLock<Session> = OnceLock::new();
+/// The page's session, once installed: what the span start hook and [`Session`] handles use.
+static SESSION: OnceLock<State> = OnceLock::new();
+
+struct State {
+    stored: Mutex<Option<Stored>>,
+    config: SessionConfig,
+}
 
 /// The id of the session as the last span start left it, when [`Session::install`] has run.
 pub(crate) fn current_id() -> Option<String> {
-    let session = SESSION.get()?;
-    let state = session.state.lock().ok()?;
+    let state = SESSION.get()?.stored.lock().ok()?;
     Some(state.as_ref()?.id.clone())
 }
 
-/// The page's session.
+/// The page's session (a handle: there is one per page).
 #[derive(Debug, Clone)]
 pub struct Session {
-    state: Arc<Mutex<Option<Stored>>>,
-    config: Arc<SessionConfig>,
+    _page: (),
 }
 
 impl Session {
@@ -147,85 +154,93 @@ impl Session {
     /// recorded from now on, by any provider of the page. There is one session per page: a
     /// second install changes nothing and gives the first one's session.
     pub fn install(config: SessionConfig) -> Self {
-        let session = SESSION.get_or_init(|| {
-            let session = Self {
-                state: Arc::new(Mutex::new(None)),
-                config: Arc::new(config),
-            };
-            let hook = session.clone();
-            trace::set_on_start(Box::new(move |data, limits| {
-                hook.on_span_start(data, limits)
-            }));
-            session
-        });
-        session.touch();
-        session.clone()
+        let state = State {
+            stored: Mutex::new(None),
+            config,
+        };
+        if SESSION.set(state).is_ok() {
+            trace::set_on_start(Box::new(on_span_start));
+        }
+        Self::touched();
+        Self { _page: () }
     }
 
     /// The session's id now (starting a new session if it expired).
     pub fn id(&self) -> String {
-        self.touch().0.id
+        Self::touched().map(|(session, _)| session.id).unwrap_or_default()
     }
 
-    /// Advances the session to the clock's now, and says whether it began now (with the id it
-    /// follows).
-    fn touch(&self) -> (Stored, Option<Option<String>>) {
-        let now = (self.config.clock)()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, millis);
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        // Another tab may have begun or kept alive the session since: storage comes first.
-        let stored = storage::load(&self.config.storage_key).or_else(|| state.take());
-        let (session, began) = advance(stored, now, &self.config, || {
-            crate::hex(&crate::ids::new_trace_id().to_bytes())
-        });
-        storage::save(&self.config.storage_key, &session.text());
-        *state = Some(session.clone());
-        (session, began)
+    fn touched() -> Option<(Stored, Option<Option<String>>)> {
+        Some(touch(SESSION.get()?))
     }
+}
 
-    fn on_span_start(&self, data: &mut SpanData, limits: &SpanLimits) {
-        let (session, began) = self.touch();
-        let id = KeyValue::new(SESSION_ID, session.id.clone());
-        if let Some(previous) = began {
-            let at = (self.config.clock)();
-            let mut start = vec![id.clone()];
-            if let Some(previous) = previous {
-                let end = vec![KeyValue::new(SESSION_ID, previous.clone())];
-                trace::add_event(data, limits, Event::new("session.end", at, end, 0));
-                start.push(KeyValue::new(SESSION_PREVIOUS_ID, previous));
-            }
-            trace::add_event(data, limits, Event::new("session.start", at, start, 0));
+/// Advances the session to the clock's now, and says whether it began now (with the id it
+/// follows).
+fn touch(State { stored, config }: &State) -> (Stored, Option<Option<String>>) {
+    let now = clock::unix_millis((config.clock)()) as u64;
+    let mut state = stored.lock().unwrap_or_else(|e| e.into_inner());
+    // Another tab may have begun or kept alive the session since: storage comes first.
+    let previous = storage::load(&config.storage_key).or_else(|| state.take());
+    let (session, began) = advance(previous, now, config, || {
+        crate::hex(&crate::ids::new_trace_id().to_bytes())
+    });
+    storage::save(&config.storage_key, &session);
+    *state = Some(session.clone());
+    (session, began)
+}
+
+fn on_span_start(data: &mut SpanData, limits: &SpanLimits) {
+    let Some(state) = SESSION.get() else {
+        return;
+    };
+    let (session, began) = touch(state);
+    let id = KeyValue::new(SESSION_ID, session.id);
+    if let Some(previous) = began {
+        let at = (state.config.clock)();
+        let mut start = vec![id.clone()];
+        if let Some(previous) = previous {
+            let end = vec![KeyValue::new(SESSION_ID, previous.clone())];
+            trace::add_event(data, limits, Event::new("session.end", at, end, 0));
+            start.push(KeyValue::new(SESSION_PREVIOUS_ID, previous));
         }
-        trace::set_attribute(data, limits, id);
+        trace::add_event(data, limits, Event::new("session.start", at, start, 0));
     }
+    trace::set_attribute(data, limits, id);
 }
 
 #[cfg(target_arch = "wasm32")]
 mod storage {
+    use js_sys::Array;
     use wasm_bindgen::prelude::wasm_bindgen;
 
     // Storage may be missing or refuse (disabled, a private mode's quota): then nothing is
-    // stored, and the session lives in the tab's memory. Two plain functions in a snippet, not
-    // web-sys's `Window` → `Option<Storage>` → `Result<Option<String>>` chain (1 KB less).
-    #[wasm_bindgen(inline_js = r#"
-export function load(key) { try { return localStorage.getItem(key) || ""; } catch (e) { return ""; } }
-export function save(key, value) { try { localStorage.setItem(key, value); } catch (e) {} }
-"#)]
+    // stored, and the session lives in the tab's memory. Plain functions in a snippet, not
+    // web-sys's `Window` → `Option<Storage>` → `Result<Option<String>>` chain, which read and
+    // write the stored form (`id.began.active`, hex) as `[id, began, active]`: `[]` when there
+    // is none or it is malformed.
+    #[wasm_bindgen(inline_js = r#"export function load(k){try{const m=/^([^.]+)\.([0-9a-f]+)\.([0-9a-f]+)(\.|$)/i.exec(localStorage.getItem(k));if(m)return[m[1],parseInt(m[2],16),parseInt(m[3],16)]}catch(e){}return[]}
+const h=t=>t.toString(16).padStart(16,"0");
+export function save(k,i,b,a){try{localStorage.setItem(k,i+"."+h(b)+"."+h(a))}catch(e){}}"#)]
     extern "C" {
         #[wasm_bindgen(js_name = load)]
-        fn load_text(key: &str) -> String;
+        fn load_parts(key: &str) -> Array;
         #[wasm_bindgen(js_name = save)]
-        fn save_text(key: &str, value: &str);
+        fn save_parts(key: &str, id: &str, began: f64, active: f64);
     }
 
     /// The stored session, if storage works and holds a well-formed one.
     pub(super) fn load(key: &str) -> Option<super::Stored> {
-        super::Stored::parse(&load_text(key))
+        let parts = load_parts(key);
+        Some(super::Stored {
+            id: parts.get(0).as_string()?,
+            began: parts.get(1).as_f64()? as u64,
+            active: parts.get(2).as_f64()? as u64,
+        })
     }
 
-    pub(super) fn save(key: &str, value: &str) {
-        save_text(key, value);
+    pub(super) fn save(key: &str, session: &super::Stored) {
+        save_parts(key, &session.id, session.began as f64, session.active as f64);
     }
 }
 
@@ -241,11 +256,11 @@ mod storage {
         super::Stored::parse(storage.as_ref()?.get(key)?)
     }
 
-    pub(super) fn save(key: &str, value: &str) {
+    pub(super) fn save(key: &str, session: &super::Stored) {
         if let Ok(mut storage) = STORAGE.lock() {
             storage
                 .get_or_insert_with(HashMap::new)
-                .insert(key.to_owned(), value.to_owned());
+                .insert(key.to_owned(), session.text());
         }
     }
 }
