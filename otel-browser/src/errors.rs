@@ -114,7 +114,12 @@ static PANICKED: AtomicBool = AtomicBool::new(false);
 /// and the JavaScript stack at the hook (the wasm frames that panicked, below the hook's own).
 fn panicked(info: &PanicHookInfo<'_>) -> [String; 3] {
     PANICKED.store(true, Ordering::Relaxed);
-    let mut message = info.payload_as_str().unwrap_or("panic").to_owned();
+    // What `PanicHookInfo::payload_as_str` does, which is newer (1.91) than the crate's 1.88.
+    let payload = info.payload();
+    let mut message = (payload.downcast_ref::<&str>().copied())
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("panic")
+        .to_owned();
     if let Some(at) = info.location() {
         message.push_str(" at ");
         message.push_str(at.file());

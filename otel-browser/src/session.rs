@@ -70,30 +70,6 @@ pub(crate) struct Stored {
     pub(crate) active: u64,
 }
 
-// The stored form in Rust, for the native storage; the browser's storage reads and writes the
-// same form in its snippet (no hex parsing in the page's wasm).
-#[cfg(not(target_arch = "wasm32"))]
-impl Stored {
-    fn parse(text: &str) -> Option<Self> {
-        let mut parts = text.split('.');
-        let (id, began, active) = (parts.next()?, parts.next()?, parts.next()?);
-        Some(Self {
-            id: (!id.is_empty()).then(|| id.to_owned())?,
-            began: u64::from_str_radix(began, 16).ok()?,
-            active: u64::from_str_radix(active, 16).ok()?,
-        })
-    }
-
-    fn text(&self) -> String {
-        let mut text = self.id.clone();
-        for time in [self.began, self.active] {
-            text.push('.');
-            text.push_str(&crate::hex(&time.to_be_bytes()));
-        }
-        text
-    }
-}
-
 /// The session a span starting at `now` belongs to, from what was stored: the same one kept
 /// alive, or a new one (and the id it follows, if any) when there was none or it expired.
 pub(crate) fn advance(
@@ -167,7 +143,9 @@ impl Session {
 
     /// The session's id now (starting a new session if it expired).
     pub fn id(&self) -> String {
-        Self::touched().map(|(session, _)| session.id).unwrap_or_default()
+        Self::touched()
+            .map(|(session, _)| session.id)
+            .unwrap_or_default()
     }
 
     fn touched() -> Option<(Stored, Option<Option<String>>)> {
@@ -219,9 +197,11 @@ mod storage {
     // web-sys's `Window` → `Option<Storage>` → `Result<Option<String>>` chain, which read and
     // write the stored form (`id.began.active`, hex) as `[id, began, active]`: `[]` when there
     // is none or it is malformed.
-    #[wasm_bindgen(inline_js = r#"export function load(k){try{const m=/^([^.]+)\.([0-9a-f]+)\.([0-9a-f]+)(\.|$)/i.exec(localStorage.getItem(k));if(m)return[m[1],parseInt(m[2],16),parseInt(m[3],16)]}catch(e){}return[]}
+    #[wasm_bindgen(
+        inline_js = r#"export function load(k){try{const m=/^([^.]+)\.([0-9a-f]+)\.([0-9a-f]+)(\.|$)/i.exec(localStorage.getItem(k));if(m)return[m[1],parseInt(m[2],16),parseInt(m[3],16)]}catch(e){}return[]}
 const h=t=>t.toString(16).padStart(16,"0");
-export function save(k,i,b,a){try{localStorage.setItem(k,i+"."+h(b)+"."+h(a))}catch(e){}}"#)]
+export function save(k,i,b,a){try{localStorage.setItem(k,i+"."+h(b)+"."+h(a))}catch(e){}}"#
+    )]
     extern "C" {
         #[wasm_bindgen(js_name = load)]
         fn load_parts(key: &str) -> Array;
@@ -240,27 +220,33 @@ export function save(k,i,b,a){try{localStorage.setItem(k,i+"."+h(b)+"."+h(a))}ca
     }
 
     pub(super) fn save(key: &str, session: &super::Stored) {
-        save_parts(key, &session.id, session.began as f64, session.active as f64);
+        save_parts(
+            key,
+            &session.id,
+            session.began as f64,
+            session.active as f64,
+        );
     }
 }
 
-/// Off the browser, storage is a map in memory (the crate's native tests run on it).
+/// Off the browser, storage is a map in memory of the sessions themselves (the crate's native
+/// tests run on it; the stored text form is the snippet's alone).
 #[cfg(not(target_arch = "wasm32"))]
 mod storage {
     use std::{collections::HashMap, sync::Mutex};
 
-    static STORAGE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
+    static STORAGE: Mutex<Option<HashMap<String, super::Stored>>> = Mutex::new(None);
 
     pub(super) fn load(key: &str) -> Option<super::Stored> {
         let storage = STORAGE.lock().ok()?;
-        super::Stored::parse(storage.as_ref()?.get(key)?)
+        storage.as_ref()?.get(key).cloned()
     }
 
     pub(super) fn save(key: &str, session: &super::Stored) {
         if let Ok(mut storage) = STORAGE.lock() {
             storage
                 .get_or_insert_with(HashMap::new)
-                .insert(key.to_owned(), session.text());
+                .insert(key.to_owned(), session.clone());
         }
     }
 }
@@ -307,17 +293,5 @@ mod tests {
         let (rotated, began) = next(Some(session), 240 * MINUTE);
         assert_eq!(began, Some(Some("s0".to_owned())));
         assert_eq!(rotated.began, 240 * MINUTE);
-    }
-
-    #[test]
-    fn the_stored_form_reads_back() {
-        let stored = Stored {
-            id: "0af7651916cd43dd8448eb211c80319c".into(),
-            began: 1_764_590_000_000,
-            active: 1_764_590_123_456,
-        };
-        assert_eq!(Stored::parse(&stored.text()), Some(stored));
-        assert_eq!(Stored::parse("garbage"), None);
-        assert_eq!(Stored::parse(".1.2"), None);
     }
 }
