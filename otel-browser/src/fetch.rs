@@ -34,7 +34,6 @@
 // browser's.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
-
 #[cfg(target_arch = "wasm32")]
 pub use instrumentation::FetchInstrumentation;
 use opentelemetry::KeyValue;
@@ -60,10 +59,12 @@ mod instrumentation {
     // hostname, port, same origin]`, the last three only for a URL that parses), instead of
     // web-sys's `Url`, `Location` and their `Result`s; headers are set where the request's guard
     // allows them (a `no-cors` request takes only safelisted ones).
-    #[wasm_bindgen(inline_js = r#"export function describe(r){let u;try{u=new URL(r.url)}catch(e){}return u?[r.method,r.url,u.hostname,+u.port||(u.protocol=="https:"?443:80),u.origin==self.location.origin]:[r.method,r.url]}
+    #[wasm_bindgen(
+        inline_js = r#"export function describe(r){let u;try{u=new URL(r.url)}catch(e){}return u?[r.method,r.url,u.hostname,+u.port||(u.protocol=="https:"?443:80),u.origin==self.location.origin]:[r.method,r.url]}
 export function header(r,k,v){try{r.headers.set(k,v)}catch(e){}}
 export function send(r){return fetch(r)}
-export function errorName(e){return e instanceof Error?e.name:"_OTHER"}"#)]
+export function errorName(e){return e instanceof Error?e.name:"_OTHER"}"#
+    )]
     extern "C" {
         fn describe(request: &Request) -> Array;
         fn header(request: &Request, key: &str, value: &str);

@@ -37,7 +37,9 @@ use crate::{Tracer, clock};
 
 // `{type} {data-testid or id}` of the element the listener is on, or the type alone: one
 // import instead of web-sys's `currentTarget` → `Element` → `getAttribute`/`id` chain.
-#[wasm_bindgen(inline_js = r#"export function name(e){const t=e.currentTarget,l=t instanceof Element&&(t.getAttribute("data-testid")??t.id);return l?e.type+" "+l:e.type}"#)]
+#[wasm_bindgen(
+    inline_js = r#"export function name(e){const t=e.currentTarget,l=t instanceof Element&&(t.getAttribute("data-testid")??t.id);return l?e.type+" "+l:e.type}"#
+)]
 extern "C" {
     fn name(event: &Event) -> String;
 }
