@@ -5,15 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Budgets in bytes, wasm + JS glue, each gzip -9: the sizes reached, rounded up to 256 B, so that a
-# change can only keep or lower them. The targets of the browser-SDK work are 61,440 B (checkout
-# page) and 30,720 B (minimal page), both met; BENCHMARKS.md ("Page size") says what each step
-# took off.
-page_budget=53248
+# Budgets in bytes, wasm + JS glue (+ the snippets it imports), each gzip -9: the sizes reached,
+# rounded up to 256 B, so that a change can only keep or lower them. The targets of the
+# instrumentation work are 61,440 B (the checkout page, every instrumentation installed), 30,720 B
+# (the minimal page, none) and 40,960 B (the full page, all of them): the minimal page meets its
+# target, the other two miss theirs by what BENCHMARKS.md ("Page size", "What each
+# instrumentation costs") shows, with what bounds it.
+page_budget=62464
 page_target=61440
-minimal_budget=30720
+minimal_budget=28928
 minimal_target=30720
-full_budget=40960
+full_budget=43776
 full_target=40960
 
 failed=0

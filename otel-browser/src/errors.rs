@@ -11,16 +11,14 @@
 //!   child of the active context so it stays in its trace.
 //!
 //! Either way what is queued is sent at once, with `keepalive`: the page may be about to die.
-//! The panic hook then calls the page's `next` (`console_error_panic_hook::hook`, a message to
-//! the user). It is given rather than taken with `std::panic::take_hook`, which would link std's
-//! default hook and its formatting (1.6 KB of wasm) into every page.
+//! The panic hook also logs the panic to the console with its stack (as `console_error_panic_hook`
+//! does, so a page needs no other hook), then calls the page's `next` (a message to the user).
+//! `next` is given rather than taken with `std::panic::take_hook`, which would link std's default
+//! hook and its formatting (1.6 KB of wasm) into every page.
 //!
 //! ```ignore
 //! # // wasm32 only: the browser tests (tests/instrumentations.rs, tests/panic.rs) run it.
-//! let errors = otel_browser::errors::Errors::install(&telemetry, |info| {
-//!     console_error_panic_hook::hook(info);
-//!     show_a_message();
-//! });
+//! let errors = otel_browser::errors::Errors::install(&telemetry, |_info| show_a_message());
 //! // Keep `errors` for the page's life: it owns the window's listeners.
 //! ```
 
@@ -46,12 +44,13 @@ use crate::{BrowserTelemetry, Queue, Tracer, clock, transport};
 // which may be any value.
 #[wasm_bindgen(inline_js = r#"const E=["error","unhandledrejection"];
 export function listen(f){const h=e=>{const v=e.type=="error"?e.error:e.reason,x=v instanceof Error;f([x?v.name:"Error",x?v.message:typeof v=="string"?v:e.message||JSON.stringify(v)||String(v),x&&v.stack||""])};E.forEach(t=>addEventListener(t,h));return()=>E.forEach(t=>removeEventListener(t,h))}
-export function stack(){return new Error().stack||""}"#)]
+export function panicked(m){const s=new Error().stack||"";console.error("panicked: "+m+"\n\n"+s);return s}"#)]
 extern "C" {
     /// Listens for errors and rejections; returns what stops it.
     fn listen(on_error: &Closure<dyn FnMut(Event)>) -> Function;
-    /// The JavaScript stack here.
-    fn stack() -> String;
+    /// Logs a panic's message to the console with the JavaScript stack here (what
+    /// `console_error_panic_hook` does, so a page needs no other hook), and returns the stack.
+    fn panicked(message: &str) -> String;
 }
 
 /// The window's `error` and `unhandledrejection` listener; removed when dropped (the panic hook
@@ -76,7 +75,7 @@ impl Errors {
         {
             let (tracer, queue) = (tracer.clone(), queue.clone());
             std::panic::set_hook(Box::new(move |info| {
-                record(&tracer, &queue, panicked(info), true);
+                record(&tracer, &queue, panic_of(info), true);
                 next(info);
             }));
         }
@@ -112,7 +111,7 @@ static PANICKED: AtomicBool = AtomicBool::new(false);
 
 /// A panic as the exception event records it (`[type, message, stack]`): its message and where,
 /// and the JavaScript stack at the hook (the wasm frames that panicked, below the hook's own).
-fn panicked(info: &PanicHookInfo<'_>) -> [String; 3] {
+fn panic_of(info: &PanicHookInfo<'_>) -> [String; 3] {
     PANICKED.store(true, Ordering::Relaxed);
     // What `PanicHookInfo::payload_as_str` does, which is newer (1.91) than the crate's 1.88.
     let payload = info.payload();
@@ -126,7 +125,8 @@ fn panicked(info: &PanicHookInfo<'_>) -> [String; 3] {
         message.push(':');
         message.push_str(&crate::decimal(at.line().into()));
     }
-    ["panic".to_owned(), message, stack()]
+    let stack = panicked(&message);
+    ["panic".to_owned(), message, stack]
 }
 
 /// Records `[type, message, stack]` (no stacktrace attribute for an empty stack) on the active

@@ -62,7 +62,8 @@ impl TextMapPropagator for TraceContextPropagator {
             return;
         }
         injector.set(TRACEPARENT, crate::traceparent(span_context));
-        let state = span_context.trace_state().header();
+        // Written by otlp-wire's writer, not `TraceState::header` (its `format!` is 4.6 KB).
+        let state = otlp_wire::trace_state_header(span_context.trace_state());
         if !state.is_empty() {
             injector.set(TRACESTATE, state);
         }

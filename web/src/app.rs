@@ -157,10 +157,10 @@ pub fn run() {
     PAGE.with(|page| *page.borrow_mut() = Some(app));
 }
 
-/// After a panic the module is dead (`panic = "abort"`): the console gets the panic, and the
-/// shopper a plain message instead of a page that no longer answers.
-fn on_panic(info: &std::panic::PanicHookInfo<'_>) {
-    console_error_panic_hook::hook(info);
+/// After a panic the module is dead (`panic = "abort"`): otel-browser's hook has recorded it and
+/// logged it to the console; the shopper gets a plain message instead of a page that no longer
+/// answers.
+fn on_panic(_: &std::panic::PanicHookInfo<'_>) {
     crate::view::show_crash();
 }
 

@@ -31,8 +31,5 @@ pub mod view;
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 pub fn start() {
-    // Until `app::run` installs otel-browser's hook (which records the panic, then calls
-    // `app::on_panic`): the console's.
-    console_error_panic_hook::set_once();
     app::run();
 }

@@ -25,6 +25,13 @@ mod page {
 
     /// What the page keeps for its life: the exporter, the instrumentations' listeners, the click.
     struct Page {
+        #[cfg_attr(
+            not(feature = "bench"),
+            allow(
+                dead_code,
+                reason = "kept for its listeners; read by the benchmark's hooks"
+            )
+        )]
         telemetry: BrowserTelemetry,
         _errors: Errors,
         _vitals: WebVitals,
