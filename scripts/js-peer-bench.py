@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import pathlib
+import re
 import shutil
 import socket
 import statistics
@@ -171,8 +172,14 @@ def gzipped(files):
 
 
 def shipped(directory):
-    """The script and wasm files a page downloads (not its HTML)."""
-    return sorted(str(p) for p in pathlib.Path(directory).iterdir() if p.suffix in (".js", ".wasm"))
+    """The script and wasm files a page downloads (not its HTML): for a Rust page the module, its
+    glue, the module loader and the wasm-bindgen snippets the glue imports."""
+    root = pathlib.Path(directory)
+    files = [p for p in root.iterdir() if p.suffix in (".js", ".wasm")]
+    imported = set()
+    for script in (p for p in files if p.suffix == ".js"):
+        imported.update(re.findall(r"snippets/[^'\"]*\.js", script.read_text()))
+    return sorted([str(p) for p in files] + [str(root / s) for s in sorted(imported)])
 
 
 # The pairs: (Rust side, JS side), each a build directory name.

@@ -11,11 +11,11 @@ cd "$(dirname "$0")/.."
 # (the minimal page, none) and 40,960 B (the full page, all of them): the minimal page meets its
 # target, the other two miss theirs by what BENCHMARKS.md ("Page size", "What each
 # instrumentation costs") shows, with what bounds it.
-page_budget=62464
+page_budget=62720
 page_target=61440
 minimal_budget=28928
 minimal_target=30720
-full_budget=43776
+full_budget=44032
 full_target=40960
 
 failed=0

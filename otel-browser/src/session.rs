@@ -109,14 +109,20 @@ fn millis(duration: Duration) -> u64 {
 static SESSION: OnceLock<State> = OnceLock::new();
 
 struct State {
-    stored: Mutex<Option<Stored>>,
+    /// The session as this tab last saw it, and when it last read and wrote storage.
+    stored: Mutex<Option<(Stored, u64)>>,
     config: SessionConfig,
 }
+
+/// How long a tab goes by its own copy of the session before it reads and writes storage again
+/// (as Faro's session manager throttles its writes): a burst of spans costs one storage round
+/// trip, not one each. Other tabs see its activity at most this late.
+const SYNC_MS: u64 = 1000;
 
 /// The id of the session as the last span start left it, when [`Session::install`] has run.
 pub(crate) fn current_id() -> Option<String> {
     let state = SESSION.get()?.stored.lock().ok()?;
-    Some(state.as_ref()?.id.clone())
+    Some(state.as_ref()?.0.id.clone())
 }
 
 /// The page's session (a handle: there is one per page).
@@ -158,13 +164,22 @@ impl Session {
 fn touch(State { stored, config }: &State) -> (Stored, Option<Option<String>>) {
     let now = clock::unix_millis((config.clock)()) as u64;
     let mut state = stored.lock().unwrap_or_else(|e| e.into_inner());
+    // Synced within the second and still alive: this tab's copy is enough.
+    if let Some((memory, synced)) = state.as_ref()
+        && now.saturating_sub(*synced) < SYNC_MS
+        && let (kept, None) = advance(Some(memory.clone()), now, config, String::new)
+    {
+        let synced = *synced;
+        *state = Some((kept.clone(), synced));
+        return (kept, None);
+    }
     // Another tab may have begun or kept alive the session since: storage comes first.
-    let previous = storage::load(&config.storage_key).or_else(|| state.take());
+    let previous = storage::load(&config.storage_key).or_else(|| state.take().map(|(s, _)| s));
     let (session, began) = advance(previous, now, config, || {
         crate::hex(&crate::ids::new_trace_id().to_bytes())
     });
     storage::save(&config.storage_key, &session);
-    *state = Some(session.clone());
+    *state = Some((session.clone(), now));
     (session, began)
 }
 

@@ -277,6 +277,23 @@ async fn sessions_rotate_after_15_idle_minutes_and_after_4_hours_with_the_previo
         .end();
     let third = session.id();
     assert_ne!(third, second, "rotated at 4 hours");
+    // Another tab's session, as it would store it: this tab goes by its own copy for a second,
+    // then reads storage and joins the other tab's live session.
+    let now = NOW_MS.load(Ordering::SeqCst);
+    let other = "0123456789abcdef0123456789abcdef";
+    storage
+        .set_item(key, &format!("{other}.{now:016x}.{now:016x}"))
+        .expect("another tab's session");
+    tracer
+        .start_with_context("session-e", &Context::new())
+        .end();
+    assert_eq!(session.id(), third, "within the second: this tab's copy");
+    advance_minutes(1);
+    assert_eq!(
+        session.id(),
+        other,
+        "after it: the other tab's session, still alive"
+    );
 
     let spans = exported_named(&telemetry, "session-").await;
     let named = |name: &str| {
@@ -327,7 +344,7 @@ async fn sessions_rotate_after_15_idle_minutes_and_after_4_hours_with_the_previo
         .await
         .expect("fetched");
     let sent = recorded_request("/api/products").await;
-    assert_eq!(sent["baggage"], format!("session.id={third}"));
+    assert_eq!(sent["baggage"], format!("session.id={other}"));
 }
 
 #[wasm_bindgen_test]
