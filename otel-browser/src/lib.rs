@@ -21,21 +21,21 @@
 //!   span's start and end and every event added through [`Span`].
 //! - [`ids`]: trace and span ids from `crypto.getRandomValues`; roots carry the W3C Level 2
 //!   `random` flag.
-//! - [`web_vitals`] (opt-in, `web_vitals.rs`): LCP, CLS, INP, FCP and TTFB as the `web-vitals`
-//!   library measures them, as `browser.web_vital` events on a `pageView` span; nothing else in
-//!   the crate refers to it, so a page that does not install it ships none of it.
-//! - `page_load` (wasm32): the page-load trace, as OpenTelemetry JS's document-load
-//!   instrumentation builds it, plus the module's download, compile and instantiate and the
-//!   app's first render (with `loader.js`, the page's module loader, for the compile boundary).
-//! - [`traceparent`], [`hex`]: the W3C header for a span context, and ids as text, without
-//!   `core::fmt`.
+//! - [`traceparent`], [`hex`], [`decimal`]: the W3C header for a span context, ids and integers
+//!   as text, without `core::fmt`.
 //!
 //! Instrumentations, each installed explicitly (a page that does not install one ships none of
-//! its code), each with a few-line example in its module:
+//! its code), each with a few-line example in its module; `examples/full` installs them all:
 //!
 //! - [`fetch`]: traced `fetch` of a `web_sys::Request` (and of gloo-net's `RequestBuilder`,
-//!   feature `gloo-net`): a CLIENT span with the HTTP client conventions, the context through
-//!   the global propagators ([`propagation::w3c`]), trace headers cross-origin only where allowed.
+//!   feature `gloo-net`): a CLIENT span with the HTTP client conventions, the context as W3C
+//!   Trace Context and Baggage ([`propagation::W3c`]) or through the global propagators, trace
+//!   headers cross-origin only where allowed.
+//! - [`page_load`] (wasm32): the page-load trace, as OpenTelemetry JS's document-load
+//!   instrumentation builds it, plus the module's download, compile and instantiate and the
+//!   app's first render (with `loader.js`, the page's module loader, for the compile boundary).
+//! - [`web_vitals`]: LCP, CLS, INP, FCP and TTFB as the `web-vitals` library measures them, as
+//!   `browser.web_vital` events on a `pageView` span.
 //! - [`errors`]: panics, uncaught errors and unhandled rejections as `exception` events, sent at
 //!   once.
 //! - [`session`]: `session.id` on every span and in the baggage, shared by the origin's tabs,
