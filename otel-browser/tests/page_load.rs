@@ -143,6 +143,19 @@ fn unix_nanos(high_res: f64) -> u64 {
     u64::try_from(since_epoch.expect("after the epoch").as_nanos()).expect("fits")
 }
 
+/// The page-load trace of a `PageLoad` installed and rendered at once, its tracer's scope named
+/// `name` (and this page's URL: the receiver keeps earlier runs' spans), without loader marks.
+async fn page_load_trace(name: &str) -> Trace {
+    clear_loader_marks();
+    let telemetry = install();
+    let scope = scope(name);
+    let tracer = telemetry.provider().tracer(scope.clone());
+    PageLoad::install(&tracer).rendered();
+    let trace = trace_of(&telemetry, &scope).await;
+    clear_loader_marks();
+    trace
+}
+
 fn location_href() -> String {
     let location = js_sys::Reflect::get(&js_sys::global(), &"location".into()).expect("location");
     (js_sys::Reflect::get(&location, &"href".into()).expect("href"))
@@ -152,13 +165,7 @@ fn location_href() -> String {
 
 #[wasm_bindgen_test]
 async fn the_document_its_fetch_and_its_resources_are_one_trace_under_document_load() {
-    clear_loader_marks();
-    let telemetry = install();
-    let scope = scope("page_load.document");
-    let tracer = telemetry.provider().tracer(scope.clone());
-    PageLoad::install(&tracer).rendered();
-    let trace = trace_of(&telemetry, &scope).await;
-    clear_loader_marks();
+    let trace = page_load_trace("page_load.document").await;
 
     trace.assert_children_inside_the_root();
     let root = trace.root();
@@ -202,13 +209,7 @@ async fn the_document_its_fetch_and_its_resources_are_one_trace_under_document_l
 
 #[wasm_bindgen_test]
 async fn without_the_loaders_marks_compile_and_instantiate_are_one_span_in_order() {
-    clear_loader_marks();
-    let telemetry = install();
-    let scope = scope("page_load.default_loader");
-    let tracer = telemetry.provider().tracer(scope.clone());
-    PageLoad::install(&tracer).rendered();
-    let trace = trace_of(&telemetry, &scope).await;
-    clear_loader_marks();
+    let trace = page_load_trace("page_load.default_loader").await;
 
     trace.assert_children_inside_the_root();
     trace.assert_in_time_order(&[

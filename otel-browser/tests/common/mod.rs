@@ -29,20 +29,29 @@ pub async fn received() -> serde_json::Value {
 /// The spans of every export the receiver got, decoded, with the index of their export.
 pub async fn exported() -> Vec<(usize, ExportedSpan)> {
     (decoded().await.into_iter())
-        .map(|(i, _, span)| (i, span))
+        .map(|(i, _, _, span)| (i, span))
         .collect()
 }
 
 /// The spans the receiver got from tracers of the instrumentation scope `scope`.
 pub async fn exported_in_scope(scope: &str) -> Vec<ExportedSpan> {
     (decoded().await.into_iter())
-        .filter(|(_, name, _)| name == scope)
-        .map(|(_, _, span)| span)
+        .filter(|(_, _, name, _)| name == scope)
+        .map(|(_, _, _, span)| span)
         .collect()
 }
 
-/// Every exported span: its export's index, its scope's name, the span.
-async fn decoded() -> Vec<(usize, String, ExportedSpan)> {
+/// The spans of every export the receiver got from the service named `service` (tests that share
+/// the receiver give their telemetry a service name of their own).
+pub async fn exported_by(service: &str) -> Vec<ExportedSpan> {
+    (decoded().await.into_iter())
+        .filter(|(_, name, _, _)| name == service)
+        .map(|(_, _, _, span)| span)
+        .collect()
+}
+
+/// Every exported span: its export's index, its service's and its scope's names, the span.
+async fn decoded() -> Vec<(usize, String, String, ExportedSpan)> {
     let received = received().await;
     let mut spans = Vec::new();
     for (i, export) in received["exports"]
@@ -58,9 +67,19 @@ async fn decoded() -> Vec<(usize, String, ExportedSpan)> {
         let request =
             ExportTraceServiceRequest::decode(body.as_slice()).expect("valid OTLP protobuf");
         for resource_spans in request.resource_spans {
+            let service = (resource_spans.resource.iter())
+                .flat_map(|r| &r.attributes)
+                .find(|kv| kv.key == "service.name")
+                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                    any_value::Value::StringValue(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
             for scope_spans in resource_spans.scope_spans {
                 let scope = scope_spans.scope.map(|s| s.name).unwrap_or_default();
-                spans.extend(scope_spans.spans.into_iter().map(|s| (i, scope.clone(), s)));
+                spans.extend(
+                    (scope_spans.spans.into_iter()).map(|s| (i, service.clone(), scope.clone(), s)),
+                );
             }
         }
     }
@@ -102,36 +121,4 @@ pub fn attr(span: &ExportedSpan, key: &str) -> Option<String> {
         any_value::Value::IntValue(i) => Some(i.to_string()),
         _ => None,
     }
-}
-
-/// The spans of every export the receiver got from the service named `service` (tests that share
-/// the receiver give their telemetry a service name of their own).
-pub async fn exported_by(service: &str) -> Vec<ExportedSpan> {
-    use opentelemetry_proto::tonic::common::v1::any_value::Value;
-    let received = received().await;
-    let mut spans = Vec::new();
-    for export in received["exports"].as_array().expect("exports") {
-        let body = base64::engine::general_purpose::STANDARD
-            .decode(export["body"].as_str().expect("body"))
-            .expect("base64");
-        let request =
-            ExportTraceServiceRequest::decode(body.as_slice()).expect("valid OTLP protobuf");
-        for resource_spans in request.resource_spans {
-            let ours = (resource_spans.resource.iter())
-                .flat_map(|r| &r.attributes)
-                .any(|kv| {
-                    kv.key == "service.name"
-                        && matches!(
-                            kv.value.as_ref().and_then(|v| v.value.as_ref()),
-                            Some(Value::StringValue(s)) if s == service
-                        )
-                });
-            if ours {
-                for scope in resource_spans.scope_spans {
-                    spans.extend(scope.spans);
-                }
-            }
-        }
-    }
-    spans
 }
