@@ -1,6 +1,7 @@
 //! The checkout page: Rust/WASM, traced from the click on "Checkout" through every fetch.
 //!
-//! - [`app`]: the controller: state, what each message does, the checkout flow and its root span.
+//! - [`app`]: the controller: state, what each message does, the checkout flow, and every
+//!   `otel-browser` instrumentation installed.
 //! - [`view`]: draws the state and turns clicks into typed messages for the controller.
 //! - [`api`]: the server calls, each in a CLIENT span whose context goes out as `traceparent`,
 //!   with the typed bodies of the shared `checkout-api` crate.
