@@ -44,22 +44,55 @@ else
   export CARGO_TARGET_DIR=$repo_root/target-wasm
 fi
 
-# wasm-bindgen-cli must be exactly the wasm-bindgen of Cargo.lock.
+# wasm-bindgen-cli must be exactly the wasm-bindgen of Cargo.lock. It is built from its source with
+# one line of its test runner's HTTP server patched: tiny_http 0.12.0 (the newest) hands a new
+# connection to a waiting thread by a count it reads before that thread wakes, so two connections
+# that arrive together (a test page's module, wasm and snippets) can both go to one thread; the
+# second then waits until a kept-alive connection closes, five minutes in Chromium. A test page
+# stuck at "Loading scripts..." until chromedriver's 300 s timeout was that. The patch hands a
+# connection to a waiting thread only while there are more of them than queued connections.
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' "$repo_root/Cargo.lock")
-if ! "$tools/bin/wasm-bindgen" --version 2>/dev/null | grep -q " $bindgen_version\$"; then
-  log "installing wasm-bindgen-cli $bindgen_version (about 6 minutes, once)"
-  if ! cargo install wasm-bindgen-cli --version "$bindgen_version" --locked --root "$tools" --quiet; then
-    # The registry mirror can lag behind the CLI's lock file (it has wanted a webpki-roots the mirror
-    # did not have yet): build the downloaded source with that one crate stepped back.
-    log "retrying wasm-bindgen-cli with webpki-roots 1.0.10"
-    crate=$(ls "$HOME"/.cargo/registry/cache/*/wasm-bindgen-cli-"$bindgen_version".crate | head -n 1)
-    src=$(mktemp -d)
-    tar -xzf "$crate" -C "$src"
-    (cd "$src/wasm-bindgen-cli-$bindgen_version" \
-      && cargo update --quiet -p webpki-roots --precise 1.0.10 \
-      && cargo install --path . --locked --root "$tools" --quiet)
-    rm -rf "$src"
+bindgen_build="$bindgen_version with tiny_http's pool patched"
+
+# A crate's source, from cargo's download cache or from crates.io (checked against SHA-256):
+# crate_source NAME VERSION SHA256 DIR extracts it into DIR/NAME-VERSION.
+crate_source() {
+  local file="$4/$1-$2.crate" cached
+  cached=$(ls "$HOME"/.cargo/registry/cache/*/"$1-$2.crate" 2>/dev/null | head -n 1 || true)
+  if [ -n "$cached" ]; then cp "$cached" "$file"; else
+    curl -sSfL -o "$file" "https://static.crates.io/crates/$1/$1-$2.crate"
   fi
+  echo "$3  $file" | sha256sum --check --quiet
+  tar -xzf "$file" -C "$4"
+}
+
+if [ "$(cat "$tools/wasm-bindgen.build" 2>/dev/null)" != "$bindgen_build" ]; then
+  log "building wasm-bindgen-cli $bindgen_version (about 6 minutes, once)"
+  src=$(mktemp -d)
+  # The CLI's checksum from the registry's index; tiny_http's from the CLI's own lock file.
+  sum=$(curl -sSfL https://index.crates.io/wa/sm/wasm-bindgen-cli \
+    | grep "\"vers\": *\"$bindgen_version\"" | grep -o '"cksum": *"[0-9a-f]*"' | grep -o '[0-9a-f]\{64\}')
+  crate_source wasm-bindgen-cli "$bindgen_version" "$sum" "$src"
+  cli="$src/wasm-bindgen-cli-$bindgen_version"
+  sum=$(grep -A 3 '^name = "tiny_http"$' "$cli/Cargo.lock" | grep -o '[0-9a-f]\{64\}')
+  crate_source tiny_http 0.12.0 "$sum" "$src"
+  pool="$src/tiny_http-0.12.0/src/util/task_pool.rs"
+  sed -i 's/if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {/if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {/' "$pool"
+  grep -q 'waiting_tasks.load(Ordering::Acquire) <= queue.len()' "$pool"
+  printf '\n[patch.crates-io]\ntiny_http = { path = "../tiny_http-0.12.0" }\n' >> "$cli/Cargo.toml"
+  (
+    cd "$cli"
+    if ! cargo update --quiet -p tiny_http 2>/dev/null; then
+      # The registry mirror can lag behind the CLI's lock file (it has wanted a webpki-roots the
+      # mirror did not have yet): step that one crate back.
+      log "stepping webpki-roots back to 1.0.10"
+      cargo update --quiet -p webpki-roots --precise 1.0.10
+      cargo update --quiet -p tiny_http
+    fi
+    cargo install --path . --locked --root "$tools" --quiet
+  )
+  rm -rf "$src"
+  echo "$bindgen_build" > "$tools/wasm-bindgen.build"
 fi
 
 # trunk 0.22.1 declares a newer rust-version than the toolchains here; it builds fine with 1.96.
