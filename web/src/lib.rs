@@ -17,6 +17,12 @@
 pub mod cart;
 pub mod waterfall;
 
+/// The page's allocator: talc, not Rust's default dlmalloc: 1.7–1.9 KB less gzipped, no slower
+/// (BENCHMARKS.md, "Page size"). It needs single-threaded wasm, which a page without threads is.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 #[cfg(target_arch = "wasm32")]
 pub mod api;
 #[cfg(target_arch = "wasm32")]

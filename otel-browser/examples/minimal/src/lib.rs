@@ -6,6 +6,12 @@
 //! `bench` feature it also exports the hooks `scripts/js-peer-bench.sh` drives (never in the page
 //! whose size is checked).
 
+/// The page's allocator: talc, not Rust's default dlmalloc: 1.7–1.9 KB less gzipped, no slower
+/// (BENCHMARKS.md, "Page size"). It needs single-threaded wasm, which a page without threads is.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 #[cfg(target_arch = "wasm32")]
 mod page {
     use std::cell::RefCell;
