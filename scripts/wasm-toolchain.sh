@@ -62,7 +62,10 @@ crate_source() {
   if [ -n "$cached" ]; then cp "$cached" "$file"; else
     curl -sSfL -o "$file" "https://static.crates.io/crates/$1/$1-$2.crate"
   fi
-  echo "$3  $file" | sha256sum --check --quiet
+  if ! echo "$3  $file" | sha256sum --check --quiet; then
+    log "$1 $2: the download does not match its checksum"
+    return 1
+  fi
   tar -xzf "$file" -C "$4"
 }
 
