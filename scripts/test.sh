@@ -48,6 +48,12 @@ if [ -z "${TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/postgres >/
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
 fi
 
+phase "collector (rotel)"
+# rotel: a Rust OTLP collector on PyPI, pinned (the contrib collector and Jaeger need Docker). The
+# server's process tests send to it over gRPC and HTTP; the end-to-end tests forward through it.
+source scripts/rotel.sh
+"$ROTEL_AGENT" version
+
 phase "host tests (server, SDK, OTLP writer, replicas on PostgreSQL)"
 # `e2e` needs the whole stack; it runs last, below.
 cargo test --workspace --exclude e2e --locked
@@ -115,11 +121,6 @@ scripts/page-deps.sh
   (cd otel-browser/examples/full && trunk build --release)
 )
 scripts/page-size.sh
-
-phase "collector (rotel) for end-to-end"
-# rotel: a Rust OTLP collector on PyPI, pinned. (The contrib collector and Jaeger need Docker.)
-source scripts/rotel.sh
-"$ROTEL_AGENT" version
 
 phase "reliability drills (concurrency, crash, traces under load)"
 cargo build -p checkout-server --locked

@@ -86,8 +86,8 @@ fn redact_password(url: &str) -> String {
 
 /// Everything the server reads from its environment, with the defaults applied.
 ///
-/// The standard `OTEL_*` variables are not here: the OpenTelemetry SDK and the OTLP exporter read them
-/// themselves (see [`crate::telemetry`]), so they behave exactly as the specification says.
+/// The standard `OTEL_*` variables are not here: [`crate::telemetry`] reads them, as the SDK and OTLP
+/// exporter specifications define them, for whichever pipeline `OTEL_EXPORTER_OTLP_PROTOCOL` picks.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `SERVER_ADDR`: where the HTTP server listens.

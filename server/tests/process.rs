@@ -14,6 +14,7 @@ use serde_json::json;
 use test_support::{
     collector::{Collector, Mode},
     server::{self, ServerProcess},
+    tls::{ServerTls, TestCa},
 };
 
 /// The shutdown budget the issue sets: stop accepting, drain, flush, exit.
@@ -387,4 +388,184 @@ async fn an_otel_number_that_cannot_be_parsed_is_warned_about_and_its_default_us
         );
     }
     assert!(!collector.spans().is_empty(), "spans were exported");
+}
+
+/// The spans of the trace `trace_id` that reach `collector`, once they have (a real collector
+/// forwards in batches of its own).
+async fn spans_of(collector: &Collector, trace_id: &str) -> Vec<test_support::trace::Span> {
+    test_support::wait_for(
+        "the checkout's spans at the collector",
+        Duration::from_secs(20),
+        || async {
+            let spans: Vec<_> = (collector.spans().into_iter())
+                .filter(|s| s.trace_id == trace_id)
+                .collect();
+            spans
+                .iter()
+                .any(|s| s.name == "payment.charge")
+                .then_some(spans)
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_rotel_over_grpc_through_the_sdk_and_opentelemetry_otlp() {
+    // The stock pipeline: the SDK's batch processor and opentelemetry-otlp's tonic exporter, into
+    // a real collector's OTLP/gRPC receiver.
+    let jaeger = Collector::start(Mode::Healthy).await;
+    let http = SocketAddr::from(([127, 0, 0, 1], test_support::process::free_port().await));
+    let grpc = SocketAddr::from(([127, 0, 0, 1], test_support::process::free_port().await));
+    let _rotel = test_support::rotel::start_with_grpc(http, grpc, jaeger.addr).await;
+    let server = start_server_with(
+        grpc,
+        50,
+        0,
+        &[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ],
+    )
+    .await;
+    let order = server.checkout().await;
+    let (_, logs) = server.terminate().await;
+    let spans = spans_of(&jaeger, order["trace_id"].as_str().expect("trace id")).await;
+    for expected in ["POST /api/checkout", "product.lookup", "INSERT orders"] {
+        assert!(spans.iter().any(|s| s.name == expected), "{expected}");
+    }
+    assert!(spans.iter().all(|s| s.service == "checkout-server"));
+    assert!(
+        !logs.iter().any(|l| l.contains("ERROR")),
+        "no export error: {logs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_compresses_each_export_and_rotel_takes_it() {
+    // Straight to the fake collector, which sees the header and decodes the body ...
+    let collector = Collector::start(Mode::Healthy).await;
+    let gzip = [("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")];
+    let server = start_server_with(collector.addr, 50, 0, &gzip).await;
+    let order = server.checkout().await;
+    server.terminate().await;
+    spans_of(&collector, order["trace_id"].as_str().expect("trace id")).await;
+    let encodings = collector.encodings();
+    assert!(
+        !encodings.is_empty() && encodings.iter().all(|e| e.as_deref() == Some("gzip")),
+        "{encodings:?}"
+    );
+    // ... and to a real collector, which forwards what it could read.
+    let jaeger = Collector::start(Mode::Healthy).await;
+    let http = SocketAddr::from(([127, 0, 0, 1], test_support::process::free_port().await));
+    let _rotel = test_support::rotel::start(http, jaeger.addr).await;
+    let server = start_server_with(http, 50, 0, &gzip).await;
+    let order = server.checkout().await;
+    server.terminate().await;
+    spans_of(&jaeger, order["trace_id"].as_str().expect("trace id")).await;
+}
+
+/// A collector behind TLS whose certificate comes from `ca`, asking its clients for a certificate
+/// from `ca` too.
+async fn tls_collector(ca: &TestCa) -> Collector {
+    Collector::start_tls(
+        Mode::Healthy,
+        ServerTls {
+            server: ca.issue(&["localhost", "127.0.0.1"]),
+            client_ca_pem: Some(ca.pem()),
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_a_collector_over_https_with_a_private_ca_and_a_client_certificate() {
+    let ca = TestCa::new("checkout test CA");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let collector = tls_collector(&ca).await;
+    let ca_file = ca.write_pem(dir.path(), "ca.pem");
+    let (cert, key) = ca.issue(&["checkout-server"]).write(dir.path(), "client");
+    let endpoint = format!("https://localhost:{}", collector.addr.port());
+    let server = start_server_with(
+        collector.addr,
+        50,
+        0,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", &ca_file),
+            ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &cert),
+            ("OTEL_EXPORTER_OTLP_CLIENT_KEY", &key),
+        ],
+    )
+    .await;
+    let order = server.checkout().await;
+    let (_, logs) = server.terminate().await;
+    spans_of(&collector, order["trace_id"].as_str().expect("trace id")).await;
+    assert!(
+        !logs.iter().any(|l| l.contains("not be exported")),
+        "{logs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_certificate_from_another_ca_is_logged_once_and_fails_no_checkout() {
+    let collector = tls_collector(&TestCa::new("the collector's CA")).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let other_ca = TestCa::new("another CA").write_pem(dir.path(), "other-ca.pem");
+    let endpoint = format!("https://127.0.0.1:{}", collector.addr.port());
+    // No schedule delay: each checkout's spans are a batch of their own, each refused.
+    let server = start_server_with(
+        collector.addr,
+        0,
+        0,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", &other_ca),
+        ],
+    )
+    .await;
+    for _ in 0..3 {
+        server.checkout().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (_, logs) = server.terminate().await;
+    let failures: Vec<&String> = logs
+        .iter()
+        .filter(|l| l.contains("could not be exported"))
+        .collect();
+    assert_eq!(failures.len(), 1, "logged once: {logs:?}");
+    assert!(
+        failures[0].contains("certificate"),
+        "says why: {}",
+        failures[0]
+    );
+    let run = logs
+        .iter()
+        .find(|l| l.contains("not exported while exports failed"))
+        .unwrap_or_else(|| panic!("what the run cost, at shutdown: {logs:?}"));
+    assert!(!run.contains("batches=1 "), "several batches: {run}");
+    assert!(collector.spans().is_empty());
+}
+
+#[tokio::test]
+async fn a_certificate_that_cannot_be_read_stops_the_start_naming_its_variable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = server::command(
+        Path::new(env!("CARGO_BIN_EXE_checkout-server")),
+        &server::sqlite_url(&dir.path().join("checkout.db")),
+        SocketAddr::from(([127, 0, 0, 1], 4318)),
+    );
+    command
+        .env("SERVER_ADDR", "127.0.0.1:0")
+        .env("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem");
+    let mut server = test_support::process::Process::spawn("checkout-server", command);
+    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+        .await
+        .expect("exits by itself")
+        .expect("status");
+    assert!(!status.success());
+    let output = server.output().join("\n");
+    assert!(
+        output.contains("OTEL_EXPORTER_OTLP_CERTIFICATE") && output.contains("/nonexistent/ca.pem"),
+        "the variable and its value: {output}"
+    );
 }

@@ -12,6 +12,7 @@ use std::{
 use axum::{
     Router,
     body::Bytes,
+    extract::Request,
     http::{StatusCode, header},
     response::{IntoResponse as _, Response},
     routing::post,
@@ -21,7 +22,10 @@ use prost::Message as _;
 use tokio::{net::TcpListener, sync::oneshot};
 use tower_http::decompression::RequestDecompressionLayer;
 
-use crate::trace::Span;
+use crate::{
+    tls::{ServerTls, TlsListener},
+    trace::Span,
+};
 
 /// How the collector behaves (and can be switched to while it runs: [`Collector::set_mode`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +58,10 @@ pub struct Collector {
     spans: Arc<Mutex<Vec<Span>>>,
     answers: Arc<Mutex<Vec<(Instant, u16)>>>,
     mode: Arc<Mutex<Mode>>,
+    /// The `Content-Encoding` of each export, in order (`None`: none).
+    encodings: Arc<Mutex<Vec<Option<String>>>>,
+    /// Served over TLS, when set.
+    tls: Option<Arc<ServerTls>>,
     /// Stops the server task (gracefully: idle keep-alive connections are closed too).
     stop: Arc<Mutex<Option<oneshot::Sender<()>>>>,
 }
@@ -61,12 +69,23 @@ pub struct Collector {
 impl Collector {
     /// Starts one in `mode` on a free port.
     pub async fn start(mode: Mode) -> Self {
+        Self::start_with(mode, None).await
+    }
+
+    /// Starts one in `mode` on a free port, serving HTTPS as `tls` says.
+    pub async fn start_tls(mode: Mode, tls: ServerTls) -> Self {
+        Self::start_with(mode, Some(Arc::new(tls))).await
+    }
+
+    async fn start_with(mode: Mode, tls: Option<Arc<ServerTls>>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let collector = Self {
             addr: listener.local_addr().expect("addr"),
             spans: Arc::default(),
             answers: Arc::default(),
             mode: Arc::new(Mutex::new(mode)),
+            encodings: Arc::default(),
+            tls,
             stop: Arc::default(),
         };
         if mode != Mode::Down {
@@ -123,16 +142,36 @@ impl Collector {
                 }),
             )
             // Real collectors compress what they forward.
-            .layer(RequestDecompressionLayer::new());
+            .layer(RequestDecompressionLayer::new())
+            .layer(axum::middleware::map_request({
+                let encodings = self.encodings.clone();
+                move |request: Request| {
+                    let encoding = request.headers().get(header::CONTENT_ENCODING);
+                    let encoding = encoding.and_then(|e| e.to_str().ok()).map(str::to_owned);
+                    encodings.lock().expect("lock").push(encoding);
+                    std::future::ready(request)
+                }
+            }));
         let (stop, stopped) = oneshot::channel::<()>();
         *self.stop.lock().expect("lock") = Some(stop);
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        match &self.tls {
+            None => tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }),
+            Some(tls) => {
+                let listener = TlsListener::new(listener, tls);
+                tokio::spawn(async move {
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(stopped)
+                        .await
                 })
-                .await
-        });
+            }
+        };
     }
 
     /// The answer to one export in `mode`, recorded.
@@ -170,6 +209,11 @@ impl Collector {
     /// When each export was answered, and with which status, in order.
     pub fn answers(&self) -> Vec<(Instant, u16)> {
         self.answers.lock().expect("lock").clone()
+    }
+
+    /// The `Content-Encoding` each export came with, in order (`None`: none).
+    pub fn encodings(&self) -> Vec<Option<String>> {
+        self.encodings.lock().expect("lock").clone()
     }
 
     /// Every span received so far.

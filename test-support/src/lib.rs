@@ -21,6 +21,7 @@ pub mod process;
 pub mod rotel;
 pub mod secrets;
 pub mod server;
+pub mod tls;
 pub mod trace;
 
 use std::{future::Future, time::Duration};

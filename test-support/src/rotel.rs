@@ -10,10 +10,20 @@ use crate::process::{Process, free_port, wait_for_port};
 
 /// rotel listening for OTLP/HTTP on `http` and forwarding everything to `forward_to`.
 pub async fn start(http: SocketAddr, forward_to: SocketAddr) -> Process {
+    let grpc = SocketAddr::from(([127, 0, 0, 1], free_port().await));
+    start_with_grpc(http, grpc, forward_to).await
+}
+
+/// rotel listening for OTLP/HTTP on `http` and OTLP/gRPC on `grpc`, forwarding everything to
+/// `forward_to`.
+pub async fn start_with_grpc(
+    http: SocketAddr,
+    grpc: SocketAddr,
+    forward_to: SocketAddr,
+) -> Process {
     let agent = env::var("ROTEL_AGENT").expect(
         "ROTEL_AGENT names rotel's agent binary: `source scripts/rotel.sh` (scripts/test.sh does)",
     );
-    let grpc = SocketAddr::from(([127, 0, 0, 1], free_port().await));
     let pid_file = env::temp_dir().join(format!("rotel-{}.pid", http.port()));
     let mut command = Command::new(agent);
     command
@@ -33,11 +43,13 @@ pub async fn start(http: SocketAddr, forward_to: SocketAddr) -> Process {
             &pid_file.to_string_lossy(),
         ]);
     let collector = Process::spawn("rotel", command);
-    wait_for_port(
-        "the collector's OTLP/HTTP receiver",
-        http,
-        Duration::from_secs(30),
-    )
-    .await;
+    for (receiver, addr) in [("OTLP/HTTP", http), ("OTLP/gRPC", grpc)] {
+        wait_for_port(
+            &format!("the collector's {receiver} receiver"),
+            addr,
+            Duration::from_secs(30),
+        )
+        .await;
+    }
     collector
 }

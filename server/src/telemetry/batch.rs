@@ -404,6 +404,10 @@ fn export_thread(shared: &Shared, transport: &impl Transport, config: BatchConfi
     let mut next_export = Instant::now().checked_add(config.schedule_delay);
     // What failed to export since the last flush, for that flush to answer.
     let mut failure: Option<String> = None;
+    // A run of failed exports is logged once, when it starts: a collector that is down, or whose
+    // certificate this client does not trust, fails every batch alike. The batches and spans it
+    // cost are counted and logged when an export succeeds again, or at shutdown.
+    let mut failing = Failing::default();
     loop {
         let mut queue = shared.lock();
         let everything = loop {
@@ -454,9 +458,12 @@ fn export_thread(shared: &Shared, transport: &impl Transport, config: BatchConfi
                 }
                 _ => config.export_timeout,
             };
-            if let Err(error) = transport.send(batch.to_request(&resource), timeout) {
-                tracing::warn!(%error, spans = batch.len(), "a batch of spans was not exported");
-                failure = Some(format!("{} spans not exported: {error}", batch.len()));
+            match transport.send(batch.to_request(&resource), timeout) {
+                Ok(()) => failing.ended(),
+                Err(error) => {
+                    failing.add(&error, batch.len());
+                    failure = Some(format!("{} spans not exported: {error}", batch.len()));
+                }
             }
             next_export = Instant::now().checked_add(config.schedule_delay);
         }
@@ -468,8 +475,43 @@ fn export_thread(shared: &Shared, transport: &impl Transport, config: BatchConfi
         }
         shared.done.notify_all();
         if shutdown_by.is_some() {
+            failing.ended();
             return;
         }
+    }
+}
+
+/// A run of failed exports: its batches and spans so far.
+#[derive(Debug, Default)]
+struct Failing {
+    batches: usize,
+    spans: usize,
+}
+
+impl Failing {
+    /// A batch of `spans` not exported; the first of a run is logged with its error.
+    fn add(&mut self, error: &OTelSdkError, spans: usize) {
+        if self.batches == 0 {
+            tracing::warn!(
+                %error,
+                spans,
+                "spans could not be exported; until an export succeeds, failures are counted, not logged"
+            );
+        }
+        self.batches += 1;
+        self.spans += spans;
+    }
+
+    /// An export succeeded, or the processor stops: the run, if there was one, is logged.
+    fn ended(&mut self) {
+        if self.batches > 0 {
+            tracing::warn!(
+                batches = self.batches,
+                spans = self.spans,
+                "spans were not exported while exports failed"
+            );
+        }
+        *self = Self::default();
     }
 }
 

@@ -1,24 +1,27 @@
-//! The OTLP/HTTP transport: batches encoded by the hand-written protobuf writer the page uses
-//! (`otlp_wire`, on the threads that end the spans: [`super::batch`]), posted with a
-//! blocking HTTP client, retried as OTLP/HTTP says.
+//! The OTLP exporters' settings, and the OTLP/HTTP transport: batches encoded by the
+//! hand-written protobuf writer the page uses (`otlp_wire`, on the threads that end the spans:
+//! [`super::batch`]), posted with a blocking HTTP client, retried as OTLP/HTTP says.
 //!
-//! Why not `opentelemetry-otlp`'s exporter: it first transforms every span into
+//! Why not `opentelemetry-otlp`'s HTTP exporter: it first transforms every span into
 //! `opentelemetry-proto`'s message tree (a `String` per attribute key and value), then prost
 //! encodes the tree (recomputing nested lengths), then drops it. Profiled, that was nearly all the
 //! CPU tracing added to a request (BENCHMARKS.md, "Span cost"); the writer goes from the SDK's
 //! `SpanData` straight to bytes, about five times faster. Its output is standard OTLP protobuf: the
 //! writer's tests decode it with `opentelemetry-proto`, and the server's process tests decode what
-//! a collector receives.
+//! a collector receives. `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` is the stock pipeline instead: the
+//! SDK's batch processor and `opentelemetry-otlp`'s tonic exporter ([`super::grpc`]), with the
+//! same settings.
 //!
-//! The standard variables keep their meaning (OTLP exporter configuration, "Configuration Options"):
-//! `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`, `…_HEADERS`, `…_TIMEOUT`, `…_PROTOCOL` (only
-//! `http/protobuf` is built in) and `…_COMPRESSION` (only `none`); a signal-specific variable
-//! wins over the generic one.
+//! The standard variables keep their meaning (OTLP exporter configuration, "Configuration Options"),
+//! a signal-specific one winning over the generic one: `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`,
+//! `…_PROTOCOL` (`http/protobuf`, `grpc`), `…_HEADERS`, `…_TIMEOUT`, `…_COMPRESSION` (`gzip`,
+//! `none`), `…_CERTIFICATE` (a PEM file of CAs trusted besides the system's), and
+//! `…_CLIENT_CERTIFICATE` with `…_CLIENT_KEY` (PEM files: mutual TLS). A value that cannot be
+//! honoured stops the start, naming its variable: sending anyway, in another protocol,
+//! uncompressed or unauthenticated, would not be what was asked for.
 
 use std::{
-    collections::hash_map::RandomState,
-    env,
-    hash::{BuildHasher as _, Hasher as _},
+    env, fs,
     time::{Duration, Instant},
 };
 
@@ -26,17 +29,20 @@ use axum::body::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use prost::Message as _;
+use rand::Rng as _;
 use reqwest::{
     blocking::{Body, Client, Response},
-    header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER},
+    header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER},
 };
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
 
 use super::{batch::Transport, timeout_millis, whole_number};
 
-/// The default endpoint: a collector on this host.
-const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
+/// The default endpoints: a collector on this host ("Endpoint URLs for OTLP/HTTP"; gRPC's port).
+const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
+const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 /// The default export timeout (`OTEL_EXPORTER_OTLP_TIMEOUT`), retries included.
-const DEFAULT_TIMEOUT: Option<Duration> = Some(Duration::from_secs(10));
+pub const DEFAULT_TIMEOUT: Option<Duration> = Some(Duration::from_secs(10));
 /// Retries after the first attempt, and their backoff: exponential from the first delay, capped,
 /// with up to `MAX_JITTER` added (the same policy as `opentelemetry-otlp`'s recommended one).
 const MAX_RETRIES: u32 = 3;
@@ -46,82 +52,142 @@ const MAX_JITTER: Duration = Duration::from_millis(100);
 /// The longest `Retry-After` honoured; the export timeout bounds it too.
 const MAX_THROTTLE: Duration = Duration::from_secs(30);
 
-/// An `OTEL_EXPORTER_OTLP_*` or `OTEL_BSP_*` setting that cannot be used.
+/// An `OTEL_EXPORTER_OTLP_*` setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("{name}={value:?}: {expected}")]
 pub struct ExporterConfigError {
     name: String,
     value: String,
-    expected: &'static str,
+    expected: String,
 }
 
 impl ExporterConfigError {
-    pub(super) fn new(name: impl Into<String>, value: String, expected: &'static str) -> Self {
+    pub(super) fn new(
+        name: impl Into<String>,
+        value: impl Into<String>,
+        expected: impl Into<String>,
+    ) -> Self {
         Self {
             name: name.into(),
-            value,
-            expected,
+            value: value.into(),
+            expected: expected.into(),
         }
     }
 }
 
-/// Posts batches of spans to an OTLP/HTTP collector as protobuf.
-#[derive(Debug)]
-pub struct OtlpHttpExporter {
-    client: Client,
-    endpoint: String,
-    headers: HeaderMap,
-    /// `None`: no limit (`OTEL_EXPORTER_OTLP_TIMEOUT=0`).
-    timeout: Option<Duration>,
+/// `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `http/protobuf`, the default: this module's exporter behind [`super::batch`].
+    HttpProtobuf,
+    /// `grpc`: `opentelemetry-otlp`'s tonic exporter behind the SDK's batch processor.
+    Grpc,
 }
 
-impl OtlpHttpExporter {
-    /// The exporter the `OTEL_EXPORTER_OTLP_*` variables describe.
+/// `OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// `none`, the default.
+    None,
+    /// `gzip`: the request body, with `Content-Encoding: gzip` (gRPC: its message compression).
+    Gzip,
+}
+
+/// The TLS material the variables name, read and checked at start.
+#[derive(Debug, Clone, Default)]
+pub struct TlsFiles {
+    /// `…_CERTIFICATE`: PEM certificates trusted, besides the system's, to verify the collector.
+    pub ca_pem: Option<Vec<u8>>,
+    /// `…_CLIENT_CERTIFICATE` and `…_CLIENT_KEY`: this client's certificate chain and key (PEM).
+    pub client_pem: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// What the `OTEL_EXPORTER_OTLP_*` variables say, whichever protocol carries the spans.
+#[derive(Debug, Clone)]
+pub struct ExporterSettings {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// Where spans go: for OTLP/HTTP the URL posted to (with `/v1/traces` when it came from the
+    /// generic variable), for gRPC the collector's address.
+    pub endpoint: String,
+    /// Sent with every export (`…_HEADERS`; gRPC: as metadata).
+    pub headers: HeaderMap,
+    /// One export's limit, retries included (`None`: no limit, `…_TIMEOUT=0`).
+    pub timeout: Option<Duration>,
+    /// The request body's compression.
+    pub compression: Compression,
+    /// Certificates to trust and to present.
+    pub tls: TlsFiles,
+}
+
+impl ExporterSettings {
+    /// The settings the `OTEL_EXPORTER_OTLP_*` variables give.
     pub fn from_env() -> Result<Self, ExporterConfigError> {
-        Self::from_lookup(|name| env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        Self::from_lookup(|name| env::var(name).ok())
     }
 
-    /// The exporter the variables `lookup` gives describe (tests need not touch the environment).
+    /// The settings the variables `lookup` gives (tests need not touch the environment).
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ExporterConfigError> {
+        let lookup = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         // OTLP exporter configuration: the signal-specific variable, else the generic one.
         let setting = |option: &str| {
             let specific = format!("OTEL_EXPORTER_OTLP_TRACES_{option}");
             let generic = format!("OTEL_EXPORTER_OTLP_{option}");
             lookup(&specific)
-                .map(|v| (specific, v))
-                .or_else(|| lookup(&generic).map(|v| (generic, v)))
+                .map(|v| (specific, v.trim().to_owned()))
+                .or_else(|| lookup(&generic).map(|v| (generic, v.trim().to_owned())))
         };
         let error = |(name, value): (String, String), expected| {
             ExporterConfigError::new(name, value, expected)
         };
 
-        // The generic endpoint is a base to which the signal's path is appended; the signal's own
-        // is used as it is ("Endpoint URLs for OTLP/HTTP").
+        let protocol = match setting("PROTOCOL") {
+            None => Protocol::HttpProtobuf,
+            Some((_, value)) if value == "http/protobuf" => Protocol::HttpProtobuf,
+            Some((_, value)) if value == "grpc" => Protocol::Grpc,
+            Some(other) => {
+                return Err(error(
+                    other,
+                    "http/protobuf or grpc (http/json is not built in)",
+                ));
+            }
+        };
         let endpoint = match (
             lookup("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
             lookup("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            protocol,
         ) {
-            (Some(url), _) => url.trim().to_owned(),
-            (None, base) => {
-                let base = base.unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
+            // The signal's own endpoint is used as it is ("Endpoint URLs for OTLP/HTTP").
+            (Some(url), _, _) => url.trim().to_owned(),
+            // The generic one is a base to which OTLP/HTTP appends the signal's path; gRPC has none.
+            (None, base, Protocol::HttpProtobuf) => {
+                let base = base.unwrap_or_else(|| DEFAULT_HTTP_ENDPOINT.to_owned());
                 format!("{}/v1/traces", base.trim().trim_end_matches('/'))
             }
+            (None, base, Protocol::Grpc) => {
+                base.map_or(DEFAULT_GRPC_ENDPOINT.to_owned(), |b| b.trim().to_owned())
+            }
         };
-        if let Some(protocol) = setting("PROTOCOL")
-            && protocol.1.trim() != "http/protobuf"
-        {
-            return Err(error(
-                protocol,
-                "http/protobuf (the only protocol built in)",
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            let name = if lookup("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some() {
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+            } else {
+                "OTEL_EXPORTER_OTLP_ENDPOINT"
+            };
+            return Err(ExporterConfigError::new(
+                name,
+                endpoint,
+                "an http:// or https:// URL",
             ));
         }
-        if let Some(compression) = setting("COMPRESSION")
-            && compression.1.trim() != "none"
-        {
-            return Err(error(compression, "none (no compression is built in)"));
-        }
+        let compression = match setting("COMPRESSION") {
+            None => Compression::None,
+            Some((_, value)) if value == "none" => Compression::None,
+            Some((_, value)) if value == "gzip" => Compression::Gzip,
+            Some(other) => return Err(error(other, "gzip or none")),
+        };
         // A number that cannot be used is warned about and ignored (`whole_number`).
         let timeout = match setting("TIMEOUT") {
             None => DEFAULT_TIMEOUT,
@@ -134,24 +200,139 @@ impl OtlpHttpExporter {
             Some(list) => parse_headers(&list.1)
                 .ok_or_else(|| error(list, "a comma list of key=value, values percent-encoded"))?,
         };
-        // A blocking client, built away from any async runtime (it runs one of its own). The batch
-        // processor exports from its own thread, never from the server's runtime.
-        let client = std::thread::spawn(|| Client::builder().build())
-            .join()
-            .ok()
-            .and_then(Result::ok)
-            .ok_or_else(|| {
-                ExporterConfigError::new(
-                    "OTEL_EXPORTER_OTLP_ENDPOINT",
-                    endpoint.clone(),
-                    "an HTTP client for it (the client could not be built)",
-                )
-            })?;
+        let ca_pem = match setting("CERTIFICATE") {
+            None => None,
+            Some(file) => Some(read_pem(file, PemKind::Certificates)?),
+        };
+        let client_pem = match (setting("CLIENT_CERTIFICATE"), setting("CLIENT_KEY")) {
+            (None, None) => None,
+            (Some(certificate), Some(key)) => Some((
+                read_pem(certificate, PemKind::Certificates)?,
+                read_pem(key, PemKind::PrivateKey)?,
+            )),
+            (Some(certificate), None) => {
+                return Err(error(
+                    certificate,
+                    "…_CLIENT_KEY too: a client certificate needs its key",
+                ));
+            }
+            (None, Some(key)) => {
+                return Err(error(
+                    key,
+                    "…_CLIENT_CERTIFICATE too: a client key needs its certificate",
+                ));
+            }
+        };
         Ok(Self {
-            client,
+            protocol,
             endpoint,
             headers,
             timeout,
+            compression,
+            tls: TlsFiles { ca_pem, client_pem },
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum PemKind {
+    Certificates,
+    PrivateKey,
+}
+
+/// The PEM file the variable `(name, path)` names, read and checked for what it must hold.
+fn read_pem((name, path): (String, String), kind: PemKind) -> Result<Vec<u8>, ExporterConfigError> {
+    let pem = fs::read(&path).map_err(|e| {
+        ExporterConfigError::new(&name, &path, format!("a readable PEM file ({e})"))
+    })?;
+    let usable = match kind {
+        PemKind::Certificates => {
+            let certificates: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
+            certificates.is_ok_and(|c| !c.is_empty())
+        }
+        PemKind::PrivateKey => PrivateKeyDer::from_pem_slice(&pem).is_ok(),
+    };
+    if !usable {
+        let holds = match kind {
+            PemKind::Certificates => "a PEM file of one or more certificates",
+            PemKind::PrivateKey => "a PEM file of a private key (PKCS #8, PKCS #1 or SEC1)",
+        };
+        return Err(ExporterConfigError::new(name, path, holds));
+    }
+    Ok(pem)
+}
+
+/// Makes rustls on aws-lc-rs the process's TLS provider, unless one is already installed (tonic
+/// asks for the process's; reqwest would pick it by itself).
+pub(super) fn install_tls_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// Posts batches of spans to an OTLP/HTTP collector as protobuf.
+#[derive(Debug)]
+pub struct OtlpHttpExporter {
+    client: Client,
+    endpoint: String,
+    headers: HeaderMap,
+    /// `None`: no limit (`OTEL_EXPORTER_OTLP_TIMEOUT=0`).
+    timeout: Option<Duration>,
+    compression: Compression,
+}
+
+impl OtlpHttpExporter {
+    /// The exporter the `OTEL_EXPORTER_OTLP_*` variables describe.
+    pub fn from_env() -> Result<Self, ExporterConfigError> {
+        Self::new(ExporterSettings::from_env()?)
+    }
+
+    /// The exporter the variables `lookup` gives describe (tests need not touch the environment).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ExporterConfigError> {
+        Self::new(ExporterSettings::from_lookup(lookup)?)
+    }
+
+    /// The exporter `settings` describe (their protocol is taken to be OTLP/HTTP).
+    pub fn new(settings: ExporterSettings) -> Result<Self, ExporterConfigError> {
+        install_tls_provider();
+        let client_error = |what: &str, error: reqwest::Error| {
+            ExporterConfigError::new(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                settings.endpoint.clone(),
+                format!("an HTTP client for it ({what}: {})", chain(&error)),
+            )
+        };
+        let mut builder = Client::builder();
+        if let Some(pem) = &settings.tls.ca_pem {
+            for certificate in reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| client_error("OTEL_EXPORTER_OTLP_CERTIFICATE", e))?
+            {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        if let Some((certificate, key)) = &settings.tls.client_pem {
+            let identity = reqwest::Identity::from_pem(&[certificate.as_slice(), key].concat())
+                .map_err(|e| client_error("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", e))?;
+            builder = builder.identity(identity);
+        }
+        // A blocking client, built away from any async runtime (it runs one of its own). The batch
+        // processor exports from its own thread, never from the server's runtime.
+        let client = std::thread::spawn(move || builder.build())
+            .join()
+            .map_err(|_| {
+                ExporterConfigError::new(
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    settings.endpoint.clone(),
+                    "an HTTP client for it (building it panicked)",
+                )
+            })?
+            .map_err(|e| client_error("the client could not be built", e))?;
+        Ok(Self {
+            client,
+            endpoint: settings.endpoint,
+            headers: settings.headers,
+            timeout: settings.timeout,
+            compression: settings.compression,
         })
     }
 
@@ -162,12 +343,15 @@ impl OtlpHttpExporter {
 
     /// One POST of `body`, bounded by what is left of the export's time, if it has a limit.
     fn post(&self, body: &Bytes, remaining: Option<Duration>) -> Result<Response, reqwest::Error> {
-        let request = self
+        let mut request = self
             .client
             .post(&self.endpoint)
             .headers(self.headers.clone())
             .header(CONTENT_TYPE, otlp_wire::CONTENT_TYPE)
             .body(Body::from(body.clone()));
+        if self.compression == Compression::Gzip {
+            request = request.header(CONTENT_ENCODING, "gzip");
+        }
         match remaining {
             Some(remaining) => request.timeout(remaining),
             None => request,
@@ -176,11 +360,42 @@ impl OtlpHttpExporter {
     }
 }
 
+/// `body` gzipped (OTLP/HTTP, "Request": `Content-Encoding: gzip`).
+fn gzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::fast(),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(body);
+    encoder.finish().unwrap_or_default()
+}
+
+/// An error and its sources, each after a colon: reqwest's own message says only which request
+/// failed, its source why (a refused connection, an unknown certificate issuer).
+pub(super) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 impl Transport for OtlpHttpExporter {
     /// Posts `body`, within `timeout` and the exporter's own `OTEL_EXPORTER_OTLP_TIMEOUT`.
     fn send(&self, body: Vec<u8>, timeout: Option<Duration>) -> OTelSdkResult {
-        // Shared, not copied, by each attempt.
-        let body = Bytes::from(body);
+        // Compressed once, and shared, not copied, by each attempt.
+        let body = Bytes::from(match self.compression {
+            Compression::Gzip => gzip(&body),
+            Compression::None => body,
+        });
         let timeout = match (timeout, self.timeout) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (limit, None) | (None, limit) => limit,
@@ -210,7 +425,7 @@ impl Transport for OtlpHttpExporter {
                     retry_after(&response).unwrap_or_else(|| backoff(delay))
                 }
                 Err(error) if retries == MAX_RETRIES => {
-                    return Err(OTelSdkError::InternalFailure(error.to_string()));
+                    return Err(OTelSdkError::InternalFailure(chain(&error)));
                 }
                 Err(_) => backoff(delay),
             };
@@ -228,10 +443,8 @@ impl Transport for OtlpHttpExporter {
 
 /// The exponential delay with up to [`MAX_JITTER`] added, capped at [`MAX_DELAY`].
 fn backoff(delay: Duration) -> Duration {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u128(Instant::now().elapsed().as_nanos());
-    let jitter_ms = hasher.finish() % (u64::try_from(MAX_JITTER.as_millis()).unwrap_or(0) + 1);
-    (delay + Duration::from_millis(jitter_ms)).min(MAX_DELAY)
+    let jitter = rand::rng().random_range(Duration::ZERO..=MAX_JITTER);
+    (delay + jitter).min(MAX_DELAY)
 }
 
 /// `Retry-After` in seconds (the form collectors send), at most [`MAX_THROTTLE`].
@@ -268,27 +481,10 @@ fn parse_headers(list: &str) -> Option<HeaderMap> {
     for pair in list.split(',').filter(|p| !p.trim().is_empty()) {
         let (key, value) = pair.split_once('=')?;
         let name = HeaderName::from_bytes(key.trim().as_bytes()).ok()?;
-        let value = HeaderValue::from_bytes(&percent_decode(value.trim())?).ok()?;
-        headers.append(name, value);
+        let value: Vec<u8> = percent_encoding::percent_decode_str(value.trim()).collect();
+        headers.append(name, HeaderValue::from_bytes(&value).ok()?);
     }
     Some(headers)
-}
-
-fn percent_decode(value: &str) -> Option<Vec<u8>> {
-    let bytes = value.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            decoded.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            decoded.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(decoded)
 }
 
 #[cfg(test)]
@@ -351,20 +547,72 @@ mod tests {
     }
 
     #[test]
-    fn what_is_not_built_in_is_refused_with_the_variable_named() {
-        // Values the specification defines that this exporter cannot honour: sending anyway, in
-        // another protocol or uncompressed, would not be what was asked for.
-        for (name, value) in [
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
-            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
-            ("OTEL_EXPORTER_OTLP_HEADERS", "no-equals-sign"),
+    fn what_cannot_be_honoured_is_refused_with_the_variable_named() {
+        // Sending anyway, in another protocol, uncompressed or unauthenticated, would not be what
+        // was asked for.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let not_pem = dir.path().join("not.pem");
+        std::fs::write(&not_pem, "not a certificate").expect("written");
+        let not_pem = not_pem.to_str().expect("utf-8");
+        for vars in [
+            &[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json")][..],
+            &[("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift")],
+            &[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")],
+            &[("OTEL_EXPORTER_OTLP_HEADERS", "no-equals-sign")],
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")],
+            &[("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem")],
+            &[("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", not_pem)],
+            &[("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", not_pem)],
+            &[("OTEL_EXPORTER_OTLP_CLIENT_KEY", not_pem)],
         ] {
-            let error = exporter(&[(name, value)]).expect_err(name);
+            let name = vars[0].0;
+            let error =
+                ExporterSettings::from_lookup(crate::config::lookup_in(vars)).expect_err(name);
             assert!(error.to_string().starts_with(name), "{error}");
         }
-        exporter(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]).expect("the built-in one");
-        exporter(&[("OTEL_EXPORTER_OTLP_COMPRESSION", "none")]).expect("none");
+    }
+
+    #[test]
+    fn grpc_and_gzip_are_accepted_and_grpc_has_its_own_default_endpoint() {
+        let settings = |vars: &[(&str, &str)]| {
+            ExporterSettings::from_lookup(crate::config::lookup_in(vars)).expect("valid")
+        };
+        let grpc = settings(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ]);
+        assert_eq!(
+            (grpc.protocol, grpc.compression, grpc.endpoint.as_str()),
+            (Protocol::Grpc, Compression::Gzip, "http://localhost:4317")
+        );
+        let based = settings(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317"),
+        ]);
+        assert_eq!(
+            based.endpoint, "https://collector:4317",
+            "gRPC appends no path to the generic endpoint"
+        );
+        let http = settings(&[("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none")]);
+        assert_eq!(
+            (http.protocol, http.compression),
+            (Protocol::HttpProtobuf, Compression::None)
+        );
+    }
+
+    #[test]
+    fn a_gzipped_body_decompresses_to_the_body() {
+        use std::io::Read as _;
+        let body: Vec<u8> = (0..10_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let compressed = gzip(&body);
+        assert!(compressed.len() < body.len() / 4, "{}", compressed.len());
+        let mut decompressed = Vec::new();
+        flate2::read::GzDecoder::new(compressed.as_slice())
+            .read_to_end(&mut decompressed)
+            .expect("gzip");
+        assert_eq!(decompressed, body);
     }
 
     #[test]

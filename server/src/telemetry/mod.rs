@@ -14,6 +14,7 @@
 
 pub mod batch;
 pub mod export;
+pub mod grpc;
 pub mod http;
 pub mod propagation;
 pub mod timing;
@@ -65,13 +66,19 @@ impl TelemetryGuard {
     pub fn init() -> Result<Self, TelemetryError> {
         let mut builder = SdkTracerProvider::builder().with_resource(resource());
         if !sdk_disabled() {
-            // The endpoint, protocol, timeout and headers come from OTEL_EXPORTER_OTLP_* (`export`);
-            // the batch sizes and delays from OTEL_BSP_* (`batch`); the sampler from
-            // OTEL_TRACES_SAMPLER.
-            builder = builder.with_span_processor(batch::BatchProcessor::new(
-                export::OtlpHttpExporter::from_env()?,
-                batch::BatchConfig::from_env(),
-            ));
+            // The endpoint, protocol, timeout, headers, compression and certificates come from
+            // OTEL_EXPORTER_OTLP_* (`export`); the batch sizes and delays from OTEL_BSP_* (`batch`);
+            // the sampler from OTEL_TRACES_SAMPLER.
+            let settings = export::ExporterSettings::from_env()?;
+            let batch = batch::BatchConfig::from_env();
+            builder = match settings.protocol {
+                export::Protocol::HttpProtobuf => builder.with_span_processor(
+                    batch::BatchProcessor::new(export::OtlpHttpExporter::new(settings)?, batch),
+                ),
+                export::Protocol::Grpc => {
+                    builder.with_span_processor(grpc::processor(settings, batch)?)
+                }
+            };
         }
         let provider = builder.build();
         global::set_tracer_provider(provider.clone());
