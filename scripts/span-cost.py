@@ -2,11 +2,16 @@
 """What tracing costs the server: throughput, latency and CPU per request, traced vs untraced.
 
 Run through scripts/span-cost.sh (it builds the release server and installs wrk and rotel). For
-each route and each round, the three modes run one after another, their order rotated every round:
+each route and each round, the modes run one after another, their order rotated every round:
 
-  traced     exporting to a live collector (rotel, discarding what it receives)
+  traced     the server's own pipeline (the default) exporting OTLP/HTTP to a live collector
+             (rotel, discarding what it receives)
+  gzip       the same with OTEL_EXPORTER_OTLP_COMPRESSION=gzip
+  stock      the stock pipeline over the same protocol: the SDK's BatchSpanProcessor and
+             opentelemetry-otlp's HTTP exporter (EXPORT_PIPELINE=stock), to the same collector
+  grpc       the stock pipeline over gRPC (OTEL_EXPORTER_OTLP_PROTOCOL=grpc), to its gRPC receiver
   untraced   OTEL_SDK_DISABLED=true: spans are made but nothing is exported
-  down       exporting to a port where nothing listens
+  down       the server's own pipeline exporting to a port where nothing listens
 
 Each run starts a fresh server pinned to core 0 (taskset), its SQLite file on tmpfs (/dev/shm) and
 no payment latency, warms it up for a second, then wrk (and rotel) on core 1 loads it for
@@ -15,7 +20,8 @@ over the requests wrk counted. Ratios are taken per round (the modes of one roun
 back) and the table gives their medians.
 
 With --profile N it counts instructions instead (callgrind; repeatable where time is not): the
-server under valgrind, traced and untraced, serves 300 warm-up requests, its counters are zeroed,
+server under valgrind, traced (the server's pipeline), stock and untraced, serves 300 warm-up
+requests, its counters are zeroed,
 it serves N more on one keep-alive connection and is stopped with SIGTERM. It prints the
 instructions per request and, by component, the inclusive cost of the export path's functions.
 """
@@ -36,7 +42,9 @@ import http.client
 import urllib.request
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-MODES = ["traced", "untraced", "down"]
+MODES = ["traced", "gzip", "stock", "grpc", "untraced", "down"]
+# The modes that export to the live collector, each against `untraced` in the ratio table.
+EXPORTING = ["traced", "gzip", "stock", "grpc"]
 CHECKOUT_BODY = json.dumps(
     {
         "items": [{"product_id": 1, "quantity": 1}],
@@ -114,6 +122,7 @@ def wrk(url, body, seconds, script_dir):
 
 
 def server_env(mode, collector, port, db_dir):
+    """`collector` is (its OTLP/HTTP port, its OTLP/gRPC port)."""
     env = dict(
         os.environ,
         SERVER_ADDR=f"127.0.0.1:{port}",
@@ -123,12 +132,22 @@ def server_env(mode, collector, port, db_dir):
         RUST_LOG="warn",
         OTEL_SERVICE_NAME="checkout-server",
     )
-    env.pop("OTEL_SDK_DISABLED", None)
+    for name in ("OTEL_SDK_DISABLED", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_COMPRESSION",
+                 "EXPORT_PIPELINE"):
+        env.pop(name, None)
+    http, grpc = collector
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{http}"
     if mode == "untraced":
         env["OTEL_SDK_DISABLED"] = "true"
-    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = (
-        f"http://127.0.0.1:{collector}" if mode == "traced" else f"http://127.0.0.1:{free_port()}"
-    )
+    elif mode == "down":
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{free_port()}"
+    elif mode == "gzip":
+        env["OTEL_EXPORTER_OTLP_COMPRESSION"] = "gzip"
+    elif mode == "stock":
+        env["EXPORT_PIPELINE"] = "stock"
+    elif mode == "grpc":
+        env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "grpc"
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{grpc}"
     return env
 
 
@@ -179,6 +198,7 @@ COMPONENTS = [
     ("the export thread, in all", r"^checkout_server::telemetry::batch::export_thread$"),
     ("· the request around the spans (one copy)", r"^otlp_wire::EncodedBatch::to_request$"),
     ("· the HTTP send", r"OtlpHttpExporter as .*Transport>::send$"),
+    ("the SDK's BatchSpanProcessor's on_end (stock)", r"BatchSpanProcessor as .*SpanProcessor>::on_end$"),
     ("malloc", r"^malloc$"),
     ("free", r"^free$"),
 ]
@@ -223,16 +243,21 @@ def profile(binary, mode, collector, route, requests, work):
     return total / requests, {label: cost / requests for label, cost in costs.items()}
 
 
-def print_profile(name, requests, traced, untraced):
-    (traced_total, traced_parts), (untraced_total, untraced_parts) = traced, untraced
+PROFILED = ["traced", "stock", "untraced"]
+
+
+def print_profile(name, requests, profiles):
+    """`profiles`: (instructions per request, by component) for each mode of PROFILED."""
     print(f"\n{name}: instructions per request over {requests} requests (callgrind)\n")
-    print("| component | traced | untraced |")
-    print("|---|---|---|")
-    print(f"| all | {traced_total:,.0f} | {untraced_total:,.0f} |")
-    print(f"| **added by tracing** | **{traced_total - untraced_total:,.0f}** | |")
+    print("| component | " + " | ".join(PROFILED) + " |")
+    print("|---|" + "---|" * len(PROFILED))
+    print("| all | " + " | ".join(f"{total:,.0f}" for total, _ in profiles) + " |")
+    untraced = profiles[PROFILED.index("untraced")][0]
+    print("| **added by tracing** | " + " | ".join(
+        "" if mode == "untraced" else f"**{total - untraced:,.0f}**"
+        for mode, (total, _) in zip(PROFILED, profiles)) + " |")
     for label, _ in COMPONENTS:
-        t, u = traced_parts.get(label, 0), untraced_parts.get(label, 0)
-        print(f"| {label} | {t:,.0f} | {u:,.0f} |")
+        print(f"| {label} | " + " | ".join(f"{parts.get(label, 0):,.0f}" for _, parts in profiles) + " |")
 
 
 def main():
@@ -248,19 +273,20 @@ def main():
     )
     args = parser.parse_args()
     rotel = os.environ.get("ROTEL_AGENT") or sys.exit("ROTEL_AGENT: source scripts/rotel.sh first")
-    collector = free_port()
+    collector = (free_port(), free_port())
     work = tempfile.mkdtemp(prefix="span-cost-")
     pid_file = os.path.join(work, "rotel.pid")
     rotel_process = subprocess.Popen(
-        ["taskset", "-c", "1", rotel, "start", "--otlp-http-endpoint", f"127.0.0.1:{collector}",
-         "--otlp-grpc-endpoint", f"127.0.0.1:{free_port()}", "--exporter", "blackhole",
+        ["taskset", "-c", "1", rotel, "start", "--otlp-http-endpoint", f"127.0.0.1:{collector[0]}",
+         "--otlp-grpc-endpoint", f"127.0.0.1:{collector[1]}", "--exporter", "blackhole",
          "--pid-file", pid_file],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(100):
             try:
-                socket.create_connection(("127.0.0.1", collector), timeout=0.1).close()
+                for port in collector:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
                 break
             except OSError:
                 time.sleep(0.1)
@@ -268,17 +294,17 @@ def main():
             sys.exit("rotel did not start")
         if args.profile:
             for name in args.route or list(ROUTES):
-                traced, untraced = (
+                profiles = [
                     profile(args.binary, mode, collector, ROUTES[name], args.profile, work)
-                    for mode in ("traced", "untraced")
-                )
-                print_profile(name, args.profile, traced, untraced)
+                    for mode in PROFILED
+                ]
+                print_profile(name, args.profile, profiles)
             return
         rows = []
         for name in args.route or list(ROUTES):
             results = {mode: [] for mode in MODES}
             for round_ in range(args.rounds):
-                order = MODES[round_ % 3:] + MODES[: round_ % 3]
+                order = MODES[round_ % len(MODES):] + MODES[: round_ % len(MODES)]
                 for mode in order:
                     results[mode].append(run(args.binary, mode, collector, ROUTES[name], args.seconds, work))
                 r = {m: results[m][-1] for m in MODES}
@@ -316,17 +342,17 @@ def print_table(rows):
                 f"{median([r['cpu_us'] for r in runs]):.1f} | {max(r['rss'] for r in runs):.1f} |"
             )
     print()
-    print("| path | traced/untraced req/s | down/untraced req/s | CPU µs added per request (traced − untraced) |")
+    print("| path | mode | mode/untraced req/s | CPU µs added per request (mode − untraced) |")
     print("|---|---|---|---|")
     for name, results in rows:
-        paired = list(zip(results["traced"], results["untraced"], results["down"]))
-        traced = [t["rps"] / u["rps"] for t, u, _ in paired]
-        down = [d["rps"] / u["rps"] for _, u, d in paired]
-        added = [t["cpu_us"] - u["cpu_us"] for t, u, _ in paired]
-        print(
-            f"| `{name}` | **{median(traced):.3f}** ({spread(traced)}) | {median(down):.3f} "
-            f"({spread(down)}) | **{median(added):+.1f}** ({min(added):+.1f} to {max(added):+.1f}) |"
-        )
+        for mode in EXPORTING + ["down"]:
+            paired = list(zip(results[mode], results["untraced"]))
+            ratio = [m["rps"] / u["rps"] for m, u in paired]
+            added = [m["cpu_us"] - u["cpu_us"] for m, u in paired]
+            print(
+                f"| `{name}` | {mode} | **{median(ratio):.3f}** ({spread(ratio)}) | "
+                f"**{median(added):+.1f}** ({min(added):+.1f} to {max(added):+.1f}) |"
+            )
 
 
 if __name__ == "__main__":

@@ -19,14 +19,14 @@ use std::{hint::black_box, time::Duration};
 
 use axum::{
     Router,
-    body::Body,
+    body::{Body, Bytes},
     http::{HeaderMap, HeaderValue, Request},
     middleware,
     routing::get,
 };
 use checkout_server::telemetry::{
     self,
-    batch::{BatchConfig, BatchProcessor, Transport, wire_resource, wire_span},
+    batch::{BatchConfig, BatchProcessor, ExportError, Transport, wire_resource, wire_span},
     http::{Edge, ParentPolicy, server_span},
     propagation,
 };
@@ -44,7 +44,6 @@ use opentelemetry_proto::{
 };
 use opentelemetry_sdk::{
     Resource,
-    error::OTelSdkResult,
     trace::{InMemorySpanExporter, SdkTracerProvider, SpanData},
 };
 use otlp_wire::{EncodedBatch, encode_span};
@@ -72,7 +71,7 @@ fn traceparent(c: &mut Criterion) {
 struct Discard;
 
 impl Transport for Discard {
-    fn send(&self, _body: Vec<u8>, _timeout: Option<Duration>) -> OTelSdkResult {
+    fn send(&self, _body: Bytes, _timeout: Option<Duration>) -> Result<(), ExportError> {
         Ok(())
     }
 }

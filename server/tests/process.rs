@@ -334,6 +334,17 @@ async fn dropped_spans_are_reported_as_a_count_not_a_line_each() {
     assert!(drops.len() <= 3, "a count, not a line per span: {drops:?}");
 }
 
+/// Runs `command` (the server binary), which must exit by itself, failing; returns its output.
+async fn refused_at_start(command: tokio::process::Command) -> String {
+    let mut server = test_support::process::Process::spawn("checkout-server", command);
+    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+        .await
+        .expect("exits by itself")
+        .expect("status");
+    assert!(!status.success());
+    server.output().join("\n")
+}
+
 #[tokio::test]
 async fn a_database_url_that_is_not_sqlite_or_postgres_is_refused_and_no_file_is_made() {
     // The slip a user makes: one slash short, which once became a SQLite file named `postgres:`.
@@ -344,13 +355,7 @@ async fn a_database_url_that_is_not_sqlite_or_postgres_is_refused_and_no_file_is
         .env("DATABASE_URL", "postgres:/shop:s3cret@127.0.0.1:5432/shop")
         .env("SERVER_ADDR", "127.0.0.1:0")
         .env("OTEL_SDK_DISABLED", "true");
-    let mut server = test_support::process::Process::spawn("checkout-server", command);
-    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
-        .await
-        .expect("exits by itself")
-        .expect("status");
-    assert!(!status.success());
-    let output = server.output().join("\n");
+    let output = refused_at_start(command).await;
     assert!(
         output.contains("DATABASE_URL") && output.contains("postgres://"),
         "the variable and what it wants: {output}"
@@ -438,6 +443,28 @@ async fn spans_reach_rotel_over_grpc_through_the_sdk_and_opentelemetry_otlp() {
         !logs.iter().any(|l| l.contains("ERROR")),
         "no export error: {logs:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_rotel_over_http_through_the_stock_pipeline() {
+    // EXPORT_PIPELINE=stock: the SDK's batch processor and opentelemetry-otlp's HTTP exporter.
+    let jaeger = Collector::start(Mode::Healthy).await;
+    let http = SocketAddr::from(([127, 0, 0, 1], test_support::process::free_port().await));
+    let _rotel = test_support::rotel::start(http, jaeger.addr).await;
+    let server = start_server_with(
+        http,
+        50,
+        0,
+        &[
+            ("EXPORT_PIPELINE", "stock"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ],
+    )
+    .await;
+    let order = server.checkout().await;
+    server.terminate().await;
+    let spans = spans_of(&jaeger, order["trace_id"].as_str().expect("trace id")).await;
+    assert!(spans.iter().any(|s| s.name == "POST /api/checkout"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -540,9 +567,9 @@ async fn a_collector_certificate_from_another_ca_is_logged_once_and_fails_no_che
     );
     let run = logs
         .iter()
-        .find(|l| l.contains("not exported while exports failed"))
+        .find(|l| l.contains("exports failed for a while"))
         .unwrap_or_else(|| panic!("what the run cost, at shutdown: {logs:?}"));
-    assert!(!run.contains("batches=1 "), "several batches: {run}");
+    assert!(!run.contains("failed_exports=1 "), "several: {run}");
     assert!(collector.spans().is_empty());
 }
 
@@ -557,13 +584,7 @@ async fn a_certificate_that_cannot_be_read_stops_the_start_naming_its_variable()
     command
         .env("SERVER_ADDR", "127.0.0.1:0")
         .env("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem");
-    let mut server = test_support::process::Process::spawn("checkout-server", command);
-    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
-        .await
-        .expect("exits by itself")
-        .expect("status");
-    assert!(!status.success());
-    let output = server.output().join("\n");
+    let output = refused_at_start(command).await;
     assert!(
         output.contains("OTEL_EXPORTER_OTLP_CERTIFICATE") && output.contains("/nonexistent/ca.pem"),
         "the variable and its value: {output}"

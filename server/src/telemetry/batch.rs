@@ -13,6 +13,15 @@
 //! drops new spans (counted, and said once); `force_flush` and `shutdown` export what is queued,
 //! within their time, and answer whether it was exported. The `OTEL_BSP_*` variables keep their
 //! meaning.
+//!
+//! A collector outage loses nothing the queue can hold. A batch that could not be sent (no
+//! connection, no answer in time, the collector unavailable; not one it refused) is kept, as the
+//! request body the transport prepared (gzipped, with `OTEL_EXPORTER_OTLP_COMPRESSION=gzip`), and
+//! sent again after a backoff of 0.5 s doubling to 2 s; while exports fail, each batch that fills is
+//! prepared and kept the same way. The queue is bounded by spans (`OTEL_BSP_MAX_QUEUE_SIZE`) and by
+//! bytes (`EXPORT_QUEUE_MAX_BYTES`: the encoded spans waiting plus the bodies kept), so a long
+//! outage costs little memory. When exports succeed again, new batches go before the kept ones, so
+//! the backlog delays no new span.
 
 use std::{
     cell::Cell,
@@ -26,6 +35,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use axum::body::Bytes;
 use opentelemetry::Context;
 use opentelemetry_sdk::{
     Resource,
@@ -41,9 +51,27 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where encoded batches go: [`OtlpHttpExporter`](super::export::OtlpHttpExporter) in the server.
 pub trait Transport: Send + 'static {
-    /// Sends one `ExportTraceServiceRequest` body, retrying as the protocol says, within `timeout`
-    /// (`None`: no limit but the transport's own).
-    fn send(&self, body: Vec<u8>, timeout: Option<Duration>) -> OTelSdkResult;
+    /// The body to send for one `ExportTraceServiceRequest` (compressed, if the transport
+    /// compresses); made once per batch, on the export thread, and kept while the batch waits.
+    fn prepare(&self, request: Vec<u8>) -> Bytes {
+        Bytes::from(request)
+    }
+
+    /// Sends one body [`prepare`](Self::prepare) made, retrying as the protocol says, within
+    /// `timeout` (`None`: no limit but the transport's own).
+    fn send(&self, body: Bytes, timeout: Option<Duration>) -> Result<(), ExportError>;
+}
+
+/// Why a batch was not exported.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ExportError {
+    /// The collector refused it (a client error): sending it again cannot help; it is dropped.
+    #[error("{0}")]
+    Rejected(String),
+    /// It did not get through (no connection, no answer in time, the collector unavailable after
+    /// its retries): it is kept and sent again.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// The `OTEL_BSP_*` settings (SDK environment variables, "Batch Span Processor"). A value that is
@@ -60,6 +88,9 @@ pub struct BatchConfig {
     pub max_queue_size: usize,
     /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`: spans in one export (default 512, at most the queue size).
     pub max_export_batch_size: usize,
+    /// `EXPORT_QUEUE_MAX_BYTES` (this processor's own): the bytes the queue may hold, encoded
+    /// spans and the bodies of batches kept through an outage (default 16 MiB).
+    pub max_queue_bytes: usize,
 }
 
 impl Default for BatchConfig {
@@ -69,6 +100,7 @@ impl Default for BatchConfig {
             export_timeout: Some(Duration::from_millis(30_000)),
             max_queue_size: 2048,
             max_export_batch_size: 512,
+            max_queue_bytes: 16 << 20,
         }
     }
 }
@@ -99,6 +131,7 @@ impl BatchConfig {
                 defaults.max_export_batch_size,
             )
             .min(max_queue_size),
+            max_queue_bytes: size("EXPORT_QUEUE_MAX_BYTES", defaults.max_queue_bytes),
         }
     }
 }
@@ -118,15 +151,19 @@ struct Shared {
     work: Condvar,
     /// Wakes those waiting for a flush or for the thread to stop.
     done: Condvar,
-    /// Spans in `queue.batches`; changed only under the lock, read without it so that a full
-    /// queue (a collector that is down) costs a dropped span no encoding.
+    /// Spans in `queue.batches` and `queue.kept`, and the bytes they take; changed only under the
+    /// lock, read without it so that a full queue (a collector that is down) costs a dropped span
+    /// no encoding.
     queued: AtomicUsize,
+    queued_bytes: AtomicUsize,
 }
 
 #[derive(Debug)]
 struct Queue {
     /// Batches of at most `max_export_batch_size` spans, oldest first; only the last one fills.
     batches: VecDeque<EncodedBatch>,
+    /// Batches that could not be sent yet, oldest first: their prepared bodies and span counts.
+    kept: VecDeque<Kept>,
     dropped: u64,
     resource: otlp_wire::Resource,
     /// Flushes asked for, the last of them the export thread has finished, and what failed to
@@ -141,7 +178,26 @@ struct Queue {
     stopped: bool,
 }
 
+/// A batch kept through an outage: the body to send, and how many spans it holds.
+#[derive(Debug)]
+struct Kept {
+    body: Bytes,
+    spans: usize,
+}
+
 impl Shared {
+    /// Takes `spans` spans of `bytes` bytes off the queue's counts (sent, dropped, or moved).
+    fn release(&self, spans: usize, bytes: usize) {
+        self.queued.fetch_sub(spans, Ordering::Relaxed);
+        self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// Whether one more span of `bytes` bytes has no room.
+    fn is_full(&self, config: &BatchConfig, bytes: usize) -> bool {
+        self.queued.load(Ordering::Relaxed) >= config.max_queue_size
+            || self.queued_bytes.load(Ordering::Relaxed) + bytes > config.max_queue_bytes
+    }
+
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // A panic while the lock is held leaves the queue consistent (every update is one step).
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
@@ -194,6 +250,7 @@ impl BatchProcessor {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 batches: VecDeque::new(),
+                kept: VecDeque::new(),
                 dropped: 0,
                 resource: otlp_wire::Resource::default(),
                 flushes_asked: 0,
@@ -206,6 +263,7 @@ impl BatchProcessor {
             work: Condvar::new(),
             done: Condvar::new(),
             queued: AtomicUsize::new(0),
+            queued_bytes: AtomicUsize::new(0),
         });
         let worker = {
             let shared = Arc::clone(&shared);
@@ -227,6 +285,7 @@ impl BatchProcessor {
         if queue.dropped == 1 {
             tracing::warn!(
                 max_queue_size = self.config.max_queue_size,
+                max_queue_bytes = self.config.max_queue_bytes,
                 "span export queue full: spans are dropped until it drains \
                  (the count is logged at shutdown)"
             );
@@ -285,7 +344,7 @@ impl SpanProcessor for BatchProcessor {
         if !span.span_context.is_sampled() {
             return;
         }
-        if self.shared.queued.load(Ordering::Relaxed) >= self.config.max_queue_size {
+        if self.shared.is_full(&self.config, 0) {
             self.drop_span(&mut self.shared.lock());
             return;
         }
@@ -299,7 +358,7 @@ impl SpanProcessor for BatchProcessor {
             let mut queue = self.shared.lock();
             if queue.shutting_down {
                 // After shutdown nothing is exported; the provider is done with.
-            } else if self.shared.queued.load(Ordering::Relaxed) >= self.config.max_queue_size {
+            } else if self.shared.is_full(&self.config, encoded.len()) {
                 self.drop_span(&mut queue);
             } else {
                 if (queue.batches.back())
@@ -310,6 +369,9 @@ impl SpanProcessor for BatchProcessor {
                 let last = queue.batches.back_mut().expect("a batch with room");
                 last.push(&scope, &encoded);
                 let filled = last.len() == self.config.max_export_batch_size;
+                self.shared
+                    .queued_bytes
+                    .fetch_add(encoded.len(), Ordering::Relaxed);
                 let first = self.shared.queued.fetch_add(1, Ordering::Relaxed) == 0;
                 if first || filled {
                     self.shared.work.notify_one();
@@ -357,7 +419,7 @@ impl SpanProcessor for BatchProcessor {
                 dropped_span_count = queue.dropped,
                 max_queue_size = self.config.max_queue_size,
                 "spans were dropped because the export queue was full; raise \
-                 OTEL_BSP_MAX_QUEUE_SIZE or lower OTEL_BSP_SCHEDULE_DELAY"
+                 OTEL_BSP_MAX_QUEUE_SIZE and EXPORT_QUEUE_MAX_BYTES, or lower OTEL_BSP_SCHEDULE_DELAY"
             );
         }
         self.shared.work.notify_one();
@@ -393,122 +455,278 @@ fn full(queue: &Queue, batch_size: usize) -> bool {
     queue.batches.front().is_some_and(|b| b.len() >= batch_size)
 }
 
-/// The export thread: waits for a full batch, the schedule, a flush or shutdown, then sends what
-/// is due, one request per batch.
+/// The first wait before a kept batch is sent again, and the longest (it doubles in between).
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// What the export thread is to do this time round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// Send the full batches (and, when exports work, any kept ones).
+    Full,
+    /// Exports fail and the retry is not due: prepare the full batches and keep them.
+    Keep,
+    /// The retry is due: send the full batches and the oldest kept one.
+    Retry,
+    /// The schedule delay passed: send every batch, the one still filling too.
+    Scheduled,
+    /// A flush: send everything, every kept batch too.
+    Flush,
+    /// Send everything once, by `Shutdown`'s deadline, then stop.
+    Shutdown(Deadline),
+}
+
+/// By when shutdown must be done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deadline {
+    At(Instant),
+    /// `shutdown_with_timeout` with a timeout too large to be an instant.
+    None,
+}
+
+/// What the export thread carries from one round to the next.
+struct Exporter<'a, T> {
+    shared: &'a Shared,
+    transport: &'a T,
+    config: BatchConfig,
+    /// "The delay interval between two consecutive exports" (SDK, "Batching processor").
+    next_export: Option<Instant>,
+    /// While exports fail: when to send again, and the wait after that.
+    retry: Option<(Instant, Duration)>,
+    /// When the next kept batch may be sent, once exports work again ([`DRAIN_INTERVAL`]).
+    next_drain: Instant,
+    /// What failed to export since the last flush, for that flush to answer.
+    failure: Option<String>,
+    failing: Failing,
+}
+
+/// The export thread: waits for a round ([`Exporter::wait`]), takes its batches off the queue
+/// ([`Exporter::take`]), prepares their bodies and sends them or keeps them ([`Exporter::send`]).
 #[inline(never)] // named in profiles (scripts/span-cost.sh --profile)
 fn export_thread(shared: &Shared, transport: &impl Transport, config: BatchConfig) {
     // The HTTP client's own work must not make spans that feed this pipeline.
     let _suppressed = Context::enter_telemetry_suppressed_scope();
     let _stop = StopOnExit(shared);
-    // "The delay interval between two consecutive exports" (SDK, "Batching processor").
-    let mut next_export = Instant::now().checked_add(config.schedule_delay);
-    // What failed to export since the last flush, for that flush to answer.
-    let mut failure: Option<String> = None;
-    // A run of failed exports is logged once, when it starts: a collector that is down, or whose
-    // certificate this client does not trust, fails every batch alike. The batches and spans it
-    // cost are counted and logged when an export succeeds again, or at shutdown.
-    let mut failing = Failing::default();
+    let mut exporter = Exporter {
+        shared,
+        transport,
+        config,
+        next_export: Instant::now().checked_add(config.schedule_delay),
+        retry: None,
+        next_drain: Instant::now(),
+        failure: None,
+        failing: Failing::default(),
+    };
     loop {
+        let (round, flush) = exporter.wait();
+        let (batches, kept) = exporter.take(round);
+        let bodies: Vec<Kept> = batches
+            .into_iter()
+            .map(|(batch, request)| Kept {
+                body: transport.prepare(request),
+                spans: batch.len(),
+            })
+            .collect();
+        exporter.send(round, bodies, kept);
         let mut queue = shared.lock();
-        let everything = loop {
-            if queue.flushes_asked > queue.flushes_done || queue.shutting_down {
-                break true;
-            }
-            if full(&queue, config.max_export_batch_size) {
-                break false;
-            }
-            // Nothing queued: nothing is due until a span comes (on_end wakes this thread).
-            let due = if shared.queued.load(Ordering::Relaxed) == 0 {
-                None
-            } else {
-                next_export
-            };
-            let (next, in_time) = shared.wait_until(&shared.work, queue, due);
-            queue = next;
-            if !in_time {
-                break true;
-            }
-        };
-        // A full batch leaves alone; the one still filling waits for its own turn, so that under
-        // load every request carries a whole batch.
-        let batches: Vec<EncodedBatch> = if everything {
-            queue.batches.drain(..).collect()
-        } else {
-            let mut batches = Vec::new();
-            while full(&queue, config.max_export_batch_size) {
-                batches.extend(queue.batches.pop_front());
-            }
-            batches
-        };
-        shared.queued.fetch_sub(
-            batches.iter().map(EncodedBatch::len).sum::<usize>(),
-            Ordering::Relaxed,
-        );
-        let flush = queue.flushes_asked;
-        let shutdown_by = queue.shutting_down.then_some(queue.shutdown_by);
-        let resource = queue.resource.clone();
-        drop(queue);
-
-        for batch in batches {
-            // During shutdown, no export outlives what is left of its time.
-            let timeout = match shutdown_by {
-                Some(Some(deadline)) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    Some(config.export_timeout.map_or(left, |t| t.min(left)))
-                }
-                _ => config.export_timeout,
-            };
-            match transport.send(batch.to_request(&resource), timeout) {
-                Ok(()) => failing.ended(),
-                Err(error) => {
-                    failing.add(&error, batch.len());
-                    failure = Some(format!("{} spans not exported: {error}", batch.len()));
-                }
-            }
-            next_export = Instant::now().checked_add(config.schedule_delay);
-        }
-
-        let mut queue = shared.lock();
-        if everything {
+        if matches!(round, Round::Scheduled | Round::Flush | Round::Shutdown(_)) {
             queue.flushes_done = flush;
-            queue.flush_failure = failure.take();
+            queue.flush_failure = exporter.failure.take();
         }
         shared.done.notify_all();
-        if shutdown_by.is_some() {
-            failing.ended();
+        if let Round::Shutdown(_) = round {
+            drop(queue);
+            exporter.failing.ended();
             return;
         }
     }
 }
 
-/// A run of failed exports: its batches and spans so far.
+impl<T: Transport> Exporter<'_, T> {
+    /// Waits until something is due; returns it, with the last flush asked for.
+    fn wait(&self) -> (Round, u64) {
+        let shared = self.shared;
+        let mut queue = shared.lock();
+        let round = loop {
+            if queue.shutting_down {
+                break Round::Shutdown(queue.shutdown_by.map_or(Deadline::None, Deadline::At));
+            }
+            if queue.flushes_asked > queue.flushes_done {
+                break Round::Flush;
+            }
+            let full = full(&queue, self.config.max_export_batch_size);
+            let due = match self.retry {
+                Some(_) if full => break Round::Keep,
+                Some((at, _)) => Some(at),
+                None if full => break Round::Full,
+                // The batch filling is due on schedule, the next kept one at its turn; with
+                // neither, nothing is due until a span comes (on_end wakes this thread).
+                None => {
+                    let scheduled = self.next_export.filter(|_| !queue.batches.is_empty());
+                    let drain = (!queue.kept.is_empty()).then_some(self.next_drain);
+                    scheduled.into_iter().chain(drain).min()
+                }
+            };
+            let (next, in_time) = shared.wait_until(&shared.work, queue, due);
+            queue = next;
+            if !in_time {
+                let scheduled = (self.next_export).is_some_and(|at| at <= Instant::now());
+                break if self.retry.is_some() {
+                    Round::Retry
+                } else if scheduled && !queue.batches.is_empty() {
+                    Round::Scheduled
+                } else {
+                    Round::Full
+                };
+            }
+        };
+        (round, queue.flushes_asked)
+    }
+
+    /// Takes the round's batches off the queue, each with its request, and the kept bodies the
+    /// round sends: all of them in a flush or a shutdown, else the oldest when its turn has come
+    /// (a backlog drains at one batch per [`DRAIN_INTERVAL`], after the new batches of each round,
+    /// so that neither new spans nor a collector just back wait behind it).
+    fn take(&mut self, round: Round) -> (Vec<(EncodedBatch, Vec<u8>)>, Vec<Kept>) {
+        let shared = self.shared;
+        let mut queue = shared.lock();
+        // A full batch leaves alone; the one still filling waits for its own turn, so that under
+        // load every request carries a whole batch.
+        let everything = matches!(round, Round::Scheduled | Round::Flush | Round::Shutdown(_));
+        let mut batches = Vec::new();
+        while full(&queue, self.config.max_export_batch_size)
+            || (everything && !queue.batches.is_empty())
+        {
+            batches.extend(queue.batches.pop_front());
+        }
+        let now = Instant::now();
+        let kept_now = match round {
+            Round::Keep => 0,
+            // The probe: the oldest kept batch, when no new one goes first.
+            Round::Retry => 1,
+            Round::Full | Round::Scheduled => usize::from(now >= self.next_drain),
+            Round::Flush | Round::Shutdown(_) => queue.kept.len(),
+        }
+        .min(queue.kept.len());
+        if kept_now > 0 {
+            self.next_drain = now + DRAIN_INTERVAL;
+        }
+        let kept: Vec<Kept> = queue.kept.drain(..kept_now).collect();
+        let resource = queue.resource.clone();
+        drop(queue);
+        // Off the queue's counts until they are kept (again).
+        for batch in &batches {
+            shared.release(batch.len(), batch.encoded_len());
+        }
+        for batch in &kept {
+            shared.release(batch.spans, batch.body.len());
+        }
+        let batches = (batches.into_iter())
+            .map(|batch| {
+                let request = batch.to_request(&resource);
+                (batch, request)
+            })
+            .collect();
+        (batches, kept)
+    }
+
+    /// Sends `new` (this round's batches) and then `kept` (older ones), or, in a [`Round::Keep`],
+    /// keeps `new`. A batch that does not get through is kept with every one after it, and the
+    /// retry set; one the collector refuses is dropped.
+    fn send(&mut self, round: Round, new: Vec<Kept>, kept: Vec<Kept>) {
+        if round == Round::Keep {
+            return self.keep(new.into(), VecDeque::new());
+        }
+        let mut new: VecDeque<Kept> = new.into();
+        let mut kept: VecDeque<Kept> = kept.into();
+        while let Some(batch) = new.pop_front().or_else(|| kept.pop_front()) {
+            let timeout = match round {
+                // During shutdown, no export outlives what is left of its time.
+                Round::Shutdown(Deadline::At(deadline)) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    Some(self.config.export_timeout.map_or(left, |t| t.min(left)))
+                }
+                _ => self.config.export_timeout,
+            };
+            let result = self.transport.send(batch.body.clone(), timeout);
+            self.next_export = Instant::now().checked_add(self.config.schedule_delay);
+            let Err(error) = result else {
+                self.failing.ended();
+                self.retry = None;
+                continue;
+            };
+            // At shutdown there is no later: what does not get through is dropped.
+            let keep = matches!(error, ExportError::Unavailable(_))
+                && !matches!(round, Round::Shutdown(_));
+            self.failing.add(&error, if keep { 0 } else { batch.spans });
+            // A flush answers for what it could not export; a kept batch may still be, later.
+            if !keep || round == Round::Flush {
+                self.failure = Some(format!("{} spans not exported: {error}", batch.spans));
+            }
+            if keep {
+                // The kept ones go back first, as they were; this round's after them.
+                kept.push_front(batch);
+                let wait = self.retry.map_or(RETRY_FIRST, |(_, wait)| wait);
+                self.retry = Some((Instant::now() + wait, (wait * 2).min(RETRY_MAX)));
+                return self.keep(new, kept);
+            }
+        }
+        // The collector took or refused each one: nothing waits for a retry.
+        self.retry = None;
+    }
+
+    /// Keeps `older` (taken from the front of the kept ones) at the front again, and `newer` at
+    /// the back, each in order, and puts them back on the queue's counts.
+    fn keep(&self, newer: VecDeque<Kept>, older: VecDeque<Kept>) {
+        let shared = self.shared;
+        for batch in newer.iter().chain(&older) {
+            shared.queued.fetch_add(batch.spans, Ordering::Relaxed);
+            shared
+                .queued_bytes
+                .fetch_add(batch.body.len(), Ordering::Relaxed);
+        }
+        let mut queue = shared.lock();
+        for batch in older.into_iter().rev() {
+            queue.kept.push_front(batch);
+        }
+        queue.kept.extend(newer);
+    }
+}
+
+/// Kept batches are sent again at most one per this, once exports work again: 10 a second, 5,120
+/// spans at the default batch size, several times what a busy server makes, without flooding a
+/// collector that has just come back.
+const DRAIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A run of failed exports: how many, and the spans they dropped.
 #[derive(Debug, Default)]
 struct Failing {
-    batches: usize,
-    spans: usize,
+    exports: usize,
+    dropped: usize,
 }
 
 impl Failing {
-    /// A batch of `spans` not exported; the first of a run is logged with its error.
-    fn add(&mut self, error: &OTelSdkError, spans: usize) {
-        if self.batches == 0 {
+    /// A failed export that dropped `dropped` spans (0: its batch was kept); the first failure of
+    /// a run is logged with its error.
+    fn add(&mut self, error: &ExportError, dropped: usize) {
+        if self.exports == 0 {
             tracing::warn!(
                 %error,
-                spans,
                 "spans could not be exported; until an export succeeds, failures are counted, not logged"
             );
         }
-        self.batches += 1;
-        self.spans += spans;
+        self.exports += 1;
+        self.dropped += dropped;
     }
 
     /// An export succeeded, or the processor stops: the run, if there was one, is logged.
     fn ended(&mut self) {
-        if self.batches > 0 {
+        if self.exports > 0 {
             tracing::warn!(
-                batches = self.batches,
-                spans = self.spans,
-                "spans were not exported while exports failed"
+                failed_exports = self.exports,
+                dropped_spans = self.dropped,
+                "exports failed for a while (batches the collector could not take were kept and \
+                 sent again; those it refused, or that were left at shutdown, dropped)"
             );
         }
         *self = Self::default();
@@ -535,22 +753,34 @@ mod tests {
     struct Recorder {
         bodies: Sender<Vec<u8>>,
         gate: Option<Mutex<Receiver<()>>>,
-        fails: bool,
+        /// The answers to the first sends, in order; then `otherwise`.
+        answers: Mutex<VecDeque<Result<(), ExportError>>>,
+        otherwise: Result<(), ExportError>,
     }
 
     impl Transport for Recorder {
-        fn send(&self, body: Vec<u8>, _timeout: Option<Duration>) -> OTelSdkResult {
-            self.bodies.send(body).expect("the test listens");
+        fn send(&self, body: Bytes, _timeout: Option<Duration>) -> Result<(), ExportError> {
+            self.bodies.send(body.to_vec()).expect("the test listens");
             if let Some(gate) = &self.gate {
                 let _ = gate.lock().expect("gate").recv();
             }
-            if self.fails {
-                return Err(OTelSdkError::InternalFailure(
-                    "the collector answered 400".into(),
-                ));
-            }
-            Ok(())
+            let next = self.answers.lock().expect("answers").pop_front();
+            next.unwrap_or_else(|| self.otherwise.clone())
         }
+    }
+
+    fn unavailable() -> ExportError {
+        ExportError::Unavailable("the collector is down".into())
+    }
+
+    /// Batches of two, no schedule; the first export does not get through, the rest do.
+    fn unavailable_once() -> Pipeline {
+        let config = BatchConfig {
+            schedule_delay: NEVER,
+            max_export_batch_size: 2,
+            ..BatchConfig::default()
+        };
+        pipeline_answering(config, None, vec![Err(unavailable())], Ok(()))
     }
 
     /// Records spans whose name starts with "unsampled" without sampling them; samples the rest.
@@ -589,11 +819,26 @@ mod tests {
     }
 
     fn pipeline_with(config: BatchConfig, gate: Option<Receiver<()>>, fails: bool) -> Pipeline {
+        let otherwise = if fails {
+            Err(ExportError::Rejected("the collector answered 400".into()))
+        } else {
+            Ok(())
+        };
+        pipeline_answering(config, gate, Vec::new(), otherwise)
+    }
+
+    fn pipeline_answering(
+        config: BatchConfig,
+        gate: Option<Receiver<()>>,
+        answers: Vec<Result<(), ExportError>>,
+        otherwise: Result<(), ExportError>,
+    ) -> Pipeline {
         let (sender, bodies) = mpsc::channel();
         let recorder = Recorder {
             bodies: sender,
             gate: gate.map(Mutex::new),
-            fails,
+            answers: Mutex::new(answers.into()),
+            otherwise,
         };
         let provider = SdkTracerProvider::builder()
             .with_sampler(RecordOnlyByName)
@@ -739,6 +984,80 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_the_collector_could_not_take_is_kept_and_sent_again_after_the_backoff() {
+        let p = unavailable_once();
+        p.end_spans(&["a", "b"]);
+        assert_eq!(p.next_body(SOON).expect("tried"), ["a", "b"]);
+        let failed = Instant::now();
+        // While exports fail, a batch that fills is kept, not sent.
+        p.end_spans(&["c", "d"]);
+        assert_eq!(p.next_body(SOON).expect("sent again"), ["a", "b"]);
+        assert!(failed.elapsed() >= RETRY_FIRST - Duration::from_millis(50));
+        assert_eq!(p.next_body(SOON).expect("then the kept one"), ["c", "d"]);
+        p.provider.shutdown().expect("shut down");
+    }
+
+    #[test]
+    fn once_exports_work_new_batches_go_before_the_kept_ones() {
+        let p = unavailable_once();
+        p.end_spans(&["old", "older"]);
+        assert_eq!(p.next_body(SOON).expect("tried"), ["old", "older"]);
+        p.end_spans(&["new"]);
+        p.provider.force_flush().expect("both exported");
+        assert_eq!(p.next_body(SOON).expect("the new one"), ["new"]);
+        assert_eq!(p.next_body(SOON).expect("the kept one"), ["old", "older"]);
+        p.provider.shutdown().expect("shut down");
+    }
+
+    #[test]
+    fn what_the_collector_still_cannot_take_at_shutdown_is_tried_once_more_and_dropped() {
+        let p = pipeline_answering(
+            BatchConfig {
+                schedule_delay: NEVER,
+                ..BatchConfig::default()
+            },
+            None,
+            Vec::new(),
+            Err(unavailable()),
+        );
+        p.end_spans(&["a"]);
+        assert!(
+            p.provider.force_flush().is_err(),
+            "the flush says it failed"
+        );
+        let started = Instant::now();
+        let shut = p.provider.shutdown();
+        assert!(shut.is_err_and(|e| e.to_string().contains("down")));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "no backoff at shutdown"
+        );
+        assert_eq!(p.next_body(Duration::ZERO).expect("flush"), ["a"]);
+        assert_eq!(p.next_body(Duration::ZERO).expect("shutdown"), ["a"]);
+        assert_eq!(p.next_body(Duration::ZERO), None, "and no more");
+    }
+
+    #[test]
+    fn the_queue_is_bounded_by_bytes_as_well_as_by_spans() {
+        let p = pipeline(
+            BatchConfig {
+                schedule_delay: NEVER,
+                // About two of these spans (each encodes to some 40 bytes).
+                max_queue_bytes: 100,
+                ..BatchConfig::default()
+            },
+            None,
+        );
+        let names: Vec<String> = (0..10).map(|i| format!("span-{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        p.end_spans(&names);
+        p.provider.shutdown().expect("shut down");
+        let exported = p.next_body(SOON).expect("what fitted");
+        assert!(!exported.is_empty() && exported.len() < 4, "{exported:?}");
+        assert_eq!(exported[0], "span-0", "the newest are dropped");
+    }
+
+    #[test]
     fn shutdown_gives_up_at_its_timeout_when_an_export_hangs() {
         let (_never_opened, gate) = mpsc::channel();
         let p = pipeline(BatchConfig::default(), Some(gate));
@@ -771,6 +1090,10 @@ mod tests {
         ]);
         assert_eq!(zero.schedule_delay, Duration::ZERO);
         assert_eq!(zero.export_timeout, None, "0: no limit");
+        assert_eq!(
+            config(&[("EXPORT_QUEUE_MAX_BYTES", "1048576")]).max_queue_bytes,
+            1 << 20
+        );
     }
 
     #[test]

@@ -8,9 +8,9 @@
 //! CPU tracing added to a request (BENCHMARKS.md, "Span cost"); the writer goes from the SDK's
 //! `SpanData` straight to bytes, about five times faster. Its output is standard OTLP protobuf: the
 //! writer's tests decode it with `opentelemetry-proto`, and the server's process tests decode what
-//! a collector receives. `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` is the stock pipeline instead: the
-//! SDK's batch processor and `opentelemetry-otlp`'s tonic exporter ([`super::grpc`]), with the
-//! same settings.
+//! a collector receives. `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`, or `EXPORT_PIPELINE=stock`, is the
+//! stock pipeline instead: the SDK's batch processor and `opentelemetry-otlp`'s exporter
+//! ([`super::stock`]), with the same settings.
 //!
 //! The standard variables keep their meaning (OTLP exporter configuration, "Configuration Options"),
 //! a signal-specific one winning over the generic one: `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`,
@@ -27,7 +27,6 @@ use std::{
 
 use axum::body::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use prost::Message as _;
 use rand::Rng as _;
 use reqwest::{
@@ -36,7 +35,10 @@ use reqwest::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
 
-use super::{batch::Transport, timeout_millis, whole_number};
+use super::{
+    batch::{ExportError, Transport},
+    timeout_millis, whole_number,
+};
 
 /// The default endpoints: a collector on this host ("Endpoint URLs for OTLP/HTTP"; gRPC's port).
 const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
@@ -84,6 +86,16 @@ pub enum Protocol {
     Grpc,
 }
 
+/// Which batch processor and exporter carry the spans (`EXPORT_PIPELINE`, this server's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pipeline {
+    /// `own`, the default for OTLP/HTTP: [`super::batch`] and [`OtlpHttpExporter`].
+    Own,
+    /// `stock`: the SDK's `BatchSpanProcessor` and `opentelemetry-otlp`'s exporter
+    /// ([`super::stock`]); always so with gRPC.
+    Stock,
+}
+
 /// `OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
@@ -107,6 +119,8 @@ pub struct TlsFiles {
 pub struct ExporterSettings {
     /// The protocol.
     pub protocol: Protocol,
+    /// The pipeline.
+    pub pipeline: Pipeline,
     /// Where spans go: for OTLP/HTTP the URL posted to (with `/v1/traces` when it came from the
     /// generic variable), for gRPC the collector's address.
     pub endpoint: String,
@@ -151,6 +165,26 @@ impl ExporterSettings {
                 return Err(error(
                     other,
                     "http/protobuf or grpc (http/json is not built in)",
+                ));
+            }
+        };
+        let pipeline = match (lookup("EXPORT_PIPELINE"), protocol) {
+            (None, Protocol::HttpProtobuf) => Pipeline::Own,
+            (Some(value), Protocol::HttpProtobuf) if value.trim() == "own" => Pipeline::Own,
+            (Some(value), _) if value.trim() == "stock" => Pipeline::Stock,
+            (None, Protocol::Grpc) => Pipeline::Stock,
+            (Some(value), Protocol::Grpc) => {
+                return Err(ExporterConfigError::new(
+                    "EXPORT_PIPELINE",
+                    value,
+                    "stock (gRPC goes through the SDK's batch processor and opentelemetry-otlp)",
+                ));
+            }
+            (Some(value), _) => {
+                return Err(ExporterConfigError::new(
+                    "EXPORT_PIPELINE",
+                    value,
+                    "own or stock",
                 ));
             }
         };
@@ -225,6 +259,7 @@ impl ExporterSettings {
         };
         Ok(Self {
             protocol,
+            pipeline,
             endpoint,
             headers,
             timeout,
@@ -294,41 +329,8 @@ impl OtlpHttpExporter {
 
     /// The exporter `settings` describe (their protocol is taken to be OTLP/HTTP).
     pub fn new(settings: ExporterSettings) -> Result<Self, ExporterConfigError> {
-        install_tls_provider();
-        let client_error = |what: &str, error: reqwest::Error| {
-            ExporterConfigError::new(
-                "OTEL_EXPORTER_OTLP_ENDPOINT",
-                settings.endpoint.clone(),
-                format!("an HTTP client for it ({what}: {})", chain(&error)),
-            )
-        };
-        let mut builder = Client::builder();
-        if let Some(pem) = &settings.tls.ca_pem {
-            for certificate in reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| client_error("OTEL_EXPORTER_OTLP_CERTIFICATE", e))?
-            {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        if let Some((certificate, key)) = &settings.tls.client_pem {
-            let identity = reqwest::Identity::from_pem(&[certificate.as_slice(), key].concat())
-                .map_err(|e| client_error("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", e))?;
-            builder = builder.identity(identity);
-        }
-        // A blocking client, built away from any async runtime (it runs one of its own). The batch
-        // processor exports from its own thread, never from the server's runtime.
-        let client = std::thread::spawn(move || builder.build())
-            .join()
-            .map_err(|_| {
-                ExporterConfigError::new(
-                    "OTEL_EXPORTER_OTLP_ENDPOINT",
-                    settings.endpoint.clone(),
-                    "an HTTP client for it (building it panicked)",
-                )
-            })?
-            .map_err(|e| client_error("the client could not be built", e))?;
         Ok(Self {
-            client,
+            client: http_client(&settings)?,
             endpoint: settings.endpoint,
             headers: settings.headers,
             timeout: settings.timeout,
@@ -341,7 +343,8 @@ impl OtlpHttpExporter {
         &self.endpoint
     }
 
-    /// One POST of `body`, bounded by what is left of the export's time, if it has a limit.
+    /// One POST of `body` (prepared: compressed if the exporter compresses), bounded by what is
+    /// left of the export's time, if it has a limit.
     fn post(&self, body: &Bytes, remaining: Option<Duration>) -> Result<Response, reqwest::Error> {
         let mut request = self
             .client
@@ -358,6 +361,44 @@ impl OtlpHttpExporter {
         }
         .send()
     }
+}
+
+/// The blocking HTTP client for `settings`' collector: rustls, the system's roots and the CA of
+/// `…_CERTIFICATE`, the client certificate of `…_CLIENT_CERTIFICATE` and `…_CLIENT_KEY`. Built away
+/// from any async runtime (it runs one of its own): the batch processors export from threads of
+/// their own, never from the server's runtime.
+pub fn http_client(settings: &ExporterSettings) -> Result<Client, ExporterConfigError> {
+    install_tls_provider();
+    let client_error = |what: &str, error: reqwest::Error| {
+        ExporterConfigError::new(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            settings.endpoint.clone(),
+            format!("an HTTP client for it ({what}: {})", chain(&error)),
+        )
+    };
+    let mut builder = Client::builder();
+    if let Some(pem) = &settings.tls.ca_pem {
+        for certificate in reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| client_error("OTEL_EXPORTER_OTLP_CERTIFICATE", e))?
+        {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    if let Some((certificate, key)) = &settings.tls.client_pem {
+        let identity = reqwest::Identity::from_pem(&[certificate.as_slice(), key].concat())
+            .map_err(|e| client_error("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", e))?;
+        builder = builder.identity(identity);
+    }
+    std::thread::spawn(move || builder.build())
+        .join()
+        .map_err(|_| {
+            ExporterConfigError::new(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                settings.endpoint.clone(),
+                "an HTTP client for it (building it panicked)",
+            )
+        })?
+        .map_err(|e| client_error("the client could not be built", e))
 }
 
 /// `body` gzipped (OTLP/HTTP, "Request": `Content-Encoding: gzip`).
@@ -389,16 +430,21 @@ pub(super) fn chain(error: &dyn std::error::Error) -> String {
 }
 
 impl Transport for OtlpHttpExporter {
+    fn prepare(&self, request: Vec<u8>) -> Bytes {
+        Bytes::from(match self.compression {
+            Compression::Gzip => gzip(&request),
+            Compression::None => request,
+        })
+    }
+
     /// Posts `body`, within `timeout` and the exporter's own `OTEL_EXPORTER_OTLP_TIMEOUT`.
-    fn send(&self, body: Vec<u8>, timeout: Option<Duration>) -> OTelSdkResult {
-        // Compressed once, and shared, not copied, by each attempt.
-        let body = Bytes::from(match self.compression {
-            Compression::Gzip => gzip(&body),
-            Compression::None => body,
-        });
+    fn send(&self, body: Bytes, timeout: Option<Duration>) -> Result<(), ExportError> {
         let timeout = match (timeout, self.timeout) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (limit, None) | (None, limit) => limit,
+        };
+        let timed_out = |t: Duration| {
+            ExportError::Unavailable(format!("no answer within {} ms", t.as_millis()))
         };
         let started = Instant::now();
         let mut delay = FIRST_DELAY;
@@ -406,7 +452,7 @@ impl Transport for OtlpHttpExporter {
         loop {
             let remaining = timeout.map(|t| t.saturating_sub(started.elapsed()));
             if let (Some(timeout), Some(Duration::ZERO)) = (timeout, remaining) {
-                return Err(OTelSdkError::Timeout(timeout));
+                return Err(timed_out(timeout));
             }
             // OTLP/HTTP, "Failures" and "OTLP/HTTP Throttling": 429, 502, 503 and 504 are retryable,
             // after the server's Retry-After when it gives one; every other status is final.
@@ -417,22 +463,28 @@ impl Transport for OtlpHttpExporter {
                 }
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    if !matches!(status, 429 | 502 | 503 | 504) || retries == MAX_RETRIES {
-                        return Err(OTelSdkError::InternalFailure(format!(
+                    let retryable = matches!(status, 429 | 502 | 503 | 504);
+                    if !retryable {
+                        return Err(ExportError::Rejected(format!(
+                            "the collector answered {status}"
+                        )));
+                    }
+                    if retries == MAX_RETRIES {
+                        return Err(ExportError::Unavailable(format!(
                             "the collector answered {status}"
                         )));
                     }
                     retry_after(&response).unwrap_or_else(|| backoff(delay))
                 }
                 Err(error) if retries == MAX_RETRIES => {
-                    return Err(OTelSdkError::InternalFailure(chain(&error)));
+                    return Err(ExportError::Unavailable(chain(&error)));
                 }
                 Err(_) => backoff(delay),
             };
             if let Some(timeout) = timeout
                 && started.elapsed() + wait >= timeout
             {
-                return Err(OTelSdkError::Timeout(timeout));
+                return Err(timed_out(timeout));
             }
             std::thread::sleep(wait);
             retries += 1;
@@ -564,6 +616,11 @@ mod tests {
             &[("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", not_pem)],
             &[("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", not_pem)],
             &[("OTEL_EXPORTER_OTLP_CLIENT_KEY", not_pem)],
+            &[("EXPORT_PIPELINE", "fast")],
+            &[
+                ("EXPORT_PIPELINE", "own"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ],
         ] {
             let name = vars[0].0;
             let error =
@@ -584,6 +641,16 @@ mod tests {
         assert_eq!(
             (grpc.protocol, grpc.compression, grpc.endpoint.as_str()),
             (Protocol::Grpc, Compression::Gzip, "http://localhost:4317")
+        );
+        assert_eq!(
+            grpc.pipeline,
+            Pipeline::Stock,
+            "gRPC is the stock pipeline's"
+        );
+        let stock = settings(&[("EXPORT_PIPELINE", "stock")]);
+        assert_eq!(
+            (stock.protocol, stock.pipeline),
+            (Protocol::HttpProtobuf, Pipeline::Stock)
         );
         let based = settings(&[
             ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),

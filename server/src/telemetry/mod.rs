@@ -14,9 +14,9 @@
 
 pub mod batch;
 pub mod export;
-pub mod grpc;
 pub mod http;
 pub mod propagation;
+pub mod stock;
 pub mod timing;
 
 use std::{borrow::Cow, env, future::Future, io::IsTerminal as _, time::Duration};
@@ -71,12 +71,13 @@ impl TelemetryGuard {
             // the sampler from OTEL_TRACES_SAMPLER.
             let settings = export::ExporterSettings::from_env()?;
             let batch = batch::BatchConfig::from_env();
-            builder = match settings.protocol {
-                export::Protocol::HttpProtobuf => builder.with_span_processor(
-                    batch::BatchProcessor::new(export::OtlpHttpExporter::new(settings)?, batch),
-                ),
-                export::Protocol::Grpc => {
-                    builder.with_span_processor(grpc::processor(settings, batch)?)
+            builder = match settings.pipeline {
+                export::Pipeline::Own => builder.with_span_processor(batch::BatchProcessor::new(
+                    export::OtlpHttpExporter::new(settings)?,
+                    batch,
+                )),
+                export::Pipeline::Stock => {
+                    builder.with_span_processor(stock::processor(settings, batch)?)
                 }
             };
         }
