@@ -639,7 +639,14 @@ impl<T: Transport> Exporter<'_, T> {
         }
         let mut new: VecDeque<Kept> = new.into();
         let mut kept: VecDeque<Kept> = kept.into();
-        while let Some(batch) = new.pop_front().or_else(|| kept.pop_front()) {
+        loop {
+            let (batch, is_new) = match new.pop_front() {
+                Some(batch) => (batch, true),
+                None => match kept.pop_front() {
+                    Some(batch) => (batch, false),
+                    None => break,
+                },
+            };
             let timeout = match round {
                 // During shutdown, no export outlives what is left of its time.
                 Round::Shutdown(Deadline::At(deadline)) => {
@@ -649,7 +656,11 @@ impl<T: Transport> Exporter<'_, T> {
                 _ => self.config.export_timeout,
             };
             let result = self.transport.send(batch.body.clone(), timeout);
-            self.next_export = Instant::now().checked_add(self.config.schedule_delay);
+            // The schedule is the new batches' ("the delay interval between two consecutive
+            // exports"): a backlog sent again does not put it off.
+            if is_new {
+                self.next_export = Instant::now().checked_add(self.config.schedule_delay);
+            }
             let Err(error) = result else {
                 self.failing.ended();
                 self.retry = None;
@@ -665,7 +676,11 @@ impl<T: Transport> Exporter<'_, T> {
             }
             if keep {
                 // The kept ones go back first, as they were; this round's after them.
-                kept.push_front(batch);
+                if is_new {
+                    new.push_front(batch);
+                } else {
+                    kept.push_front(batch);
+                }
                 let wait = self.retry.map_or(RETRY_FIRST, |(_, wait)| wait);
                 self.retry = Some((Instant::now() + wait, (wait * 2).min(RETRY_MAX)));
                 return self.keep(new, kept);
@@ -1006,6 +1021,31 @@ mod tests {
         p.provider.force_flush().expect("both exported");
         assert_eq!(p.next_body(SOON).expect("the new one"), ["new"]);
         assert_eq!(p.next_body(SOON).expect("the kept one"), ["old", "older"]);
+        p.provider.shutdown().expect("shut down");
+    }
+
+    #[test]
+    fn a_backlog_sent_again_does_not_put_off_new_spans() {
+        let config = BatchConfig {
+            schedule_delay: Duration::from_millis(300),
+            max_export_batch_size: 2,
+            ..BatchConfig::default()
+        };
+        let p = pipeline_answering(config, None, vec![Err(unavailable())], Ok(()));
+        p.end_spans(&["a", "b"]);
+        assert_eq!(p.next_body(SOON).expect("tried"), ["a", "b"]);
+        // Kept while exports fail, then a new span in a batch still filling.
+        p.end_spans(&["c", "d", "e", "f", "g", "h"]);
+        p.end_spans(&["new"]);
+        assert_eq!(p.next_body(SOON).expect("the retry"), ["a", "b"]);
+        assert_eq!(
+            p.next_body(SOON).expect("on its schedule"),
+            ["new"],
+            "before the rest of the backlog"
+        );
+        for kept in [["c", "d"], ["e", "f"], ["g", "h"]] {
+            assert_eq!(p.next_body(SOON).expect("the backlog"), kept);
+        }
         p.provider.shutdown().expect("shut down");
     }
 
