@@ -27,9 +27,10 @@ use axum::http::{HeaderMap, HeaderValue};
 use opentelemetry::{
     Context,
     baggage::BaggageExt,
-    propagation::{Extractor, Injector, TextMapPropagator},
+    propagation::TextMapPropagator,
     trace::{SpanContext, TraceContextExt, TraceFlags, TraceId, TraceState},
 };
+use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::BaggagePropagator;
 use trace_context::{KNOWN_FLAGS, RANDOM};
 pub use trace_context::{parse_traceparent, parse_tracestate};
@@ -137,31 +138,6 @@ fn extract_inbound(headers: &HeaderMap) -> Option<(SpanContext, Inbound)> {
         tracestate,
     };
     Some((span_context, inbound))
-}
-
-struct HeaderExtractor<'a>(&'a HeaderMap);
-
-impl Extractor for HeaderExtractor<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(|k| k.as_str()).collect()
-    }
-}
-
-struct HeaderInjector<'a>(&'a mut HeaderMap);
-
-impl Injector for HeaderInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (
-            axum::http::HeaderName::try_from(key),
-            HeaderValue::from_str(&value),
-        ) {
-            self.0.insert(name, value);
-        }
-    }
 }
 
 #[cfg(test)]
