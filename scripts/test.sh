@@ -54,7 +54,7 @@ phase "collector (rotel)"
 source scripts/rotel.sh
 "$ROTEL_AGENT" version
 
-phase "host tests (server, SDK, OTLP writer, replicas on PostgreSQL)"
+phase "host tests (every crate but e2e: unit, API, process, replica tests)"
 # `e2e` needs the whole stack; it runs last, below.
 cargo test --workspace --exclude e2e --locked
 

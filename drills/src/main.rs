@@ -1,8 +1,10 @@
-//! Reliability drills against the real server binary (release build), each printing its figures
-//! and failing (exit 1) when an expectation is missed. Results are recorded in RELIABILITY.md.
+//! Reliability drills against the real server binary, each printing its figures and failing
+//! (exit 1) when an expectation is missed. Results are recorded in RELIABILITY.md, from the
+//! release build; `scripts/test.sh` runs all but the outage drill against the debug build
+//! (`CHECKOUT_SERVER_BIN`).
 //!
 //! ```sh
-//! cargo build --release -p checkout-server && cargo run --release -p drills [-- concurrency|crash]
+//! cargo build --release -p checkout-server && cargo run --release -p drills [-- concurrency|crash|traces|outage]
 //! ```
 //!
 //! - **concurrency**: 1,000 checkouts at concurrency 50 on a scarce catalog: exactly the

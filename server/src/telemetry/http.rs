@@ -189,7 +189,8 @@ fn known_method(method: &str) -> &'static str {
         .unwrap_or("_OTHER")
 }
 
-/// `server.address` and `server.port` from the `Host` header (or the URI's authority).
+/// `server.address` and `server.port` from the `Host` header (or the URI's authority); without a
+/// port, the scheme's (HTTP server semantic conventions, `server.port`: 443 for `https`, else 80).
 fn host_and_port(request: &Request) -> Option<(String, u16)> {
     let authority = request
         .uri()
@@ -204,9 +205,14 @@ fn host_and_port(request: &Request) -> Option<(String, u16)> {
                 .map(str::to_owned)
         })?;
     let authority: axum::http::uri::Authority = authority.parse().ok()?;
+    let default_port = if request.uri().scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
     Some((
         authority.host().to_owned(),
-        authority.port_u16().unwrap_or(80),
+        authority.port_u16().unwrap_or(default_port),
     ))
 }
 
@@ -216,4 +222,52 @@ fn is_plausible_session_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(uri: &str, host: Option<&str>) -> Request {
+        let mut builder = Request::builder().uri(uri);
+        if let Some(host) = host {
+            builder = builder.header(header::HOST, host);
+        }
+        builder.body(axum::body::Body::empty()).expect("request")
+    }
+
+    #[test]
+    fn the_port_is_the_authoritys_else_the_schemes() {
+        let cases = [
+            (
+                "/api/products",
+                Some("shop.example:8080"),
+                ("shop.example", 8080),
+            ),
+            ("/api/products", Some("shop.example"), ("shop.example", 80)),
+            (
+                "http://shop.example/api/products",
+                None,
+                ("shop.example", 80),
+            ),
+            (
+                "https://shop.example/api/products",
+                None,
+                ("shop.example", 443),
+            ),
+            (
+                "https://shop.example:8443/api/products",
+                None,
+                ("shop.example", 8443),
+            ),
+        ];
+        for (uri, host, (address, port)) in cases {
+            assert_eq!(
+                host_and_port(&request(uri, host)),
+                Some((address.to_owned(), port)),
+                "{uri} {host:?}"
+            );
+        }
+        assert_eq!(host_and_port(&request("/api/products", None)), None);
+    }
 }
