@@ -15,6 +15,7 @@ use test_support::{
     collector::{Collector, Mode},
     server::{self, ServerProcess},
     tls::{ServerTls, TestCa},
+    trace::Trace,
 };
 
 /// The shutdown budget the issue sets: stop accepting, drain, flush, exit.
@@ -402,13 +403,10 @@ async fn spans_of(collector: &Collector, trace_id: &str) -> Vec<test_support::tr
         "the checkout's spans at the collector",
         Duration::from_secs(20),
         || async {
-            let spans: Vec<_> = (collector.spans().into_iter())
-                .filter(|s| s.trace_id == trace_id)
-                .collect();
-            spans
-                .iter()
-                .any(|s| s.name == "payment.charge")
-                .then_some(spans)
+            let trace = Trace::of(trace_id, &collector.spans());
+            trace
+                .has("checkout-server", "payment.charge")
+                .then_some(trace.spans)
         },
     )
     .await

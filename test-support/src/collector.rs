@@ -50,6 +50,21 @@ pub enum Mode {
     Rejecting,
 }
 
+/// Serves `router` on `listener` until `stopped` (idle keep-alive connections are closed too).
+fn serve_until<L>(listener: L, router: Router, stopped: oneshot::Receiver<()>)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+}
+
 /// A running fake collector, the spans it has received, and when it answered what.
 #[derive(Clone)]
 pub struct Collector {
@@ -154,24 +169,10 @@ impl Collector {
             }));
         let (stop, stopped) = oneshot::channel::<()>();
         *self.stop.lock().expect("lock") = Some(stop);
-        let stopped = async {
-            let _ = stopped.await;
-        };
         match &self.tls {
-            None => tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(stopped)
-                    .await
-            }),
-            Some(tls) => {
-                let listener = TlsListener::new(listener, tls);
-                tokio::spawn(async move {
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(stopped)
-                        .await
-                })
-            }
-        };
+            None => serve_until(listener, router, stopped),
+            Some(tls) => serve_until(TlsListener::new(listener, tls), router, stopped),
+        }
     }
 
     /// The answer to one export in `mode`, recorded.

@@ -462,13 +462,14 @@ const RETRY_MAX: Duration = Duration::from_secs(2);
 /// What the export thread is to do this time round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Round {
-    /// Send the full batches (and, when exports work, any kept ones).
+    /// Send the full batches, and the oldest kept one if its turn ([`DRAIN_INTERVAL`]) has come.
     Full,
     /// Exports fail and the retry is not due: prepare the full batches and keep them.
     Keep,
     /// The retry is due: send the full batches and the oldest kept one.
     Retry,
-    /// The schedule delay passed: send every batch, the one still filling too.
+    /// The schedule delay passed: send every batch, the one still filling too (and a kept one,
+    /// as [`Round::Full`]).
     Scheduled,
     /// A flush: send everything, every kept batch too.
     Flush,

@@ -44,7 +44,7 @@ use super::{
 const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
 const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 /// The default export timeout (`OTEL_EXPORTER_OTLP_TIMEOUT`), retries included.
-pub const DEFAULT_TIMEOUT: Option<Duration> = Some(Duration::from_secs(10));
+const DEFAULT_TIMEOUT: Option<Duration> = Some(Duration::from_secs(10));
 /// Retries after the first attempt, and their backoff: exponential from the first delay, capped,
 /// with up to `MAX_JITTER` added (the same policy as `opentelemetry-otlp`'s recommended one).
 const MAX_RETRIES: u32 = 3;
@@ -297,12 +297,6 @@ fn read_pem((name, path): (String, String), kind: PemKind) -> Result<Vec<u8>, Ex
     Ok(pem)
 }
 
-/// Makes rustls on aws-lc-rs the process's TLS provider, unless one is already installed (tonic
-/// asks for the process's; reqwest would pick it by itself).
-pub(super) fn install_tls_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-}
-
 /// Posts batches of spans to an OTLP/HTTP collector as protobuf.
 #[derive(Debug)]
 pub struct OtlpHttpExporter {
@@ -315,11 +309,6 @@ pub struct OtlpHttpExporter {
 }
 
 impl OtlpHttpExporter {
-    /// The exporter the `OTEL_EXPORTER_OTLP_*` variables describe.
-    pub fn from_env() -> Result<Self, ExporterConfigError> {
-        Self::new(ExporterSettings::from_env()?)
-    }
-
     /// The exporter the variables `lookup` gives describe (tests need not touch the environment).
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
@@ -363,12 +352,12 @@ impl OtlpHttpExporter {
     }
 }
 
-/// The blocking HTTP client for `settings`' collector: rustls, the system's roots and the CA of
+/// The blocking HTTP client for `settings`' collector: rustls (on aws-lc-rs, reqwest's and tonic's
+/// provider when none is installed), the system's roots and the CA of
 /// `…_CERTIFICATE`, the client certificate of `…_CLIENT_CERTIFICATE` and `…_CLIENT_KEY`. Built away
 /// from any async runtime (it runs one of its own): the batch processors export from threads of
 /// their own, never from the server's runtime.
-pub fn http_client(settings: &ExporterSettings) -> Result<Client, ExporterConfigError> {
-    install_tls_provider();
+pub(super) fn http_client(settings: &ExporterSettings) -> Result<Client, ExporterConfigError> {
     let client_error = |what: &str, error: reqwest::Error| {
         ExporterConfigError::new(
             "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -415,7 +404,7 @@ fn gzip(body: &[u8]) -> Vec<u8> {
 
 /// An error and its sources, each after a colon: reqwest's own message says only which request
 /// failed, its source why (a refused connection, an unknown certificate issuer).
-pub(super) fn chain(error: &dyn std::error::Error) -> String {
+fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -2,8 +2,10 @@
 //!
 //! - [`TelemetryGuard::init`] builds the provider from the standard `OTEL_*` variables: a batch
 //!   processor that encodes each span as OTLP protobuf when it ends ([`batch`]), posting to the
-//!   collector over OTLP/HTTP ([`export`]), and a resource with the service name and version. Hold
-//!   the guard for the life of the process and call [`TelemetryGuard::shutdown`].
+//!   collector over OTLP/HTTP ([`export`]), or with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` or
+//!   `EXPORT_PIPELINE=stock` the SDK's batch processor and `opentelemetry-otlp` ([`stock`]); and a
+//!   resource with the service name and version. Hold the guard for the life of the process and
+//!   call [`TelemetryGuard::shutdown`].
 //! - [`propagation`] is a strict W3C Trace Context parser in front of the SDK.
 //! - [`http`] is the middleware that opens one SERVER span per request.
 //!

@@ -29,10 +29,7 @@ use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
 
 use super::{
     batch::BatchConfig,
-    export::{
-        Compression, ExporterConfigError, ExporterSettings, Protocol, http_client,
-        install_tls_provider,
-    },
+    export::{Compression, ExporterConfigError, ExporterSettings, Protocol, http_client},
 };
 
 /// An export with no limit (`OTEL_EXPORTER_OTLP_TIMEOUT=0`): the exporter takes a duration, so a
@@ -45,7 +42,6 @@ pub fn processor(
     settings: ExporterSettings,
     batch: BatchConfig,
 ) -> Result<BatchSpanProcessor, ExporterConfigError> {
-    install_tls_provider();
     let endpoint = settings.endpoint.clone();
     let timeout = settings.timeout.unwrap_or(NO_LIMIT);
     let compression = (settings.compression == Compression::Gzip)
