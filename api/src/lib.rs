@@ -6,6 +6,7 @@
 //! - `GET /api/products` answers `Vec<`[`Product`]`>`.
 //! - `POST /api/checkout` takes a [`CheckoutRequest`] and answers 201 with [`OrderPlaced`], or
 //!   with an [`ErrorBody`] (as every error of every route does).
+//! - `GET /api/orders/{id}` answers an [`Order`].
 
 use serde::{Deserialize, Serialize};
 
@@ -112,6 +113,36 @@ impl OrderStatus {
             Self::Failed => "failed",
         }
     }
+}
+
+/// An order as `GET /api/orders/{id}` answers it (the email stays in the database).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// The order id (a UUID).
+    pub order_id: String,
+    /// Where it stands.
+    pub status: OrderStatus,
+    /// The sum of its lines, in cents.
+    pub total_cents: i64,
+    /// The trace of the checkout that placed it.
+    pub trace_id: Option<String>,
+    /// When it was placed (UTC, RFC 3339).
+    pub created_at: String,
+    /// Its lines, by product id.
+    pub items: Vec<OrderLine>,
+}
+
+/// One line of an [`Order`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    /// The product bought.
+    pub product_id: i64,
+    /// The product's name.
+    pub name: String,
+    /// The units bought.
+    pub quantity: i64,
+    /// The price paid for each unit, in cents.
+    pub unit_price_cents: i64,
 }
 
 /// Every error answer: `{ "error": { "code", "message", "field"? } }`.

@@ -35,6 +35,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use checkout_api::OrderStatus;
 use futures::{StreamExt as _, stream};
 use serde_json::{Value, json};
 use test_support::{
@@ -193,21 +194,14 @@ async fn concurrency() -> Vec<String> {
         *by_status.entry(*status).or_default() += 1;
     }
     let acknowledged: Vec<&String> = results.iter().filter_map(|(_, o, _)| o.as_ref()).collect();
-    let paid = ledger
-        .status_of
-        .values()
-        .filter(|s| s.as_str() == "paid")
-        .count();
+    let paid = ledger.count(OrderStatus::Paid);
     if paid != acknowledged.len() {
         missed.push(format!(
             "concurrency: {paid} paid orders for {} acknowledged",
             acknowledged.len()
         ));
     }
-    if let Some(unpaid) = acknowledged
-        .iter()
-        .find(|id| ledger.status_of.get(id.as_str()).map(String::as_str) != Some("paid"))
-    {
+    if let Some(unpaid) = acknowledged.iter().find(|id| !ledger.is_paid(id)) {
         missed.push(format!(
             "concurrency: acknowledged order {unpaid} is not paid"
         ));
@@ -275,7 +269,7 @@ async fn crash() -> Vec<String> {
     let _ = tokio::time::timeout(Duration::from_secs(10), load).await;
     let acknowledged = acknowledged.lock().expect("lock").clone();
     let before_restart = Ledger::read(&server::sqlite_url(&db)).await;
-    let pending_at_crash = before_restart.count("pending");
+    let pending_at_crash = before_restart.count(OrderStatus::Pending);
 
     // Restart on the same file: recovery fails what the crash left pending and returns its stock.
     let restarted = start_server(&db, SEED, collector.addr).await;
@@ -284,7 +278,7 @@ async fn crash() -> Vec<String> {
     let recovery = Instant::now();
     while Ledger::read(&server::sqlite_url(&db))
         .await
-        .count("pending")
+        .count(OrderStatus::Pending)
         > 0
         && recovery.elapsed() < Duration::from_secs(15)
     {
@@ -302,7 +296,7 @@ async fn crash() -> Vec<String> {
     }
     let lost: Vec<&String> = acknowledged
         .iter()
-        .filter(|id| ledger.status_of.get(id.as_str()).map(String::as_str) != Some("paid"))
+        .filter(|id| !ledger.is_paid(id))
         .collect();
     if !lost.is_empty() {
         missed.push(format!(
@@ -310,7 +304,7 @@ async fn crash() -> Vec<String> {
             lost.len()
         ));
     }
-    let pending = ledger.count("pending");
+    let pending = ledger.count(OrderStatus::Pending);
     if pending > 0 {
         missed.push(format!(
             "crash: {pending} orders still pending after restart"

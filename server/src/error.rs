@@ -197,4 +197,7 @@ pub enum InternalError {
     /// The task running a checkout panicked or was cancelled.
     #[error("checkout task: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// An answer to store under an idempotency key could not be written as JSON.
+    #[error("idempotent answer: {0}")]
+    Answer(#[source] serde_json::Error),
 }

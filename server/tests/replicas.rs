@@ -10,6 +10,7 @@ use std::{
     time::Duration,
 };
 
+use checkout_api::OrderStatus;
 use futures::future::join_all;
 use serde_json::{Value, json};
 use test_support::{
@@ -102,7 +103,7 @@ async fn fifty_buyers_of_the_last_five_units_across_replicas_buy_exactly_five() 
     }
     let ledger = cluster.ledger().await;
     assert_eq!(ledger.stock[&1], 0, "sold out, never negative");
-    assert_eq!(ledger.count("paid"), 5);
+    assert_eq!(ledger.count(OrderStatus::Paid), 5);
     assert_eq!(
         ledger.status_of.len(),
         5,
@@ -222,7 +223,7 @@ async fn a_replica_killed_under_load_loses_no_acknowledged_order_and_its_claims_
     let ledger =
         test_support::wait_for("no order left pending", Duration::from_secs(15), || async {
             let ledger = cluster.ledger().await;
-            (ledger.count("pending") == 0).then_some(ledger)
+            (ledger.count(OrderStatus::Pending) == 0).then_some(ledger)
         })
         .await;
     let acknowledged = acknowledged.lock().expect("lock").clone();
@@ -232,12 +233,12 @@ async fn a_replica_killed_under_load_loses_no_acknowledged_order_and_its_claims_
         acknowledged.len()
     );
     assert!(
-        ledger.count("failed") > 0,
+        ledger.count(OrderStatus::Failed) > 0,
         "the kill left pending orders, and they were recovered"
     );
     let unpaid: Vec<_> = acknowledged
         .iter()
-        .filter(|id| ledger.status_of.get(*id).map(String::as_str) != Some("paid"))
+        .filter(|id| !ledger.is_paid(id))
         .collect();
     assert!(unpaid.is_empty(), "acknowledged but not paid: {unpaid:?}");
     assert_eq!(ledger.stock_mismatches(SEED), Vec::<String>::new());

@@ -13,17 +13,16 @@ use std::{sync::Arc, time::Instant};
 use axum::{
     Json,
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use checkout_api::{ErrorCode, OrderPlaced, OrderStatus, Product};
 use opentelemetry::{KeyValue, Value, context::FutureExt as _, trace::SpanKind};
-use sha2::{Digest, Sha256};
 use tracing::Instrument as _;
 
 use super::AppState;
 use crate::{
-    db::{ReserveError, Settlement, StoredResponse},
+    db::ReserveError,
     domain::{Checkout, CheckoutRequest, LineItem, YearMonth},
     error::AppError,
     extract::JsonObject,
@@ -57,7 +56,7 @@ pub async fn create(
     JsonObject(request): JsonObject<CheckoutRequest>,
 ) -> Result<Response, AppError> {
     let checkout = Checkout::parse(request, YearMonth::now())?;
-    let key = idempotency_key(&headers)?.map(str::to_owned);
+    let key = idempotency::key(&headers)?;
     // The permit goes with the task, so detached checkouts count until they end: they cannot pile
     // up behind a slow gateway past the request timeout.
     let permit = Arc::clone(&state.checkouts)
@@ -88,42 +87,21 @@ async fn checkout_once(
             .map(Created)
             .into_response());
     };
-    let fingerprint = fingerprint(&checkout);
-    let earlier_order = match idempotency::claim(&state.db, &key, &fingerprint).await? {
-        Turn::Replay(stored) => return Ok(replay(stored)),
-        Turn::Run { earlier_order } => earlier_order,
+    let fingerprint = idempotency::fingerprint(&checkout);
+    let guard = match idempotency::begin(&state.db, key, fingerprint).await? {
+        Turn::Replay(replay) => return Ok(replay.into_response()),
+        Turn::Run(guard) => guard,
     };
     // A holder that stopped after its charge went through left a paid order: that is the key's
     // answer, rather than a second charge.
-    if let Some(order_id) = earlier_order
-        && let Some(placed) = paid_order(&state, &order_id).await?
+    if let Some(order_id) = guard.earlier_order()
+        && let Some(placed) = paid_order(&state, order_id).await?
     {
-        let body = serde_json::to_string(&placed).unwrap_or_default();
-        state
-            .db
-            .answer_key(&key, StatusCode::CREATED.as_u16(), &body)
-            .await?;
-        return Ok(replay(StoredResponse {
-            fingerprint,
-            status_code: StatusCode::CREATED.as_u16(),
-            body,
-        }));
+        let replay = guard.answer(StatusCode::CREATED, &placed).await?;
+        return Ok(replay.into_response());
     }
-    let result = place_order(&state, &checkout, Some(&key)).await;
-    let (status, body) = match &result {
-        Ok(placed) => (StatusCode::CREATED, serde_json::to_string(placed)),
-        Err(error) => (error.status_code(), serde_json::to_string(&error.body())),
-    };
-    // Serialising these types cannot fail (string keys, no maps); if it ever did, the answer is
-    // not stored and a retry runs again, as after an internal error.
-    let body = body.unwrap_or_default();
-    // Every settled answer is the key's answer, a 502 included (its order is recorded as failed).
-    // Only an internal error, after which the state is unknown, leaves the key free to retry.
-    if status != StatusCode::INTERNAL_SERVER_ERROR && !body.is_empty() {
-        state.db.answer_key(&key, status.as_u16(), &body).await?;
-    } else {
-        state.db.release_key(&key).await?;
-    }
+    let result = place_order(&state, &checkout, Some(guard.key())).await;
+    guard.finish(StatusCode::CREATED, &result).await?;
     Ok(result.map(Created).into_response())
 }
 
@@ -135,11 +113,11 @@ async fn paid_order(state: &AppState, order_id: &str) -> Result<Option<OrderPlac
         .db
         .order(order_id)
         .await?
-        .filter(|order| order.status == "paid")
+        .filter(|order| order.status == OrderStatus::Paid)
         .map(|order| OrderPlaced {
             order_id: order.order_id,
             total_cents: order.total_cents,
-            status: OrderStatus::Paid,
+            status: order.status,
             trace_id: order.trace_id.unwrap_or_default(),
         }))
 }
@@ -191,7 +169,7 @@ async fn place_order(
                 state,
                 &order_id,
                 checkout,
-                Settlement::Paid,
+                OrderStatus::Paid,
                 Some(&charge.id),
             )
             .await?;
@@ -203,12 +181,12 @@ async fn place_order(
             })
         }
         Err(declined) => {
-            let settlement = if declined == PaymentError::Gateway {
-                Settlement::Failed
+            let status = if declined == PaymentError::Gateway {
+                OrderStatus::Failed
             } else {
-                Settlement::Declined
+                OrderStatus::Declined
             };
-            settle(state, &order_id, checkout, settlement, None).await?;
+            settle(state, &order_id, checkout, status, None).await?;
             tracing::info!(outcome = declined.error_type(), "payment not completed");
             Err(match declined {
                 PaymentError::Declined => AppError::PaymentDeclined {
@@ -230,12 +208,12 @@ async fn settle(
     state: &AppState,
     order_id: &str,
     checkout: &Checkout,
-    settlement: Settlement,
+    status: OrderStatus,
     payment_ref: Option<&str>,
 ) -> Result<(), AppError> {
     let settled = state
         .db
-        .settle_order(order_id, &checkout.items, settlement, payment_ref)
+        .settle_order(order_id, &checkout.items, status, payment_ref)
         .await?;
     if settled {
         Ok(())
@@ -283,46 +261,4 @@ fn field_of(items: &[LineItem], product_id: i64) -> String {
         .iter()
         .find(|item| item.product_id == product_id)
         .map_or_else(|| "items".to_owned(), LineItem::field)
-}
-
-/// The `Idempotency-Key` header, if present and well-formed.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    match value.to_str() {
-        Ok(key) if idempotency::is_valid_key(key) => Ok(Some(key)),
-        _ => Err(AppError::IdempotencyKeyInvalid),
-    }
-}
-
-/// What identifies "the same request" for a key: the lines, the card's last four and the email.
-/// Only this digest is stored, never the card number.
-fn fingerprint(checkout: &Checkout) -> String {
-    let mut hasher = Sha256::new();
-    for item in &checkout.items {
-        hasher.update(format!("{}x{};", item.product_id, item.quantity));
-    }
-    hasher.update(checkout.card.last4());
-    hasher.update(checkout.email.as_str());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn replay(stored: StoredResponse) -> Response {
-    let status =
-        StatusCode::from_u16(stored.status_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        stored.body,
-    )
-        .into_response();
-    response
-        .headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    response
 }

@@ -4,9 +4,10 @@ use axum::{
     Json,
     extract::{Path, State},
 };
+use checkout_api::Order;
 
 use super::AppState;
-use crate::{db::Order, error::AppError};
+use crate::error::AppError;
 
 /// The order, or 404.
 pub async fn show(

@@ -219,9 +219,9 @@ async fn declined_cards_give_402_and_leave_no_paid_order_and_no_stock_taken() {
         let error: Value = response.json().await.expect("json");
         assert_eq!(error["error"]["code"], code);
     }
-    assert_eq!(app.orders_with_status("paid").await, 0);
-    assert_eq!(app.orders_with_status("pending").await, 0);
-    assert_eq!(app.orders_with_status("declined").await, 2);
+    assert_eq!(app.orders_with_status(OrderStatus::Paid).await, 0);
+    assert_eq!(app.orders_with_status(OrderStatus::Pending).await, 0);
+    assert_eq!(app.orders_with_status(OrderStatus::Declined).await, 2);
     assert!(app.stock().await.iter().all(|(_, stock)| *stock == 100));
 }
 
@@ -234,8 +234,8 @@ async fn a_gateway_failure_gives_502_and_leaves_no_paid_order_and_no_stock_taken
     assert_eq!(response.status(), 502);
     let error: Value = response.json().await.expect("json");
     assert_eq!(error["error"]["code"], "payment_gateway_error");
-    assert_eq!(app.orders_with_status("paid").await, 0);
-    assert_eq!(app.orders_with_status("failed").await, 1);
+    assert_eq!(app.orders_with_status(OrderStatus::Paid).await, 0);
+    assert_eq!(app.orders_with_status(OrderStatus::Failed).await, 1);
     assert!(app.stock().await.iter().all(|(_, stock)| *stock == 100));
 }
 
@@ -244,7 +244,7 @@ async fn payment_failure_rate_one_fails_every_charge_as_a_gateway_error() {
     let app = spawn_app_with(|c| c.payment_failure_rate = 1.0).await;
     let response = app.checkout(&checkout_body(&[(1, 1)], CARD_OK)).await;
     assert_eq!(response.status(), 502);
-    assert_eq!(app.orders_with_status("paid").await, 0);
+    assert_eq!(app.orders_with_status(OrderStatus::Paid).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -267,7 +267,7 @@ async fn concurrent_checkouts_for_the_last_unit_sell_it_exactly_once() {
         "{statuses:?}"
     );
     assert_eq!(app.stock().await[5], (6, 0));
-    assert_eq!(app.orders_with_status("paid").await, 1);
+    assert_eq!(app.orders_with_status(OrderStatus::Paid).await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -386,14 +386,14 @@ async fn a_client_that_goes_away_mid_payment_leaves_a_settled_order() {
     );
     // The checkout carries on without its client; wait (bounded) for it to settle.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while app.orders_with_status("declined").await == 0 {
+    while app.orders_with_status(OrderStatus::Declined).await == 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "the abandoned checkout never settled"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(app.orders_with_status("pending").await, 0);
+    assert_eq!(app.orders_with_status(OrderStatus::Pending).await, 0);
     assert_eq!(app.stock().await[0], (1, 100), "its stock was given back");
 }
 
@@ -438,8 +438,8 @@ async fn pending_orders_are_recovered_only_once_their_claim_expires() {
     assert_eq!(stock[1], (2, 100), "the unclaimed order's stock came back");
     assert_eq!(stock[2], (3, 100), "the expired claim's stock came back");
     assert_eq!(stock[3], (4, 96), "a live replica's order keeps its stock");
-    assert_eq!(restarted.orders_with_status("failed").await, 2);
-    assert_eq!(restarted.orders_with_status("pending").await, 1);
+    assert_eq!(restarted.orders_with_status(OrderStatus::Failed).await, 2);
+    assert_eq!(restarted.orders_with_status(OrderStatus::Pending).await, 1);
 }
 
 #[tokio::test]
@@ -598,8 +598,12 @@ async fn a_retry_after_its_holder_stopped_mid_payment_fails_that_order_and_place
     assert!(retry.headers().get("idempotent-replayed").is_none());
     let answered: Value = retry.json().await.expect("json");
     assert_ne!(answered["order_id"], placed["order_id"], "a new order");
-    assert_eq!(app.orders_with_status("failed").await, 1, "the stopped one");
-    assert_eq!(app.orders_with_status("paid").await, 1);
+    assert_eq!(
+        app.orders_with_status(OrderStatus::Failed).await,
+        1,
+        "the stopped one"
+    );
+    assert_eq!(app.orders_with_status(OrderStatus::Paid).await, 1);
     assert_eq!(
         app.stock().await[1],
         (2, 99),

@@ -130,12 +130,7 @@ async fn renewed_claims_outlive_their_lease_and_unrenewed_ones_are_recovered() {
         assert_eq!(other.recover_expired_orders().await.expect("swept"), 0);
     }
     short
-        .settle_order(
-            "renewed",
-            &items,
-            checkout_server::db::Settlement::Paid,
-            Some("ch_1"),
-        )
+        .settle_order("renewed", &items, OrderStatus::Paid, Some("ch_1"))
         .await
         .expect("settled")
         .then_some(())
@@ -151,18 +146,13 @@ async fn renewed_claims_outlive_their_lease_and_unrenewed_ones_are_recovered() {
     );
     assert!(
         !short
-            .settle_order(
-                "abandoned",
-                &items,
-                checkout_server::db::Settlement::Paid,
-                None
-            )
+            .settle_order("abandoned", &items, OrderStatus::Paid, None)
             .await
             .expect("no error"),
         "a recovered order is no longer its old holder's to settle"
     );
-    assert_eq!(app.orders_with_status("paid").await, 1);
-    assert_eq!(app.orders_with_status("failed").await, 1);
+    assert_eq!(app.orders_with_status(OrderStatus::Paid).await, 1);
+    assert_eq!(app.orders_with_status(OrderStatus::Failed).await, 1);
     assert_eq!(
         app.stock().await[0].1,
         stock[0].1 - 3,

@@ -10,6 +10,7 @@ use std::{
     time::Duration,
 };
 
+pub use checkout_api::OrderStatus;
 use checkout_server::{
     config::{Backend, Config, DatabaseUrl},
     startup::Application,
@@ -194,9 +195,9 @@ impl TestApp {
     }
 
     /// How many orders have `status`.
-    pub async fn orders_with_status(&self, status: &str) -> i64 {
+    pub async fn orders_with_status(&self, status: OrderStatus) -> i64 {
         sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = $1")
-            .bind(status)
+            .bind(status.as_str())
             .fetch_one(&mut self.db().await)
             .await
             .expect("count")
