@@ -15,6 +15,22 @@ pub const MAX_QUANTITY: i64 = 99;
 /// The most line items a single checkout may carry.
 pub const MAX_LINE_ITEMS: usize = 50;
 
+/// The simulated payment gateway's test cards, as a customer types them. This is their one
+/// definition: the server's simulated gateway answers each as its name says (any other valid card
+/// is approved), the page's buttons fill in the first two, and every test pays with them.
+pub mod test_cards {
+    /// Approved.
+    pub const APPROVED: &str = "4242 4242 4242 4242";
+    /// Declined by the issuer.
+    pub const DECLINED: &str = "4000 0000 0000 0002";
+    /// Declined for insufficient funds.
+    pub const INSUFFICIENT_FUNDS: &str = "4000 0000 0000 9995";
+    /// The gateway fails; nothing is charged.
+    pub const GATEWAY_ERROR: &str = "4000 0000 0000 0119";
+    /// Every test card.
+    pub const ALL: [&str; 4] = [APPROVED, DECLINED, INSUFFICIENT_FUNDS, GATEWAY_ERROR];
+}
+
 /// A product of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {

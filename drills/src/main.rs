@@ -37,9 +37,10 @@ use std::{
 
 use checkout_api::OrderStatus;
 use futures::{StreamExt as _, stream};
-use serde_json::{Value, json};
+use serde_json::Value;
 use test_support::{
     collector::{Collector, Mode},
+    fixtures,
     ledger::Ledger,
     process::free_port,
     rotel,
@@ -102,11 +103,7 @@ async fn start_server(db: &Path, seed: i64, collector: SocketAddr) -> ServerProc
 
 /// One checkout of one unit of `product`; the status and, on 201, the order id.
 async fn checkout(client: &reqwest::Client, base: &str, product: i64) -> (u16, Option<String>) {
-    let body = json!({
-        "items": [{ "product_id": product, "quantity": 1 }],
-        "card": { "number": "4242 4242 4242 4242", "expiry": "12/34", "cvc": "123" },
-        "email": "drill@example.com",
-    });
+    let body = fixtures::checkout(&[(product, 1)], fixtures::test_cards::APPROVED);
     match client
         .post(format!("{base}/api/checkout"))
         .json(&body)
@@ -127,10 +124,10 @@ async fn checkout(client: &reqwest::Client, base: &str, product: i64) -> (u16, O
     }
 }
 
-/// The card numbers and emails the drills send (not their CVC "123": three digits also occur as
-/// tokens in log lines, e.g. in `elapsed_ms=123.4`).
+/// The card numbers and emails the drills and their load send (not the CVCs: a few digits also
+/// occur as tokens in log lines, e.g. in `elapsed_ms=123.4` or a port).
 fn card_data() -> CardData {
-    CardData::test_cards(&[], &["drill@example.com", "load@example.com"])
+    CardData::test_cards(&[], &[fixtures::EMAIL, loadgen::EMAIL])
 }
 
 /// Card data in what the server logged or the collector received is a miss.

@@ -16,14 +16,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use checkout_api::{CardRequest, CheckoutRequest, LineItemRequest};
+use checkout_api::{CardRequest, CheckoutRequest, LineItemRequest, test_cards};
 use rand::Rng as _;
 use tokio::sync::Semaphore;
 
-/// The test cards.
-const CARD_OK: &str = "4242 4242 4242 4242";
-const CARD_DECLINED: &str = "4000 0000 0000 0002";
-const CARD_GATEWAY_ERROR: &str = "4000 0000 0000 0119";
+/// The email every checkout of the load gives (for a scan of what the server logged to look for).
+pub const EMAIL: &str = "load@example.com";
 /// The seeded catalog's products.
 const PRODUCTS: i64 = 6;
 /// Requests in flight at most; past it the generator reports itself behind instead of piling up.
@@ -189,9 +187,9 @@ async fn one(client: &reqwest::Client, target: &str, catalog_percent: u32, repor
     // Of the checkouts: ~10 % declined, ~2 % failing at the gateway.
     let checkout_roll = (roll - catalog_percent) * 100 / (100 - catalog_percent).max(1);
     let (card, expect) = match checkout_roll {
-        0..=9 => (CARD_DECLINED, Expect::Declined),
-        10 | 11 => (CARD_GATEWAY_ERROR, Expect::GatewayError),
-        _ => (CARD_OK, Expect::Placed),
+        0..=9 => (test_cards::DECLINED, Expect::Declined),
+        10 | 11 => (test_cards::GATEWAY_ERROR, Expect::GatewayError),
+        _ => (test_cards::APPROVED, Expect::Placed),
     };
     let body = checkout_body(items, card);
     let post = |client: &reqwest::Client| {
@@ -277,6 +275,6 @@ fn checkout_body(items: usize, card: &str) -> CheckoutRequest {
             expiry: "12/34".to_owned(),
             cvc: "123".to_owned(),
         },
-        email: "load@example.com".to_owned(),
+        email: EMAIL.to_owned(),
     }
 }

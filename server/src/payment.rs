@@ -1,17 +1,18 @@
 //! The payment gateway: an in-process simulation with test cards, latency and a failure rate.
 //!
-//! | card                  | outcome                          |
-//! |-----------------------|----------------------------------|
-//! | `4242 4242 4242 4242` | approved                         |
-//! | `4000 0000 0000 0002` | declined                         |
-//! | `4000 0000 0000 9995` | declined: insufficient funds     |
-//! | `4000 0000 0000 0119` | gateway error                    |
-//! | any other valid card  | approved                         |
+//! | card ([`checkout_api::test_cards`]) | outcome                      |
+//! |-------------------------------------|------------------------------|
+//! | `4242 4242 4242 4242`               | approved                     |
+//! | `4000 0000 0000 0002`               | declined                     |
+//! | `4000 0000 0000 9995`               | declined: insufficient funds |
+//! | `4000 0000 0000 0119`               | gateway error                |
+//! | any other valid card                | approved                     |
 //!
 //! The charge runs in a `payment.charge` span that records the card brand and last four digits only.
 
 use std::{borrow::Cow, time::Instant};
 
+use checkout_api::test_cards;
 use opentelemetry::{KeyValue, trace::SpanKind};
 
 use crate::{
@@ -22,15 +23,6 @@ use crate::{
         timing::{self, Part},
     },
 };
-
-/// Approves.
-pub const CARD_APPROVED: &str = "4242424242424242";
-/// Declined by the issuer.
-pub const CARD_DECLINED: &str = "4000000000000002";
-/// Declined for insufficient funds.
-pub const CARD_INSUFFICIENT_FUNDS: &str = "4000000000009995";
-/// The gateway fails.
-pub const CARD_GATEWAY_ERROR: &str = "4000000000000119";
 
 /// The simulated gateway.
 #[derive(Clone)]
@@ -134,16 +126,25 @@ impl PaymentGateway {
     }
 
     fn decide(&self, card: &CardNumber) -> Result<Charge, PaymentError> {
-        match card.digits() {
-            CARD_DECLINED => Err(PaymentError::Declined),
-            CARD_INSUFFICIENT_FUNDS => Err(PaymentError::InsufficientFunds),
-            CARD_GATEWAY_ERROR => Err(PaymentError::Gateway),
-            _ if rand::random::<f64>() < self.faults.payment_failure_rate() => {
-                Err(PaymentError::Gateway)
-            }
-            _ => Ok(Charge {
+        // The test cards are written as typed; the card's digits are without the spaces.
+        let is = |test_card: &str| {
+            test_card
+                .bytes()
+                .filter(u8::is_ascii_digit)
+                .eq(card.digits().bytes())
+        };
+        if is(test_cards::DECLINED) {
+            Err(PaymentError::Declined)
+        } else if is(test_cards::INSUFFICIENT_FUNDS) {
+            Err(PaymentError::InsufficientFunds)
+        } else if is(test_cards::GATEWAY_ERROR)
+            || rand::random::<f64>() < self.faults.payment_failure_rate()
+        {
+            Err(PaymentError::Gateway)
+        } else {
+            Ok(Charge {
                 id: format!("ch_{}", uuid::Uuid::new_v4().simple()),
-            }),
+            })
         }
     }
 }

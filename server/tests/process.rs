@@ -10,9 +10,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::json;
 use test_support::{
     collector::{Collector, Mode},
+    fixtures,
     server::{self, ServerProcess},
     tls::{ServerTls, TestCa},
     trace::Trace,
@@ -61,11 +61,7 @@ async fn start_server_with(
 
 /// A checkout against `addr` that must succeed.
 async fn checkout_at(addr: SocketAddr) -> serde_json::Value {
-    let body = json!({
-        "items": [{ "product_id": 1, "quantity": 1 }],
-        "card": { "number": "4242 4242 4242 4242", "expiry": "12/30", "cvc": "123" },
-        "email": "ada@example.com",
-    });
+    let body = fixtures::checkout(&[(1, 1)], fixtures::test_cards::APPROVED);
     let response = reqwest::Client::new()
         .post(format!("http://{addr}/api/checkout"))
         .json(&body)
@@ -146,7 +142,7 @@ async fn spans_reach_the_collector_as_otlp_and_are_flushed_on_sigterm() {
             == Some(env!("CARGO_PKG_VERSION"))));
     for line in logs {
         assert!(
-            !line.contains("4242424242424242") && !line.contains("ada@example.com"),
+            !line.contains("4242424242424242") && !line.contains(fixtures::EMAIL),
             "{line}"
         );
     }

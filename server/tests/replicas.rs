@@ -12,9 +12,10 @@ use std::{
 
 use checkout_api::OrderStatus;
 use futures::future::join_all;
-use serde_json::{Value, json};
+use serde_json::Value;
 use test_support::{
     collector::{Collector, Mode},
+    fixtures,
     ledger::Ledger,
     postgres,
     server::{self, ServerProcess},
@@ -68,11 +69,10 @@ impl Cluster {
             .client
             .post(format!("http://{}/api/checkout", replica.addr))
             .timeout(Duration::from_secs(20))
-            .json(&json!({
-                "items": [{ "product_id": 1, "quantity": 1 }],
-                "card": { "number": "4242 4242 4242 4242", "expiry": "12/34", "cvc": "123" },
-                "email": "replica@example.com",
-            }));
+            .json(&fixtures::checkout(
+                &[(1, 1)],
+                fixtures::test_cards::APPROVED,
+            ));
         if let Some(key) = key {
             request = request.header("idempotency-key", key);
         }

@@ -2,6 +2,7 @@
 //!
 //! - [`collector`]: a fake OTLP/HTTP collector that is healthy (and decodes what it gets), down,
 //!   hanging or failing.
+//! - [`fixtures`]: what tests pay with: the test cards, a CVC, an email, a checkout body.
 //! - [`trace`]: spans flattened from OTLP (or from Jaeger's API), and the tree lookups the
 //!   assertions use.
 //! - [`ledger`]: the orders and stock of a database (SQLite or PostgreSQL) and their invariant.
@@ -9,12 +10,14 @@
 //!   binaries) and a fresh database in it per test.
 //! - [`process`]: child processes killed on drop, with their output kept; free ports; waits.
 //! - [`rotel`]: a real OTLP collector (rotel) forwarding to an address of the test's.
-//! - [`secrets`]: the test card data, and the scan that finds it in a text.
+//! - [`secrets`]: the card data a run sent, and the scan that finds it in a text.
+//! - [`tls`]: a CA generated for the test, the certificates it issues, a TLS listener.
 //! - [`server`]: the checkout server's binary started on a free port, its address read from its
 //!   "listening" line.
 //! - [`wait_for`]: polling a condition with a deadline, never a bare sleep.
 
 pub mod collector;
+pub mod fixtures;
 pub mod ledger;
 pub mod postgres;
 pub mod process;

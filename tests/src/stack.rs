@@ -14,9 +14,11 @@ use test_support::{
 
 use crate::page;
 
-/// The CVC and email the page's form is filled with (index.html).
-const PAGE_CVC: &str = "123";
-const PAGE_EMAIL: &str = "ada@example.com";
+/// The CVC and email the page's form is filled with (index.html is their source: the page is the
+/// product, so the tests read its values rather than define them).
+pub const PAGE_CVC: &str = "123";
+/// See [`PAGE_CVC`].
+pub const PAGE_EMAIL: &str = "ada@example.com";
 /// How long a trace may take to arrive: the page sends every 500 ms, the server every 200 ms here,
 /// the collector batches for 100 ms.
 pub const TRACE_TIMEOUT: Duration = Duration::from_secs(20);

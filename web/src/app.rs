@@ -26,7 +26,7 @@ use crate::{
     api::{Api, ApiError},
     cart::{Cart, format_cents},
     dom,
-    view::{CARD_APPROVING, Outcome, View},
+    view::{Outcome, View},
     waterfall,
 };
 
@@ -150,7 +150,7 @@ pub fn run() {
             _telemetry: telemetry,
         }
     });
-    app.view.set_card(CARD_APPROVING);
+    app.view.set_card(checkout_api::test_cards::APPROVED);
     app.render();
     page_load.rendered();
     spawn_local(Rc::clone(&app).load_catalog());

@@ -6,6 +6,8 @@
 
 use std::{cell::RefCell, rc::Rc};
 
+use checkout_api::test_cards;
+
 use wasm_bindgen::{JsValue, closure::Closure};
 use web_sys::{Element, Event, HtmlAnchorElement, HtmlButtonElement, HtmlElement};
 
@@ -15,11 +17,6 @@ use crate::{
     dom::{self, Listener},
     waterfall::{self, Bar},
 };
-
-/// The approving and declining test cards the form offers.
-pub const CARD_APPROVING: &str = "4242 4242 4242 4242";
-/// See [`CARD_APPROVING`].
-pub const CARD_DECLINING: &str = "4000 0000 0000 0002";
 
 /// The outcome shown in the result area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +53,8 @@ impl View {
     /// button's clicks go to `on_checkout` (the controller's, wrapped in an interaction span).
     pub fn new(dispatch: impl Fn(Msg) + 'static, on_checkout: Closure<dyn FnMut(Event)>) -> Self {
         let fixed: Rc<[(Element, Msg)]> = [
-            ("card-approve", Msg::UseCard(CARD_APPROVING)),
-            ("card-decline", Msg::UseCard(CARD_DECLINING)),
+            ("card-approve", Msg::UseCard(test_cards::APPROVED)),
+            ("card-decline", Msg::UseCard(test_cards::DECLINED)),
         ]
         .into_iter()
         .filter_map(|(id, msg)| Some((dom::by_id::<Element>(id).ok()?, msg)))

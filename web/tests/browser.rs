@@ -2,7 +2,7 @@
 //! receiver (`scripts/test-receiver.py`, started by `scripts/test.sh`).
 #![cfg(target_arch = "wasm32")]
 
-use checkout_api::{CardRequest, CheckoutRequest, ErrorCode};
+use checkout_api::{CardRequest, CheckoutRequest, ErrorCode, test_cards};
 use opentelemetry::{
     Context,
     trace::{SpanKind, Status},
@@ -108,7 +108,7 @@ async fn a_4xx_answer_marks_the_client_span_as_an_error_and_reaches_the_page() {
     let request = CheckoutRequest {
         items: Vec::new(),
         card: CardRequest {
-            number: "4000 0000 0000 0002".into(),
+            number: test_cards::DECLINED.into(),
             expiry: "12/34".into(),
             cvc: "123".into(),
         },

@@ -9,8 +9,9 @@ use checkout_server::{
     telemetry,
 };
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tempfile::TempDir;
+use test_support::fixtures;
 
 /// Starts the server with spans going to `provider`, its database in `dir`, no payment latency
 /// and plenty of stock; returns the URL of `POST /api/checkout`.
@@ -33,9 +34,5 @@ pub async fn start_server(provider: &SdkTracerProvider, dir: &TempDir) -> String
 
 /// One unit of product 1 with the approving card.
 pub fn checkout_body() -> Value {
-    json!({
-        "items": [{ "product_id": 1, "quantity": 1 }],
-        "card": { "number": "4242 4242 4242 4242", "expiry": "12/34", "cvc": "123" },
-        "email": "bench@example.com",
-    })
+    fixtures::checkout_json(&[(1, 1)], fixtures::test_cards::APPROVED)
 }

@@ -121,7 +121,7 @@ mod tests {
                 })
                 .collect(),
             card: CardRequest {
-                number: "4242 4242 4242 4242".into(),
+                number: checkout_api::test_cards::APPROVED.into(),
                 expiry: "12/30".into(),
                 cvc: "123".into(),
             },

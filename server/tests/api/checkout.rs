@@ -9,7 +9,7 @@ use crate::helpers::*;
 async fn a_valid_checkout_returns_201_records_a_paid_order_and_takes_stock() {
     let app = spawn_app().await;
     let response = app
-        .checkout(&checkout_body(&[(1, 2), (5, 1)], CARD_OK))
+        .checkout(&checkout_body(&[(1, 2), (5, 1)], test_cards::APPROVED))
         .await;
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"]
@@ -56,7 +56,7 @@ async fn the_catalog_lists_at_least_six_products_with_prices_and_stock() {
 async fn every_invalid_body_gives_422_with_a_json_error_and_writes_nothing() {
     let app = spawn_app().await;
     let stock_before = app.stock().await;
-    let valid = checkout_body(&[(1, 1)], CARD_OK);
+    let valid = checkout_body(&[(1, 1)], test_cards::APPROVED);
     let with = |path: &[&str], value: Value| {
         let mut body = valid.clone();
         let mut target = &mut body;
@@ -194,7 +194,7 @@ async fn every_invalid_body_gives_422_with_a_json_error_and_writes_nothing() {
 async fn asking_for_more_than_the_stock_gives_409_and_takes_nothing() {
     let app = spawn_app_with(|c| c.seed_stock = 3).await;
     let response = app
-        .checkout(&checkout_body(&[(2, 1), (1, 4)], CARD_OK))
+        .checkout(&checkout_body(&[(2, 1), (1, 4)], test_cards::APPROVED))
         .await;
     assert_eq!(response.status(), 409);
     let error: Value = response.json().await.expect("json");
@@ -211,8 +211,8 @@ async fn asking_for_more_than_the_stock_gives_409_and_takes_nothing() {
 async fn declined_cards_give_402_and_leave_no_paid_order_and_no_stock_taken() {
     let app = spawn_app().await;
     for (card, code) in [
-        (CARD_DECLINED, "card_declined"),
-        (CARD_NO_FUNDS, "insufficient_funds"),
+        (test_cards::DECLINED, "card_declined"),
+        (test_cards::INSUFFICIENT_FUNDS, "insufficient_funds"),
     ] {
         let response = app.checkout(&checkout_body(&[(3, 2)], card)).await;
         assert_eq!(response.status(), 402);
@@ -229,7 +229,7 @@ async fn declined_cards_give_402_and_leave_no_paid_order_and_no_stock_taken() {
 async fn a_gateway_failure_gives_502_and_leaves_no_paid_order_and_no_stock_taken() {
     let app = spawn_app().await;
     let response = app
-        .checkout(&checkout_body(&[(4, 1)], CARD_GATEWAY_ERROR))
+        .checkout(&checkout_body(&[(4, 1)], test_cards::GATEWAY_ERROR))
         .await;
     assert_eq!(response.status(), 502);
     let error: Value = response.json().await.expect("json");
@@ -242,7 +242,9 @@ async fn a_gateway_failure_gives_502_and_leaves_no_paid_order_and_no_stock_taken
 #[tokio::test]
 async fn payment_failure_rate_one_fails_every_charge_as_a_gateway_error() {
     let app = spawn_app_with(|c| c.payment_failure_rate = 1.0).await;
-    let response = app.checkout(&checkout_body(&[(1, 1)], CARD_OK)).await;
+    let response = app
+        .checkout(&checkout_body(&[(1, 1)], test_cards::APPROVED))
+        .await;
     assert_eq!(response.status(), 502);
     assert_eq!(app.orders_with_status(OrderStatus::Paid).await, 0);
 }
@@ -250,7 +252,7 @@ async fn payment_failure_rate_one_fails_every_charge_as_a_gateway_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_checkouts_for_the_last_unit_sell_it_exactly_once() {
     let app = spawn_app_with(|c| c.seed_stock = 1).await;
-    let body = checkout_body(&[(6, 1)], CARD_OK);
+    let body = checkout_body(&[(6, 1)], test_cards::APPROVED);
     let statuses: Vec<u16> = join_all((0..12).map(|_| app.checkout(&body)))
         .await
         .iter()
@@ -274,7 +276,7 @@ async fn concurrent_checkouts_for_the_last_unit_sell_it_exactly_once() {
 async fn the_same_idempotency_key_sent_twenty_times_concurrently_makes_one_order_and_one_charge() {
     // A slow gateway keeps the first request in flight while the other nineteen arrive.
     let app = spawn_app_with(|c| c.payment_latency = std::time::Duration::from_millis(100)).await;
-    let body = checkout_body(&[(2, 1)], CARD_OK);
+    let body = checkout_body(&[(2, 1)], test_cards::APPROVED);
     let send = || app.checkout_with(&[("idempotency-key", "retry-7f3e")], &body);
     let responses = join_all((0..20).map(|_| send())).await;
     let mut order_ids = Vec::new();
@@ -300,19 +302,19 @@ async fn a_replayed_decline_is_the_first_answer_and_a_changed_body_is_refused() 
     let app = spawn_app().await;
     let key = [("idempotency-key", "k-1")];
     let first = app
-        .checkout_with(&key, &checkout_body(&[(1, 1)], CARD_DECLINED))
+        .checkout_with(&key, &checkout_body(&[(1, 1)], test_cards::DECLINED))
         .await;
     assert_eq!(first.status(), 402);
     let first: Value = first.json().await.expect("json");
     let again = app
-        .checkout_with(&key, &checkout_body(&[(1, 1)], CARD_DECLINED))
+        .checkout_with(&key, &checkout_body(&[(1, 1)], test_cards::DECLINED))
         .await;
     assert_eq!(again.status(), 402);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(again.json::<Value>().await.expect("json"), first);
 
     let changed = app
-        .checkout_with(&key, &checkout_body(&[(1, 3)], CARD_DECLINED))
+        .checkout_with(&key, &checkout_body(&[(1, 3)], test_cards::DECLINED))
         .await;
     assert_eq!(changed.status(), 422);
     assert_eq!(
@@ -324,7 +326,7 @@ async fn a_replayed_decline_is_the_first_answer_and_a_changed_body_is_refused() 
     let bad_key = app
         .checkout_with(
             &[("idempotency-key", "")],
-            &checkout_body(&[(1, 1)], CARD_OK),
+            &checkout_body(&[(1, 1)], test_cards::APPROVED),
         )
         .await;
     assert_eq!(bad_key.status(), 400);
@@ -353,7 +355,7 @@ async fn unknown_orders_and_routes_give_404_json() {
 #[tokio::test]
 async fn a_retry_after_a_gateway_failure_replays_the_502_and_charges_nothing_more() {
     let app = spawn_app().await;
-    let body = checkout_body(&[(1, 1)], CARD_GATEWAY_ERROR);
+    let body = checkout_body(&[(1, 1)], test_cards::GATEWAY_ERROR);
     let send = || app.checkout_with(&[("idempotency-key", "after-502")], &body);
     assert_eq!(send().await.status(), 502);
     let retry = send().await;
@@ -377,7 +379,7 @@ async fn a_client_that_goes_away_mid_payment_leaves_a_settled_order() {
         .client
         .post(app.url("/api/checkout"))
         .timeout(std::time::Duration::from_millis(50))
-        .json(&checkout_body(&[(1, 5)], CARD_DECLINED))
+        .json(&checkout_body(&[(1, 5)], test_cards::DECLINED))
         .send()
         .await;
     assert!(
@@ -450,7 +452,7 @@ async fn checkouts_past_the_in_flight_cap_get_503_with_retry_after_and_write_not
     })
     .await;
     let stock_before = app.stock().await;
-    let body = checkout_body(&[(1, 1)], CARD_OK);
+    let body = checkout_body(&[(1, 1)], test_cards::APPROVED);
     let responses = join_all((0..5).map(|_| app.checkout(&body))).await;
     let mut statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
     statuses.sort_unstable();
@@ -463,14 +465,16 @@ async fn checkouts_past_the_in_flight_cap_get_503_with_retry_after_and_write_not
     assert_eq!(app.order_count().await, 2, "the refused ones wrote nothing");
     let stock_after = app.stock().await;
     assert_eq!(stock_before[0].1 - stock_after[0].1, 2);
-    let again = app.checkout(&checkout_body(&[(1, 1)], CARD_OK)).await;
+    let again = app
+        .checkout(&checkout_body(&[(1, 1)], test_cards::APPROVED))
+        .await;
     assert_eq!(again.status(), 201, "permits come back when checkouts end");
 }
 
 #[tokio::test]
 async fn idempotency_keys_past_their_retention_are_forgotten_and_younger_ones_replay() {
     let app = spawn_app().await;
-    let body = checkout_body(&[(1, 1)], CARD_OK);
+    let body = checkout_body(&[(1, 1)], test_cards::APPROVED);
     for key in ["old-key", "new-key"] {
         let first = app.checkout_with(&[("idempotency-key", key)], &body).await;
         assert_eq!(first.status(), 201);
@@ -505,7 +509,7 @@ async fn idempotency_keys_past_their_retention_are_forgotten_and_younger_ones_re
 async fn a_retry_while_the_first_request_runs_past_the_wait_gets_409_in_progress_then_the_answer() {
     // A gateway slower than the 10 s a retry waits for the first request's answer.
     let app = spawn_app_with(|c| c.payment_latency = std::time::Duration::from_secs(11)).await;
-    let body = checkout_body(&[(1, 1)], CARD_OK);
+    let body = checkout_body(&[(1, 1)], test_cards::APPROVED);
     let key = [("idempotency-key", "slow-7f3e")];
     let (first, retry) = tokio::join!(app.checkout_with(&key, &body), async {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -560,7 +564,7 @@ async fn abandon_key(app: &TestApp, key: &str, order_pending: bool) {
 #[tokio::test]
 async fn a_retry_after_its_holder_stopped_once_paid_gets_that_order_and_no_second_charge() {
     let app = spawn_app().await;
-    let body = checkout_body(&[(2, 1)], CARD_OK);
+    let body = checkout_body(&[(2, 1)], test_cards::APPROVED);
     let key = [("idempotency-key", "stopped-after-paying")];
     let first = app.checkout_with(&key, &body).await;
     assert_eq!(first.status(), 201);
@@ -586,7 +590,7 @@ async fn a_retry_after_its_holder_stopped_once_paid_gets_that_order_and_no_secon
 #[tokio::test]
 async fn a_retry_after_its_holder_stopped_mid_payment_fails_that_order_and_places_a_new_one() {
     let app = spawn_app().await;
-    let body = checkout_body(&[(2, 1)], CARD_OK);
+    let body = checkout_body(&[(2, 1)], test_cards::APPROVED);
     let key = [("idempotency-key", "stopped-mid-payment")];
     let first = app.checkout_with(&key, &body).await;
     assert_eq!(first.status(), 201);

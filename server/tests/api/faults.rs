@@ -46,7 +46,9 @@ async fn the_fault_endpoint_does_not_exist_by_default() {
         let body: Json = response.json().await.expect("a JSON error");
         assert_eq!(body["error"]["code"], "not_found");
     }
-    let response = app.checkout(&checkout_body(&[(1, 1)], CARD_OK)).await;
+    let response = app
+        .checkout(&checkout_body(&[(1, 1)], test_cards::APPROVED))
+        .await;
     assert_eq!(response.status(), 201, "and nothing was changed");
 }
 
@@ -57,13 +59,17 @@ async fn a_failure_rate_of_one_fails_the_next_checkout_and_zero_restores_it() {
     assert_eq!(status, 200);
     assert_eq!(settings["payment_failure_rate"], 1.0);
     assert_eq!(settings["db_delay_ms"], 0, "what was not named is kept");
-    let response = app.checkout(&checkout_body(&[(1, 1)], CARD_OK)).await;
+    let response = app
+        .checkout(&checkout_body(&[(1, 1)], test_cards::APPROVED))
+        .await;
     assert_eq!(response.status(), 502);
 
     put_faults(&app, json!({ "payment_failure_rate": 0.0 })).await;
     let shown: Json = app.get_json("/api/faults").await;
     assert_eq!(shown["payment_failure_rate"], 0.0);
-    let response = app.checkout(&checkout_body(&[(1, 1)], CARD_OK)).await;
+    let response = app
+        .checkout(&checkout_body(&[(1, 1)], test_cards::APPROVED))
+        .await;
     assert_eq!(response.status(), 201);
 }
 
@@ -74,7 +80,9 @@ async fn payment_latency_and_database_delay_show_in_the_spans() {
         put_faults(&app, json!({ "payment_latency_ms": 60, "db_delay_ms": 15 })).await;
     assert_eq!(status, 200);
     app.clear_spans();
-    let response = app.checkout(&checkout_body(&[(1, 1)], CARD_OK)).await;
+    let response = app
+        .checkout(&checkout_body(&[(1, 1)], test_cards::APPROVED))
+        .await;
     assert_eq!(response.status(), 201);
     let spans = app.spans();
     let server = spans.server_span_of(&response);

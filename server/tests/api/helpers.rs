@@ -21,18 +21,11 @@ use opentelemetry::{
     trace::{SpanId, SpanKind, Status, TraceId},
 };
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 use sqlx::{AnyConnection, Connection};
 use tempfile::TempDir;
 
-/// The approving, declining, insufficient-funds and gateway-error test cards.
-pub const CARD_OK: &str = "4242 4242 4242 4242";
-pub const CARD_DECLINED: &str = "4000 0000 0000 0002";
-pub const CARD_NO_FUNDS: &str = "4000 0000 0000 9995";
-pub const CARD_GATEWAY_ERROR: &str = "4000 0000 0000 0119";
-/// A CVC and an email distinctive enough to search for in every span and log line.
-pub const CVC: &str = "9317";
-pub const EMAIL: &str = "grace.hopper@example.com";
+pub use test_support::fixtures::{CVC, EMAIL, checkout_json as checkout_body, test_cards};
 
 /// A running server and what it recorded.
 pub struct TestApp {
@@ -218,19 +211,6 @@ impl TestApp {
             .await
             .expect("stock")
     }
-}
-
-/// A checkout body for `items` (product id, quantity) paid with `card`.
-pub fn checkout_body(items: &[(i64, i64)], card: &str) -> Json {
-    let items: Vec<Json> = items
-        .iter()
-        .map(|(id, qty)| json!({ "product_id": id, "quantity": qty }))
-        .collect();
-    json!({
-        "items": items,
-        "card": { "number": card, "expiry": "12/30", "cvc": CVC },
-        "email": EMAIL,
-    })
 }
 
 /// The spans of a run, with the lookups the assertions need.

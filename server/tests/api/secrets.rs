@@ -34,7 +34,12 @@ async fn no_card_number_cvc_or_email_reaches_any_span_event_or_log_line() {
     // Every path a card or email travels: approved, declined, no funds, gateway error, invalid
     // fields next to valid secrets, a secret in the wrong type, and an idempotent replay.
     let mut bodies = Vec::new();
-    for card in [CARD_OK, CARD_DECLINED, CARD_NO_FUNDS, CARD_GATEWAY_ERROR] {
+    for card in [
+        test_cards::APPROVED,
+        test_cards::DECLINED,
+        test_cards::INSUFFICIENT_FUNDS,
+        test_cards::GATEWAY_ERROR,
+    ] {
         bodies.push(
             app.checkout(&checkout_body(&[(1, 1)], card))
                 .await
@@ -43,17 +48,17 @@ async fn no_card_number_cvc_or_email_reaches_any_span_event_or_log_line() {
                 .expect("body"),
         );
     }
-    let mut bad_quantity = checkout_body(&[(1, 1)], CARD_OK);
+    let mut bad_quantity = checkout_body(&[(1, 1)], test_cards::APPROVED);
     bad_quantity["items"][0]["quantity"] = json!(0);
-    let mut typed_card = checkout_body(&[(1, 1)], CARD_OK);
+    let mut typed_card = checkout_body(&[(1, 1)], test_cards::APPROVED);
     typed_card["card"]["number"] = json!(4242424242424242_u64);
-    let mut typed_cvc = checkout_body(&[(1, 1)], CARD_OK);
+    let mut typed_cvc = checkout_body(&[(1, 1)], test_cards::APPROVED);
     typed_cvc["card"]["cvc"] = json!(CVC.parse::<u32>().expect("digits"));
-    let mut bad_email = checkout_body(&[(1, 1)], CARD_OK);
+    let mut bad_email = checkout_body(&[(1, 1)], test_cards::APPROVED);
     bad_email["email"] = json!(format!("{EMAIL}@again"));
-    let mut typed_email = checkout_body(&[(1, 1)], CARD_OK);
+    let mut typed_email = checkout_body(&[(1, 1)], test_cards::APPROVED);
     typed_email["email"] = json!([EMAIL]);
-    let mut bad_luhn = checkout_body(&[(1, 1)], CARD_OK);
+    let mut bad_luhn = checkout_body(&[(1, 1)], test_cards::APPROVED);
     bad_luhn["card"]["number"] = json!("4242 4242 4242 4241");
     for body in [
         bad_quantity,
@@ -71,7 +76,7 @@ async fn no_card_number_cvc_or_email_reaches_any_span_event_or_log_line() {
         let response = app
             .checkout_with(
                 &[("idempotency-key", "secret-check")],
-                &checkout_body(&[(2, 1)], CARD_OK),
+                &checkout_body(&[(2, 1)], test_cards::APPROVED),
             )
             .await;
         bodies.push(response.text().await.expect("body"));

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{checkout_body, spawn_app, spawn_app_with};
+use crate::helpers::{checkout_body, spawn_app, spawn_app_with, test_cards};
 
 /// One `name;dur=…;desc="…"` entry of the header.
 #[derive(Debug)]
@@ -57,7 +57,7 @@ fn metric<'m>(metrics: &'m [Metric], name: &str) -> &'m Metric {
 async fn a_checkout_reports_its_total_and_the_lookup_payment_and_database_within_it() {
     let app = spawn_app_with(|c| c.payment_latency = Duration::from_millis(30)).await;
     let response = app
-        .checkout(&checkout_body(&[(1, 1)], "4242 4242 4242 4242"))
+        .checkout(&checkout_body(&[(1, 1)], test_cards::APPROVED))
         .await;
     assert_eq!(response.status(), 201);
     let metrics = server_timing(&response);

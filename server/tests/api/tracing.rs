@@ -25,7 +25,7 @@ async fn a_valid_traceparent_is_continued_by_every_span_of_the_request() {
                 ("traceparent", &traceparent()),
                 ("tracestate", "congo=t61rcWkgMzE"),
             ],
-            &checkout_body(&[(1, 1), (2, 1)], CARD_OK),
+            &checkout_body(&[(1, 1), (2, 1)], test_cards::APPROVED),
         )
         .await;
     assert_eq!(response.status(), 201);
@@ -71,7 +71,7 @@ async fn product_payment_and_database_spans_descend_from_the_server_span_with_th
                 ("traceparent", &traceparent()),
                 ("baggage", "session.id=s-4f2a9c"),
             ],
-            &checkout_body(&[(3, 2), (1, 1)], CARD_OK),
+            &checkout_body(&[(3, 2), (1, 1)], test_cards::APPROVED),
         )
         .await;
     assert_eq!(response.status(), 201);
@@ -164,7 +164,9 @@ async fn product_payment_and_database_spans_descend_from_the_server_span_with_th
 #[tokio::test]
 async fn a_declined_card_gives_402_and_an_error_payment_span_under_an_unset_server_span() {
     let app = spawn_app().await;
-    let response = app.checkout(&checkout_body(&[(1, 1)], CARD_DECLINED)).await;
+    let response = app
+        .checkout(&checkout_body(&[(1, 1)], test_cards::DECLINED))
+        .await;
     assert_eq!(response.status(), 402);
     let spans = app.spans();
     let server = spans.server_span_of(&response);
@@ -198,7 +200,7 @@ async fn a_declined_card_gives_402_and_an_error_payment_span_under_an_unset_serv
 async fn a_gateway_error_gives_502_and_an_error_server_span() {
     let app = spawn_app().await;
     let response = app
-        .checkout(&checkout_body(&[(1, 1)], CARD_GATEWAY_ERROR))
+        .checkout(&checkout_body(&[(1, 1)], test_cards::GATEWAY_ERROR))
         .await;
     assert_eq!(response.status(), 502);
     let spans = app.spans();
@@ -420,7 +422,7 @@ async fn log_lines_written_inside_a_request_carry_its_trace_and_span_ids() {
     let response = app
         .checkout_with(
             &[("traceparent", &format!("00-{trace_id}-{PARENT_ID}-01"))],
-            &checkout_body(&[(1, 1)], CARD_DECLINED),
+            &checkout_body(&[(1, 1)], test_cards::DECLINED),
         )
         .await;
     assert_eq!(response.status(), 402);
@@ -456,7 +458,7 @@ async fn with_the_link_policy_an_incoming_trace_is_linked_from_a_new_one_not_con
                 ("traceparent", &traceparent()),
                 ("baggage", "session.id=abc123"),
             ],
-            &checkout_body(&[(1, 1)], CARD_OK),
+            &checkout_body(&[(1, 1)], test_cards::APPROVED),
         )
         .await;
     assert_eq!(response.status(), 201);
