@@ -63,7 +63,7 @@ TEST_DATABASE=postgres cargo test -p checkout-server --test api --locked
 
 phase "browser (Chromium + chromedriver) and nginx"
 # Chromium and its driver from one apt run, so their versions match; nginx for the page's nginx
-# config test (tests/tests/nginx.rs). Skipped when present.
+# config test (e2e/tests/nginx.rs). Skipped when present.
 if ! dpkg -s chromium chromium-driver nginx-light >/dev/null 2>&1; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
