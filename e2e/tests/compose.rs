@@ -331,7 +331,7 @@ fn every_path_the_readme_file_map_names_exists() {
     for member in members.split('"').skip(1).step_by(2) {
         let member = format!("{member}/");
         assert!(
-            paths.iter().any(|p| *p == member),
+            paths.contains(&member),
             "the README's file map names the workspace member {member}"
         );
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use checkout_server::telemetry::{
     batch::{BatchConfig, BatchProcessor},
-    export::OtlpHttpExporter,
+    otlp_http::OtlpHttpExporter,
 };
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use test_support::collector::{Collector, Mode};

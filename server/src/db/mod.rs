@@ -1,15 +1,15 @@
 //! The database: SQLite (one file, WAL) or PostgreSQL (shared by replicas): the pool, migrations
 //! at start, this replica's claims, and the span every statement runs in.
 //!
-//! Every statement runs inside its own CLIENT span ([`Db::run`]) carrying `db.system.name`,
+//! Every statement runs inside its own CLIENT span (`Db::run`) carrying `db.system.name`,
 //! `db.operation.name`, `db.collection.name` and the parameterised `db.query.text` (and, for
 //! PostgreSQL, `db.namespace`, `server.address` and `server.port`). Values are bound, never
 //! formatted into SQL, so the query text in a span can never hold customer data.
 //!
-//! Each method is written once: [`with_pool!`] runs its body against whichever pool is open, and
-//! [`Db::sql`] gives each statement's text in that database's dialect. The methods are grouped by
-//! job: [`catalog`] (seeding and reading products), [`orders`] (reserving, settling, recovering),
-//! [`keys`] (idempotency-key claims), and [`sql`] holds every statement.
+//! Each method is written once: `with_pool!` runs its body against whichever pool is open, and
+//! `Db::sql` gives each statement's text in that database's dialect. The methods are grouped by
+//! job: `catalog` (seeding and reading products), `orders` (reserving, settling, recovering),
+//! `keys` (idempotency-key claims), and `sql` holds every statement.
 //!
 //! ## Claims
 //! A pending order and an idempotency key in progress are *claimed* by the replica working on them

@@ -17,6 +17,7 @@
 pub mod batch;
 pub mod export;
 pub mod http;
+pub mod otlp_http;
 pub mod propagation;
 pub mod stock;
 pub mod timing;
@@ -75,7 +76,7 @@ impl TelemetryGuard {
             let batch = batch::BatchConfig::from_env();
             builder = match settings.pipeline {
                 export::Pipeline::Own => builder.with_span_processor(batch::BatchProcessor::new(
-                    export::OtlpHttpExporter::new(settings)?,
+                    otlp_http::OtlpHttpExporter::new(settings)?,
                     batch,
                 )),
                 export::Pipeline::Stock => {

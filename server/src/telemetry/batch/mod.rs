@@ -1,0 +1,462 @@
+//! The batch span processor: each span is encoded as OTLP protobuf on the thread that ends it, and
+//! one thread of the processor's own posts the batches.
+//!
+//! Why not the SDK's `BatchSpanProcessor`: it moves each `SpanData` through a channel to its thread,
+//! which encodes and frees it there. Profiled (BENCHMARKS.md, "Span cost"), that hand-off cost a
+//! cheap request more than encoding did: the queue, memory allocated on one thread and freed on
+//! another (which makes every later `malloc` of the request threads dearer), and the span data read
+//! again from cold cache. Here the span is encoded while it is still hot, its memory is freed
+//! where it was allocated, and the queue holds bytes under a mutex held for one copy.
+//!
+//! The behaviour is the specification's batching processor (SDK, "Batching processor"): spans are
+//! exported when a batch is full or `OTEL_BSP_SCHEDULE_DELAY` after the last export; a full queue
+//! drops new spans (counted, and said once); `force_flush` and `shutdown` export what is queued,
+//! within their time, and answer whether it was exported. The `OTEL_BSP_*` variables keep their
+//! meaning.
+//!
+//! A collector outage loses nothing the queue can hold. A batch that could not be sent (no
+//! connection, no answer in time, the collector unavailable; not one it refused) is kept, as the
+//! request body the transport prepared (gzipped, with `OTEL_EXPORTER_OTLP_COMPRESSION=gzip`), and
+//! sent again after a backoff of 0.5 s doubling to 2 s; while exports fail, each batch that fills is
+//! prepared and kept the same way. The queue is bounded by spans (`OTEL_BSP_MAX_QUEUE_SIZE`) and by
+//! bytes (`EXPORT_QUEUE_MAX_BYTES`: the encoded spans waiting plus the bodies kept), so a long
+//! outage costs little memory. When exports succeed again, new batches go before the kept ones, so
+//! the backlog delays no new span.
+
+use std::{
+    cell::Cell,
+    collections::VecDeque,
+    env,
+    sync::{
+        Arc, Condvar, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
+    thread::{self, JoinHandle},
+    time::{Duration, Instant},
+};
+
+use axum::body::Bytes;
+use opentelemetry::Context;
+use opentelemetry_sdk::{
+    Resource,
+    error::{OTelSdkError, OTelSdkResult},
+    trace::{Span, SpanData, SpanProcessor},
+};
+use otlp_wire::{EncodedBatch, encode_span};
+
+use super::{timeout_millis, whole_number};
+use export_thread::export_thread;
+
+mod export_thread;
+
+/// How long [`SpanProcessor::force_flush`] waits for the export thread (the SDK's own bound).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where encoded batches go: [`OtlpHttpExporter`](super::otlp_http::OtlpHttpExporter) in the server.
+pub trait Transport: Send + 'static {
+    /// The body to send for one `ExportTraceServiceRequest` (compressed, if the transport
+    /// compresses); made once per batch, on the export thread, and kept while the batch waits.
+    fn prepare(&self, request: Vec<u8>) -> Bytes {
+        Bytes::from(request)
+    }
+
+    /// Sends one body [`prepare`](Self::prepare) made, retrying as the protocol says, within
+    /// `timeout` (`None`: no limit but the transport's own).
+    fn send(&self, body: Bytes, timeout: Option<Duration>) -> Result<(), ExportError>;
+}
+
+/// Why a batch was not exported.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ExportError {
+    /// The collector refused it (a client error): sending it again cannot help; it is dropped.
+    #[error("{0}")]
+    Rejected(String),
+    /// It did not get through (no connection, no answer in time, the collector unavailable after
+    /// its retries): it is kept and sent again.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// The `OTEL_BSP_*` settings (SDK environment variables, "Batch Span Processor"). A value that is
+/// not a whole number, or a size of 0, is warned about and the default used instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// `OTEL_BSP_SCHEDULE_DELAY`: the time between two exports (default 5 s; 0 exports whatever
+    /// is queued as soon as the last export is done).
+    pub schedule_delay: Duration,
+    /// `OTEL_BSP_EXPORT_TIMEOUT`: the longest one export may take (default 30 s; 0, `None`: no
+    /// limit).
+    pub export_timeout: Option<Duration>,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`: spans kept waiting before new ones are dropped (default 2048).
+    pub max_queue_size: usize,
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`: spans in one export (default 512, at most the queue size).
+    pub max_export_batch_size: usize,
+    /// `EXPORT_QUEUE_MAX_BYTES` (this processor's own): the bytes the queue may hold, encoded
+    /// spans and the bodies of batches kept through an outage (default 16 MiB).
+    pub max_queue_bytes: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            schedule_delay: Duration::from_millis(5000),
+            export_timeout: Some(Duration::from_millis(30_000)),
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+            max_queue_bytes: 16 << 20,
+        }
+    }
+}
+
+impl BatchConfig {
+    /// The settings the `OTEL_BSP_*` variables give, defaults for the ones unset.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    /// The settings the variables `lookup` gives (tests need not touch the environment).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let defaults = Self::default();
+        let number = |name: &str, least: u64| whole_number(name, lookup(name), least);
+        let size = |name: &str, default: usize| {
+            number(name, 1).map_or(default, |n| usize::try_from(n).unwrap_or(usize::MAX))
+        };
+        let max_queue_size = size("OTEL_BSP_MAX_QUEUE_SIZE", defaults.max_queue_size);
+        Self {
+            schedule_delay: number("OTEL_BSP_SCHEDULE_DELAY", 0)
+                .map_or(defaults.schedule_delay, Duration::from_millis),
+            export_timeout: number("OTEL_BSP_EXPORT_TIMEOUT", 0)
+                .map_or(defaults.export_timeout, timeout_millis),
+            max_queue_size,
+            // "Must be less than or equal to OTEL_BSP_MAX_QUEUE_SIZE": a larger one is the queue's.
+            max_export_batch_size: size(
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                defaults.max_export_batch_size,
+            )
+            .min(max_queue_size),
+            max_queue_bytes: size("EXPORT_QUEUE_MAX_BYTES", defaults.max_queue_bytes),
+        }
+    }
+}
+
+/// The batch span processor; see the module documentation.
+#[derive(Debug)]
+pub struct BatchProcessor {
+    shared: Arc<Shared>,
+    config: BatchConfig,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Wakes the export thread: the first span queued, a full batch, a flush, or shutdown.
+    work: Condvar,
+    /// Wakes those waiting for a flush or for the thread to stop.
+    done: Condvar,
+    /// Spans in `queue.batches` and `queue.kept`, and the bytes they take; changed only under the
+    /// lock, read without it so that a full queue (a collector that is down) costs a dropped span
+    /// no encoding.
+    queued: AtomicUsize,
+    queued_bytes: AtomicUsize,
+}
+
+#[derive(Debug)]
+struct Queue {
+    /// Batches of at most `max_export_batch_size` spans, oldest first; only the last one fills.
+    batches: VecDeque<EncodedBatch>,
+    /// Batches that could not be sent yet, oldest first: their prepared bodies and span counts.
+    kept: VecDeque<Kept>,
+    dropped: u64,
+    resource: otlp_wire::Resource,
+    /// Flushes asked for, the last of them the export thread has finished, and what failed to
+    /// export since the flush before it.
+    flushes_asked: u64,
+    flushes_done: u64,
+    flush_failure: Option<String>,
+    /// Whether shutdown was asked for, and by when it must end (`None`: no limit).
+    shutting_down: bool,
+    shutdown_by: Option<Instant>,
+    /// The export thread has ended (after shutdown, or a panic in the transport).
+    stopped: bool,
+}
+
+/// A batch kept through an outage: the body to send, and how many spans it holds.
+#[derive(Debug)]
+struct Kept {
+    body: Bytes,
+    spans: usize,
+}
+
+impl Shared {
+    /// Takes `spans` spans of `bytes` bytes off the queue's counts (sent, dropped, or moved).
+    fn release(&self, spans: usize, bytes: usize) {
+        self.queued.fetch_sub(spans, Ordering::Relaxed);
+        self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// Whether one more span of `bytes` bytes has no room.
+    fn is_full(&self, config: &BatchConfig, bytes: usize) -> bool {
+        self.queued.load(Ordering::Relaxed) >= config.max_queue_size
+            || self.queued_bytes.load(Ordering::Relaxed) + bytes > config.max_queue_bytes
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // A panic while the lock is held leaves the queue consistent (every update is one step).
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits on `condvar` until it is notified or `deadline` (none: until notified), the lock
+    /// given up meanwhile. False, without waiting, when the deadline has passed.
+    fn wait_until<'a>(
+        &self,
+        condvar: &Condvar,
+        queue: MutexGuard<'a, Queue>,
+        deadline: Option<Instant>,
+    ) -> (MutexGuard<'a, Queue>, bool) {
+        let Some(deadline) = deadline else {
+            return (
+                condvar.wait(queue).unwrap_or_else(PoisonError::into_inner),
+                true,
+            );
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return (queue, false);
+        }
+        match condvar.wait_timeout(queue, deadline - now) {
+            Ok((queue, _)) => (queue, true),
+            Err(poisoned) => (poisoned.into_inner().0, true),
+        }
+    }
+}
+
+/// Marks the export thread stopped when it ends, however it ends, so that no flush or shutdown
+/// waits for a thread that is gone.
+struct StopOnExit<'a>(&'a Shared);
+
+impl Drop for StopOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.lock().stopped = true;
+        self.0.done.notify_all();
+    }
+}
+
+thread_local! {
+    /// The bytes of the span being encoded, kept per thread so a span costs no allocation.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+impl BatchProcessor {
+    /// Starts the export thread, which sends each batch through `transport`.
+    pub fn new(transport: impl Transport, config: BatchConfig) -> Self {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                batches: VecDeque::new(),
+                kept: VecDeque::new(),
+                dropped: 0,
+                resource: otlp_wire::Resource::default(),
+                flushes_asked: 0,
+                flushes_done: 0,
+                flush_failure: None,
+                shutting_down: false,
+                shutdown_by: None,
+                stopped: false,
+            }),
+            work: Condvar::new(),
+            done: Condvar::new(),
+            queued: AtomicUsize::new(0),
+            queued_bytes: AtomicUsize::new(0),
+        });
+        let worker = {
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name("otlp-export".to_owned())
+                .spawn(move || export_thread(&shared, &transport, config))
+                .expect("the export thread starts")
+        };
+        Self {
+            shared,
+            config,
+            worker: Mutex::new(Some(worker)),
+        }
+    }
+
+    /// Counts a span the full queue has no room for; the first is said, the count at shutdown.
+    fn drop_span(&self, queue: &mut Queue) {
+        queue.dropped += 1;
+        if queue.dropped == 1 {
+            tracing::warn!(
+                max_queue_size = self.config.max_queue_size,
+                max_queue_bytes = self.config.max_queue_bytes,
+                "span export queue full: spans are dropped until it drains \
+                 (the count is logged at shutdown)"
+            );
+        }
+    }
+}
+
+/// What a flush or shutdown answers once the export thread has done its round: the round's
+/// failures, if any (SDK, "ForceFlush" and "Shutdown": "SHOULD let the caller know whether it
+/// succeeded, failed or timed out").
+fn round_result(queue: &Queue) -> OTelSdkResult {
+    match &queue.flush_failure {
+        None => Ok(()),
+        Some(failure) => Err(OTelSdkError::InternalFailure(failure.clone())),
+    }
+}
+
+/// The SDK's span as the OTLP writer takes it (borrowed, nothing copied).
+pub fn wire_span(span: &SpanData) -> otlp_wire::Span<'_> {
+    otlp_wire::Span {
+        context: &span.span_context,
+        parent_span_id: span.parent_span_id,
+        parent_is_remote: span.parent_span_is_remote,
+        kind: &span.span_kind,
+        name: &span.name,
+        start_time: span.start_time,
+        end_time: span.end_time,
+        attributes: &span.attributes,
+        dropped_attributes_count: span.dropped_attributes_count,
+        events: &span.events.events,
+        dropped_events_count: span.events.dropped_count,
+        links: &span.links.links,
+        dropped_links_count: span.links.dropped_count,
+        status: &span.status,
+        scope: &span.instrumentation_scope,
+    }
+}
+
+/// The SDK's resource as the OTLP writer takes it.
+pub fn wire_resource(resource: &Resource) -> otlp_wire::Resource {
+    otlp_wire::Resource {
+        attributes: resource
+            .iter()
+            .map(|(key, value)| opentelemetry::KeyValue::new(key.clone(), value.clone()))
+            .collect(),
+        schema_url: resource.schema_url().map(|url| url.to_owned().into()),
+    }
+}
+
+impl SpanProcessor for BatchProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        // Spans that are recorded but not sampled reach processors, never exporters (SDK,
+        // "Sampling": the table of IsRecording and Sampled).
+        if !span.span_context.is_sampled() {
+            return;
+        }
+        if self.shared.is_full(&self.config, 0) {
+            self.drop_span(&mut self.shared.lock());
+            return;
+        }
+        // A span can end while its thread is being torn down (one left in a thread-local context),
+        // when the scratch buffer is gone: then it gets a buffer of its own.
+        let mut encoded = SCRATCH.try_with(Cell::take).unwrap_or_default();
+        encoded.clear();
+        encode_span(&mut encoded, &wire_span(&span));
+        let scope = span.instrumentation_scope;
+        {
+            let mut queue = self.shared.lock();
+            if queue.shutting_down {
+                // After shutdown nothing is exported; the provider is done with.
+            } else if self.shared.is_full(&self.config, encoded.len()) {
+                self.drop_span(&mut queue);
+            } else {
+                if (queue.batches.back())
+                    .is_none_or(|last| last.len() >= self.config.max_export_batch_size)
+                {
+                    queue.batches.push_back(EncodedBatch::default());
+                }
+                let last = queue.batches.back_mut().expect("a batch with room");
+                last.push(&scope, &encoded);
+                let filled = last.len() == self.config.max_export_batch_size;
+                self.shared
+                    .queued_bytes
+                    .fetch_add(encoded.len(), Ordering::Relaxed);
+                let first = self.shared.queued.fetch_add(1, Ordering::Relaxed) == 0;
+                if first || filled {
+                    self.shared.work.notify_one();
+                }
+            }
+        }
+        let _ = SCRATCH.try_with(|scratch| scratch.set(encoded));
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        let deadline = Instant::now() + FLUSH_TIMEOUT;
+        let mut queue = self.shared.lock();
+        if queue.shutting_down {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        queue.flushes_asked += 1;
+        let ticket = queue.flushes_asked;
+        self.shared.work.notify_one();
+        while queue.flushes_done < ticket {
+            if queue.stopped {
+                return Err(OTelSdkError::InternalFailure(
+                    "the export thread has stopped".to_owned(),
+                ));
+            }
+            let (next, in_time) = self
+                .shared
+                .wait_until(&self.shared.done, queue, Some(deadline));
+            queue = next;
+            if !in_time {
+                return Err(OTelSdkError::Timeout(FLUSH_TIMEOUT));
+            }
+        }
+        round_result(&queue)
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let mut queue = self.shared.lock();
+        if queue.shutting_down {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        queue.shutting_down = true;
+        queue.shutdown_by = Instant::now().checked_add(timeout);
+        if queue.dropped > 0 {
+            tracing::warn!(
+                dropped_span_count = queue.dropped,
+                max_queue_size = self.config.max_queue_size,
+                "spans were dropped because the export queue was full; raise \
+                 OTEL_BSP_MAX_QUEUE_SIZE and EXPORT_QUEUE_MAX_BYTES, or lower OTEL_BSP_SCHEDULE_DELAY"
+            );
+        }
+        self.shared.work.notify_one();
+        let deadline = queue.shutdown_by;
+        while !queue.stopped {
+            let (next, in_time) = self.shared.wait_until(&self.shared.done, queue, deadline);
+            queue = next;
+            if !in_time {
+                // The thread is left to its send; the process is ending.
+                return Err(OTelSdkError::Timeout(timeout));
+            }
+        }
+        let result = round_result(&queue);
+        drop(queue);
+        let worker = self
+            .worker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(worker) = worker {
+            let _ = worker.join();
+        }
+        result
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.shared.lock().resource = wire_resource(resource);
+    }
+}
+
+/// Whether the oldest batch is full (then it is not the last, or the last has just filled).
+fn full(queue: &Queue, batch_size: usize) -> bool {
+    queue.batches.front().is_some_and(|b| b.len() >= batch_size)
+}
+
+#[cfg(test)]
+mod tests;
