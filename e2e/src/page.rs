@@ -31,7 +31,6 @@ struct Upstreams {
 
 /// The running page host.
 pub struct PageHost {
-    /// Where it listens.
     pub addr: SocketAddr,
     failed_exports: Arc<AtomicUsize>,
 }

@@ -33,7 +33,6 @@ enum Traces {
 
 /// The running stack.
 pub struct Stack {
-    /// The page's URL.
     pub page_url: String,
     page: Option<page::PageHost>,
     traces: Traces,

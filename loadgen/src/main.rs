@@ -8,6 +8,11 @@
 //! `--target` is the server (`cargo run -p checkout-server`), `trunk serve`'s page
 //! (`http://127.0.0.1:8080`) or the compose page (`http://localhost:8080`): each proxies `/api`.
 
+// An application (or its tests' support), not a library for others: an item is documented where
+// the doc says more than its name. The library crates (otel-browser, otlp-wire, trace-context,
+// checkout-api) keep the workspace's `missing_docs`.
+#![allow(missing_docs)]
+
 use std::{process::ExitCode, time::Duration};
 
 use loadgen::{Options, run};

@@ -1,5 +1,10 @@
 //! The `checkout-server` binary: read config, start telemetry, build the app, run it.
 
+// An application (or its tests' support), not a library for others: an item is documented where
+// the doc says more than its name. The library crates (otel-browser, otlp-wire, trace-context,
+// checkout-api) keep the workspace's `missing_docs`.
+#![allow(missing_docs)]
+
 use std::{error::Error, process::ExitCode, time::Duration};
 
 use checkout_server::{config::Config, startup, telemetry};

@@ -40,7 +40,6 @@ pub enum StartupError {
     Database {
         /// The `DATABASE_URL` in use (its password hidden).
         url: DatabaseUrl,
-        /// What went wrong.
         source: sqlx::Error,
     },
     /// The address could not be bound.
@@ -48,7 +47,6 @@ pub enum StartupError {
     Bind {
         /// The `SERVER_ADDR` in use.
         addr: SocketAddr,
-        /// What went wrong.
         source: std::io::Error,
     },
     /// The outgoing HTTP client could not be built.

@@ -44,7 +44,6 @@ pub fn command(binary: &Path, database_url: &str, collector: SocketAddr) -> Comm
 
 /// A running server binary.
 pub struct ServerProcess {
-    /// Where it listens.
     pub addr: SocketAddr,
     /// The process, its output kept.
     pub process: Process,

@@ -21,7 +21,6 @@ pub struct TestCa {
 /// A certificate the [`TestCa`] issued, and its key, both PEM.
 #[derive(Debug, Clone)]
 pub struct Issued {
-    /// The certificate.
     pub cert_pem: String,
     /// Its private key (PKCS #8).
     pub key_pem: String,

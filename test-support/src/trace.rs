@@ -23,7 +23,6 @@ pub struct Span {
     pub span_id: String,
     /// The parent's span id, empty for a root.
     pub parent_id: String,
-    /// The span name.
     pub name: String,
     /// SERVER, CLIENT, INTERNAL, …
     pub kind: SpanKind,

@@ -23,7 +23,7 @@ use crate::{
 pub enum Outcome {
     /// Waiting for the server.
     Pending,
-    /// Done.
+    /// The checkout went through.
     Ok,
     /// Failed; the message says why.
     Error,
@@ -31,13 +31,10 @@ pub enum Outcome {
 
 /// The checkout form as typed.
 pub struct Form {
-    /// Card number.
     pub number: String,
     /// `MM/YY`.
     pub expiry: String,
-    /// CVC.
     pub cvc: String,
-    /// Email.
     pub email: String,
 }
 

@@ -20,7 +20,6 @@ pub enum ReserveError {
     /// Not enough of this product is left.
     #[error("not enough stock for product {0}")]
     OutOfStock(i64),
-    /// The database failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }

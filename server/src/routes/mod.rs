@@ -53,9 +53,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// What every handler may use.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database.
     pub db: Db,
-    /// The payment gateway.
     pub payments: PaymentGateway,
     /// The faults injected into the gateway and the database.
     pub faults: Faults,

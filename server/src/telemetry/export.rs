@@ -90,9 +90,7 @@ pub struct TlsFiles {
 /// What the `OTEL_EXPORTER_OTLP_*` variables say, whichever protocol carries the spans.
 #[derive(Debug, Clone)]
 pub struct ExporterSettings {
-    /// The protocol.
     pub protocol: Protocol,
-    /// The pipeline.
     pub pipeline: Pipeline,
     /// Where spans go: for OTLP/HTTP the URL posted to (with `/v1/traces` when it came from the
     /// generic variable), for gRPC the collector's address.

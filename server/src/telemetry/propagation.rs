@@ -103,11 +103,6 @@ fn inbound(cx: &Context) -> Option<&Inbound> {
         .filter(|inbound| inbound.trace_id == cx.span().span_context().trace_id())
 }
 
-/// The remote span context of `headers`, or `None` when a new trace must start.
-pub fn extract_span_context(headers: &HeaderMap) -> Option<SpanContext> {
-    extract_inbound(headers).map(|(span_context, _)| span_context)
-}
-
 fn extract_inbound(headers: &HeaderMap) -> Option<(SpanContext, Inbound)> {
     let mut traceparents = headers.get_all(TRACEPARENT).iter();
     let (Some(only), None) = (traceparents.next(), traceparents.next()) else {
@@ -143,6 +138,11 @@ fn extract_inbound(headers: &HeaderMap) -> Option<(SpanContext, Inbound)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The remote span context of `headers`, or `None` when a new trace must start.
+    fn extract_span_context(headers: &HeaderMap) -> Option<SpanContext> {
+        extract_inbound(headers).map(|(span_context, _)| span_context)
+    }
     use opentelemetry::trace::SpanId;
 
     const VALID: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
