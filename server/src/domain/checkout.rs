@@ -104,7 +104,7 @@ impl Checkout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use checkout_api::{CardRequest, LineItemRequest};
+    use test_support::fixtures::{self, test_cards};
 
     const TODAY: YearMonth = YearMonth {
         year: 2026,
@@ -112,21 +112,7 @@ mod tests {
     };
 
     fn request(items: &[(i64, i64)]) -> CheckoutRequest {
-        CheckoutRequest {
-            items: items
-                .iter()
-                .map(|&(product_id, quantity)| LineItemRequest {
-                    product_id,
-                    quantity,
-                })
-                .collect(),
-            card: CardRequest {
-                number: checkout_api::test_cards::APPROVED.into(),
-                expiry: "12/30".into(),
-                cvc: "123".into(),
-            },
-            email: "ada@example.com".into(),
-        }
+        fixtures::checkout(items, test_cards::APPROVED)
     }
 
     #[test]
