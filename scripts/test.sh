@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of the project, installing what is missing and reusing what is there:
-# host format/lint/tests, the wasm toolchain, wasm lint, browser tests in headless Chromium, and the
-# page's offline release build, then the end-to-end tests (a real browser, the real server, a real
-# collector). Prints how long each phase took. Usage: scripts/test.sh
+# host format/lint/tests and the reliability drills, the wasm toolchain, wasm lint, browser tests in
+# headless Chromium, and the page's offline release build, then the end-to-end tests (a real
+# browser, the real server, a real collector). Prints how long each phase took.
+# Usage: scripts/test.sh
+#
+# On a fresh machine the wasm toolchain's tools are compiled first (scripts/wasm-toolchain.sh):
+# that runs in the background, at the lowest CPU and disk priority, while the host phases run, so it
+# takes only the time they leave idle (their tests wait on processes, sockets and timers). The wasm
+# phases wait for it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,8 +30,10 @@ finish() {
   fi
 }
 pids=()
+tools_group=""
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -z "$tools_group" ] || kill -- "-$tools_group" 2>/dev/null || true
   finish
   printf '\nPhase timings:\n'
   printf '  %s\n' "${timings[@]}"
@@ -34,9 +42,6 @@ trap cleanup EXIT
 
 phase "format"
 cargo fmt --all -- --check
-
-phase "lint (host)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
 
 phase "PostgreSQL binaries"
 # The tests start their own throwaway PostgreSQL from these binaries (test-support/src/postgres.rs),
@@ -54,13 +59,6 @@ phase "collector (rotel)"
 source scripts/rotel.sh
 "$ROTEL_AGENT" version
 
-phase "host tests (every crate but e2e: unit, API, process, replica tests)"
-# `e2e` needs the whole stack; it runs last, below.
-cargo test --workspace --exclude e2e --locked
-
-phase "API tests on PostgreSQL"
-TEST_DATABASE=postgres cargo test -p checkout-server --test api --locked
-
 phase "browser (Chromium + chromedriver) and nginx"
 # Chromium and its driver from one apt run, so their versions match; nginx for the page's nginx
 # config test (e2e/tests/nginx.rs). Skipped when present.
@@ -72,7 +70,46 @@ if ! dpkg -s chromium chromium-driver nginx-light >/dev/null 2>&1; then
 fi
 chromium --version
 
-phase "wasm toolchain"
+# The last of the apt runs above; the wasm toolchain's own (npm, and Debian's rustc-web where rustup
+# has no wasm32 target) comes next, in the background, so no two ever overlap.
+mkdir -p test-artifacts
+tools_log=$PWD/test-artifacts/wasm-toolchain.log
+setsid nice -n 19 ionice -c 3 bash -c \
+  'started=$SECONDS; source scripts/wasm-toolchain.sh; echo "tools ready in $((SECONDS - started)) s"' \
+  > "$tools_log" 2>&1 &
+tools_group=$!
+
+phase "lint (host)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+phase "host tests (every crate but e2e: unit, API, process, replica tests)"
+# `e2e` needs the whole stack; it runs last, below. Every host build below selects the same packages
+# as this one (or a subset whose features are the same, as `-p checkout-server` with its tests is):
+# cargo unifies dependency features over the packages a command selects, so `cargo build -p
+# checkout-server` or `cargo run -p drills` would compile tokio, sqlx, axum and all above them again.
+cargo test --workspace --exclude e2e --locked
+# The binaries (the server for the drills and e2e, the drills), from the same build.
+cargo build --workspace --exclude e2e --bins --tests --locked
+
+phase "API tests on PostgreSQL"
+TEST_DATABASE=postgres cargo test -p checkout-server --test api --locked
+
+phase "reliability drills (concurrency, crash, traces under load)"
+# Meanwhile, e2e's tests compile (their own package selection, so their own build), at the lowest
+# priority: the drills mostly wait on the server.
+nice -n 19 cargo test -p e2e --locked --no-run > test-artifacts/e2e-build.log 2>&1 &
+e2e_build=$!
+pids+=("$e2e_build")
+CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server timeout 600 target/debug/drills
+
+phase "wasm toolchain (waiting for its background install)"
+if ! wait "$tools_group"; then
+  cat "$tools_log"
+  echo "the wasm toolchain did not install" >&2
+  exit 1
+fi
+tools_group=""
+cat "$tools_log"
 # Every wasm-side command runs in a subshell with this environment, never the host builds.
 # (Not `source … &&`: that would switch off `set -e` inside the script.)
 (
@@ -122,10 +159,7 @@ scripts/page-deps.sh
 )
 scripts/page-size.sh
 
-phase "reliability drills (concurrency, crash, traces under load)"
-cargo build -p checkout-server --locked
-CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server timeout 600 cargo run -p drills --locked
-
 phase "end-to-end tests (browser → server → collector)"
+wait "$e2e_build" || { cat test-artifacts/e2e-build.log; exit 1; }
 PAGE_DIST=$PWD/dist CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server \
   timeout 900 cargo test -p e2e --locked -- --test-threads=1

@@ -69,8 +69,28 @@ crate_source() {
   tar -xzf "$file" -C "$4"
 }
 
+# The tools are build tools, not the product: they are compiled for a short build, not for speed
+# (measured on 2 cores, BENCHMARKS.md "The first run"). trunk is a debug build without debug info
+# (a release build takes three times as long, and trunk spends its time waiting on cargo and
+# wasm-opt, not in its own code); wasm-bindgen-cli is optimised, but at level 1 and without LTO.
+# trunk compiles in the background while wasm-bindgen-cli does: their dependency graphs each end in
+# a few long serial crates, so two builds keep the cores busier than one after the other.
+# (Two roots: `cargo install` locks its root while it builds.)
+tool_build=(env CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false
+  CARGO_PROFILE_RELEASE_DEBUG=0)
+trunk_pid=""
+# trunk 0.22.1 declares a newer rust-version than the toolchains here; it builds fine with 1.96.
+# Its default features add only the check for a newer trunk, which TRUNK_SKIP_VERSION_CHECK turns
+# off anyway; rustls is the TLS it needs (one of its TLS features must be on).
+if ! "$tools/trunk/bin/trunk" --version 2>/dev/null | grep -q " $trunk_version\$"; then
+  log "installing trunk $trunk_version (about 6 minutes, once)"
+  PATH=/usr/bin:$PATH "${tool_build[@]}" cargo install trunk --version "$trunk_version" --locked \
+    --ignore-rust-version --debug --no-default-features --features rustls --root "$tools/trunk" --quiet &
+  trunk_pid=$!
+fi
+
 if [ "$(cat "$tools/wasm-bindgen.build" 2>/dev/null)" != "$bindgen_build" ]; then
-  log "building wasm-bindgen-cli $bindgen_version (about 6 minutes, once)"
+  log "building wasm-bindgen-cli $bindgen_version (about 4 minutes, once)"
   src=$(mktemp -d)
   # The CLI's checksum from the registry's index; tiny_http's from the CLI's own lock file.
   sum=$(curl -sSfL https://index.crates.io/wa/sm/wasm-bindgen-cli \
@@ -92,18 +112,14 @@ if [ "$(cat "$tools/wasm-bindgen.build" 2>/dev/null)" != "$bindgen_build" ]; the
       cargo update --quiet -p webpki-roots --precise 1.0.10
       cargo update --quiet -p tiny_http
     fi
-    cargo install --path . --locked --root "$tools" --quiet
+    "${tool_build[@]}" cargo install --path . --locked --root "$tools" --quiet
   )
   rm -rf "$src"
   echo "$bindgen_build" > "$tools/wasm-bindgen.build"
 fi
 
-# trunk 0.22.1 declares a newer rust-version than the toolchains here; it builds fine with 1.96.
-# A debug build installs in a third of the time and runs as well for this use.
-if ! "$tools/bin/trunk" --version 2>/dev/null | grep -q " $trunk_version\$"; then
-  log "installing trunk $trunk_version (about 11 minutes, once)"
-  PATH=/usr/bin:$PATH cargo install trunk --version "$trunk_version" --locked --ignore-rust-version --debug \
-    --root "$tools" --quiet
+if [ -n "$trunk_pid" ]; then
+  wait "$trunk_pid" || { log "trunk did not install"; exit 1; }
 fi
 
 # Debian's wasm-opt (108) miscompiles current wasm-bindgen output; binaryen 132 from npm works.
@@ -112,7 +128,7 @@ if ! "$tools/npm/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "ve
   npm install --silent --no-audit --no-fund --prefix "$tools/npm" "binaryen@$binaryen_version" >/dev/null
 fi
 
-export PATH=$tools/npm/node_modules/.bin:$tools/bin:$PATH
+export PATH=$tools/npm/node_modules/.bin:$tools/bin:$tools/trunk/bin:$PATH
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export CHROMEDRIVER=/usr/bin/chromedriver
 export TRUNK_OFFLINE=true TRUNK_SKIP_VERSION_CHECK=true
