@@ -12,20 +12,32 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The test builds keep line tables (a failure's backtrace still names file and line) but not the
+# rest of the debug info: it costs every debug build time, and with it each wasm test binary is
+# 28-37 MB for wasm-bindgen to read. In CI every build is a first one: incremental compilation
+# would only add its bookkeeping.
+export CARGO_PROFILE_DEV_DEBUG=${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
 
 timings=()
 current=""
 started=0
+busy_at_start=0
+# The machine's busy CPU time so far, in core-seconds (every process's, the background builds' too):
+# beside a phase's wall time it says whether the phase waited or computed.
+busy() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%d", ($2 + $3 + $4 + $7 + $8) / hz }' /proc/stat; }
 # Starts a named phase, closing the one before.
 phase() {
   finish
   current=$1
   started=$SECONDS
+  busy_at_start=$(busy)
   printf '\n==> %s\n' "$current"
 }
 finish() {
   if [ -n "$current" ]; then
-    timings+=("$(printf '%-32s %5ss' "$current" "$((SECONDS - started))")")
+    timings+=("$(printf '%-32s %5ss  (CPU busy %ss)' "$current" "$((SECONDS - started))" \
+      "$(($(busy) - busy_at_start))")")
     current=""
   fi
 }
