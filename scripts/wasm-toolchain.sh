@@ -69,13 +69,15 @@ crate_source() {
   tar -xzf "$file" -C "$4"
 }
 
-# The tools are build tools, not the product: both are debug builds without debug info, which
-# compile in a fraction of an optimised build's time (measured on 2 cores, BENCHMARKS.md "The first
-# run": wasm-bindgen-cli in 116 CPU-seconds against 240 at opt-level 1; it then reads the largest
-# test binary in 2.0 s against 0.5 s, and a page in under 0.1 s). trunk compiles in the background
-# while wasm-bindgen-cli does: trunk's build ends in a few long serial crates, which leave a core
-# free. (Two roots: `cargo install` locks its root while it builds.)
-tool_build=(env CARGO_PROFILE_DEV_DEBUG=0)
+# The tools are build tools, not the product: they are compiled for a short build, not for speed
+# (measured on 2 cores, BENCHMARKS.md "The first run"). trunk is a debug build without debug info
+# (a release build takes three times as long, and trunk spends its time waiting on cargo and
+# wasm-opt, not in its own code); wasm-bindgen-cli is optimised, but at level 1 and without LTO.
+# trunk compiles in the background while wasm-bindgen-cli does: their dependency graphs each end in
+# a few long serial crates, so two builds keep the cores busier than one after the other.
+# (Two roots: `cargo install` locks its root while it builds.)
+tool_build=(env CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false
+  CARGO_PROFILE_RELEASE_DEBUG=0)
 trunk_pid=""
 # trunk 0.22.1 declares a newer rust-version than the toolchains here; it builds fine with 1.96.
 # Its default features add only the check for a newer trunk, which TRUNK_SKIP_VERSION_CHECK turns
@@ -88,7 +90,7 @@ if ! "$tools/trunk/bin/trunk" --version 2>/dev/null | grep -q " $trunk_version\$
 fi
 
 if [ "$(cat "$tools/wasm-bindgen.build" 2>/dev/null)" != "$bindgen_build" ]; then
-  log "building wasm-bindgen-cli $bindgen_version (about a minute, once)"
+  log "building wasm-bindgen-cli $bindgen_version (about 4 minutes, once)"
   src=$(mktemp -d)
   # The CLI's checksum from the registry's index; tiny_http's from the CLI's own lock file.
   sum=$(curl -sSfL https://index.crates.io/wa/sm/wasm-bindgen-cli \
@@ -110,7 +112,7 @@ if [ "$(cat "$tools/wasm-bindgen.build" 2>/dev/null)" != "$bindgen_build" ]; the
       cargo update --quiet -p webpki-roots --precise 1.0.10
       cargo update --quiet -p tiny_http
     fi
-    "${tool_build[@]}" cargo install --path . --locked --debug --root "$tools" --quiet
+    "${tool_build[@]}" cargo install --path . --locked --root "$tools" --quiet
   )
   rm -rf "$src"
   echo "$bindgen_build" > "$tools/wasm-bindgen.build"
