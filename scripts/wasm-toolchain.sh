@@ -69,12 +69,13 @@ crate_source() {
   tar -xzf "$file" -C "$4"
 }
 
-# The tools are build tools, not the product: they are compiled for a short build, not for speed
-# (measured on 2 cores, BENCHMARKS.md "The first run"). trunk is a debug build without debug info
-# (a release build takes three times as long, and trunk spends its time waiting on cargo and
-# wasm-opt, not in its own code); wasm-bindgen-cli is optimised, but at level 1 and without LTO.
-# trunk compiles in the background while wasm-bindgen-cli does: their dependency graphs each end in
-# a few long serial crates, so two builds keep the cores busier than one after the other.
+# The tools are build tools, not the product: they are compiled for a short build (measured on
+# 2 cores, BENCHMARKS.md "The first run"). trunk is a debug build without debug info: it waits on
+# cargo and wasm-opt, not on its own code. wasm-bindgen-cli is optimised, at level 1 without LTO
+# (240 CPU-seconds, 124 s alone): a debug build takes half that, but then every browser-test run
+# takes 85 s longer (it reads each test binary four times slower), more than the first run gains.
+# trunk compiles in the background while wasm-bindgen-cli does: trunk's build ends in a few long
+# serial crates, which leave a core free.
 # (Two roots: `cargo install` locks its root while it builds.)
 tool_build=(env CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false
   CARGO_PROFILE_RELEASE_DEBUG=0)
