@@ -6,9 +6,10 @@
 # Usage: scripts/test.sh
 #
 # On a fresh machine the wasm toolchain's tools are compiled first (scripts/wasm-toolchain.sh):
-# that runs in the background, at the lowest CPU and disk priority, while the host phases run, so it
-# takes only the time they leave idle (their tests wait on processes, sockets and timers). The wasm
-# phases wait for it.
+# that runs in the background while the host phases run, and the wasm phases wait for it. It runs
+# in a session of its own, so that it can be stopped as a whole. Linux's autogroups then share the
+# CPU evenly between that session and this one (its `nice` acts only inside it; `ionice` puts its
+# disk writes behind the tests'). Both cores stay busy while either side waits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
