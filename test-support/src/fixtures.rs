@@ -7,7 +7,7 @@ use checkout_api::{CardRequest, CheckoutRequest, LineItemRequest};
 
 /// An expiry years ahead.
 pub const EXPIRY: &str = "12/34";
-/// A CVC that occurs in no id by chance as a whole token (see [`CardData`](crate::CardData)).
+/// A CVC that occurs in no id by chance as a whole token (see [`CardData`](crate::secrets::CardData)).
 pub const CVC: &str = "9317";
 /// The customer's email.
 pub const EMAIL: &str = "grace.hopper@example.com";
