@@ -217,14 +217,17 @@ pub enum ErrorCode {
     /// A request with this `Idempotency-Key` is still being processed (409); retry after the
     /// `Retry-After` seconds to get its answer.
     IdempotencyKeyInProgress,
+    /// Too many requests from this client address (429), answered by the public edge (nginx,
+    /// `web/nginx.conf`) before the server sees them; retry after the `Retry-After` seconds.
+    RateLimited,
     /// A code this version does not know (a newer server's); only ever read, never sent.
     #[serde(other)]
     Unknown,
 }
 
 impl ErrorCode {
-    /// Every code a server sends (all but [`ErrorCode::Unknown`]).
-    pub const SENT: [ErrorCode; 16] = [
+    /// Every code the server or its edge sends (all but [`ErrorCode::Unknown`]).
+    pub const SENT: [ErrorCode; 17] = [
         Self::ValidationFailed,
         Self::InvalidJson,
         Self::UnsupportedMediaType,
@@ -241,6 +244,7 @@ impl ErrorCode {
         Self::InternalError,
         Self::Overloaded,
         Self::IdempotencyKeyInProgress,
+        Self::RateLimited,
     ];
 
     /// The code as sent (`out_of_stock`; serde writes the same, which a test checks).
@@ -262,6 +266,7 @@ impl ErrorCode {
             Self::InternalError => "internal_error",
             Self::Overloaded => "overloaded",
             Self::IdempotencyKeyInProgress => "idempotency_key_in_progress",
+            Self::RateLimited => "rate_limited",
             Self::Unknown => "unknown",
         }
     }

@@ -47,7 +47,9 @@ where
                 "--no-first-run", "--window-size=1100,900",
                 format!("--user-data-dir={}", profile.path().display()),
             ]
-        }
+        },
+        // The console, for `console_messages` (chromedriver's log endpoint).
+        "goog:loggingPrefs": { "browser": "ALL" }
     });
     let capabilities = capabilities
         .as_object()
@@ -171,4 +173,57 @@ pub async fn waterfall_rows(client: &Client) -> Vec<WaterfallRow> {
         });
     }
     read
+}
+
+/// chromedriver's `POST /session/{id}/se/log` for the browser's console (not in the W3C
+/// protocol, so fantoccini has no method for it).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(json!({ "type": "browser" }).to_string()),
+        )
+    }
+}
+
+/// The console messages logged since the last call (level and text, as chromedriver gives them):
+/// errors, warnings, and what Chromium reports itself, such as a Content-Security-Policy refusal.
+pub async fn console_messages(client: &Client) -> Vec<String> {
+    let entries = client
+        .issue_cmd(BrowserLog)
+        .await
+        .expect("the browser's log");
+    entries
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| format!("{} {}", e["level"].as_str().unwrap_or("?"), e["message"]))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What the page's Content-Security-Policy refused since the last look at the console (Chromium
+/// logs each refusal there: "… violates the following Content Security Policy directive …").
+pub async fn csp_refusals(client: &Client) -> Vec<String> {
+    console_messages(client)
+        .await
+        .into_iter()
+        .filter(|m| m.contains("Content Security Policy"))
+        .collect()
 }

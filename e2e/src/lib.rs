@@ -3,7 +3,8 @@
 //! - [`stack`]: starts the pieces, each on its own free port: the checkout server (the real binary,
 //!   with a temporary database), a real OTLP collector (rotel, from PyPI), a fake collector in
 //!   healthy mode that the real one forwards to (standing in for Jaeger's storage), and a [`page`]
-//!   host serving the trunk release build behind the same proxies as `Trunk.toml`. Or, with
+//!   host serving the trunk release build behind the same proxies as `Trunk.toml` (or the page's
+//!   own nginx, [`edge`], with its rate limits and security headers). Or, with
 //!   `E2E_PAGE_URL` and `E2E_JAEGER_URL`, a running compose stack, whose traces are read back from
 //!   Jaeger.
 //! - [`browser`]: headless Chromium through chromedriver (fantoccini), with the session closed even
@@ -17,6 +18,7 @@
 #![allow(missing_docs)]
 
 pub mod browser;
+pub mod edge;
 pub mod page;
 pub mod stack;
 

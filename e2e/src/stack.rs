@@ -12,7 +12,7 @@ use test_support::{
     wait_for,
 };
 
-use crate::page;
+use crate::{edge::Nginx, page};
 
 /// The CVC and email the page's form is filled with (index.html is their source: the page is the
 /// product, so the tests read its values rather than define them).
@@ -31,10 +31,26 @@ enum Traces {
     Jaeger(String),
 }
 
+/// What serves the page and proxies its requests.
+enum Front {
+    /// [`page::PageHost`]: as `trunk serve` does.
+    Proxy(page::PageHost),
+    /// The page's own nginx config ([`Nginx`]): as the page image does, with its rate limits and
+    /// security headers.
+    Edge(Box<Nginx>),
+}
+
+/// Which [`Front`] a local stack starts.
+#[derive(Clone, Copy)]
+enum FrontKind {
+    Proxy,
+    Edge,
+}
+
 /// The running stack.
 pub struct Stack {
     pub page_url: String,
-    page: Option<page::PageHost>,
+    page: Option<Front>,
     traces: Traces,
     collector: Option<Process>,
     /// Where the local collector listens for OTLP/HTTP.
@@ -70,7 +86,17 @@ impl Stack {
                 _dir: None,
             };
         }
-        Self::start_local(&path_from_env("PAGE_DIST", workspace().join("dist"))).await
+        Self::start_local(&checkout_dist(), FrontKind::Proxy).await
+    }
+
+    /// A local stack whose checkout page is served by the page's nginx config (the public edge),
+    /// proxying to the server and the collector; `None` against a compose stack, whose page is
+    /// behind that nginx already (and is tested as it is).
+    pub async fn start_behind_edge() -> Option<Self> {
+        if env::var_os("E2E_PAGE_URL").is_some() {
+            return None;
+        }
+        Some(Self::start_local(&checkout_dist(), FrontKind::Edge).await)
     }
 
     /// A local stack serving `otel-browser`'s minimal page (`MINIMAL_DIST`, default
@@ -81,24 +107,42 @@ impl Stack {
             return None;
         }
         let default = workspace().join("otel-browser/examples/minimal/dist");
-        Some(Self::start_local(&path_from_env("MINIMAL_DIST", default)).await)
+        Some(Self::start_local(&path_from_env("MINIMAL_DIST", default), FrontKind::Proxy).await)
     }
 
-    /// Capture, collector (rotel), server, and a page host serving `dist`.
-    async fn start_local(dist: &std::path::Path) -> Self {
+    /// Capture, collector (rotel), server, and `front` serving `dist`.
+    async fn start_local(dist: &std::path::Path, front: FrontKind) -> Self {
         let capture = Collector::start(Mode::Healthy).await;
         let collector_http = SocketAddr::from(([127, 0, 0, 1], free_port().await));
         let collector = rotel::start(collector_http, capture.addr).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let server = start_server(collector_http, &dir).await;
-        let page = page::start(
-            dist,
-            format!("http://{}", server.addr),
-            format!("http://{collector_http}"),
-        )
-        .await;
+        let page = match front {
+            FrontKind::Proxy => Front::Proxy(
+                page::start(
+                    dist,
+                    format!("http://{}", server.addr),
+                    format!("http://{collector_http}"),
+                )
+                .await,
+            ),
+            FrontKind::Edge => Front::Edge(Box::new(
+                Nginx::start(
+                    dist,
+                    &[
+                        ("API_UPSTREAM", server.addr.to_string()),
+                        ("OTLP_UPSTREAM", collector_http.to_string()),
+                    ],
+                )
+                .await,
+            )),
+        };
+        let page_addr = match &page {
+            Front::Proxy(host) => host.addr,
+            Front::Edge(nginx) => nginx.addr,
+        };
         Self {
-            page_url: format!("http://{}/", page.addr),
+            page_url: format!("http://{page_addr}/"),
             page: Some(page),
             traces: Traces::Capture(capture),
             collector: Some(collector),
@@ -129,7 +173,23 @@ impl Stack {
 
     /// How many of the page's exports the collector did not take (local stacks only).
     pub fn page_failed_exports(&self) -> usize {
-        self.page.as_ref().map_or(0, page::PageHost::failed_exports)
+        match &self.page {
+            Some(Front::Proxy(host)) => host.failed_exports(),
+            Some(Front::Edge(nginx)) => nginx
+                .statuses("POST", "/v1/traces")
+                .into_iter()
+                .filter(|status| !(200..300).contains(status))
+                .count(),
+            None => 0,
+        }
+    }
+
+    /// The page's nginx, when this stack serves the page through it.
+    pub fn edge(&self) -> Option<&Nginx> {
+        match &self.page {
+            Some(Front::Edge(nginx)) => Some(nginx),
+            _ => None,
+        }
     }
 
     /// Fails on any test card number, the page's CVC or its email in a span the capture received
@@ -209,6 +269,11 @@ impl Stack {
         )
         .await
     }
+}
+
+/// The checkout page's trunk release build (`PAGE_DIST`, default `dist/`).
+fn checkout_dist() -> PathBuf {
+    path_from_env("PAGE_DIST", workspace().join("dist"))
 }
 
 /// The real checkout-server binary with a temporary database, exporting to the collector.

@@ -88,8 +88,11 @@ fn compose_ports_and_endpoints_agree_with_the_code() {
     let compose = compose();
     let ports = |name: &str| strings(&service(&compose, name)["ports"]);
     assert!(ports("jaeger").contains(&"16686:16686".to_owned()));
-    assert!(ports("otel-collector").contains(&"4317:4317".to_owned()));
-    assert!(ports("otel-collector").contains(&"4318:4318".to_owned()));
+    // The server's private receiver on this host's loopback only; the public one not at all.
+    assert_eq!(
+        ports("otel-collector"),
+        ["127.0.0.1:4317:4317", "127.0.0.1:4318:4318"]
+    );
     assert!(ports("server").contains(&"3000:3000".to_owned()));
     assert!(ports("web").contains(&"8080:8080".to_owned()));
 
@@ -160,29 +163,18 @@ fn the_collector_config_is_mounted_where_the_collector_reads_it() {
 }
 
 #[test]
-fn the_collector_receives_otlp_with_cors_and_exports_to_jaeger_with_retry_and_a_queue() {
+fn the_collector_receives_the_server_privately_and_exports_to_jaeger_with_retry_and_a_queue() {
     let config = yaml("otel-collector/config.yaml");
     let protocols = &config["receivers"]["otlp"]["protocols"];
     assert_eq!(protocols["grpc"]["endpoint"], "0.0.0.0:4317");
     assert_eq!(protocols["http"]["endpoint"], "0.0.0.0:4318");
-    assert_eq!(
-        protocols["http"]["max_request_body_size"].as_u64(),
-        Some(1 << 20),
-        "OTLP bodies from browsers are bounded, as nginx bounds them"
-    );
-    let cors = &protocols["http"]["cors"];
-    let origins = strings(&cors["allowed_origins"]);
     assert!(
-        origins.contains(&"http://localhost:8080".to_owned())
-            && origins.iter().all(|o| !o.contains('*'))
+        protocols["http"]["cors"].is_null(),
+        "no browser posts to the server's receiver"
     );
-    let headers = strings(&cors["allowed_headers"]);
-    for header in ["content-type", "traceparent", "baggage"] {
-        assert!(headers.contains(&header.to_owned()), "CORS allows {header}");
-    }
 
     let pipeline = &config["service"]["pipelines"]["traces"];
-    assert_eq!(strings(&pipeline["receivers"]), ["otlp"]);
+    assert_eq!(strings(&pipeline["receivers"]), ["otlp", "forward"]);
     let processors = strings(&pipeline["processors"]);
     assert_eq!(
         processors.first().map(String::as_str),
@@ -190,12 +182,7 @@ fn the_collector_receives_otlp_with_cors_and_exports_to_jaeger_with_retry_and_a_
         "memory_limiter first"
     );
     assert!(processors.contains(&"batch".to_owned()));
-    for processor in &processors {
-        assert!(
-            config["processors"][processor.as_str()].is_mapping(),
-            "{processor} is configured"
-        );
-    }
+    assert_configured(&config, "processors", &processors);
     let exporters = strings(&pipeline["exporters"]);
     let to_jaeger = exporters
         .iter()
@@ -219,6 +206,272 @@ fn the_collector_receives_otlp_with_cors_and_exports_to_jaeger_with_retry_and_a_
     assert_eq!(exporter["sending_queue"]["enabled"], true);
 }
 
+/// Each of `names` has its configuration under `section`.
+fn assert_configured(config: &Value, section: &str, names: &[String]) {
+    for name in names {
+        assert!(
+            config[section]
+                .as_mapping()
+                .is_some_and(|m| m.contains_key(name.as_str())),
+            "{section}: {name} is configured"
+        );
+    }
+}
+
+#[test]
+fn the_page_has_a_public_receiver_that_keeps_only_its_service_names_and_bounds_its_spans() {
+    let config = yaml("otel-collector/config.yaml");
+    let public = &config["receivers"]["otlp/public"]["protocols"];
+    assert!(public["grpc"].is_null(), "browsers speak OTLP/HTTP only");
+    assert_eq!(public["http"]["endpoint"], "0.0.0.0:4319");
+    assert_eq!(
+        public["http"]["max_request_body_size"].as_u64(),
+        Some(1 << 20),
+        "OTLP bodies from browsers are bounded, as nginx bounds them"
+    );
+    let origins = strings(&public["http"]["cors"]["allowed_origins"]);
+    assert!(origins.iter().all(|o| !o.contains('*')), "{origins:?}");
+
+    let pipeline = &config["service"]["pipelines"]["traces/public"];
+    assert_eq!(strings(&pipeline["receivers"]), ["otlp/public"]);
+    let processors = strings(&pipeline["processors"]);
+    assert_eq!(
+        processors,
+        ["memory_limiter", "filter/public", "transform/public"],
+        "refused under memory pressure, then filtered, then bounded"
+    );
+    assert_configured(&config, "processors", &processors);
+    assert_eq!(
+        strings(&pipeline["exporters"]),
+        ["forward"],
+        "it joins the export pipeline through the forward connector"
+    );
+    assert!(
+        config["connectors"]
+            .as_mapping()
+            .is_some_and(|c| c.contains_key("forward"))
+    );
+
+    // The filter drops every resource whose service.name is not the page's (configurable).
+    let filter = &config["processors"]["filter/public"];
+    assert_eq!(filter["error_mode"], "ignore");
+    let conditions = strings(&filter["trace_conditions"]);
+    assert_eq!(
+        conditions,
+        [
+            r#"not IsMatch(resource.attributes["service.name"], "^(${env:PUBLIC_SERVICE_NAMES:-checkout-web})$$")"#
+        ],
+    );
+    let index = read("index.html");
+    assert!(
+        index.contains(r#"<meta name="checkout:service-name" content="checkout-web" />"#),
+        "the page's own service name is the one accepted by default"
+    );
+    assert!(
+        !conditions[0].contains("checkout-server"),
+        "the server's name never passes the public receiver"
+    );
+
+    // Every attribute value bounded to 4 KiB: the resource's, the span's, its events'.
+    let groups: Vec<Vec<String>> = config["processors"]["transform/public"]["trace_statements"]
+        .as_sequence()
+        .expect("statement groups")
+        .iter()
+        .map(|group| strings(&group["statements"]))
+        .collect();
+    for target in [
+        "resource.attributes",
+        "span.attributes",
+        "spanevent.attributes",
+    ] {
+        let statement = format!("truncate_all({target}, 4096)");
+        assert!(
+            groups.iter().any(|g| g.contains(&statement)),
+            "{statement} in {groups:?}"
+        );
+    }
+    assert!(
+        groups
+            .iter()
+            .all(|g| g.len() == 1 || g.iter().all(|s| s.contains("span."))),
+        "one context per group: {groups:?}"
+    );
+    assert!(
+        groups
+            .iter()
+            .flatten()
+            .any(|s| s.starts_with("set(span.name, Substring(span.name, 0, 256))"))
+    );
+}
+
+#[test]
+fn only_the_public_receiver_is_reachable_through_nginx() {
+    let nginx = read("web/nginx.conf");
+    let traces = nginx_location(&nginx, "= /v1/traces");
+    assert!(
+        traces.contains("set $collector http://${OTLP_UPSTREAM};\n        proxy_pass $collector;"),
+        "{traces}"
+    );
+    let dockerfile = read("web/Dockerfile");
+    assert!(
+        dockerfile.contains("ENV OTLP_UPSTREAM=otel-collector:4319"),
+        "the public receiver"
+    );
+    for private in ["4317", "4318"] {
+        assert!(
+            !nginx.contains(&format!(":{private}")) && !dockerfile.contains(&format!(":{private}")),
+            "the server's receiver (:{private}) is never an nginx upstream"
+        );
+    }
+    // Nothing else in the config proxies: the API and the public receiver only.
+    let proxied = nginx
+        .lines()
+        .filter(|l| l.trim_start().starts_with("proxy_pass "))
+        .count();
+    assert_eq!(proxied, 2, "{nginx}");
+    let compose = compose();
+    for web in ["web", "web-scale"] {
+        let env = service(&compose, web)["environment"]
+            .as_mapping()
+            .expect("environment");
+        assert!(
+            !env.contains_key("OTLP_UPSTREAM"),
+            "{web} keeps the image's public receiver"
+        );
+    }
+}
+
+#[test]
+fn the_edge_limits_each_client_address_with_its_own_zone_for_the_api_and_the_traces() {
+    let nginx = read("web/nginx.conf");
+    for zone in ["api", "otlp"] {
+        let rate = zone.to_uppercase();
+        assert!(
+            nginx.contains(&format!(
+                "limit_req_zone $binary_remote_addr zone={zone}:10m rate=${{{rate}_RATE}};"
+            )),
+            "a zone per client address for {zone}"
+        );
+    }
+    assert!(nginx.contains("limit_req_status 429;"));
+    assert!(
+        nginx.contains("limit_req_log_level warn;"),
+        "refusals are logged"
+    );
+    for (location, zone) in [("/api/", "API"), ("= /v1/traces", "OTLP")] {
+        let body = nginx_location(&nginx, location);
+        assert!(
+            body.contains(&format!(
+                "limit_req zone={} burst=${{{zone}_BURST}} nodelay;",
+                zone.to_lowercase()
+            )),
+            "{location}: {body}"
+        );
+    }
+    let dockerfile = read("web/Dockerfile");
+    for (name, value) in [
+        ("API_RATE", "10r/s"),
+        ("API_BURST", "20"),
+        ("OTLP_RATE", "2r/s"),
+        ("OTLP_BURST", "20"),
+    ] {
+        assert!(
+            dockerfile.contains(&format!("ENV {name}={value}\n")),
+            "{name}"
+        );
+    }
+    // The same edge in front of the default stack and the scale profile, overridable from the shell.
+    let compose = compose();
+    for web in ["web", "web-scale"] {
+        let service = service(&compose, web);
+        assert_eq!(service["build"]["dockerfile"], "web/Dockerfile", "{web}");
+        for name in [
+            "API_RATE",
+            "API_BURST",
+            "OTLP_RATE",
+            "OTLP_BURST",
+            "CSP_CONNECT_SRC",
+        ] {
+            let env = service["environment"].as_mapping().expect("environment");
+            assert!(
+                env.get(name).is_some_and(Value::is_null),
+                "{web}: {name} from the shell when set, else the image's default"
+            );
+        }
+    }
+    let readme = read("README.md");
+    assert!(
+        readme.contains("## The public edge"),
+        "the README says what the edge enforces"
+    );
+}
+
+#[test]
+fn the_page_and_trunk_serve_send_the_same_security_headers() {
+    let nginx = read("web/nginx.conf");
+    let csp = nginx
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("add_header Content-Security-Policy \"")
+        })
+        .and_then(|l| l.strip_suffix("\" always;"))
+        .expect("a CSP on every nginx response");
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval';"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(csp.contains("connect-src ${CSP_CONNECT_SRC};"), "{csp}");
+    let trunk = read("Trunk.toml");
+    let trunk_csp = toml_string_array(&trunk, "csp").join("; ");
+    assert_eq!(
+        trunk_csp,
+        csp.replace("connect-src ${CSP_CONNECT_SRC};", "connect-src 'self';")
+            .replace("script-src 'self'", "script-src 'self' 'nonce-{{NONCE}}'"),
+        "trunk serve's CSP is nginx's, with the nonce of its reload script"
+    );
+    assert!(
+        trunk.contains("\ncreate_nonce = true\n"),
+        "the nonce trunk serve fills in"
+    );
+    for (name, value) in [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        (
+            "Permissions-Policy",
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+        ),
+    ] {
+        assert!(
+            nginx.contains(&format!("add_header {name} {value} always;"))
+                || nginx.contains(&format!("add_header {name} \"{value}\" always;")),
+            "nginx sends {name}"
+        );
+        assert!(
+            trunk.contains(&format!("\n\"{name}\" = \"{value}\"\n")),
+            "trunk serve sends {name}"
+        );
+    }
+    let index = read("index.html");
+    let handlers: Vec<&str> = index
+        .split(" on")
+        .skip(1)
+        .filter(|rest| {
+            let name_end = rest.find(|c: char| !c.is_ascii_lowercase()).unwrap_or(0);
+            name_end > 0 && rest[name_end..].starts_with('=')
+        })
+        .collect();
+    assert!(
+        handlers.is_empty(),
+        "the CSP refuses inline event handlers: {handlers:?}"
+    );
+    assert!(
+        !index.contains("<script>") && !index.contains("style="),
+        "no inline script or style"
+    );
+}
+
 #[test]
 fn the_page_reaches_the_api_and_the_collector_on_its_own_origin_everywhere() {
     let nginx = read("web/nginx.conf");
@@ -228,12 +481,6 @@ fn the_page_reaches_the_api_and_the_collector_on_its_own_origin_everywhere() {
     assert!(
         api.contains("set $server http://${API_UPSTREAM};\n        proxy_pass $server;"),
         "{api}"
-    );
-    assert!(
-        nginx.contains(
-            "location = /v1/traces {\n        set $collector http://otel-collector:4318;\n        proxy_pass $collector;"
-        ),
-        "{nginx}"
     );
 
     let trunk = read("Trunk.toml");
@@ -354,6 +601,22 @@ fn the_file_map_reader_nests_and_splits_entries() {
     );
 }
 
+/// The strings of the TOML array `key = [ ... ]`, one per line, as Trunk.toml writes it.
+fn toml_string_array(toml: &str, key: &str) -> Vec<String> {
+    let start = toml
+        .find(&format!("\n{key} = [\n"))
+        .unwrap_or_else(|| panic!("no {key} = ["));
+    toml[start..]
+        .lines()
+        .skip(1)
+        .take_while(|line| line.trim() != "]")
+        .filter_map(|line| {
+            let line = line.trim().trim_end_matches(',');
+            line.strip_prefix('"')?.strip_suffix('"').map(str::to_owned)
+        })
+        .collect()
+}
+
 /// The body of `location {path}` in the nginx config.
 fn nginx_location<'a>(nginx: &'a str, path: &str) -> &'a str {
     let start = nginx
@@ -370,7 +633,12 @@ fn nginx_resolves_its_upstreams_per_request_and_keeps_the_port() {
         nginx.contains("resolver 127.0.0.11"),
         "Docker's DNS, so names are resolved when needed, not once at start"
     );
-    for upstream in ["server:3000", "otel-collector:4318"] {
+    for upstream in [
+        "server:3000",
+        "otel-collector:4319",
+        "${API_UPSTREAM}",
+        "${OTLP_UPSTREAM}",
+    ] {
         assert!(
             !nginx.contains(&format!("proxy_pass http://{upstream}")),
             "{upstream}: a literal proxy_pass host is resolved once, at start"
@@ -386,15 +654,40 @@ fn nginx_resolves_its_upstreams_per_request_and_keeps_the_port() {
 #[test]
 fn nginx_serves_the_build_with_caching_that_fits_hashed_files_and_with_gzip() {
     let nginx = read("web/nginx.conf");
-    let index = nginx_location(&nginx, "= /index.html");
-    assert!(index.contains(r#"Cache-Control "no-cache""#), "{index}");
+    let cache = nginx
+        .find("map $uri $page_cache_control {")
+        .map(|start| &nginx[start..start + nginx[start..].find("\n}").expect("the map's end")])
+        .expect("the caching map");
+    for (uri, value) in [
+        ("/", r#""no-cache""#),
+        ("/index.html", r#""no-cache""#),
+        ("~^/api/", r#""""#),
+        ("/v1/traces", r#""""#),
+        ("default", r#""public, max-age=31536000, immutable""#),
+    ] {
+        assert!(
+            cache
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")
+                    == format!("{uri} {value};")),
+            "{uri}: {value} in {cache}"
+        );
+    }
+    assert!(nginx.contains("add_header Cache-Control $page_cache_control;"));
+    let add_headers: Vec<&str> = nginx
+        .lines()
+        .filter(|l| l.trim_start().starts_with("add_header "))
+        .collect();
+    assert!(
+        add_headers.iter().all(|l| l.starts_with("    add_header ")),
+        "every add_header at server level: one in a location would drop the others there"
+    );
     let files = nginx_location(&nginx, "/");
     assert!(files.contains("=404;"), "a missing file is a 404: {files}");
     assert!(
         !nginx.contains("/index.html;"),
         "never index.html for a missing file"
     );
-    assert!(files.contains("immutable"), "{files}");
     assert!(nginx.contains("gzip on;"));
     let types = nginx
         .lines()

@@ -13,7 +13,7 @@ use std::{
 };
 
 use e2e::{
-    browser::{click, text, wait_for_result, waterfall_rows, with_browser},
+    browser::{click, csp_refusals, text, wait_for_result, waterfall_rows, with_browser},
     process::Process,
 };
 use futures::FutureExt as _;
@@ -53,6 +53,10 @@ async fn the_run_command_serves_the_page_and_prints_each_checkouts_trace() {
     let mut command = Command::new(script);
     // Its own process group, so the interrupt below reaches it as Ctrl-C would.
     command.process_group(0);
+    // trunk serve's development build goes elsewhere: `dist/` holds the release build that the
+    // tests after this one serve (its live-reload script is inline, which their CSP refuses).
+    let dist = tempfile::tempdir().expect("temp dir");
+    command.env("TRUNK_BUILD_DIST", dist.path());
     let dev = Process::spawn("scripts/dev.sh", command);
     let outcome = AssertUnwindSafe(checkout_through(&dev))
         .catch_unwind()
@@ -98,6 +102,27 @@ async fn checkout_through(dev: &Process) {
             rows.iter().any(|r| r.name == "server"),
             "the waterfall shows the server: {rows:?}"
         );
+        // Under trunk serve's CSP (Trunk.toml), as under nginx's: nothing refused, its live-reload
+        // script included (it runs by the nonce of each response).
+        let refused = csp_refusals(&client).await;
+        assert!(refused.is_empty(), "the CSP refused something: {refused:?}");
+        let page = reqwest::get("http://127.0.0.1:8080/")
+            .await
+            .expect("the page");
+        let csp = page.headers()["content-security-policy"]
+            .to_str()
+            .expect("a CSP")
+            .to_owned();
+        let html = page.text().await.expect("the page's HTML");
+        let nonce = csp
+            .split(['\'', ' '])
+            .find_map(|source| source.strip_prefix("nonce-"))
+            .expect("a nonce in the CSP");
+        assert!(
+            html.contains(&format!("<script nonce=\"{nonce}\">")),
+            "the reload script carries this response's nonce"
+        );
+        assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
         // rotel prints `Trace ID       : {id}` for each span it receives.
         e2e::wait_for(
             "the collector to print the checkout's trace",

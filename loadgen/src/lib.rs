@@ -35,8 +35,9 @@ const MAX_IN_FLIGHT: usize = 2000;
 /// What to send, where, for how long.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The base URL: the server (`http://127.0.0.1:3000`), `trunk serve` or the compose page
-    /// (`http://localhost:8080`), whose `/api` reaches the server.
+    /// The base URL: the server (`http://127.0.0.1:3000`, and compose's `http://localhost:3000`)
+    /// or `trunk serve`'s page, whose `/api` reaches the server. (Not the compose page: its nginx
+    /// limits each client address to far less than a load test sends.)
     pub target: String,
     /// Requests per second.
     pub rate: f64,

@@ -5,8 +5,9 @@
 //! cargo run --release -p loadgen -- --target http://127.0.0.1:3000 --rate 50 --duration 60s
 //! ```
 //!
-//! `--target` is the server (`cargo run -p checkout-server`), `trunk serve`'s page
-//! (`http://127.0.0.1:8080`) or the compose page (`http://localhost:8080`): each proxies `/api`.
+//! `--target` is the server (`cargo run -p checkout-server`, or compose's on `http://localhost:3000`)
+//! or `trunk serve`'s page (`http://127.0.0.1:8080`), which proxies `/api`. Not the compose page:
+//! its nginx limits each client address (README, "The public edge").
 
 // An application (or its tests' support), not a library for others: an item is documented where
 // the doc says more than its name. The library crates (otel-browser, otlp-wire, trace-context,
