@@ -31,6 +31,75 @@ pub mod test_cards {
     pub const ALL: [&str; 4] = [APPROVED, DECLINED, INSUFFICIENT_FUNDS, GATEWAY_ERROR];
 }
 
+/// The names of the trace's own attributes and spans, which page and server both record: their
+/// one place in code, beside the `opentelemetry-semantic-conventions` constants for OpenTelemetry's
+/// names. Each is defined in the project's semantic-convention registry (`semconv/model/`), with its
+/// type, meaning and examples; the constants are written by hand (Weaver, which could generate them,
+/// is not installable from the registries the build machines reach) and a test holds them to the
+/// registry (`test-support/src/schema.rs`).
+pub mod semconv {
+    /// `int`: how many items the cart holds.
+    pub const CHECKOUT_ITEM_COUNT: &str = "checkout.item_count";
+    /// `int`: the cart's total in cents.
+    pub const CHECKOUT_TOTAL_CENTS: &str = "checkout.total_cents";
+    /// `string`: the id of the order placed.
+    pub const CHECKOUT_ORDER_ID: &str = "checkout.order_id";
+    /// `int[]`: the ids of the products asked for.
+    pub const PRODUCT_IDS: &str = "product.ids";
+    /// `int`: how many products the operation concerns.
+    pub const PRODUCT_COUNT: &str = "product.count";
+    /// `int`: how many of the products asked for exist.
+    pub const PRODUCT_FOUND: &str = "product.found";
+    /// enum: the card's brand (`visa` …).
+    pub const PAYMENT_CARD_BRAND: &str = "payment.card.brand";
+    /// `string`: the card number's last four digits, and nothing more of it.
+    pub const PAYMENT_CARD_LAST4: &str = "payment.card.last4";
+    /// `int`: the amount charged, in cents.
+    pub const PAYMENT_AMOUNT_CENTS: &str = "payment.amount_cents";
+    /// `string`: the ISO 4217 currency.
+    pub const PAYMENT_CURRENCY: &str = "payment.currency";
+    /// enum: how the gateway answered (`approved` …).
+    pub const PAYMENT_OUTCOME: &str = "payment.outcome";
+    /// `string`: the gateway's id of an approved charge.
+    pub const PAYMENT_CHARGE_ID: &str = "payment.charge_id";
+
+    /// Every attribute above, with its registry type (`enum` for a set of members).
+    pub const ATTRIBUTES: [(&str, &str); 12] = [
+        (CHECKOUT_ITEM_COUNT, "int"),
+        (CHECKOUT_TOTAL_CENTS, "int"),
+        (CHECKOUT_ORDER_ID, "string"),
+        (PRODUCT_IDS, "int[]"),
+        (PRODUCT_COUNT, "int"),
+        (PRODUCT_FOUND, "int"),
+        (PAYMENT_CARD_BRAND, "enum"),
+        (PAYMENT_CARD_LAST4, "string"),
+        (PAYMENT_AMOUNT_CENTS, "int"),
+        (PAYMENT_CURRENCY, "string"),
+        (PAYMENT_OUTCOME, "enum"),
+        (PAYMENT_CHARGE_ID, "string"),
+    ];
+
+    /// The page's checkout, from the click to the answer.
+    pub const SPAN_CHECKOUT: &str = "checkout";
+    /// The page's load of the catalog.
+    pub const SPAN_CATALOG_LOAD: &str = "catalog.load";
+    /// The server's read of the checkout's products.
+    pub const SPAN_PRODUCT_LOOKUP: &str = "product.lookup";
+    /// The server's charge of the card.
+    pub const SPAN_PAYMENT_CHARGE: &str = "payment.charge";
+    /// The server's start-up against its database.
+    pub const SPAN_DB_MIGRATE: &str = "db.migrate";
+
+    /// Every span name above.
+    pub const SPANS: [&str; 5] = [
+        SPAN_CHECKOUT,
+        SPAN_CATALOG_LOAD,
+        SPAN_PRODUCT_LOOKUP,
+        SPAN_PAYMENT_CHARGE,
+        SPAN_DB_MIGRATE,
+    ];
+}
+
 /// A product of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {

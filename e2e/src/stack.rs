@@ -222,6 +222,14 @@ impl Stack {
         );
     }
 
+    /// Fails on any attribute or span name of a span the capture received that is neither
+    /// OpenTelemetry's nor defined in the trace's registry, or whose value is not of the
+    /// registry's type (`test_support::schema`; local stacks: against Jaeger the compose stack's
+    /// spans are for `weaver registry live-check`).
+    pub fn assert_conforms_to_schema(&self) {
+        test_support::schema::assert_conforms(&self.captured());
+    }
+
     /// Every span the capture endpoint has (local stacks only; empty against Jaeger).
     pub fn captured(&self) -> Vec<Span> {
         match &self.traces {

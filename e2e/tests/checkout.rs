@@ -232,6 +232,7 @@ async fn a_click_on_checkout_is_one_trace_from_the_browser_to_the_database() {
     })
     .await;
     stack.assert_no_card_data();
+    stack.assert_conforms_to_schema();
 }
 
 /// The web vitals the page view carried, by name (`lcp`, `fcp`, …).
@@ -367,6 +368,8 @@ async fn the_page_load_the_web_vitals_and_the_checkout_reach_the_collector_in_on
         }
     })
     .await;
+    // The page load, the page view's web vitals, the session's events: all in the schema.
+    stack.assert_conforms_to_schema();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -420,6 +423,7 @@ async fn a_declined_card_is_shown_and_marks_the_payment_and_fetch_spans_as_error
     })
     .await;
     stack.assert_no_card_data();
+    stack.assert_conforms_to_schema();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -454,6 +458,7 @@ async fn with_the_collector_stopped_checkouts_still_succeed_and_the_page_stays_u
     })
     .await;
     stack.assert_no_card_data();
+    stack.assert_conforms_to_schema();
 }
 
 /// The browser drill: the page in use while its collector is gone for a minute.
@@ -524,6 +529,7 @@ async fn through_a_minute_without_its_collector_the_page_works_and_retries_nothi
     })
     .await;
     stack.assert_no_card_data();
+    stack.assert_conforms_to_schema();
 }
 
 /// Click → trace latency, a benchmark kept with the tests (it asserts no time, BENCHMARKS.md has
@@ -567,4 +573,5 @@ async fn twenty_checkouts_each_arrive_whole_and_the_click_to_trace_latency_is_pr
         );
     })
     .await;
+    stack.assert_conforms_to_schema();
 }

@@ -45,4 +45,5 @@ async fn the_minimal_page_traces_a_click_and_its_fetch_into_the_server() {
     })
     .await;
     stack.assert_no_card_data();
+    stack.assert_conforms_to_schema();
 }

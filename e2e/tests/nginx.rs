@@ -276,4 +276,5 @@ async fn through_the_edge_the_page_runs_under_its_csp_checks_out_and_exports_its
         "a real page never meets the limit: {exports:?}"
     );
     stack.assert_no_card_data();
+    stack.assert_conforms_to_schema();
 }

@@ -12,7 +12,7 @@
 
 use std::{borrow::Cow, time::Instant};
 
-use checkout_api::test_cards;
+use checkout_api::{semconv, test_cards};
 use opentelemetry::{KeyValue, trace::SpanKind};
 
 use crate::{
@@ -103,22 +103,25 @@ impl PaymentGateway {
         };
         telemetry::in_span(
             &self.tracer,
-            "payment.charge",
+            semconv::SPAN_PAYMENT_CHARGE,
             SpanKind::Internal,
             vec![
-                KeyValue::new("payment.card.brand", card.brand().as_str()),
-                KeyValue::new("payment.card.last4", card.last4().to_owned()),
-                KeyValue::new("payment.amount_cents", amount_cents),
-                KeyValue::new("payment.currency", "USD"),
+                KeyValue::new(semconv::PAYMENT_CARD_BRAND, card.brand().as_str()),
+                KeyValue::new(semconv::PAYMENT_CARD_LAST4, card.last4().to_owned()),
+                KeyValue::new(semconv::PAYMENT_AMOUNT_CENTS, amount_cents),
+                KeyValue::new(semconv::PAYMENT_CURRENCY, "USD"),
             ],
             charge,
             |span, outcome| match outcome {
                 Ok(charge) => {
-                    span.set_attribute(KeyValue::new("payment.outcome", "approved"));
-                    span.set_attribute(KeyValue::new("payment.charge_id", charge.id.clone()));
+                    span.set_attribute(KeyValue::new(semconv::PAYMENT_OUTCOME, "approved"));
+                    span.set_attribute(KeyValue::new(
+                        semconv::PAYMENT_CHARGE_ID,
+                        charge.id.clone(),
+                    ));
                 }
                 Err(error) => {
-                    span.set_attribute(KeyValue::new("payment.outcome", error.error_type()));
+                    span.set_attribute(KeyValue::new(semconv::PAYMENT_OUTCOME, error.error_type()));
                 }
             },
         )

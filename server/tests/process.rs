@@ -140,6 +140,7 @@ async fn spans_reach_the_collector_as_otlp_and_are_flushed_on_sigterm() {
     assert!(received.iter().all(|s| s.service == "checkout-server"
         && s.resource.get("service.version").map(String::as_str)
             == Some(env!("CARGO_PKG_VERSION"))));
+    test_support::schema::assert_conforms(&received);
     for line in logs {
         assert!(
             !line.contains("4242424242424242") && !line.contains(fixtures::EMAIL),
@@ -395,7 +396,7 @@ async fn an_otel_number_that_cannot_be_parsed_is_warned_about_and_its_default_us
 /// The spans of the trace `trace_id` that reach `collector`, once they have (a real collector
 /// forwards in batches of its own).
 async fn spans_of(collector: &Collector, trace_id: &str) -> Vec<test_support::trace::Span> {
-    test_support::wait_for(
+    let spans = test_support::wait_for(
         "the checkout's spans at the collector",
         Duration::from_secs(20),
         || async {
@@ -405,7 +406,10 @@ async fn spans_of(collector: &Collector, trace_id: &str) -> Vec<test_support::tr
                 .then_some(trace.spans)
         },
     )
-    .await
+    .await;
+    // Whichever pipeline and transport sent them, the spans carry the trace's schema.
+    test_support::schema::assert_conforms(&spans);
+    spans
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,7 @@
 //!   binaries) and a fresh database in it per test.
 //! - [`process`]: child processes killed on drop, with their output kept; free ports; waits.
 //! - [`rotel`]: a real OTLP collector (rotel) forwarding to an address of the test's.
+//! - [`schema`]: the trace's schema (`semconv/`, OpenTelemetry's names), checked against spans.
 //! - [`secrets`]: the card data a run sent, and the scan that finds it in a text.
 //! - [`tls`]: a CA generated for the test, the certificates it issues, a TLS listener.
 //! - [`server`]: the checkout server's binary started on a free port, its address read from its
@@ -27,6 +28,7 @@ pub mod ledger;
 pub mod postgres;
 pub mod process;
 pub mod rotel;
+pub mod schema;
 pub mod secrets;
 pub mod server;
 pub mod tls;

@@ -38,6 +38,10 @@ pub struct Span {
     pub events: Vec<(String, BTreeMap<String, String>)>,
     /// The status message (empty unless set).
     pub status_message: String,
+    /// The type of each attribute's value, on the span, its events and its resource, as
+    /// semantic-convention registries name types (`string`, `int`, `double`, `boolean`,
+    /// `string[]` …; `[]` for an empty array), for [`crate::schema`].
+    pub types: BTreeMap<String, String>,
 }
 
 impl Span {
@@ -94,6 +98,20 @@ impl Span {
                             .as_str()
                             .unwrap_or_default()
                             .to_owned(),
+                        types: [
+                            &resource_spans["resource"]["attributes"],
+                            &span["attributes"],
+                        ]
+                        .into_iter()
+                        .chain(
+                            span["events"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .map(|e| &e["attributes"]),
+                        )
+                        .flat_map(json_types)
+                        .collect(),
                     });
                 }
             }
@@ -104,13 +122,20 @@ impl Span {
     fn from_resource_spans(resource_spans: Vec<ResourceSpans>) -> Vec<Self> {
         let mut spans = Vec::new();
         for resource_spans in resource_spans {
-            let resource = resource_spans
+            let resource_attributes = resource_spans
                 .resource
-                .map(|r| attributes(&r.attributes))
+                .map(|r| r.attributes)
                 .unwrap_or_default();
+            let resource = attributes(&resource_attributes);
             let service = resource.get("service.name").cloned().unwrap_or_default();
             for scope in resource_spans.scope_spans {
                 for span in scope.spans {
+                    let types = resource_attributes
+                        .iter()
+                        .chain(&span.attributes)
+                        .chain(span.events.iter().flat_map(|e| &e.attributes))
+                        .map(|kv| (kv.key.clone(), value_type(kv.value.as_ref())))
+                        .collect();
                     spans.push(Self {
                         service: service.clone(),
                         resource: resource.clone(),
@@ -132,6 +157,7 @@ impl Span {
                             .map(|e| (e.name, attributes(&e.attributes)))
                             .collect(),
                         name: span.name,
+                        types,
                     });
                 }
             }
@@ -222,6 +248,62 @@ fn json_attributes(value: &serde_json::Value) -> BTreeMap<String, String> {
             Some((key, text.unwrap_or_default()))
         })
         .collect()
+}
+
+/// The registry type of each attribute in an OTLP/JSON attribute list.
+fn json_types(value: &serde_json::Value) -> Vec<(String, String)> {
+    fn of(v: &serde_json::Value) -> String {
+        let scalar = [
+            ("stringValue", "string"),
+            ("intValue", "int"),
+            ("doubleValue", "double"),
+            ("boolValue", "boolean"),
+        ];
+        if let Some((_, name)) = scalar.iter().find(|(k, _)| !v[*k].is_null()) {
+            return (*name).to_owned();
+        }
+        let values = v["arrayValue"]["values"].as_array();
+        match values.map(|vs| vs.iter().map(of).collect::<Vec<_>>()) {
+            Some(types) => array_type(&types),
+            None => "other".to_owned(),
+        }
+    }
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|kv| Some((kv["key"].as_str()?.to_owned(), of(&kv["value"]))))
+        .collect()
+}
+
+/// The registry type of an OTLP value: `string`, `int`, `double`, `boolean`, an array of one of
+/// them (`int[]`), or `other` (bytes, maps, mixed arrays: no registry attribute has those).
+fn value_type(any: Option<&AnyValue>) -> String {
+    match any.and_then(|a| a.value.as_ref()) {
+        Some(any_value::Value::StringValue(_)) => "string".to_owned(),
+        Some(any_value::Value::IntValue(_)) => "int".to_owned(),
+        Some(any_value::Value::DoubleValue(_)) => "double".to_owned(),
+        Some(any_value::Value::BoolValue(_)) => "boolean".to_owned(),
+        Some(any_value::Value::ArrayValue(a)) => {
+            let types: Vec<String> = a.values.iter().map(|v| value_type(Some(v))).collect();
+            array_type(&types)
+        }
+        _ => "other".to_owned(),
+    }
+}
+
+/// `T[]` for an array whose values are all the scalar type `T`, `[]` for an empty one (which is
+/// of every array type), `other` for anything else.
+fn array_type(types: &[String]) -> String {
+    match types.first() {
+        None => "[]".to_owned(),
+        Some(first)
+            if !first.ends_with(']') && first != "other" && types.iter().all(|t| t == first) =>
+        {
+            format!("{first}[]")
+        }
+        Some(_) => "other".to_owned(),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

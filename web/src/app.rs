@@ -7,7 +7,7 @@ use std::{
     time::SystemTime,
 };
 
-use checkout_api::{CardRequest, CheckoutRequest, Product};
+use checkout_api::{CardRequest, CheckoutRequest, Product, semconv};
 use opentelemetry::{
     Context, KeyValue,
     trace::{SpanKind, Status, TraceContextExt, Tracer as _},
@@ -209,11 +209,16 @@ impl App {
 
     /// Loads the catalog in a trace of its own.
     async fn load_catalog(self: Rc<Self>) {
-        let cx = self.span("catalog.load", &Context::new(), clock::now(), Vec::new());
+        let cx = self.span(
+            semconv::SPAN_CATALOG_LOAD,
+            &Context::new(),
+            clock::now(),
+            Vec::new(),
+        );
         match self.api.products(&cx).await {
             Ok(products) => {
                 cx.span()
-                    .set_attribute(KeyValue::new("product.count", products.len() as i64));
+                    .set_attribute(KeyValue::new(semconv::PRODUCT_COUNT, products.len() as i64));
                 self.state.borrow_mut().products = products;
                 self.render();
             }
@@ -254,12 +259,12 @@ impl App {
             .show_result(Outcome::Pending, "Placing your order…");
 
         let cx = self.span(
-            "checkout",
+            semconv::SPAN_CHECKOUT,
             &click_cx,
             clicked,
             vec![
-                KeyValue::new("checkout.item_count", item_count),
-                KeyValue::new("checkout.total_cents", total_cents),
+                KeyValue::new(semconv::CHECKOUT_ITEM_COUNT, item_count),
+                KeyValue::new(semconv::CHECKOUT_TOTAL_CENTS, total_cents),
             ],
         );
         let trace_id = otel_browser::hex(&cx.span().span_context().trace_id().to_bytes());
@@ -278,8 +283,10 @@ impl App {
         let (answer, exchange) = self.api.checkout(&cx, &request).await;
         match answer {
             Ok(placed) => {
-                cx.span()
-                    .set_attribute(KeyValue::new("checkout.order_id", placed.order_id.clone()));
+                cx.span().set_attribute(KeyValue::new(
+                    semconv::CHECKOUT_ORDER_ID,
+                    placed.order_id.clone(),
+                ));
                 {
                     let mut state = self.state.borrow_mut();
                     let State { products, cart, .. } = &mut *state;

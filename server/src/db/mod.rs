@@ -158,7 +158,7 @@ impl Db {
         };
         telemetry::in_span(
             &db.tracer,
-            "db.migrate",
+            checkout_api::semconv::SPAN_DB_MIGRATE,
             SpanKind::Internal,
             db.attributes[..1].to_vec(),
             start_up,

@@ -16,7 +16,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use checkout_api::{ErrorCode, OrderPlaced, OrderStatus, Product};
+use checkout_api::{ErrorCode, OrderPlaced, OrderStatus, Product, semconv};
 use opentelemetry::{KeyValue, Value, context::FutureExt as _, trace::SpanKind};
 use tracing::Instrument as _;
 
@@ -233,12 +233,12 @@ async fn lookup_products(state: &AppState, checkout: &Checkout) -> Result<Vec<Pr
     };
     let found = telemetry::in_span(
         &state.tracer,
-        "product.lookup",
+        semconv::SPAN_PRODUCT_LOOKUP,
         SpanKind::Internal,
         vec![
-            KeyValue::new("product.ids", Value::Array(ids.clone().into())),
+            KeyValue::new(semconv::PRODUCT_IDS, Value::Array(ids.clone().into())),
             KeyValue::new(
-                "product.count",
+                semconv::PRODUCT_COUNT,
                 i64::try_from(ids.len()).unwrap_or(i64::MAX),
             ),
         ],
@@ -246,7 +246,7 @@ async fn lookup_products(state: &AppState, checkout: &Checkout) -> Result<Vec<Pr
         |span, result| {
             if let Ok(found) = result {
                 span.set_attribute(KeyValue::new(
-                    "product.found",
+                    semconv::PRODUCT_FOUND,
                     i64::try_from(found.len()).unwrap_or(i64::MAX),
                 ));
             }
