@@ -168,6 +168,11 @@ async fn a_burst_over_the_limit_is_refused_with_429_per_client_address_and_one_u
         let allowed = default(burst_name);
         // The burst, and twice as many again: far faster than the rate refills it.
         let (passed, refused) = split(burst(&client, method.clone(), &url, 3 * allowed).await);
+        eprintln!(
+            "{path}: {} requests back to back: {passed} passed, {} refused with 429",
+            3 * allowed,
+            refused.len()
+        );
         assert!(
             passed > allowed,
             "{path}: the burst ({allowed}) and the first request pass, {passed} did"
