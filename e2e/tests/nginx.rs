@@ -281,11 +281,21 @@ async fn through_the_edge_the_page_runs_under_its_csp_checks_out_and_exports_its
         .map(|(_, bytes)| bytes)
         .max()
         .unwrap_or_default();
+    let export_bytes: usize = edge
+        .requests("POST", "/v1/traces")
+        .into_iter()
+        .map(|(_, bytes)| bytes)
+        .sum();
+    let page_spans = stack
+        .captured()
+        .iter()
+        .filter(|s| s.service == "checkout-web")
+        .count();
     let api =
         edge.statuses("GET", "/api/products").len() + edge.statuses("POST", "/api/checkout").len();
     eprintln!(
         "through the edge, one page view with three checkouts: {} exports (the largest {largest} \
-         B) and {api} API requests in {:.1} s",
+         B; {page_spans} spans in {export_bytes} B) and {api} API requests in {:.1} s",
         exports.len(),
         started.elapsed().as_secs_f64()
     );

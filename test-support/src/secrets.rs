@@ -9,7 +9,9 @@ pub struct CardData {
     numbers: Vec<String>,
     /// Emails; found anywhere in a text.
     emails: Vec<String>,
-    /// CVCs; found only as a whole token (three digits occur inside hex ids by chance).
+    /// CVCs; found only as a whole token (a few digits occur inside hex ids by chance), where a
+    /// token is a run of letters, digits and hyphens: a UUID (`90a43b46-4d62-4d53-9317-…`, whose
+    /// groups are random hex) is one token, not five.
     cvcs: Vec<String>,
 }
 
@@ -41,7 +43,7 @@ impl CardData {
         if let Some(secret) = anywhere.into_iter().find(|s| text.contains(s.as_str())) {
             return Some(secret.clone());
         }
-        text.split(|c: char| !c.is_ascii_alphanumeric())
+        text.split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
             .find(|token| self.cvcs.iter().any(|cvc| cvc == token))
             .map(str::to_owned)
     }
@@ -61,6 +63,13 @@ mod tests {
         assert!(data.found_in("to: ada@example.com.").is_some());
         assert_eq!(data.found_in("cvc 123 given").as_deref(), Some("123"));
         assert_eq!(data.found_in("trace 0a1234ff"), None, "inside a hex id");
+        let data = CardData::test_cards(&["9317"], &[]);
+        assert_eq!(
+            data.found_in("replica=90a43b46-4d62-4d53-9317-735c9c83f08b"),
+            None,
+            "a group of a UUID"
+        );
+        assert_eq!(data.found_in("cvc=9317,").as_deref(), Some("9317"));
         assert_eq!(data.found_in("payment.card.last4=4242"), None);
     }
 }
