@@ -115,10 +115,7 @@ pub async fn text(client: &Client, testid: &str) -> String {
 
 /// Saves a screenshot under `test-artifacts/` (not committed) for a person to look at.
 pub async fn screenshot(client: &Client, name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("root")
-        .join("test-artifacts");
+    let dir = crate::workspace().join("test-artifacts");
     std::fs::create_dir_all(&dir).expect("artifact dir");
     let path = dir.join(format!("{name}.png"));
     let png = client.screenshot().await.expect("screenshot");
@@ -209,13 +206,10 @@ pub async fn console_messages(client: &Client) -> Vec<String> {
         .expect("the browser's log");
     entries
         .as_array()
-        .map(|entries| {
-            entries
-                .iter()
-                .map(|e| format!("{} {}", e["level"].as_str().unwrap_or("?"), e["message"]))
-                .collect()
-        })
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("chromedriver's log is a list of entries: {entries}"))
+        .iter()
+        .map(|e| format!("{} {}", e["level"].as_str().unwrap_or("?"), e["message"]))
+        .collect()
 }
 
 /// What the page's Content-Security-Policy refused since the last look at the console (Chromium

@@ -20,7 +20,7 @@ pub struct Nginx {
 }
 
 fn workspace_file(path: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+    let path = crate::workspace().join(path);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -32,6 +32,15 @@ pub fn image_defaults() -> Vec<(String, String)> {
         .filter_map(|assignment| assignment.split_once('='))
         .map(|(name, value)| (name.to_owned(), value.trim_matches('"').to_owned()))
         .collect()
+}
+
+/// The image's default for the template variable `name`.
+pub fn image_default(name: &str) -> String {
+    image_defaults()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("web/Dockerfile has no ENV {name}"))
+        .1
 }
 
 /// `web/nginx.conf` as the image's `envsubst` writes it: each `${NAME}` that is set replaced, from

@@ -23,3 +23,11 @@ pub mod page;
 pub mod stack;
 
 pub use test_support::{process, trace, wait_for};
+
+/// The workspace's root, where `dist/`, `web/` and `test-artifacts/` are.
+pub fn workspace() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .to_owned()
+}

@@ -12,7 +12,7 @@ use test_support::{
     wait_for,
 };
 
-use crate::{edge::Nginx, page};
+use crate::{edge::Nginx, page, workspace};
 
 /// The CVC and email the page's form is filled with (index.html is their source: the page is the
 /// product, so the tests read its values rather than define them).
@@ -57,13 +57,6 @@ pub struct Stack {
     collector_http: Option<SocketAddr>,
     server: Option<ServerProcess>,
     _dir: Option<tempfile::TempDir>,
-}
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_owned()
 }
 
 fn path_from_env(var: &str, default: PathBuf) -> PathBuf {

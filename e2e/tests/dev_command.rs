@@ -8,7 +8,6 @@
 
 use std::{
     panic::{AssertUnwindSafe, resume_unwind},
-    path::PathBuf,
     time::Duration,
 };
 
@@ -49,7 +48,7 @@ async fn the_run_command_serves_the_page_and_prints_each_checkouts_trace() {
             "port {port} is taken: scripts/dev.sh needs it"
         );
     }
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/dev.sh");
+    let script = e2e::workspace().join("scripts/dev.sh");
     let mut command = Command::new(script);
     // Its own process group, so the interrupt below reaches it as Ctrl-C would.
     command.process_group(0);
