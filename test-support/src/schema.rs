@@ -213,29 +213,37 @@ fn matches(pattern: &str, name: &str) -> bool {
             .all(|(p, n)| (p.starts_with('{') && p.ends_with('}') && !n.is_empty()) || p == n)
 }
 
-/// Whether the span is named as OpenTelemetry names HTTP spans (`{method}` or
-/// `{method} {http.route}`, `HTTP` for `_OTHER`: semantic-conventions, HTTP spans, "Name") or
-/// database spans (`db.query.summary`, else `{db.operation.name} {target}`, `{db.operation.name}`,
-/// `{target}` or `db.system.name`: database spans, "Name").
+/// Whether the span has the one name OpenTelemetry's rules give it from its attributes:
+/// - HTTP spans (semantic-conventions, HTTP spans, "Name"): `{method} {target}`, the target being
+///   `http.route` on a server span and `url.template` on a client span, else `{method}` alone;
+///   `HTTP` stands for the method `_OTHER`;
+/// - database spans (database spans, "Name"): `db.query.summary`, else `{db.operation.name}
+///   {target}`, `{db.operation.name}`, `{target}`, `db.system.name`, in that order of what is
+///   there, the target being `db.collection.name`, else `db.namespace`.
 fn follows_opentelemetry_naming(span: &Span) -> bool {
     let attr = |key: &str| span.attributes.get(key).map(String::as_str);
     if let Some(method) = attr(a::HTTP_REQUEST_METHOD) {
         let method = if method == "_OTHER" { "HTTP" } else { method };
-        return span.name == method
-            || attr(a::HTTP_ROUTE).is_some_and(|route| span.name == format!("{method} {route}"));
+        let expected = match attr(a::HTTP_ROUTE).or(attr(a::URL_TEMPLATE)) {
+            Some(target) => format!("{method} {target}"),
+            None => method.to_owned(),
+        };
+        return span.name == expected;
     }
     if let Some(system) = attr(a::DB_SYSTEM_NAME) {
-        if let Some(summary) = attr(a::DB_QUERY_SUMMARY) {
-            return span.name == summary;
-        }
         let target = attr(a::DB_COLLECTION_NAME).or(attr(a::DB_NAMESPACE));
-        let mut names = vec![system.to_owned()];
-        if let Some(operation) = attr(a::DB_OPERATION_NAME) {
-            names.push(operation.to_owned());
-            names.extend(target.map(|t| format!("{operation} {t}")));
-        }
-        names.extend(target.map(str::to_owned));
-        return names.contains(&span.name);
+        let expected = match (
+            attr(a::DB_QUERY_SUMMARY),
+            attr(a::DB_OPERATION_NAME),
+            target,
+        ) {
+            (Some(summary), _, _) => summary.to_owned(),
+            (None, Some(operation), Some(target)) => format!("{operation} {target}"),
+            (None, Some(operation), None) => operation.to_owned(),
+            (None, None, Some(target)) => target.to_owned(),
+            (None, None, None) => system.to_owned(),
+        };
+        return span.name == expected;
     }
     false
 }
@@ -398,8 +406,12 @@ mod tests {
             ("http.route", "/api/checkout", "string"),
         ];
         assert!(named("POST /api/checkout", &server));
-        assert!(named("POST", &server));
+        assert!(
+            !named("POST", &server),
+            "the route is the target when there is one"
+        );
         assert!(!named("POST /api/checkout/42", &server));
+        assert!(named("GET", &[("http.request.method", "GET", "string")]));
         assert!(named(
             "HTTP",
             &[("http.request.method", "_OTHER", "string")]
@@ -411,6 +423,15 @@ mod tests {
         ];
         assert!(named("SELECT products", &db));
         assert!(!named("SELECT orders", &db));
+        assert!(
+            !named("SELECT", &db),
+            "the target is named when there is one"
+        );
+        assert!(
+            !named("sqlite", &db),
+            "the system only when nothing else is there"
+        );
+        assert!(named("sqlite", &db[..1]));
         assert!(
             named("click checkout", &[]),
             "the registry's `click {{target}}`"

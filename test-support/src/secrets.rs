@@ -9,9 +9,9 @@ pub struct CardData {
     numbers: Vec<String>,
     /// Emails; found anywhere in a text.
     emails: Vec<String>,
-    /// CVCs; found only as a whole token (a few digits occur inside hex ids by chance), where a
-    /// token is a run of letters, digits and hyphens: a UUID (`90a43b46-4d62-4d53-9317-…`, whose
-    /// groups are random hex) is one token, not five.
+    /// CVCs; found only as a whole token of letters and digits (a few digits occur inside hex ids
+    /// by chance), and never as a group of a UUID (`90a43b46-4d62-4d53-9317-…`, whose groups are
+    /// random hex).
     cvcs: Vec<String>,
 }
 
@@ -44,9 +44,20 @@ impl CardData {
             return Some(secret.clone());
         }
         text.split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+            .filter(|run| !is_uuid(run))
+            .flat_map(|run| run.split('-'))
             .find(|token| self.cvcs.iter().any(|cvc| cvc == token))
             .map(str::to_owned)
     }
+}
+
+/// Whether `run` is a UUID in its text form: hex groups of 8, 4, 4, 4 and 12 digits.
+fn is_uuid(run: &str) -> bool {
+    let groups: Vec<&str> = run.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
@@ -70,6 +81,11 @@ mod tests {
             "a group of a UUID"
         );
         assert_eq!(data.found_in("cvc=9317,").as_deref(), Some("9317"));
+        assert_eq!(
+            data.found_in("cvc-9317").as_deref(),
+            Some("9317"),
+            "beside a hyphen"
+        );
         assert_eq!(data.found_in("payment.card.last4=4242"), None);
     }
 }
