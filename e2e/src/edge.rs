@@ -12,6 +12,24 @@ use tokio::process::Command;
 
 use crate::process::{Process, free_port, wait_for_port};
 
+/// The security headers the page is served with, as `web/nginx.conf` writes them (the CSP with its
+/// template variable): the one list the static checks of the config and the tests against a real
+/// nginx both hold it to.
+pub const SECURITY_HEADERS: [(&str, &str); 4] = [
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self'; connect-src ${CSP_CONNECT_SRC}; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    (
+        "Permissions-Policy",
+        "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    ),
+];
+
 /// A running nginx with the page's config.
 pub struct Nginx {
     pub addr: SocketAddr,

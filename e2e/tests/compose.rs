@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use e2e::edge::SECURITY_HEADERS;
 use serde_yaml::Value;
 
 fn root() -> PathBuf {
@@ -438,14 +439,8 @@ fn the_page_and_trunk_serve_send_the_same_security_headers() {
         trunk.contains("\ncreate_nonce = true\n"),
         "the nonce trunk serve fills in"
     );
-    for (name, value) in [
-        ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "strict-origin-when-cross-origin"),
-        (
-            "Permissions-Policy",
-            "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-        ),
-    ] {
+    assert_eq!(SECURITY_HEADERS[0], ("Content-Security-Policy", csp));
+    for (name, value) in &SECURITY_HEADERS[1..] {
         assert!(
             nginx.contains(&format!("add_header {name} {value} always;"))
                 || nginx.contains(&format!("add_header {name} \"{value}\" always;")),

@@ -13,32 +13,17 @@ use axum::{Router, routing::any};
 use checkout_api::{ErrorBody, ErrorCode};
 use e2e::{
     browser::{click, csp_refusals, find, text, wait_for_result, with_browser},
-    edge::{Nginx, image_default},
+    edge::{Nginx, SECURITY_HEADERS, image_default},
     stack::Stack,
 };
 
-/// The security headers every page response carries, and their values.
-fn security_headers() -> [(&'static str, String); 4] {
+/// The security headers every page response carries, their values as the image fills them in.
+fn security_headers() -> Vec<(&'static str, String)> {
     let connect_src = image_default("CSP_CONNECT_SRC");
-    [
-        (
-            "content-security-policy",
-            format!(
-                "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
-                 img-src 'self'; connect-src {connect_src}; base-uri 'none'; form-action 'none'; \
-                 frame-ancestors 'none'"
-            ),
-        ),
-        ("x-content-type-options", "nosniff".to_owned()),
-        (
-            "referrer-policy",
-            "strict-origin-when-cross-origin".to_owned(),
-        ),
-        (
-            "permissions-policy",
-            "camera=(), microphone=(), geolocation=(), payment=(), usb=()".to_owned(),
-        ),
-    ]
+    SECURITY_HEADERS
+        .iter()
+        .map(|(name, value)| (*name, value.replace("${CSP_CONNECT_SRC}", &connect_src)))
+        .collect()
 }
 
 fn header(response: &reqwest::Response, name: &str) -> String {
