@@ -47,7 +47,7 @@ use test_support::{
     collector::{Collector, Mode},
     fixtures,
     ledger::Ledger,
-    process::free_port,
+    process::free_loopback,
     rotel,
     secrets::CardData,
     server::{self, ServerProcess},
@@ -334,7 +334,7 @@ async fn traces() -> Vec<String> {
     println!("== traces: loadgen at {RATE} req/s for {SECONDS} s, server -> rotel -> capture");
     let dir = tempfile::tempdir().expect("dir");
     let capture = Collector::start(Mode::Healthy).await;
-    let http = SocketAddr::from(([127, 0, 0, 1], free_port().await));
+    let http = free_loopback().await;
     let _rotel = rotel::start(http, capture.addr).await;
     // Enough stock that payments, not 409s, make up the run.
     let server = start_server(&dir.path().join("drill.db"), 100_000, http).await;

@@ -1,12 +1,12 @@
 //! The end-to-end harness: the whole stack on this machine, driven by a real browser.
 //!
-//! - [`stack`]: starts the pieces, each on its own free port: the checkout server (the real binary,
-//!   with a temporary database), a real OTLP collector (rotel, from PyPI), a fake collector in
-//!   healthy mode that the real one forwards to (standing in for Jaeger's storage), and a [`page`]
-//!   host serving the trunk release build behind the same proxies as `Trunk.toml` (or the page's
-//!   own nginx, [`edge`], with its rate limits and security headers). Or, with
-//!   `E2E_PAGE_URL` and `E2E_JAEGER_URL`, a running compose stack, whose traces are read back from
-//!   Jaeger.
+//! - [`stack`]: starts the pieces, each on its own free ports, as compose runs them: [`jaeger`]
+//!   (Jaeger v2 built from its Go module, on `jaeger/config.yaml`, Badger in a temporary
+//!   directory), [`otelcol`] (the collector built from `otel-collector/builder-config.yaml`, on
+//!   `otel-collector/config.yaml`), the checkout server (the real binary, with a temporary
+//!   database), and the page: the trunk release build behind the page's own nginx ([`edge`]), or
+//!   served as `trunk serve` does ([`page`]). Or, with `E2E_PAGE_URL` and `E2E_JAEGER_URL`, a
+//!   running compose stack. Either way the spans are read back from Jaeger's query API.
 //! - [`browser`]: headless Chromium through chromedriver (fantoccini), with the session closed even
 //!   when a test fails; `find` and `act` helpers that wait for conditions, never sleep.
 //! - [`trace`], [`process`], [`wait_for`]: from the `test-support` crate, shared with the server's
@@ -19,6 +19,8 @@
 
 pub mod browser;
 pub mod edge;
+pub mod jaeger;
+pub mod otelcol;
 pub mod page;
 pub mod stack;
 

@@ -1,18 +1,29 @@
-//! The stack under test: started here on free ports, or a running compose stack.
+//! The stack under test: started here on free ports from the real parts compose runs (Jaeger and
+//! the collector on the project's own config files, the server, the page behind its nginx), or a
+//! running compose stack. Either way every span is read back from Jaeger's query API.
 
-use std::{env, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    env,
+    net::SocketAddr,
+    path::PathBuf,
+    time::{Duration, SystemTime},
+};
+
+use tokio::sync::Mutex;
 
 use test_support::{
-    collector::{Collector, Mode},
-    process::{Process, free_port},
-    rotel,
     secrets::CardData,
     server::{self, ServerProcess},
     trace::{Span, Trace},
     wait_for,
 };
 
-use crate::{edge::Nginx, page, workspace};
+use crate::{
+    edge::Nginx,
+    jaeger::{Jaeger, JaegerApi},
+    otelcol::Otelcol,
+    page, workspace,
+};
 
 /// The CVC and email the page's form is filled with (index.html is their source: the page is the
 /// product, so the tests read its values rather than define them).
@@ -20,23 +31,15 @@ pub const PAGE_CVC: &str = "123";
 /// See [`PAGE_CVC`].
 pub const PAGE_EMAIL: &str = "ada@example.com";
 /// How long a trace may take to arrive: the page sends every 500 ms, the server every 200 ms here,
-/// the collector batches for 100 ms.
+/// the collector batches for 1 s, Jaeger for 200 ms.
 pub const TRACE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Where the spans are read back.
-enum Traces {
-    /// A fake collector in healthy mode behind the local (real) collector, capturing everything.
-    Capture(Collector),
-    /// Jaeger's query API (`E2E_JAEGER_URL`).
-    Jaeger(String),
-}
 
 /// What serves the page and proxies its requests.
 enum Front {
-    /// [`page::PageHost`]: as `trunk serve` does.
+    /// [`page::PageHost`]: as `trunk serve` does, to the collector's private receiver.
     Proxy(page::PageHost),
     /// The page's own nginx config ([`Nginx`]): as the page image does, with its rate limits and
-    /// security headers.
+    /// security headers, to the collector's public receiver.
     Edge(Box<Nginx>),
 }
 
@@ -47,16 +50,25 @@ enum FrontKind {
     Edge,
 }
 
+/// The parts a local stack started, each a real process on free ports. The collector and Jaeger
+/// can be stopped and started again while a browser uses the page.
+struct Local {
+    page: Front,
+    collector: Mutex<Otelcol>,
+    jaeger: Mutex<Jaeger>,
+    server: ServerProcess,
+    _dir: tempfile::TempDir,
+}
+
 /// The running stack.
 pub struct Stack {
     pub page_url: String,
-    page: Option<Front>,
-    traces: Traces,
-    collector: Option<Process>,
-    /// Where the local collector listens for OTLP/HTTP.
-    collector_http: Option<SocketAddr>,
-    server: Option<ServerProcess>,
-    _dir: Option<tempfile::TempDir>,
+    /// Where every span is read back from.
+    pub jaeger: JaegerApi,
+    /// When the test started it: what Jaeger stores from then on is this test's.
+    started: SystemTime,
+    /// `None` for a compose stack.
+    local: Option<Local>,
 }
 
 fn path_from_env(var: &str, default: PathBuf) -> PathBuf {
@@ -65,25 +77,21 @@ fn path_from_env(var: &str, default: PathBuf) -> PathBuf {
 
 impl Stack {
     /// With `E2E_PAGE_URL` and `E2E_JAEGER_URL` set, the running stack they name; otherwise a local
-    /// one: capture, collector (rotel), server and page host serving the checkout page
-    /// (`PAGE_DIST`, default `dist/`).
+    /// one: Jaeger, the collector, the server, and the checkout page (`PAGE_DIST`, default
+    /// `dist/`) behind the page's nginx, as compose runs them.
     pub async fn start() -> Self {
         if let (Ok(page_url), Ok(jaeger)) = (env::var("E2E_PAGE_URL"), env::var("E2E_JAEGER_URL")) {
             return Self {
                 page_url,
-                page: None,
-                traces: Traces::Jaeger(jaeger.trim_end_matches('/').to_owned()),
-                collector: None,
-                collector_http: None,
-                server: None,
-                _dir: None,
+                jaeger: JaegerApi::new(&jaeger),
+                started: SystemTime::now(),
+                local: None,
             };
         }
-        Self::start_local(&checkout_dist(), FrontKind::Proxy).await
+        Self::start_local(&checkout_dist(), FrontKind::Edge).await
     }
 
-    /// A local stack whose checkout page is served by the page's nginx config (the public edge),
-    /// proxying to the server and the collector; `None` against a compose stack, whose page is
+    /// A local stack as [`Stack::start`] starts it; `None` against a compose stack, whose page is
     /// behind that nginx already (and is tested as it is).
     pub async fn start_behind_edge() -> Option<Self> {
         if env::var_os("E2E_PAGE_URL").is_some() {
@@ -93,8 +101,9 @@ impl Stack {
     }
 
     /// A local stack serving `otel-browser`'s minimal page (`MINIMAL_DIST`, default
-    /// `otel-browser/examples/minimal/dist/`); `None` against a compose stack, which does not
-    /// deploy it.
+    /// `otel-browser/examples/minimal/dist/`) as `trunk serve` does (its service name is not the
+    /// checkout page's, which the public receiver keeps alone); `None` against a compose stack,
+    /// which does not deploy it.
     pub async fn start_minimal_page() -> Option<Self> {
         if env::var_os("E2E_PAGE_URL").is_some() {
             return None;
@@ -103,19 +112,20 @@ impl Stack {
         Some(Self::start_local(&path_from_env("MINIMAL_DIST", default), FrontKind::Proxy).await)
     }
 
-    /// Capture, collector (rotel), server, and `front` serving `dist`.
+    /// Jaeger (Badger in a temporary directory), the collector, the server, and `front` serving
+    /// `dist`.
     async fn start_local(dist: &std::path::Path, front: FrontKind) -> Self {
-        let capture = Collector::start(Mode::Healthy).await;
-        let collector_http = SocketAddr::from(([127, 0, 0, 1], free_port().await));
-        let collector = rotel::start(collector_http, capture.addr).await;
+        let started = SystemTime::now();
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = start_server(collector_http, &dir).await;
+        let jaeger = Jaeger::start(&dir.path().join("badger")).await;
+        let collector = Otelcol::start(jaeger.otlp_grpc).await;
+        let server = start_server(collector.otlp_http, &dir).await;
         let page = match front {
             FrontKind::Proxy => Front::Proxy(
                 page::start(
                     dist,
                     format!("http://{}", server.addr),
-                    format!("http://{collector_http}"),
+                    format!("http://{}", collector.otlp_http),
                 )
                 .await,
             ),
@@ -124,7 +134,7 @@ impl Stack {
                     dist,
                     &[
                         ("API_UPSTREAM", server.addr.to_string()),
-                        ("OTLP_UPSTREAM", collector_http.to_string()),
+                        ("OTLP_UPSTREAM", collector.public_http.to_string()),
                     ],
                 )
                 .await,
@@ -136,37 +146,57 @@ impl Stack {
         };
         Self {
             page_url: format!("http://{page_addr}/"),
-            page: Some(page),
-            traces: Traces::Capture(capture),
-            collector: Some(collector),
-            collector_http: Some(collector_http),
-            server: Some(server),
-            _dir: Some(dir),
+            jaeger: jaeger.api.clone(),
+            started,
+            local: Some(Local {
+                page,
+                collector: Mutex::new(collector),
+                jaeger: Mutex::new(jaeger),
+                server,
+                _dir: dir,
+            }),
         }
     }
 
-    /// Whether this stack was started here (and so can have its collector stopped).
+    /// Whether this stack was started here (and so can have its parts stopped).
     pub fn is_local(&self) -> bool {
-        matches!(self.traces, Traces::Capture(_))
+        self.local.is_some()
     }
 
-    /// Stops the collector (local stacks only).
-    pub async fn stop_collector(&mut self) {
-        if let Some(collector) = self.collector.as_mut() {
-            collector.stop().await;
-        }
+    fn local(&self) -> &Local {
+        self.local
+            .as_ref()
+            .expect("a local stack: a compose stack's parts are stopped by the person running it")
     }
 
-    /// Starts the collector again on its address (local stacks only), forwarding to the capture.
-    pub async fn restart_collector(&mut self) {
-        if let (Some(http), Traces::Capture(capture)) = (self.collector_http, &self.traces) {
-            self.collector = Some(rotel::start(http, capture.addr).await);
-        }
+    /// Stops the collector as `docker compose stop` does (local stacks only).
+    pub async fn stop_collector(&self) {
+        self.local().collector.lock().await.stop().await;
+    }
+
+    /// Starts the collector again on its addresses (local stacks only).
+    pub async fn start_collector_again(&self) {
+        self.local().collector.lock().await.start_again().await;
+    }
+
+    /// Stops Jaeger as `docker compose stop` does (local stacks only).
+    pub async fn stop_jaeger(&self) {
+        self.local().jaeger.lock().await.stop().await;
+    }
+
+    /// Starts Jaeger again on its addresses and its Badger directory (local stacks only).
+    pub async fn start_jaeger_again(&self) {
+        self.local().jaeger.lock().await.start_again().await;
+    }
+
+    /// What the collector has printed (local stacks only).
+    pub async fn collector_output(&self) -> Vec<String> {
+        self.local().collector.lock().await.output()
     }
 
     /// How many of the page's exports the collector did not take (local stacks only).
     pub fn page_failed_exports(&self) -> usize {
-        match &self.page {
+        match self.local.as_ref().map(|l| &l.page) {
             Some(Front::Proxy(host)) => host.failed_exports(),
             Some(Front::Edge(nginx)) => nginx
                 .statuses("POST", "/v1/traces")
@@ -177,19 +207,21 @@ impl Stack {
         }
     }
 
-    /// The page's nginx, when this stack serves the page through it.
+    /// The page's nginx, when this stack serves the page through it here.
     pub fn edge(&self) -> Option<&Nginx> {
-        match &self.page {
+        match self.local.as_ref().map(|l| &l.page) {
             Some(Front::Edge(nginx)) => Some(nginx),
             _ => None,
         }
     }
 
-    /// Fails on any test card number, the page's CVC or its email in a span the capture received
-    /// (name, status, attributes, events, resource) or in a line the server logged (local stacks).
-    pub fn assert_no_card_data(&self) {
+    /// Fails on any test card number, the page's CVC or its email in a span Jaeger stores from this
+    /// test's time (name, status, attributes, events, resource), or in a line the server, the
+    /// collector or Jaeger logged (local stacks).
+    pub async fn assert_no_card_data(&self) {
         let card_data = CardData::test_cards(&[PAGE_CVC], &[PAGE_EMAIL]);
-        let spans = self.captured();
+        let spans = self.stored().await;
+        assert!(!spans.is_empty(), "Jaeger has this test's spans to scan");
         for span in &spans {
             for text in span.texts() {
                 assert_eq!(
@@ -201,69 +233,52 @@ impl Stack {
                 );
             }
         }
-        let logs = self
-            .server
-            .as_ref()
-            .map(|s| s.process.output())
-            .unwrap_or_default();
-        for line in &logs {
-            assert_eq!(card_data.found_in(line), None, "server log: {line}");
-        }
-        assert!(
-            !self.is_local() || !logs.is_empty(),
-            "a local run has log lines to scan"
-        );
-    }
-
-    /// Fails on any attribute or span name of a span the capture received that is neither
-    /// OpenTelemetry's nor defined in the trace's registry, or whose value is not of the
-    /// registry's type (`test_support::schema`; local stacks: against Jaeger the compose stack's
-    /// spans are for `weaver registry live-check`).
-    pub fn assert_conforms_to_schema(&self) {
-        test_support::schema::assert_conforms(&self.captured());
-    }
-
-    /// Every span the capture endpoint has (local stacks only; empty against Jaeger).
-    pub fn captured(&self) -> Vec<Span> {
-        match &self.traces {
-            Traces::Capture(capture) => capture.spans(),
-            Traces::Jaeger(_) => Vec::new(),
+        let Some(local) = &self.local else {
+            return;
+        };
+        let logs = local.server.process.output();
+        assert!(!logs.is_empty(), "a local run has log lines to scan");
+        let all_logs = logs
+            .iter()
+            .chain(&local.collector.lock().await.output())
+            .chain(&local.jaeger.lock().await.output())
+            .cloned()
+            .collect::<Vec<_>>();
+        for line in &all_logs {
+            assert_eq!(card_data.found_in(line), None, "logged: {line}");
         }
     }
 
-    /// Waits (bounded) until what the capture endpoint has satisfies `complete`, and returns it
-    /// (local stacks only: spans outside one trace are not read back from Jaeger).
-    pub async fn captured_until(
-        &self,
-        what: &str,
-        complete: impl Fn(&[Span]) -> bool,
-    ) -> Vec<Span> {
+    /// Fails on any attribute or span name of a span Jaeger stores from this test's time that is
+    /// neither OpenTelemetry's nor defined in the trace's registry, or whose value is not of the
+    /// registry's type (`test_support::schema`).
+    pub async fn assert_conforms_to_schema(&self) {
+        test_support::schema::assert_conforms(&self.stored().await);
+    }
+
+    /// Every span Jaeger stores of the traces that started since this stack did (a compose
+    /// stack's: of everyone's traces of that time).
+    pub async fn stored(&self) -> Vec<Span> {
+        self.jaeger.spans_since(self.started).await
+    }
+
+    /// Waits (bounded) until what Jaeger stores since this stack started satisfies `complete`, and
+    /// returns it.
+    pub async fn stored_until(&self, what: &str, complete: impl Fn(&[Span]) -> bool) -> Vec<Span> {
         wait_for(what, TRACE_TIMEOUT, || async {
-            let spans = self.captured();
+            let spans = self.stored().await;
             complete(&spans).then_some(spans)
         })
         .await
     }
 
-    /// Waits (bounded) until trace `trace_id` satisfies `complete`, and returns it.
+    /// Waits (bounded) until trace `trace_id` in Jaeger satisfies `complete`, and returns it.
     pub async fn trace(&self, trace_id: &str, complete: impl Fn(&Trace) -> bool) -> Trace {
-        let client = reqwest::Client::new();
         wait_for(
-            &format!("trace {trace_id} to arrive complete"),
+            &format!("trace {trace_id} to arrive complete in Jaeger"),
             TRACE_TIMEOUT,
             || async {
-                let spans = match &self.traces {
-                    Traces::Capture(capture) => capture.spans(),
-                    Traces::Jaeger(jaeger) => {
-                        let url = format!("{jaeger}/api/v3/traces/{trace_id}");
-                        match client.get(&url).send().await {
-                            Ok(response) if response.status().is_success() => {
-                                Span::from_jaeger_json(&response.json().await.ok()?)
-                            }
-                            _ => return None,
-                        }
-                    }
-                };
+                let spans = self.jaeger.trace(trace_id).await?;
                 let trace = Trace::of(trace_id, &spans);
                 complete(&trace).then_some(trace)
             },
@@ -277,7 +292,9 @@ fn checkout_dist() -> PathBuf {
     path_from_env("PAGE_DIST", workspace().join("dist"))
 }
 
-/// The real checkout-server binary with a temporary database, exporting to the collector.
+/// The real checkout-server binary with a temporary database, exporting to the collector with the
+/// settings compose gives it (the README's recommended ones: the queue that outlasts a collector
+/// outage, gzip, a 5 s timeout), but sending every 200 ms.
 async fn start_server(collector: SocketAddr, dir: &tempfile::TempDir) -> ServerProcess {
     let binary = server::binary(workspace().join("target/debug/checkout-server"));
     let database = server::sqlite_url(&dir.path().join("checkout.db"));
@@ -285,6 +302,9 @@ async fn start_server(collector: SocketAddr, dir: &tempfile::TempDir) -> ServerP
     command
         .env("PAYMENT_LATENCY_MS", "20")
         .env("OTEL_BSP_SCHEDULE_DELAY", "200")
+        .env("OTEL_BSP_MAX_QUEUE_SIZE", "262144")
+        .env("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "5000")
         .env("OTEL_SERVICE_NAME", "checkout-server");
     ServerProcess::start(command).await
 }

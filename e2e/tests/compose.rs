@@ -2,7 +2,7 @@
 //! config), since no Docker engine runs on the test machines: they parse, and their service names,
 //! ports and endpoints agree with the code, `Trunk.toml`, `index.html` and the README.
 
-use std::path::PathBuf;
+use std::{collections::BTreeSet, path::PathBuf};
 
 use e2e::edge::SECURITY_HEADERS;
 use serde_yaml::Value;
@@ -34,6 +34,135 @@ fn compose() -> Value {
     yaml("compose.yaml")
 }
 
+/// The `${env:NAME:-default}` references of a collector config file (Jaeger's too), in order:
+/// (NAME, default).
+fn env_references(text: &str) -> Vec<(String, String)> {
+    let mut references = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${env:") {
+        let end = start + rest[start..].find('}').expect("a closing brace");
+        let reference = &rest[start + "${env:".len()..end];
+        let (name, default) = reference
+            .split_once(":-")
+            .unwrap_or_else(|| panic!("${{env:{reference}}} has no default"));
+        references.push((name.to_owned(), default.to_owned()));
+        rest = &rest[end + 1..];
+    }
+    references
+}
+
+/// A collector config file (Jaeger's too) as compose runs it: compose sets none of the variables
+/// it reads (held by `the_configs_run_as_they_are_with_compose_values_as_defaults`), so each
+/// `${env:NAME:-default}` is its default.
+fn as_compose_runs(path: &str) -> Value {
+    let mut text = read(path);
+    for (name, default) in env_references(&text.clone()) {
+        text = text.replacen(&format!("${{env:{name}:-{default}}}"), &default, 1);
+    }
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path} does not parse: {e}"))
+}
+
+/// The files the tests and `scripts/dev.sh` run are the ones compose mounts: each address or
+/// directory that differs on one host comes from a variable whose default is compose's value, and
+/// compose sets none of those variables (but the page's service names, which it passes on from
+/// the shell), so compose runs each file as it is.
+#[test]
+fn the_configs_run_as_they_are_with_compose_values_as_defaults() {
+    let compose = compose();
+    for (name_in_compose, path) in [
+        ("otel-collector", "otel-collector/config.yaml"),
+        ("jaeger", "jaeger/config.yaml"),
+    ] {
+        let mounted = strings(&service(&compose, name_in_compose)["volumes"]);
+        assert!(
+            mounted.iter().any(|v| v.starts_with(&format!("./{path}:"))),
+            "compose mounts {path}: {mounted:?}"
+        );
+        let references = env_references(&read(path));
+        assert!(!references.is_empty(), "{path} reads variables");
+        let set = service(&compose, name_in_compose)["environment"]
+            .as_mapping()
+            .cloned();
+        for (name, default) in references {
+            let passed = set.as_ref().and_then(|env| env.get(name.as_str())).cloned();
+            match name.as_str() {
+                // From the shell, else unset: the config's default.
+                "PUBLIC_SERVICE_NAMES" => assert_eq!(passed, Some(Value::Null)),
+                _ => assert_eq!(passed, None, "compose sets {name} for {name_in_compose}"),
+            }
+            assert!(
+                !default.is_empty() || name == "JAEGER_UI_ASSETS",
+                "{name} has compose's value as its default"
+            );
+        }
+    }
+}
+
+/// The builder manifest (`otel-collector/builder-config.yaml`) holds exactly the components the
+/// collector's config uses, plus `debug`, each at the contrib release compose pins: the collector
+/// the tests build is the one compose runs.
+#[test]
+fn the_collector_builder_manifest_has_exactly_the_configs_components_at_composes_release() {
+    // Each component type the config may name, and its module (the last part of its path).
+    const MODULES: [(&str, &str, &str); 9] = [
+        ("receivers", "otlp", "otlpreceiver"),
+        ("processors", "memory_limiter", "memorylimiterprocessor"),
+        ("processors", "batch", "batchprocessor"),
+        ("processors", "filter", "filterprocessor"),
+        ("processors", "transform", "transformprocessor"),
+        ("exporters", "otlp_grpc", "otlpexporter"),
+        ("exporters", "debug", "debugexporter"),
+        ("connectors", "forward", "forwardconnector"),
+        ("extensions", "health_check", "healthcheckextension"),
+    ];
+    let config = as_compose_runs("otel-collector/config.yaml");
+    let sections = [
+        "receivers",
+        "processors",
+        "exporters",
+        "connectors",
+        "extensions",
+    ];
+    let mut used = BTreeSet::from([("exporters".to_owned(), "debugexporter".to_owned())]);
+    for section in sections {
+        for name in config[section]
+            .as_mapping()
+            .into_iter()
+            .flat_map(|m| m.keys())
+        {
+            let name = name.as_str().expect("a component name");
+            let kind = name.split('/').next().expect("a type");
+            let (_, _, module) = MODULES
+                .iter()
+                .find(|(s, k, _)| *s == section && *k == kind)
+                .unwrap_or_else(|| panic!("{section}: {name} has a module in MODULES"));
+            used.insert((section.to_owned(), (*module).to_owned()));
+        }
+    }
+    let image = service(&compose(), "otel-collector")["image"]
+        .as_str()
+        .expect("image")
+        .to_owned();
+    let release = image.rsplit(':').next().expect("a tag");
+    let manifest = yaml("otel-collector/builder-config.yaml");
+    assert_eq!(manifest["dist"]["version"].as_str(), Some(release));
+    let mut built = BTreeSet::new();
+    for section in sections {
+        for entry in manifest[section].as_sequence().into_iter().flatten() {
+            let gomod = entry["gomod"].as_str().expect("gomod");
+            let (path, version) = gomod.split_once(' ').expect("module and version");
+            assert_eq!(
+                version,
+                format!("v{release}"),
+                "{gomod} at {image}'s release"
+            );
+            let module = path.rsplit('/').next().expect("a module name");
+            built.insert((section.to_owned(), module.to_owned()));
+        }
+    }
+    assert_eq!(built, used, "the manifest's components");
+}
+
 fn service<'a>(compose: &'a Value, name: &str) -> &'a Value {
     let service = &compose["services"][name];
     assert!(service.is_mapping(), "compose.yaml has no service {name}");
@@ -49,10 +178,16 @@ fn compose_runs_jaeger_v2_and_the_contrib_collector_at_pinned_versions() {
     let version = jaeger
         .strip_prefix("jaegertracing/jaeger:")
         .expect("the jaeger image");
-    let [major, minor, _] = semver(version);
+    let [major, minor, patch] = semver(version);
+    assert_eq!(major, 2, "Jaeger v2: {jaeger}");
+    // The Jaeger the tests and scripts/dev.sh run is built from its Go module at the same release:
+    // Jaeger tags each release twice, v1.(N+63) being v2.N (v1.75.0 is v2.12.0), and only the v1
+    // tags are Go module versions.
+    let go_mod = read("jaeger/go.mod");
+    let module = format!("github.com/jaegertracing/jaeger v1.{}.{patch}", minor + 63);
     assert!(
-        major == 2 && minor >= 20,
-        "pinned Jaeger 2.20 or newer: {jaeger}"
+        go_mod.contains(&module),
+        "jaeger/go.mod builds compose's {jaeger}: {module}"
     );
     let collector = service(&compose, "otel-collector")["image"]
         .as_str()
@@ -166,7 +301,7 @@ fn the_collector_config_is_mounted_where_the_collector_reads_it() {
 
 #[test]
 fn the_collector_receives_the_server_privately_and_exports_to_jaeger_with_retry_and_a_queue() {
-    let config = yaml("otel-collector/config.yaml");
+    let config = as_compose_runs("otel-collector/config.yaml");
     let protocols = &config["receivers"]["otlp"]["protocols"];
     assert_eq!(protocols["grpc"]["endpoint"], "0.0.0.0:4317");
     assert_eq!(protocols["http"]["endpoint"], "0.0.0.0:4318");
@@ -222,7 +357,7 @@ fn assert_configured(config: &Value, section: &str, names: &[String]) {
 
 #[test]
 fn the_page_has_a_public_receiver_that_keeps_only_its_service_names_and_bounds_its_spans() {
-    let config = yaml("otel-collector/config.yaml");
+    let config = as_compose_runs("otel-collector/config.yaml");
     let public = &config["receivers"]["otlp/public"]["protocols"];
     assert!(public["grpc"].is_null(), "browsers speak OTLP/HTTP only");
     assert_eq!(public["http"]["endpoint"], "0.0.0.0:4319");
@@ -254,15 +389,14 @@ fn the_page_has_a_public_receiver_that_keeps_only_its_service_names_and_bounds_i
             .is_some_and(|c| c.contains_key("forward"))
     );
 
-    // The filter drops every resource whose service.name is not the page's (configurable).
+    // The filter drops every resource whose service.name is not the page's (configurable:
+    // PUBLIC_SERVICE_NAMES, whose default this is).
     let filter = &config["processors"]["filter/public"];
     assert_eq!(filter["error_mode"], "ignore");
     let conditions = strings(&filter["trace_conditions"]);
     assert_eq!(
         conditions,
-        [
-            r#"not IsMatch(resource.attributes["service.name"], "^(${env:PUBLIC_SERVICE_NAMES:-checkout-web})$$")"#
-        ],
+        [r#"not IsMatch(resource.attributes["service.name"], "^(checkout-web)$$")"#],
     );
     let index = read("index.html");
     assert!(
@@ -917,7 +1051,7 @@ fn jaeger_keeps_its_traces_in_badger_on_a_volume() {
         Some("service_completed_successfully")
     );
 
-    let config = yaml("jaeger/config.yaml");
+    let config = as_compose_runs("jaeger/config.yaml");
     let store = config["extensions"]["jaeger_query"]["storage"]["traces"]
         .as_str()
         .expect("the query's store");

@@ -1,10 +1,11 @@
 //! `scripts/dev.sh`, the README's run command, run as a new user runs it on a machine without
-//! Docker: it brings up the page, the server and a collector; a checkout in a real browser draws
-//! its waterfall, the collector's output on the terminal shows the same trace id, and Ctrl-C stops
-//! everything it started.
+//! Docker: it brings up the page, the server, the collector and Jaeger (built from their Go modules,
+//! so Jaeger without its UI); a checkout in a real browser draws its waterfall, the terminal shows
+//! the trace's URL in Jaeger's API, that URL gives the trace from the click to the database, and
+//! Ctrl-C stops everything it started.
 //!
-//! The command listens on its documented ports (8080, 3000, 4317, 4318), so this test needs them
-//! free; it says so and fails when they are not.
+//! The command listens on its documented ports (8080, 3000, 4317, 4318, 16686 and Jaeger's own), so
+//! this test needs them free; it says so and fails when they are not.
 
 use std::{
     panic::{AssertUnwindSafe, resume_unwind},
@@ -13,7 +14,9 @@ use std::{
 
 use e2e::{
     browser::{click, csp_refusals, text, wait_for_result, waterfall_rows, with_browser},
+    jaeger::JaegerApi,
     process::Process,
+    trace::Trace,
 };
 use futures::FutureExt as _;
 use test_support::secrets::CardData;
@@ -21,7 +24,7 @@ use tokio::process::Command;
 
 /// The first `trunk serve` build compiles the page in the dev profile: minutes on a cold machine.
 const READY_TIMEOUT: Duration = Duration::from_secs(1200);
-const PORTS: [u16; 4] = [8080, 3000, 4317, 4318];
+const PORTS: [u16; 7] = [8080, 3000, 4317, 4318, 4319, 16686, 14317];
 
 async fn port_answers(port: u16) -> bool {
     tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -56,6 +59,13 @@ async fn the_run_command_serves_the_page_and_prints_each_checkouts_trace() {
     // tests after this one serve (its live-reload script is inline, which their CSP refuses).
     let dist = tempfile::tempdir().expect("temp dir");
     command.env("TRUNK_BUILD_DIST", dist.path());
+    // As a new user has it: no Jaeger release binary (the built one, without a UI, runs), and
+    // Jaeger's Badger in a directory of this test's.
+    let state = tempfile::tempdir().expect("temp dir");
+    command
+        .env_remove("JAEGER_BIN")
+        .env_remove("JAEGER_UI_ASSETS")
+        .env("XDG_STATE_HOME", state.path());
     let dev = Process::spawn("scripts/dev.sh", command);
     let outcome = AssertUnwindSafe(checkout_through(&dev))
         .catch_unwind()
@@ -122,21 +132,40 @@ async fn checkout_through(dev: &Process) {
             "the reload script carries this response's nonce"
         );
         assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
-        // rotel prints `Trace ID       : {id}` for each span it receives.
-        e2e::wait_for(
-            "the collector to print the checkout's trace",
+        // The terminal names the trace's URL in Jaeger's API, and that URL has the whole trace.
+        let line = e2e::wait_for(
+            "the command to print the checkout's trace",
             Duration::from_secs(30),
             || async {
                 dev.output()
                     .into_iter()
-                    .find(|line| line.contains("Trace ID") && line.contains(&trace_id))
+                    .find(|line| line.starts_with("dev: trace") && line.contains(&trace_id))
+            },
+        )
+        .await;
+        let url = line.rsplit(' ').next().expect("a URL");
+        assert_eq!(
+            url,
+            format!("http://localhost:16686/api/v3/traces/{trace_id}")
+        );
+        let jaeger = JaegerApi::new("http://localhost:16686");
+        e2e::wait_for(
+            "the trace, click to database, in Jaeger",
+            Duration::from_secs(30),
+            || async {
+                let trace = Trace::of(&trace_id, &jaeger.trace(&trace_id).await?);
+                (trace.has("checkout-web", "click checkout")
+                    && trace.has("checkout-web", "POST")
+                    && trace.has("checkout-server", "POST /api/checkout")
+                    && trace.has("checkout-server", "UPDATE orders"))
+                .then_some(())
             },
         )
         .await;
     })
     .await;
-    // Everything the command printed (rotel prints every span in full, the server its log lines)
-    // carries no card number and no email. (Not the CVC: its three digits also occur as tokens in
+    // Everything the command printed (the server's log lines, the collector's and Jaeger's) carries
+    // no card number and no email. (Not the CVC: its three digits also occur as tokens in
     // the build output, e.g. in version numbers.)
     let card_data = CardData::test_cards(&[], &[e2e::stack::PAGE_EMAIL]);
     for line in dev.output() {

@@ -1,6 +1,6 @@
 //! `otel-browser`'s minimal page (`otel-browser/examples/minimal/`), the floor a user of the crate
-//! pays: a real browser clicks its one button, and its click span and traced fetch arrive through a
-//! real collector as one trace that the server continues.
+//! pays: a real browser clicks its one button, and its click span and traced fetch arrive through the
+//! collector in Jaeger as one trace that the server continues.
 
 use e2e::{
     browser::{attribute, click, with_browser},
@@ -25,7 +25,8 @@ async fn the_minimal_page_traces_a_click_and_its_fetch_into_the_server() {
 
         let click_span = e2e::wait_for("the click span", e2e::stack::TRACE_TIMEOUT, || async {
             stack
-                .captured()
+                .stored()
+                .await
                 .into_iter()
                 .find(|s| s.service == PAGE && s.name == "click")
         })
@@ -44,6 +45,6 @@ async fn the_minimal_page_traces_a_click_and_its_fetch_into_the_server() {
         assert!(!fetch.is_error && !click_span.is_error);
     })
     .await;
-    stack.assert_no_card_data();
-    stack.assert_conforms_to_schema();
+    stack.assert_no_card_data().await;
+    stack.assert_conforms_to_schema().await;
 }

@@ -276,7 +276,8 @@ async fn through_the_edge_the_page_runs_under_its_csp_checks_out_and_exports_its
         .map(|(_, bytes)| bytes)
         .sum();
     let page_spans = stack
-        .captured()
+        .stored()
+        .await
         .iter()
         .filter(|s| s.service == "checkout-web")
         .count();
@@ -293,6 +294,6 @@ async fn through_the_edge_the_page_runs_under_its_csp_checks_out_and_exports_its
         0,
         "a real page never meets the limit: {exports:?}"
     );
-    stack.assert_no_card_data();
-    stack.assert_conforms_to_schema();
+    stack.assert_no_card_data().await;
+    stack.assert_conforms_to_schema().await;
 }

@@ -86,6 +86,24 @@ impl Process {
     pub async fn stop(&mut self) {
         let _ = self.child.kill().await;
     }
+
+    /// Asks it to stop (SIGTERM, as `docker stop` does) and waits for it to exit; kills it if it
+    /// is still running after `timeout`.
+    pub async fn terminate(&mut self, timeout: Duration) {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+            if tokio::time::timeout(timeout, self.child.wait())
+                .await
+                .is_ok()
+            {
+                return;
+            }
+        }
+        self.stop().await;
+    }
 }
 
 fn collect(
@@ -104,6 +122,11 @@ fn collect(
 pub async fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     listener.local_addr().expect("addr").port()
+}
+
+/// `127.0.0.1` on a port nobody listens on right now (see [`free_port`]).
+pub async fn free_loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], free_port().await))
 }
 
 /// Waits until something accepts TCP connections on `addr`.

@@ -6,11 +6,11 @@ use std::{env, net::SocketAddr, time::Duration};
 
 use tokio::process::Command;
 
-use crate::process::{Process, free_port, wait_for_port};
+use crate::process::{Process, free_loopback, wait_for_port};
 
 /// rotel listening for OTLP/HTTP on `http` and forwarding everything to `forward_to`.
 pub async fn start(http: SocketAddr, forward_to: SocketAddr) -> Process {
-    let grpc = SocketAddr::from(([127, 0, 0, 1], free_port().await));
+    let grpc = free_loopback().await;
     start_with_grpc(http, grpc, forward_to).await
 }
 

@@ -284,6 +284,7 @@ mod tests {
                 .iter()
                 .map(|(k, _, t)| ((*k).to_owned(), (*t).to_owned()))
                 .collect(),
+            jaeger_warnings: Vec::new(),
         }
     }
 

@@ -42,6 +42,10 @@ pub struct Span {
     /// semantic-convention registries name types (`string`, `int`, `double`, `boolean`,
     /// `string[]` …; `[]` for an empty array), for [`crate::schema`].
     pub types: BTreeMap<String, String>,
+    /// What Jaeger's query service found wrong with the span when it assembled the trace (the
+    /// `@jaeger@warnings` attribute it adds, shown in its UI: a parent that is not in the trace,
+    /// say); not among `attributes`. Empty for spans not read from Jaeger.
+    pub jaeger_warnings: Vec<String>,
 }
 
 impl Span {
@@ -83,6 +87,19 @@ impl Span {
                             StatusCode::from_str_name(name)
                         }) == Some(StatusCode::Error as i32),
                         attributes: json_attributes(&span["attributes"]),
+                        jaeger_warnings: span["attributes"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|kv| kv["key"] == JAEGER_WARNINGS)
+                            .flat_map(|kv| {
+                                kv["value"]["arrayValue"]["values"]
+                                    .as_array()
+                                    .into_iter()
+                                    .flatten()
+                            })
+                            .filter_map(|v| v["stringValue"].as_str().map(str::to_owned))
+                            .collect(),
                         events: span["events"]
                             .as_array()
                             .into_iter()
@@ -158,6 +175,7 @@ impl Span {
                             .collect(),
                         name: span.name,
                         types,
+                        jaeger_warnings: Vec::new(),
                     });
                 }
             }
@@ -230,11 +248,16 @@ fn json_u64(value: &serde_json::Value) -> u64 {
         .unwrap_or_default()
 }
 
+/// The attribute Jaeger's query service adds to a span it has warnings about (Jaeger,
+/// `internal/jptrace/attributes.go`, `WarningsAttribute`): Jaeger's, not the span's own.
+const JAEGER_WARNINGS: &str = "@jaeger@warnings";
+
 fn json_attributes(value: &serde_json::Value) -> BTreeMap<String, String> {
     value
         .as_array()
         .into_iter()
         .flatten()
+        .filter(|kv| kv["key"] != JAEGER_WARNINGS)
         .filter_map(|kv| {
             let key = kv["key"].as_str()?.to_owned();
             let v = &kv["value"];
@@ -251,8 +274,33 @@ fn json_attributes(value: &serde_json::Value) -> BTreeMap<String, String> {
 }
 
 /// The registry type of each attribute in an OTLP/JSON attribute list.
+///
+/// An array comes back from Jaeger's Badger store as a string, its JSON text: Jaeger keeps spans in
+/// its v1 model, whose tags have no array type, and the collector's translator writes a slice
+/// attribute as the string of `Value.AsString()` (opentelemetry-collector-contrib,
+/// `pkg/translator/jaeger/traces_to_jaegerproto.go`, `attributeToJaegerTag`). A string value that
+/// is a JSON array of one scalar type is read as that array.
 fn json_types(value: &serde_json::Value) -> Vec<(String, String)> {
+    fn stored_array(text: &str) -> Option<String> {
+        let values = serde_json::from_str::<serde_json::Value>(text).ok()?;
+        let types: Vec<String> = values
+            .as_array()?
+            .iter()
+            .map(|v| match v {
+                serde_json::Value::String(_) => "string",
+                serde_json::Value::Bool(_) => "boolean",
+                serde_json::Value::Number(n) if n.is_i64() => "int",
+                serde_json::Value::Number(_) => "double",
+                _ => "other",
+            })
+            .map(str::to_owned)
+            .collect();
+        Some(array_type(&types))
+    }
     fn of(v: &serde_json::Value) -> String {
+        if let Some(array) = v["stringValue"].as_str().and_then(stored_array) {
+            return array;
+        }
         let scalar = [
             ("stringValue", "string"),
             ("intValue", "int"),
@@ -272,6 +320,7 @@ fn json_types(value: &serde_json::Value) -> Vec<(String, String)> {
         .as_array()
         .into_iter()
         .flatten()
+        .filter(|kv| kv["key"] != JAEGER_WARNINGS)
         .filter_map(|kv| Some((kv["key"].as_str()?.to_owned(), of(&kv["value"]))))
         .collect()
 }
@@ -455,5 +504,24 @@ mod tests {
         assert_eq!(child.span_id, "0000000000000001");
         assert_eq!(child.kind, SpanKind::Internal);
         assert!(!child.is_error);
+    }
+
+    #[test]
+    fn an_array_jaeger_stored_as_its_json_text_is_read_as_that_array() {
+        let answer = json!({ "result": { "resourceSpans": [{
+            "scopeSpans": [{ "spans": [{ "name": "product.lookup", "attributes": [
+                { "key": "product.ids", "value": { "stringValue": "[1,3]" } },
+                { "key": "tags", "value": { "stringValue": "[\"a\",\"b\"]" } },
+                { "key": "mixed", "value": { "stringValue": "[1,\"a\"]" } },
+                { "key": "note", "value": { "stringValue": "[not json" } },
+                { "key": "real", "value": { "arrayValue": { "values": [{ "intValue": "2" }] } } }
+            ] }] }]
+        }] } });
+        let span = &Span::from_jaeger_json(&answer)[0];
+        let types: Vec<&str> = ["product.ids", "tags", "mixed", "note", "real"]
+            .iter()
+            .map(|k| span.types[*k].as_str())
+            .collect();
+        assert_eq!(types, ["int[]", "string[]", "other", "string", "int[]"]);
     }
 }

@@ -1,0 +1,214 @@
+//! Jaeger v2, as compose runs it but as a process: `jaeger/config.yaml` unmodified, its addresses
+//! and Badger directory given through the variables the file reads (`${env:NAME:-compose's value}`),
+//! and its query API (`/api/v3`), which the tests read every span back from.
+//!
+//! The binary is `JAEGER_BIN`, else `JAEGER_BUILT_BIN`: the one `scripts/go-tools.sh` builds from
+//! Jaeger's Go module (`scripts/test.sh` sources it).
+
+use std::{
+    collections::BTreeSet,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::{Duration, SystemTime},
+};
+
+use serde_json::Value;
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use tokio::process::Command;
+
+use crate::{
+    process::{Process, free_loopback, free_port, wait_for_port},
+    trace::Span,
+    wait_for, workspace,
+};
+
+/// How long Jaeger may take to open Badger and its ports.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Jaeger's query API at a base URL (a process of the test's, or a running compose stack's).
+#[derive(Clone)]
+pub struct JaegerApi {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl JaegerApi {
+    /// The API under `base`, e.g. `http://localhost:16686`.
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The JSON answer of `GET {base}{path}`, or `None` when it is not a 2xx (Jaeger answers 404
+    /// for a trace it does not have) or cannot be had.
+    async fn get(&self, path: &str) -> Option<Value> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        response.json().await.ok()
+    }
+
+    /// The spans Jaeger has of trace `trace_id` (`GET /api/v3/traces/{trace_id}`), or `None`.
+    pub async fn trace(&self, trace_id: &str) -> Option<Vec<Span>> {
+        let answer = self.get(&format!("/api/v3/traces/{trace_id}")).await?;
+        Some(Span::from_jaeger_json(&answer))
+    }
+
+    /// The services Jaeger has spans of (`GET /api/v3/services`).
+    pub async fn services(&self) -> Vec<String> {
+        let answer = self.get("/api/v3/services").await.unwrap_or_default();
+        strings(&answer["services"], |v| v.as_str())
+    }
+
+    /// The operations (span names) Jaeger has of `service` (`GET /api/v3/operations`).
+    pub async fn operations(&self, service: &str) -> Vec<String> {
+        let answer = self
+            .get(&format!("/api/v3/operations?service={service}"))
+            .await
+            .unwrap_or_default();
+        strings(&answer["operations"], |o| o["name"].as_str())
+    }
+
+    /// Every span of every trace that has a span of any service starting at or after `since`
+    /// (`GET /api/v3/traces`, one search a service): what Jaeger stores of that time, each span
+    /// once.
+    pub async fn spans_since(&self, since: SystemTime) -> Vec<Span> {
+        let rfc3339 = |t: SystemTime| {
+            OffsetDateTime::from(t)
+                .format(&Rfc3339)
+                .expect("a time formats")
+        };
+        // Ten minutes each side: the page's and the server's clocks are this host's.
+        let margin = Duration::from_secs(600);
+        let min = rfc3339(since - margin);
+        let max = rfc3339(SystemTime::now() + margin);
+        let mut seen = BTreeSet::new();
+        let mut spans = Vec::new();
+        for service in self.services().await {
+            let query = format!(
+                "/api/v3/traces?query.service_name={service}&query.start_time_min={min}\
+                 &query.start_time_max={max}&query.num_traces=10000"
+            );
+            // 404: no trace of that service in the window.
+            let Some(answer) = self.get(&query).await else {
+                continue;
+            };
+            for span in Span::from_jaeger_json(&answer) {
+                if seen.insert((span.trace_id.clone(), span.span_id.clone())) {
+                    spans.push(span);
+                }
+            }
+        }
+        spans
+    }
+}
+
+fn strings(list: &Value, text: impl Fn(&Value) -> Option<&str>) -> Vec<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| text(v).map(str::to_owned))
+        .collect()
+}
+
+/// A running Jaeger v2 with its traces in Badger under a directory of the test's.
+pub struct Jaeger {
+    pub api: JaegerApi,
+    /// Where it receives OTLP/gRPC (where the collector exports to).
+    pub otlp_grpc: SocketAddr,
+    env: Vec<(&'static str, String)>,
+    process: Process,
+}
+
+/// The Jaeger binary: `JAEGER_BIN` (a release binary, say), else `JAEGER_BUILT_BIN` (the one
+/// `scripts/go-tools.sh` builds from Jaeger's Go module).
+fn binary() -> PathBuf {
+    ["JAEGER_BIN", "JAEGER_BUILT_BIN"]
+        .into_iter()
+        .find_map(std::env::var_os)
+        .map(PathBuf::from)
+        .expect(
+            "JAEGER_BIN or JAEGER_BUILT_BIN names a Jaeger v2 binary: `source scripts/go-tools.sh` \
+             builds one (scripts/test.sh does)",
+        )
+}
+
+impl Jaeger {
+    /// Starts Jaeger on `jaeger/config.yaml`, every address on a free loopback port, Badger in
+    /// `badger` (its `keys` and `values` directories, as compose's volume holds them).
+    pub async fn start(badger: &Path) -> Self {
+        let (otlp_grpc, otlp_http) = (free_loopback().await, free_loopback().await);
+        let (query, query_grpc) = (free_loopback().await, free_loopback().await);
+        let health = free_loopback().await;
+        let env = vec![
+            ("JAEGER_OTLP_GRPC_ENDPOINT", otlp_grpc.to_string()),
+            ("JAEGER_OTLP_HTTP_ENDPOINT", otlp_http.to_string()),
+            ("JAEGER_QUERY_HTTP_ENDPOINT", query.to_string()),
+            ("JAEGER_QUERY_GRPC_ENDPOINT", query_grpc.to_string()),
+            ("JAEGER_HEALTH_ENDPOINT", health.to_string()),
+            ("JAEGER_METRICS_PORT", free_port().await.to_string()),
+            ("JAEGER_BADGER_DIR", badger.display().to_string()),
+        ];
+        let process = spawn(&env, otlp_grpc, query).await;
+        Self {
+            api: JaegerApi::new(&format!("http://{query}")),
+            otlp_grpc,
+            env,
+            process,
+        }
+    }
+
+    /// Stops it (SIGTERM, as `docker compose stop` does: Badger closes cleanly).
+    pub async fn stop(&mut self) {
+        self.process.terminate(Duration::from_secs(30)).await;
+    }
+
+    /// Starts it again on the same addresses and Badger directory.
+    pub async fn start_again(&mut self) {
+        let query = self
+            .api
+            .base()
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the query address");
+        self.process = spawn(&self.env, self.otlp_grpc, query).await;
+    }
+
+    /// What it has printed (its log).
+    pub fn output(&self) -> Vec<String> {
+        self.process.output()
+    }
+}
+
+/// Starts the binary with `env` and waits until its OTLP receiver and its query API answer.
+async fn spawn(
+    env: &[(&'static str, String)],
+    otlp_grpc: SocketAddr,
+    query: SocketAddr,
+) -> Process {
+    let config = workspace().join("jaeger/config.yaml");
+    let mut command = Command::new(binary());
+    command
+        .arg(format!("--config={}", config.display()))
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let process = Process::spawn("jaeger", command);
+    wait_for_port("Jaeger's OTLP/gRPC receiver", otlp_grpc, START_TIMEOUT).await;
+    let api = JaegerApi::new(&format!("http://{query}"));
+    wait_for("Jaeger's query API", START_TIMEOUT, || async {
+        api.get("/api/v3/services").await.map(|_| ())
+    })
+    .await;
+    process
+}

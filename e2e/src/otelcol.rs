@@ -1,0 +1,93 @@
+//! The OpenTelemetry Collector, as compose runs it but as a process: built from
+//! `otel-collector/builder-config.yaml` (the components of the config, at compose's contrib
+//! release), on `otel-collector/config.yaml` unmodified, its addresses given through the variables
+//! the file reads (`${env:NAME:-compose's value}`).
+//!
+//! The binary is `OTELCOL_BIN` (`scripts/go-tools.sh` builds it; `scripts/test.sh` sets it).
+
+use std::{net::SocketAddr, time::Duration};
+
+use tokio::process::Command;
+
+use crate::{
+    process::{Process, free_loopback, free_port, wait_for_port},
+    workspace,
+};
+
+/// How long the collector may take to open its receivers.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running collector exporting to a Jaeger.
+pub struct Otelcol {
+    /// The server's receiver, OTLP/HTTP (compose's `otel-collector:4318`).
+    pub otlp_http: SocketAddr,
+    /// The page's receiver, `otlp/public` (compose's `otel-collector:4319`, behind nginx).
+    pub public_http: SocketAddr,
+    env: Vec<(&'static str, String)>,
+    process: Process,
+}
+
+impl Otelcol {
+    /// Starts the collector on free loopback ports, exporting to Jaeger's OTLP/gRPC receiver at
+    /// `jaeger`.
+    pub async fn start(jaeger: SocketAddr) -> Self {
+        let (otlp_grpc, otlp_http) = (free_loopback().await, free_loopback().await);
+        let (public_http, health) = (free_loopback().await, free_loopback().await);
+        let env = vec![
+            ("COLLECTOR_OTLP_GRPC_ENDPOINT", otlp_grpc.to_string()),
+            ("COLLECTOR_OTLP_HTTP_ENDPOINT", otlp_http.to_string()),
+            ("COLLECTOR_PUBLIC_HTTP_ENDPOINT", public_http.to_string()),
+            ("COLLECTOR_HEALTH_ENDPOINT", health.to_string()),
+            ("COLLECTOR_METRICS_PORT", free_port().await.to_string()),
+            ("JAEGER_OTLP_GRPC_TARGET", jaeger.to_string()),
+        ];
+        let process = spawn(&env, otlp_http, public_http).await;
+        Self {
+            otlp_http,
+            public_http,
+            env,
+            process,
+        }
+    }
+
+    /// Stops it as `docker compose stop` does (SIGTERM): what it holds is exported first.
+    pub async fn stop(&mut self) {
+        self.process.terminate(Duration::from_secs(30)).await;
+    }
+
+    /// Starts it again on the same addresses.
+    pub async fn start_again(&mut self) {
+        self.process = spawn(&self.env, self.otlp_http, self.public_http).await;
+    }
+
+    /// What it has printed (its log).
+    pub fn output(&self) -> Vec<String> {
+        self.process.output()
+    }
+}
+
+async fn spawn(
+    env: &[(&'static str, String)],
+    otlp_http: SocketAddr,
+    public_http: SocketAddr,
+) -> Process {
+    let binary = std::env::var_os("OTELCOL_BIN").expect(
+        "OTELCOL_BIN names the collector built from otel-collector/builder-config.yaml: \
+         `source scripts/go-tools.sh` builds it (scripts/test.sh does)",
+    );
+    let config = workspace().join("otel-collector/config.yaml");
+    let mut command = Command::new(binary);
+    command
+        .arg(format!("--config={}", config.display()))
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let process = Process::spawn("otelcol", command);
+    for (receiver, addr) in [("OTLP/HTTP", otlp_http), ("public OTLP/HTTP", public_http)] {
+        wait_for_port(
+            &format!("the collector's {receiver} receiver"),
+            addr,
+            START_TIMEOUT,
+        )
+        .await;
+    }
+    process
+}
