@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Runs the whole thing on this machine, Docker or not: the page (trunk serve, rebuilt on every edit)
-# on http://127.0.0.1:8080, the server on 127.0.0.1:3000, and a collector on :4317/:4318.
+# on http://127.0.0.1:8080, the server on 127.0.0.1:3000, the collector on :4317/:4318 and Jaeger on
+# http://localhost:16686.
 #
-# - With Docker: the contrib collector and Jaeger from compose.yaml (traces in Jaeger's UI on
-#   http://localhost:16686).
-# - Without Docker: rotel (pinned, from PyPI) as the collector, printing every trace it receives
-#   on this terminal; the page draws each checkout's trace itself.
+# - With Docker: the contrib collector and Jaeger from compose.yaml.
+# - Without Docker: the same two as processes, on the same config files (otel-collector/config.yaml,
+#   jaeger/config.yaml), built from their Go modules by scripts/go-tools.sh. Jaeger's UI comes with
+#   a release binary (`JAEGER_BIN`, or `jaeger` on PATH) or a jaeger-ui build (`JAEGER_UI_ASSETS`,
+#   a directory); the Jaeger built from its module has none (it serves a placeholder page), so this
+#   also prints each new trace's URL in Jaeger's API. Its traces are kept in Badger under
+#   ${XDG_STATE_HOME:-~/.local/state}/checkout-trace/jaeger, across runs, as compose's volume keeps them.
 #
 # Ctrl-C stops everything it started. The server reads the variables of .env.example, e.g.
 # FAULTS_ENDPOINT=1 scripts/dev.sh to change faults at run time. Usage: scripts/dev.sh
@@ -24,6 +28,25 @@ stop_all() {
 }
 trap stop_all EXIT INT TERM
 
+# Prints each trace Jaeger gets from now on, once, with its URL in Jaeger's query API (for the Jaeger
+# built from its Go module, whose UI is a placeholder).
+watch_traces() {
+  local query=http://localhost:16686 since seen
+  since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  seen=$(mktemp)
+  while sleep 1; do
+    for service in checkout-web checkout-server; do
+      curl -fsS "$query/api/v3/traces?query.service_name=$service&query.start_time_min=$since&query.start_time_max=2999-01-01T00:00:00Z&query.num_traces=1000" \
+        2>/dev/null || true
+    done | grep -o '"traceId":"[0-9a-f]\{32\}"' | cut -d'"' -f4 | sort -u | while read -r id; do
+      if ! grep -qx "$id" "$seen"; then
+        echo "$id" >>"$seen"
+        echo "dev: trace $id in Jaeger: $query/api/v3/traces/$id"
+      fi
+    done
+  done
+}
+
 # Starts a command in its own process group and remembers it.
 start() {
   setsid "$@" &
@@ -40,7 +63,9 @@ wait_for_port() {
   return 1
 }
 
-for port in 8080 3000 4318; do
+# The page, the server, the collector's receivers (the server's; the page's) and its health check,
+# Jaeger's UI and API, its own OTLP receivers, its health check, and the two processes' metrics.
+for port in 8080 3000 4317 4318 4319 13133 16686 16685 14317 14318 13134 8888 8889; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "dev: port $port is taken; stop what runs there first" >&2
     exit 1
@@ -53,14 +78,35 @@ if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   compose_started=1
   traces="in Jaeger: http://localhost:16686"
 else
-  source scripts/rotel.sh
-  echo "dev: no Docker here: rotel is the collector and prints each trace below"
-  start "$ROTEL_AGENT" start --otlp-grpc-endpoint 127.0.0.1:4317 --otlp-http-endpoint 127.0.0.1:4318 \
-    --exporter blackhole --debug-log traces --debug-log-verbosity detailed \
-    --batch-timeout 200ms --pid-file "${TMPDIR:-/tmp}/checkout-dev-rotel.pid"
-  traces="printed here by rotel, and drawn on the page after each checkout"
+  echo "dev: no Docker here: the collector and Jaeger run as processes (scripts/go-tools.sh builds them once)"
+  source scripts/go-tools.sh
+  jaeger=${JAEGER_BIN:-$(command -v jaeger || true)}
+  if [ -n "$jaeger" ]; then
+    traces="in Jaeger: http://localhost:16686 ($jaeger)"
+  elif [ -n "${JAEGER_UI_ASSETS:-}" ]; then
+    jaeger=$JAEGER_BUILT_BIN
+    traces="in Jaeger: http://localhost:16686 (the UI from $JAEGER_UI_ASSETS)"
+  else
+    jaeger=$JAEGER_BUILT_BIN
+    watch_traces=1
+    traces="in Jaeger's API (this Jaeger has no UI: each trace's URL is printed below as it arrives)"
+  fi
+  badger=${XDG_STATE_HOME:-$HOME/.local/state}/checkout-trace/jaeger
+  mkdir -p "$badger"
+  # Compose's addresses where they are this host's too; Jaeger's own receivers, health check and
+  # metrics move aside for the collector's.
+  JAEGER_OTLP_GRPC_ENDPOINT=127.0.0.1:14317 JAEGER_OTLP_HTTP_ENDPOINT=127.0.0.1:14318 \
+    JAEGER_QUERY_HTTP_ENDPOINT=127.0.0.1:16686 JAEGER_QUERY_GRPC_ENDPOINT=127.0.0.1:16685 \
+    JAEGER_HEALTH_ENDPOINT=127.0.0.1:13134 JAEGER_METRICS_PORT=8889 JAEGER_BADGER_DIR=$badger \
+    start "$jaeger" --config=jaeger/config.yaml
+  wait_for_port 14317 60
+  COLLECTOR_OTLP_GRPC_ENDPOINT=127.0.0.1:4317 COLLECTOR_OTLP_HTTP_ENDPOINT=127.0.0.1:4318 \
+    COLLECTOR_PUBLIC_HTTP_ENDPOINT=127.0.0.1:4319 COLLECTOR_HEALTH_ENDPOINT=127.0.0.1:13133 \
+    JAEGER_OTLP_GRPC_TARGET=127.0.0.1:14317 \
+    start "$OTELCOL_BIN" --config=otel-collector/config.yaml
 fi
-wait_for_port 4318 30
+wait_for_port 4318 60
+wait_for_port 16686 60
 
 cargo build --quiet -p checkout-server
 OTEL_BSP_SCHEDULE_DELAY=${OTEL_BSP_SCHEDULE_DELAY:-500} start target/debug/checkout-server
@@ -78,5 +124,7 @@ dev: ready
   the traces   $traces
 Ctrl-C stops everything.
 EOF
+# (A function, run by a shell of its own: `start` gives each child its own process group.)
+if [ -n "${watch_traces:-}" ]; then start bash -c "$(declare -f watch_traces); watch_traces"; fi
 # Until Ctrl-C, or until one of them stops (then the rest are stopped too).
 wait -n "${pids[@]}"

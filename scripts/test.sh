@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project, installing what is missing and reusing what is there:
-# host format/lint/tests and the reliability drills, the wasm toolchain, wasm lint, browser tests in
-# headless Chromium, and the page's offline release build, then the end-to-end tests (a real
-# browser, the real server, a real collector). Prints how long each phase took.
+# host format/lint/tests and the reliability drills, the collector and Jaeger (built from their Go
+# modules), the wasm toolchain, wasm lint, browser tests in headless Chromium, and the page's
+# offline release build, then the end-to-end tests (a real browser, the page's nginx, the real
+# server, the collector and Jaeger on the project's own configs). Prints how long each phase took.
 # Usage: scripts/test.sh
 #
 # On a fresh machine the wasm toolchain's tools are compiled first (scripts/wasm-toolchain.sh):
@@ -67,8 +68,9 @@ if [ -z "${TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/postgres >/
 fi
 
 phase "collector (rotel)"
-# rotel: a Rust OTLP collector on PyPI, pinned (the contrib collector and Jaeger need Docker). The
-# server's process tests send to it over gRPC and HTTP; the end-to-end tests forward through it.
+# rotel: a Rust OTLP collector on PyPI, pinned, installed in seconds. The server's process tests and
+# the drills send to it over gRPC and HTTP and read what it forwards; they run in the first minutes,
+# before the Go-built collector below exists on a fresh machine.
 source scripts/rotel.sh
 "$ROTEL_AGENT" version
 
@@ -114,6 +116,14 @@ nice -n 19 cargo test -p e2e --locked --no-run > test-artifacts/e2e-build.log 2>
 e2e_build=$!
 pids+=("$e2e_build")
 CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server timeout 600 target/debug/drills
+
+phase "collector and Jaeger (built from their Go modules)"
+# scripts/go-tools.sh: the collector from otel-collector/builder-config.yaml, Jaeger from
+# jaeger/go.mod; nothing to do when built before. On a fresh machine this shares the CPU with the
+# wasm tools' background build, which the next phase waits for anyway.
+source scripts/go-tools.sh
+"$OTELCOL_BIN" --version
+"$JAEGER_BUILT_BIN" version 2>/dev/null | tail -n 1
 
 phase "wasm toolchain (waiting for its background install)"
 if ! wait "$tools_group"; then
@@ -172,7 +182,7 @@ scripts/page-deps.sh
 )
 scripts/page-size.sh
 
-phase "end-to-end tests (browser → server → collector)"
+phase "end-to-end tests (browser → nginx → server → collector → Jaeger)"
 wait "$e2e_build" || { cat test-artifacts/e2e-build.log; exit 1; }
 PAGE_DIST=$PWD/dist CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server \
   timeout 900 cargo test -p e2e --locked -- --test-threads=1
