@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Source this: makes sure rotel, a Rust OTLP collector from PyPI (pinned), is installed under
 # $CHECKOUT_TOOLS (default ~/.cache/checkout-trace/tools), and exports ROTEL_AGENT, its binary.
-# The local collector of the tests and of scripts/dev.sh where Docker is missing (the contrib
-# collector and Jaeger need Docker).
+# The collector of the server's process tests and of the drills: installed in seconds, it lets them
+# run in test.sh's first minutes, before the Go-built collector (scripts/go-tools.sh) exists on a
+# fresh machine; the end-to-end tests and scripts/dev.sh run that one, with Jaeger.
 rotel_version=0.0.1a15
 rotel_venv=${CHECKOUT_TOOLS:-$HOME/.cache/checkout-trace/tools}/rotel-$rotel_version
 if [ ! -x "$rotel_venv/bin/python" ] || ! "$rotel_venv/bin/python" -c "import rotel" 2>/dev/null; then
