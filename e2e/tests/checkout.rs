@@ -96,6 +96,24 @@ fn assert_children_within_parents(trace: &Trace) {
     }
 }
 
+/// Jaeger lists both services and their operations (its search page's drop-downs).
+async fn assert_jaeger_lists_both_services(stack: &Stack) {
+    let services = stack.jaeger.services().await;
+    for (service, operation) in [
+        (WEB, "click checkout"),
+        (WEB, "checkout"),
+        (SERVER, "POST /api/checkout"),
+        (SERVER, "payment.charge"),
+    ] {
+        assert!(services.iter().any(|s| s == service), "{services:?}");
+        let operations = stack.jaeger.operations(service).await;
+        assert!(
+            operations.iter().any(|o| o == operation),
+            "{service}: {operations:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_click_on_checkout_is_one_trace_from_the_browser_to_the_database() {
     let stack = Stack::start().await;
@@ -224,21 +242,7 @@ async fn a_click_on_checkout_is_one_trace_from_the_browser_to_the_database() {
                 .collect::<Vec<_>>()
         );
 
-        // Jaeger lists both services and their operations (its search page's drop-downs).
-        let services = stack.jaeger.services().await;
-        for (service, operation) in [
-            (WEB, "click checkout"),
-            (WEB, "checkout"),
-            (SERVER, "POST /api/checkout"),
-            (SERVER, "payment.charge"),
-        ] {
-            assert!(services.iter().any(|s| s == service), "{services:?}");
-            let operations = stack.jaeger.operations(service).await;
-            assert!(
-                operations.iter().any(|o| o == operation),
-                "{service}: {operations:?}"
-            );
-        }
+        assert_jaeger_lists_both_services(stack).await;
 
         if stack.is_local() {
             // Exactly one trace for the click: one root `checkout` and one server span in all
@@ -478,6 +482,40 @@ async fn check_out(client: &fantoccini::Client, product: &str, previous: &str) -
     (message, text(client, "trace-id").await)
 }
 
+/// The server's part of a checkout made while the page's exports were refused: the SERVER span,
+/// everything under it, every statement; and, where the page's fetch span is missing, Jaeger's
+/// warning that the server span's parent is not in the trace.
+fn assert_server_part_whole(trace: &Trace) {
+    let server = trace.one(SERVER, "POST /api/checkout");
+    assert!(
+        trace.spans.iter().all(|s| s.service == WEB
+            || s.span_id == server.span_id
+            || trace.descends_from(s, server)),
+        "{}",
+        trace.outline()
+    );
+    let statements = trace
+        .spans
+        .iter()
+        .filter(|s| s.attr("db.system.name") == "sqlite")
+        .count();
+    assert!(
+        statements >= 4,
+        "every statement's span:{}",
+        trace.outline()
+    );
+    // The page's spans of the outage were refused and dropped (the page does not retry yet), so
+    // the fetch span the server continues is missing, and Jaeger says so.
+    if !trace.has(WEB, "POST") {
+        let parent = format!("parent span ID={}", server.parent_id);
+        assert!(
+            server.jaeger_warnings.iter().any(|w| w.contains(&parent)),
+            "{:?}",
+            server.jaeger_warnings
+        );
+    }
+}
+
 /// The collector stopped (as `docker compose stop` stops it) and started again while a shopper
 /// checks out: no checkout fails, and with the settings compose gives the server, every checkout's
 /// server part reaches Jaeger: the server's own pipeline kept its batches through the outage. (The
@@ -525,37 +563,7 @@ async fn a_collector_restart_fails_no_checkout_and_loses_none_of_the_servers_spa
             })
             .await;
         for trace_id in &during {
-            let trace = stack.trace(trace_id, server_part_arrived).await;
-            let server = trace.one(SERVER, "POST /api/checkout");
-            assert!(
-                trace.spans.iter().all(|s| s.service == WEB
-                    || s.span_id == server.span_id
-                    || trace.descends_from(s, server)),
-                "{}",
-                trace.outline()
-            );
-            // The page's spans of the outage were refused and dropped (the page does not retry
-            // yet), so the fetch span the server continues is missing, and Jaeger says so.
-            if !trace.has(WEB, "POST") {
-                assert!(
-                    server
-                        .jaeger_warnings
-                        .iter()
-                        .any(|w| w.contains(&format!("parent span ID={}", server.parent_id))),
-                    "{:?}",
-                    server.jaeger_warnings
-                );
-            }
-            assert!(
-                trace
-                    .spans
-                    .iter()
-                    .filter(|s| s.attr("db.system.name") == "sqlite")
-                    .count()
-                    >= 4,
-                "every statement's span:{}",
-                trace.outline()
-            );
+            assert_server_part_whole(&stack.trace(trace_id, server_part_arrived).await);
         }
         eprintln!(
             "{} checkouts while the collector was down: each server part in Jaeger; the page's \
