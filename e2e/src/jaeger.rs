@@ -41,10 +41,6 @@ impl JaegerApi {
         }
     }
 
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
     /// The JSON answer of `GET {base}{path}`, or `None` when it is not a 2xx (Jaeger answers 404
     /// for a trace it does not have) or cannot be had.
     async fn get(&self, path: &str) -> Option<Value> {
@@ -128,6 +124,8 @@ pub struct Jaeger {
     pub api: JaegerApi,
     /// Where it receives OTLP/gRPC (where the collector exports to).
     pub otlp_grpc: SocketAddr,
+    /// Where its query API listens.
+    query: SocketAddr,
     env: Vec<(&'static str, String)>,
     process: Process,
 }
@@ -165,6 +163,7 @@ impl Jaeger {
         Self {
             api: JaegerApi::new(&format!("http://{query}")),
             otlp_grpc,
+            query,
             env,
             process,
         }
@@ -177,13 +176,7 @@ impl Jaeger {
 
     /// Starts it again on the same addresses and Badger directory.
     pub async fn start_again(&mut self) {
-        let query = self
-            .api
-            .base()
-            .trim_start_matches("http://")
-            .parse()
-            .expect("the query address");
-        self.process = spawn(&self.env, self.otlp_grpc, query).await;
+        self.process = spawn(&self.env, self.otlp_grpc, self.query).await;
     }
 
     /// What it has printed (its log).

@@ -282,6 +282,9 @@ fn json_attributes(value: &serde_json::Value) -> BTreeMap<String, String> {
 /// is a JSON array of one scalar type is read as that array.
 fn json_types(value: &serde_json::Value) -> Vec<(String, String)> {
     fn stored_array(text: &str) -> Option<String> {
+        if !text.starts_with('[') {
+            return None;
+        }
         let values = serde_json::from_str::<serde_json::Value>(text).ok()?;
         let types: Vec<String> = values
             .as_array()?
