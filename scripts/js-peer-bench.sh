@@ -34,12 +34,8 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 # Chromium and its driver, as scripts/test.sh installs them.
-if ! dpkg -s chromium chromium-driver >/dev/null 2>&1; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
-fi
+source scripts/apt.sh
+apt_install chromium chromium-driver
 
 echo "==> OpenTelemetry JS pages (npm ci, esbuild --minify)" >&2
 mkdir -p "$peer"

@@ -8,9 +8,8 @@ rotel_version=0.0.1a15
 rotel_venv=${CHECKOUT_TOOLS:-$HOME/.cache/checkout-trace/tools}/rotel-$rotel_version
 if [ ! -x "$rotel_venv/bin/python" ] || ! "$rotel_venv/bin/python" -c "import rotel" 2>/dev/null; then
   if ! python3 -m venv --help >/dev/null 2>&1; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo=sudo
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+    source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+    apt_install python3-venv
   fi
   python3 -m venv "$rotel_venv"
   "$rotel_venv/bin/pip" install --quiet --disable-pip-version-check "rotel==$rotel_version"

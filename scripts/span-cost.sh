@@ -6,15 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # --profile counts instructions with valgrind's callgrind instead of running wrk.
-missing=""
-command -v wrk >/dev/null || missing="wrk"
-[[ " $* " != *" --profile "* ]] || command -v valgrind >/dev/null || missing="$missing valgrind"
-if [ -n "$missing" ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
-fi
+source scripts/apt.sh
+if [[ " $* " == *" --profile "* ]]; then apt_install wrk valgrind; else apt_install wrk; fi
 source scripts/rotel.sh
 cargo build --release --locked -p checkout-server
 exec python3 scripts/span-cost.py "$@"

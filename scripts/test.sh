@@ -53,6 +53,7 @@ cleanup() {
   printf '  %s\n' "${timings[@]}"
 }
 trap cleanup EXIT
+source scripts/apt.sh
 
 phase "format"
 cargo fmt --all -- --check
@@ -61,10 +62,7 @@ phase "PostgreSQL binaries"
 # The tests start their own throwaway PostgreSQL from these binaries (test-support/src/postgres.rs),
 # or use the server TEST_POSTGRES_URL names. Installed only when missing.
 if [ -z "${TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+  apt_install postgresql
 fi
 
 phase "collector (rotel)"
@@ -77,12 +75,7 @@ source scripts/rotel.sh
 phase "browser (Chromium + chromedriver) and nginx"
 # Chromium and its driver from one apt run, so their versions match; nginx for the page's nginx
 # config test (e2e/tests/nginx.rs). Skipped when present.
-if ! dpkg -s chromium chromium-driver nginx-light >/dev/null 2>&1; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver nginx-light >/dev/null
-fi
+apt_install chromium chromium-driver nginx-light
 chromium --version
 
 # The last of the apt runs above; the wasm toolchain's own (npm, and Debian's rustc-web where rustup
@@ -90,7 +83,8 @@ chromium --version
 mkdir -p test-artifacts
 tools_log=$PWD/test-artifacts/wasm-toolchain.log
 setsid nice -n 19 ionice -c 3 bash -c \
-  'started=$SECONDS; source scripts/wasm-toolchain.sh; echo "tools ready in $((SECONDS - started)) s"' \
+  'started=$SECONDS; source scripts/wasm-toolchain.sh; [ $? -eq 0 ] || exit 1
+   echo "tools ready in $((SECONDS - started)) s"' \
   > "$tools_log" 2>&1 &
 tools_group=$!
 
@@ -163,6 +157,7 @@ receiver_port_file=$(mktemp)
 python3 scripts/test-receiver.py > "$receiver_port_file" &
 pids+=($!)
 for _ in $(seq 1 50); do [ -s "$receiver_port_file" ] && break; sleep 0.1; done
+[ -s "$receiver_port_file" ] || { echo "the browser tests' receiver did not say its port in 5 s" >&2; exit 1; }
 receiver_url="http://127.0.0.1:$(head -n 1 "$receiver_port_file")"
 (
   source scripts/wasm-toolchain.sh

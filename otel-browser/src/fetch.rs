@@ -20,7 +20,7 @@
 //! and the exporter's own requests never are (they use their own `fetch`).
 //!
 //! ```ignore
-//! # // wasm32 only: the browser tests (tests/fetch.rs) run the same calls.
+//! # // wasm32 only: the browser tests (tests/instrumentations.rs) run the same calls.
 //! # async fn run(telemetry: otel_browser::BrowserTelemetry) -> Result<(), wasm_bindgen::JsValue> {
 //! use otel_browser::fetch::FetchInstrumentation;
 //! let fetch = FetchInstrumentation::new(telemetry.tracer("my-app"))

@@ -27,8 +27,7 @@ mod common;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// The trace headers the receiver recorded for the request whose trace id is `trace_id`, or for
-/// the last request to `path` when none carried it.
+/// The last request to `path` the receiver recorded, with its trace headers.
 async fn recorded_request(path: &str) -> serde_json::Value {
     let received = received().await;
     (received["requests"].as_array().expect("requests").iter())

@@ -1,6 +1,7 @@
 //! The page's calls to the server, each through `otel-browser`'s traced fetch: a CLIENT span
-//! whose context goes out as `traceparent` (with the session id as `baggage`, from the global
-//! propagators); the server's `traceresponse` is checked.
+//! whose context goes out as `traceparent` (with the session id as `baggage`: the fetch
+//! instrumentation's W3C propagator, fed by the session instrumentation); the server's
+//! `traceresponse` is checked.
 //!
 //! Bodies are the typed `checkout-api` values, turned into and out of JSON by the browser's own
 //! `JSON` (`json.rs` maps them to its values): no JSON library is shipped in the page.
