@@ -4,7 +4,10 @@
 # modules), the wasm toolchain, wasm lint, browser tests in headless Chromium, and the page's
 # offline release build, then the end-to-end tests (a real browser, the page's nginx, the real
 # server, the collector and Jaeger on the project's own configs). Prints how long each phase took.
-# Usage: scripts/test.sh
+# Usage: scripts/test.sh [PHASE…]: with no PHASE, every phase, as CI runs it; with some, those
+# (and what they need that no other phase chosen does: the end-to-end tests build the pages and
+# the Go programs). The phases, in their order:
+#   format lint host-tests postgres-tests drills go-tools wasm-lint browser-tests pages e2e
 #
 # On a fresh machine the wasm toolchain's tools are compiled first (scripts/wasm-toolchain.sh):
 # that runs in the background while the host phases run, and the wasm phases wait for it. It runs
@@ -13,6 +16,20 @@
 # disk writes behind the tests'). Both cores stay busy while either side waits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+all_phases=(format lint host-tests postgres-tests drills go-tools wasm-lint browser-tests pages e2e)
+selected=("$@")
+for name in "${selected[@]}"; do
+  if [[ " ${all_phases[*]} " != *" $name "* ]]; then
+    echo "scripts/test.sh: no phase '$name'; the phases: ${all_phases[*]}" >&2
+    exit 2
+  fi
+done
+[ $# -gt 0 ] || selected=("${all_phases[@]}")
+# Whether phase $1 runs.
+want() { [[ " ${selected[*]} " == *" $1 "* ]]; }
+# The end-to-end tests serve the release pages and run the Go-built collector and Jaeger.
+if want e2e; then selected+=(pages go-tools); fi
 
 # The test builds keep line tables (a failure's backtrace still names file and line) but not the
 # rest of the debug info: it costs every debug build time, and with it each wasm test binary is
@@ -55,129 +72,169 @@ cleanup() {
 trap cleanup EXIT
 source scripts/apt.sh
 
-phase "format"
-cargo fmt --all -- --check
-
-phase "PostgreSQL binaries"
-# The tests start their own throwaway PostgreSQL from these binaries (test-support/src/postgres.rs),
-# or use the server TEST_POSTGRES_URL names. Installed only when missing.
-if [ -z "${TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
-  apt_install postgresql
+if want format; then
+  phase "format"
+  cargo fmt --all -- --check
 fi
 
-phase "collector (rotel)"
-# rotel: a Rust OTLP collector on PyPI, pinned, installed in seconds. The server's process tests and
-# the drills send to it over gRPC and HTTP and read what it forwards; they run in the first minutes,
-# before the Go-built collector below exists on a fresh machine.
-source scripts/rotel.sh
-"$ROTEL_AGENT" version
-
-phase "browser (Chromium + chromedriver) and nginx"
-# Chromium and its driver from one apt run, so their versions match; nginx for the page's nginx
-# config test (e2e/tests/nginx.rs). Skipped when present.
-apt_install chromium chromium-driver nginx-light
-chromium --version
-
-# The last of the apt runs above; the wasm toolchain's own (npm, and Debian's rustc-web where rustup
-# has no wasm32 target) comes next, in the background, so no two ever overlap.
-mkdir -p test-artifacts
-tools_log=$PWD/test-artifacts/wasm-toolchain.log
-setsid nice -n 19 ionice -c 3 bash -c \
-  'started=$SECONDS; source scripts/wasm-toolchain.sh; [ $? -eq 0 ] || exit 1
-   echo "tools ready in $((SECONDS - started)) s"' \
-  > "$tools_log" 2>&1 &
-tools_group=$!
-
-phase "lint (host)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-
-phase "host tests (every crate but e2e: unit, API, process, replica tests)"
-# `e2e` needs the whole stack; it runs last, below. Every host build below selects the same packages
-# as this one (or a subset whose features are the same, as `-p checkout-server` with its tests is):
-# cargo unifies dependency features over the packages a command selects, so `cargo build -p
-# checkout-server` or `cargo run -p drills` would compile tokio, sqlx, axum and all above them again.
-cargo test --workspace --exclude e2e --locked
-# The binaries (the server for the drills and e2e, the drills), from the same build.
-cargo build --workspace --exclude e2e --bins --tests --locked
-
-phase "API tests on PostgreSQL"
-TEST_DATABASE=postgres cargo test -p checkout-server --test api --locked
-
-phase "reliability drills (concurrency, crash, traces under load)"
-# Meanwhile, e2e's tests compile (their own package selection, so their own build), at the lowest
-# priority: the drills mostly wait on the server.
-nice -n 19 cargo test -p e2e --locked --no-run > test-artifacts/e2e-build.log 2>&1 &
-e2e_build=$!
-pids+=("$e2e_build")
-CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server timeout 600 target/debug/drills
-
-phase "collector and Jaeger (built from their Go modules)"
-# scripts/go-tools.sh: the collector from otel-collector/builder-config.yaml, Jaeger from
-# jaeger/go.mod; nothing to do when built before. On a fresh machine this shares the CPU with the
-# wasm tools' background build, which the next phase waits for anyway.
-source scripts/go-tools.sh
-"$OTELCOL_BIN" --version
-"$JAEGER_BUILT_BIN" version 2>/dev/null | tail -n 1
-
-phase "wasm toolchain (waiting for its background install)"
-if ! wait "$tools_group"; then
-  cat "$tools_log"
-  echo "the wasm toolchain did not install" >&2
-  exit 1
-fi
-tools_group=""
-cat "$tools_log"
-# Every wasm-side command runs in a subshell with this environment, never the host builds.
-# (Not `source … &&`: that would switch off `set -e` inside the script.)
-(
-  source scripts/wasm-toolchain.sh
-  wasm-bindgen --version
-  trunk --version
-  wasm-opt --version
-)
-
-phase "lint (wasm32)"
-(
-  source scripts/wasm-toolchain.sh
-  # The browser tests bake in their receiver's URL; any value type-checks them. The minimal
-  # page's benchmark hooks (scripts/js-peer-bench.sh) are checked too.
-  export TEST_RECEIVER_URL=http://127.0.0.1:1
-  if [ -z "${RUSTC_BOOTSTRAP:-}" ]; then
-    cargo clippy -p otel-browser -p otel-browser-minimal -p otel-browser-full -p web --target wasm32-unknown-unknown \
-      --features otel-browser-minimal/bench,otel-browser-full/bench,otel-browser/gloo-net --all-targets --locked -- -D warnings
-  else
-    # Debian's rustc-web has no clippy: type-check the wasm-only code instead.
-    RUSTFLAGS="-D warnings" cargo check -p otel-browser -p otel-browser-minimal -p otel-browser-full -p web \
-      --target wasm32-unknown-unknown --features otel-browser-minimal/bench,otel-browser-full/bench,otel-browser/gloo-net --all-targets --locked
+if want host-tests || want postgres-tests; then
+  phase "PostgreSQL binaries"
+  # The tests start their own throwaway PostgreSQL from these binaries
+  # (test-support/src/postgres.rs), or use the server TEST_POSTGRES_URL names. Installed only when
+  # missing.
+  if [ -z "${TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    apt_install postgresql
   fi
-)
+fi
 
-phase "browser tests (wasm-bindgen-test)"
-receiver_port_file=$(mktemp)
-python3 scripts/test-receiver.py > "$receiver_port_file" &
-pids+=($!)
-for _ in $(seq 1 50); do [ -s "$receiver_port_file" ] && break; sleep 0.1; done
-[ -s "$receiver_port_file" ] || { echo "the browser tests' receiver did not say its port in 5 s" >&2; exit 1; }
-receiver_url="http://127.0.0.1:$(head -n 1 "$receiver_port_file")"
-(
-  source scripts/wasm-toolchain.sh
-  # `gloo-net`: the traced gloo-net request is tested with the rest.
-  TEST_RECEIVER_URL=$receiver_url timeout 900 cargo test -p otel-browser -p web --features otel-browser/gloo-net \
-    --target wasm32-unknown-unknown --locked
-)
+if want host-tests || want drills; then
+  phase "collector (rotel)"
+  # rotel: a Rust OTLP collector on PyPI, pinned, installed in seconds. The server's process tests
+  # and the drills send to it over gRPC and HTTP and read what it forwards; they run in the first
+  # minutes, before the Go-built collector below exists on a fresh machine.
+  source scripts/rotel.sh
+  "$ROTEL_AGENT" version
+fi
 
-phase "page release builds (trunk), their dependencies and sizes"
-# The pages run on otel-browser's SDK: opentelemetry_sdk in their wasm32 tree fails the run.
-scripts/page-deps.sh
-(
-  source scripts/wasm-toolchain.sh
-  trunk build --release
-  (cd otel-browser/examples/minimal && trunk build --release)
-  (cd otel-browser/examples/full && trunk build --release)
-)
-scripts/page-size.sh
+if want browser-tests || want e2e; then
+  phase "browser (Chromium + chromedriver) and nginx"
+  # Chromium and its driver from one apt run, so their versions match; nginx for the page's nginx
+  # config test (e2e/tests/nginx.rs). Skipped when present.
+  apt_install chromium chromium-driver nginx-light
+  chromium --version
+fi
 
-phase "end-to-end tests (browser → nginx → server → collector → Jaeger)"
-wait "$e2e_build" || { cat test-artifacts/e2e-build.log; exit 1; }
-PAGE_DIST=$PWD/dist CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server \
-  timeout 900 cargo test -p e2e --locked -- --test-threads=1
+mkdir -p test-artifacts
+wasm_tools=""
+if want wasm-lint || want browser-tests || want pages; then
+  wasm_tools=1
+  # The last of the apt runs above; the wasm toolchain's own (npm, and Debian's rustc-web where
+  # rustup has no wasm32 target) comes next, in the background, so no two ever overlap.
+  tools_log=$PWD/test-artifacts/wasm-toolchain.log
+  setsid nice -n 19 ionice -c 3 bash -c \
+    'started=$SECONDS; source scripts/wasm-toolchain.sh; [ $? -eq 0 ] || exit 1
+     echo "tools ready in $((SECONDS - started)) s"' \
+    > "$tools_log" 2>&1 &
+  tools_group=$!
+fi
+
+if want lint; then
+  phase "lint (host)"
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+fi
+
+# Every host build below selects the same packages as the host tests (or a subset whose features
+# are the same, as `-p checkout-server` with its tests is): cargo unifies dependency features over
+# the packages a command selects, so `cargo build -p checkout-server` or `cargo run -p drills` would
+# compile tokio, sqlx, axum and all above them again.
+if want host-tests; then
+  phase "host tests (every crate but e2e: unit, API, process, replica tests)"
+  # `e2e` needs the whole stack; it runs last, below.
+  cargo test --workspace --exclude e2e --locked
+fi
+if want host-tests || want drills || want e2e; then
+  # The binaries (the server for the drills and e2e, the drills), from the same build: nothing to
+  # do after the host tests.
+  cargo build --workspace --exclude e2e --bins --tests --locked
+fi
+
+if want postgres-tests; then
+  phase "API tests on PostgreSQL"
+  TEST_DATABASE=postgres cargo test -p checkout-server --test api --locked
+fi
+
+e2e_build=""
+if want drills; then
+  phase "reliability drills (concurrency, crash, traces under load)"
+  if want e2e; then
+    # Meanwhile, e2e's tests compile (their own package selection, so their own build), at the
+    # lowest priority: the drills mostly wait on the server.
+    nice -n 19 cargo test -p e2e --locked --no-run > test-artifacts/e2e-build.log 2>&1 &
+    e2e_build=$!
+    pids+=("$e2e_build")
+  fi
+  CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server timeout 600 target/debug/drills
+fi
+
+if want go-tools; then
+  phase "collector and Jaeger (built from their Go modules)"
+  # scripts/go-tools.sh: the collector from otel-collector/builder-config.yaml, Jaeger from
+  # jaeger/go.mod; nothing to do when built before. On a fresh machine this shares the CPU with the
+  # wasm tools' background build, which the next phase waits for anyway.
+  source scripts/go-tools.sh
+  "$OTELCOL_BIN" --version
+  "$JAEGER_BUILT_BIN" version 2>/dev/null | tail -n 1
+fi
+
+if [ -n "$wasm_tools" ]; then
+  phase "wasm toolchain (waiting for its background install)"
+  if ! wait "$tools_group"; then
+    cat "$tools_log"
+    echo "the wasm toolchain did not install" >&2
+    exit 1
+  fi
+  tools_group=""
+  cat "$tools_log"
+  # Every wasm-side command runs in a subshell with this environment, never the host builds.
+  # (Not `source … &&`: that would switch off `set -e` inside the script.)
+  (
+    source scripts/wasm-toolchain.sh
+    wasm-bindgen --version
+    trunk --version
+    wasm-opt --version
+  )
+fi
+
+if want wasm-lint; then
+  phase "lint (wasm32)"
+  (
+    source scripts/wasm-toolchain.sh
+    # The browser tests bake in their receiver's URL; any value type-checks them. The minimal
+    # page's benchmark hooks (scripts/js-peer-bench.sh) are checked too.
+    export TEST_RECEIVER_URL=http://127.0.0.1:1
+    if [ -z "${RUSTC_BOOTSTRAP:-}" ]; then
+      cargo clippy -p otel-browser -p otel-browser-minimal -p otel-browser-full -p web --target wasm32-unknown-unknown \
+        --features otel-browser-minimal/bench,otel-browser-full/bench,otel-browser/gloo-net --all-targets --locked -- -D warnings
+    else
+      # Debian's rustc-web has no clippy: type-check the wasm-only code instead.
+      RUSTFLAGS="-D warnings" cargo check -p otel-browser -p otel-browser-minimal -p otel-browser-full -p web \
+        --target wasm32-unknown-unknown --features otel-browser-minimal/bench,otel-browser-full/bench,otel-browser/gloo-net --all-targets --locked
+    fi
+  )
+fi
+
+if want browser-tests; then
+  phase "browser tests (wasm-bindgen-test)"
+  receiver_port_file=$(mktemp)
+  python3 scripts/test-receiver.py > "$receiver_port_file" &
+  pids+=($!)
+  for _ in $(seq 1 50); do [ -s "$receiver_port_file" ] && break; sleep 0.1; done
+  [ -s "$receiver_port_file" ] || { echo "the browser tests' receiver did not say its port in 5 s" >&2; exit 1; }
+  receiver_url="http://127.0.0.1:$(head -n 1 "$receiver_port_file")"
+  (
+    source scripts/wasm-toolchain.sh
+    # `gloo-net`: the traced gloo-net request is tested with the rest.
+    TEST_RECEIVER_URL=$receiver_url timeout 900 cargo test -p otel-browser -p web --features otel-browser/gloo-net \
+      --target wasm32-unknown-unknown --locked
+  )
+fi
+
+if want pages; then
+  phase "page release builds (trunk), their dependencies and sizes"
+  # The pages run on otel-browser's SDK: opentelemetry_sdk in their wasm32 tree fails the run.
+  scripts/page-deps.sh
+  (
+    source scripts/wasm-toolchain.sh
+    trunk build --release
+    (cd otel-browser/examples/minimal && trunk build --release)
+    (cd otel-browser/examples/full && trunk build --release)
+  )
+  scripts/page-size.sh
+fi
+
+if want e2e; then
+  phase "end-to-end tests (browser → nginx → server → collector → Jaeger)"
+  if [ -n "$e2e_build" ]; then wait "$e2e_build" || { cat test-artifacts/e2e-build.log; exit 1; }; fi
+  PAGE_DIST=$PWD/dist CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server \
+    timeout 900 cargo test -p e2e --locked -- --test-threads=1
+fi
