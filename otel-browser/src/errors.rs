@@ -55,6 +55,7 @@ extern "C" {
 
 /// The window's `error` and `unhandledrejection` listener; removed when dropped (the panic hook
 /// stays).
+#[must_use = "dropping it removes the listener: keep it for the page's life"]
 pub struct Errors {
     _on_error: Closure<dyn FnMut(Event)>,
     stop: Function,

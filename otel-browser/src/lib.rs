@@ -169,6 +169,7 @@ impl Config {
 
 /// The installed tracer provider and exporter. Keep it for the page's life: dropping it removes
 /// the page-lifecycle listeners and sends what is queued.
+#[must_use = "dropping it stops the telemetry: keep it for the page's life"]
 pub struct BrowserTelemetry {
     provider: TracerProvider,
     pub(crate) queue: Queue,

@@ -70,6 +70,16 @@ pub(crate) struct Stored {
     pub(crate) active: u64,
 }
 
+/// What a span's start did to the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// The session went on.
+    Kept,
+    /// A session began: the page's first, or one after a session that expired (`previous`, its
+    /// id).
+    Began { previous: Option<String> },
+}
+
 /// The session a span starting at `now` belongs to, from what was stored: the same one kept
 /// alive, or a new one (and the id it follows, if any) when there was none or it expired.
 pub(crate) fn advance(
@@ -77,7 +87,7 @@ pub(crate) fn advance(
     now: u64,
     config: &SessionConfig,
     new_id: impl FnOnce() -> String,
-) -> (Stored, Option<Option<String>>) {
+) -> (Stored, Change) {
     let (idle, max) = (millis(config.idle_timeout), millis(config.max_duration));
     match stored {
         Some(mut session)
@@ -85,7 +95,7 @@ pub(crate) fn advance(
                 && now.saturating_sub(session.began) < max =>
         {
             session.active = session.active.max(now);
-            (session, None)
+            (session, Change::Kept)
         }
         previous => {
             let session = Stored {
@@ -93,7 +103,8 @@ pub(crate) fn advance(
                 began: now,
                 active: now,
             };
-            (session, Some(previous.map(|p| p.id)))
+            let previous = previous.map(|p| p.id);
+            (session, Change::Began { previous })
         }
     }
 }
@@ -154,24 +165,24 @@ impl Session {
             .unwrap_or_default()
     }
 
-    fn touched() -> Option<(Stored, Option<Option<String>>)> {
+    fn touched() -> Option<(Stored, Change)> {
         Some(touch(SESSION.get()?))
     }
 }
 
 /// Advances the session to the clock's now, and says whether it began now (with the id it
 /// follows).
-fn touch(State { stored, config }: &State) -> (Stored, Option<Option<String>>) {
+fn touch(State { stored, config }: &State) -> (Stored, Change) {
     let now = clock::unix_millis((config.clock)()) as u64;
     let mut state = stored.lock().unwrap_or_else(|e| e.into_inner());
     // Synced within the second and still alive: this tab's copy is enough.
     if let Some((memory, synced)) = state.as_ref()
         && now.saturating_sub(*synced) < SYNC_MS
-        && let (kept, None) = advance(Some(memory.clone()), now, config, String::new)
+        && let (kept, Change::Kept) = advance(Some(memory.clone()), now, config, String::new)
     {
         let synced = *synced;
         *state = Some((kept.clone(), synced));
-        return (kept, None);
+        return (kept, Change::Kept);
     }
     // Another tab may have begun or kept alive the session since: storage comes first.
     let previous = storage::load(&config.storage_key).or_else(|| state.take().map(|(s, _)| s));
@@ -187,9 +198,9 @@ fn on_span_start(data: &mut SpanData, limits: &SpanLimits) {
     let Some(state) = SESSION.get() else {
         return;
     };
-    let (session, began) = touch(state);
+    let (session, change) = touch(state);
     let id = KeyValue::new(SESSION_ID, session.id);
-    if let Some(previous) = began {
+    if let Change::Began { previous } = change {
         let at = (state.config.clock)();
         let mut start = vec![id.clone()];
         if let Some(previous) = previous {
@@ -272,7 +283,7 @@ mod tests {
 
     const MINUTE: u64 = 60_000;
 
-    fn next(stored: Option<Stored>, now: u64) -> (Stored, Option<Option<String>>) {
+    fn next(stored: Option<Stored>, now: u64) -> (Stored, Change) {
         let n = now.to_string();
         advance(stored, now, &SessionConfig::default(), || {
             ["s", &n].concat()
@@ -283,18 +294,23 @@ mod tests {
     fn the_first_span_begins_a_session_with_no_previous_id() {
         let (session, began) = next(None, 1_000);
         assert_eq!(session.id, "s1000");
-        assert_eq!(began, Some(None));
+        assert_eq!(began, Change::Began { previous: None });
     }
 
     #[test]
     fn activity_keeps_a_session_alive_until_15_idle_minutes() {
         let (first, _) = next(None, 0);
         let (kept, began) = next(Some(first.clone()), 14 * MINUTE);
-        assert_eq!((kept.id.as_str(), began), ("s0", None));
+        assert_eq!((kept.id.as_str(), began), ("s0", Change::Kept));
         assert_eq!(kept.active, 14 * MINUTE);
         let (after_idle, began) = next(Some(kept), 29 * MINUTE);
         assert_eq!(after_idle.id, ["s", &(29 * MINUTE).to_string()].concat());
-        assert_eq!(began, Some(Some("s0".to_owned())));
+        assert_eq!(
+            began,
+            Change::Began {
+                previous: Some("s0".to_owned())
+            }
+        );
     }
 
     #[test]
@@ -302,11 +318,16 @@ mod tests {
         let mut session = next(None, 0).0;
         for minute in (10..240).step_by(10) {
             let (kept, began) = next(Some(session), minute * MINUTE);
-            assert_eq!(began, None, "minute {minute}");
+            assert_eq!(began, Change::Kept, "minute {minute}");
             session = kept;
         }
         let (rotated, began) = next(Some(session), 240 * MINUTE);
-        assert_eq!(began, Some(Some("s0".to_owned())));
+        assert_eq!(
+            began,
+            Change::Began {
+                previous: Some("s0".to_owned())
+            }
+        );
         assert_eq!(rotated.began, 240 * MINUTE);
     }
 }

@@ -420,6 +420,7 @@ export function watch(f){let o;const g=e=>{const k=T.indexOf(e.entryType)+1;(k-3
 
     /// Web Vitals of this page view, reported on `pageView` spans. Keep it for the page's life:
     /// dropping it disconnects its observer, removes its listeners and ends the open `pageView`.
+    #[must_use = "dropping it stops the observer: keep it for the page's life"]
     pub struct WebVitals {
         stop: Function,
         _on_record: Closure<dyn FnMut(Event)>,
@@ -477,6 +478,23 @@ export function watch(f){let o;const g=e=>{const k=T.indexOf(e.entryType)+1;(k-3
     }
 
     /// `array[i]`, 0 when it is no number. Never inlined: one copy of the import calls.
+    /// The kinds of record `watch` passes, its first number (the snippet's `T.indexOf(…)+1`, then
+    /// its literal 6 and 7).
+    mod kinds {
+        /// `largest-contentful-paint`.
+        pub(super) const LCP: f64 = 1.0;
+        /// `layout-shift`.
+        pub(super) const LAYOUT_SHIFT: f64 = 2.0;
+        /// `paint`: `first-contentful-paint` only (the snippet passes no other).
+        pub(super) const FCP: f64 = 3.0;
+        /// `first-input` (an `event`, 4, is any other interaction).
+        pub(super) const FIRST_INPUT: f64 = 5.0;
+        /// The page hidden: `pagehide`, or `visibilitychange` to hidden.
+        pub(super) const HIDDEN: f64 = 6.0;
+        /// A trusted `keydown` or `click`.
+        pub(super) const INPUT: f64 = 7.0;
+    }
+
     #[inline(never)]
     fn number(array: &Array, i: u32) -> f64 {
         array.get(i).as_f64().unwrap_or_default()
@@ -499,20 +517,22 @@ export function watch(f){let o;const g=e=>{const k=T.indexOf(e.entryType)+1;(k-3
         fn record(&mut self, record: &Array) {
             let number = |i| number(record, i);
             let (kind, time) = (number(0), number(1));
-            let report = if kind == 1.0 {
+            let report = if kind == kinds::LCP {
                 self.vitals.largest_contentful_paint(time);
                 None
-            } else if kind == 2.0 {
+            } else if kind == kinds::LAYOUT_SHIFT {
                 (self.vitals).layout_shift(time, number(2), number(4) > 0.0);
                 None
-            } else if kind == 3.0 {
+            } else if kind == kinds::FCP {
                 self.vitals.first_contentful_paint(time)
-            } else if kind == 6.0 {
+            } else if kind == kinds::HIDDEN {
                 return self.hidden(time, record.get(2).as_f64());
-            } else if kind == 7.0 {
+            } else if kind == kinds::INPUT {
                 self.vitals.input()
             } else {
-                (self.vitals).interaction(number(3) as u64, number(2), kind == 5.0);
+                // An `event`, or the first input.
+                let first_input = kind == kinds::FIRST_INPUT;
+                (self.vitals).interaction(number(3) as u64, number(2), first_input);
                 None
             };
             self.emit(report);
