@@ -1,0 +1,262 @@
+//! The collector's config (otel-collector/config.yaml) and its builder manifest: run as compose
+//! runs them, the server's private receiver, the page's public one, the export to Jaeger.
+
+use std::collections::BTreeSet;
+
+use super::*;
+
+/// The files the tests and `scripts/dev.sh` run are the ones compose mounts: each address or
+/// directory that differs on one host comes from a variable whose default is compose's value, and
+/// compose sets none of those variables (but the page's service names, which it passes on from
+/// the shell), so compose runs each file as it is.
+#[test]
+fn the_configs_run_as_they_are_with_compose_values_as_defaults() {
+    let compose = compose();
+    for (name_in_compose, path) in [
+        ("otel-collector", "otel-collector/config.yaml"),
+        ("jaeger", "jaeger/config.yaml"),
+    ] {
+        let mounted = strings(&service(&compose, name_in_compose)["volumes"]);
+        assert!(
+            mounted.iter().any(|v| v.starts_with(&format!("./{path}:"))),
+            "compose mounts {path}: {mounted:?}"
+        );
+        let references = env_references(&read(path));
+        assert!(!references.is_empty(), "{path} reads variables");
+        let set = service(&compose, name_in_compose)["environment"]
+            .as_mapping()
+            .cloned();
+        for (name, default) in references {
+            let passed = set.as_ref().and_then(|env| env.get(name.as_str())).cloned();
+            match name.as_str() {
+                // From the shell, else unset: the config's default.
+                "PUBLIC_SERVICE_NAMES" => assert_eq!(passed, Some(Value::Null)),
+                _ => assert_eq!(passed, None, "compose sets {name} for {name_in_compose}"),
+            }
+            assert!(
+                !default.is_empty() || name == "JAEGER_UI_ASSETS",
+                "{name} has compose's value as its default"
+            );
+        }
+    }
+}
+
+/// The builder manifest (`otel-collector/builder-config.yaml`) holds exactly the components the
+/// collector's config uses, plus `debug`, each at the contrib release compose pins: the collector
+/// the tests build is the one compose runs.
+#[test]
+fn the_collector_builder_manifest_has_exactly_the_configs_components_at_composes_release() {
+    // Each component type the config may name, and its module (the last part of its path).
+    const MODULES: [(&str, &str, &str); 9] = [
+        ("receivers", "otlp", "otlpreceiver"),
+        ("processors", "memory_limiter", "memorylimiterprocessor"),
+        ("processors", "batch", "batchprocessor"),
+        ("processors", "filter", "filterprocessor"),
+        ("processors", "transform", "transformprocessor"),
+        ("exporters", "otlp_grpc", "otlpexporter"),
+        ("exporters", "debug", "debugexporter"),
+        ("connectors", "forward", "forwardconnector"),
+        ("extensions", "health_check", "healthcheckextension"),
+    ];
+    let config = as_compose_runs("otel-collector/config.yaml");
+    let sections = [
+        "receivers",
+        "processors",
+        "exporters",
+        "connectors",
+        "extensions",
+    ];
+    let mut used = BTreeSet::from([("exporters".to_owned(), "debugexporter".to_owned())]);
+    for section in sections {
+        for name in config[section]
+            .as_mapping()
+            .into_iter()
+            .flat_map(|m| m.keys())
+        {
+            let name = name.as_str().expect("a component name");
+            let kind = name.split('/').next().expect("a type");
+            let (_, _, module) = MODULES
+                .iter()
+                .find(|(s, k, _)| *s == section && *k == kind)
+                .unwrap_or_else(|| panic!("{section}: {name} has a module in MODULES"));
+            used.insert((section.to_owned(), (*module).to_owned()));
+        }
+    }
+    let image = service(&compose(), "otel-collector")["image"]
+        .as_str()
+        .expect("image")
+        .to_owned();
+    let release = image.rsplit(':').next().expect("a tag");
+    let manifest = yaml("otel-collector/builder-config.yaml");
+    assert_eq!(manifest["dist"]["version"].as_str(), Some(release));
+    let mut built = BTreeSet::new();
+    for section in sections {
+        for entry in manifest[section].as_sequence().into_iter().flatten() {
+            let gomod = entry["gomod"].as_str().expect("gomod");
+            let (path, version) = gomod.split_once(' ').expect("module and version");
+            assert_eq!(
+                version,
+                format!("v{release}"),
+                "{gomod} at {image}'s release"
+            );
+            let module = path.rsplit('/').next().expect("a module name");
+            built.insert((section.to_owned(), module.to_owned()));
+        }
+    }
+    assert_eq!(built, used, "the manifest's components");
+}
+
+#[test]
+fn the_collector_config_is_mounted_where_the_collector_reads_it() {
+    let compose = compose();
+    let collector = service(&compose, "otel-collector");
+    let command = strings(&collector["command"]).join(" ");
+    let config_path = command.strip_prefix("--config=").expect("--config=PATH");
+    let volume = strings(&collector["volumes"])
+        .into_iter()
+        .find(|v| v.contains(config_path))
+        .expect("mounted");
+    let host_path = volume
+        .split(':')
+        .next()
+        .expect("host path")
+        .trim_start_matches("./");
+    assert!(root().join(host_path).exists(), "{host_path} exists");
+}
+
+#[test]
+fn the_collector_receives_the_server_privately_and_exports_to_jaeger_with_retry_and_a_queue() {
+    let config = as_compose_runs("otel-collector/config.yaml");
+    let protocols = &config["receivers"]["otlp"]["protocols"];
+    assert_eq!(protocols["grpc"]["endpoint"], "0.0.0.0:4317");
+    assert_eq!(protocols["http"]["endpoint"], "0.0.0.0:4318");
+    assert!(
+        protocols["http"]["cors"].is_null(),
+        "no browser posts to the server's receiver"
+    );
+
+    let pipeline = &config["service"]["pipelines"]["traces"];
+    assert_eq!(strings(&pipeline["receivers"]), ["otlp", "forward"]);
+    let processors = strings(&pipeline["processors"]);
+    assert_eq!(
+        processors.first().map(String::as_str),
+        Some("memory_limiter"),
+        "memory_limiter first"
+    );
+    assert!(processors.contains(&"batch".to_owned()));
+    assert_configured(&config, "processors", &processors);
+    let exporters = strings(&pipeline["exporters"]);
+    let to_jaeger = exporters
+        .iter()
+        .find(|e| e.starts_with("otlp_grpc/"))
+        .expect("an OTLP gRPC exporter in the pipeline, by its current name `otlp_grpc`");
+    let configured = config["exporters"].as_mapping().expect("exporters");
+    assert!(
+        configured
+            .keys()
+            .filter_map(Value::as_str)
+            .all(|name| name != "otlp" && !name.starts_with("otlp/")),
+        "no exporter under the deprecated alias `otlp`"
+    );
+    let exporter = &config["exporters"][to_jaeger.as_str()];
+    assert_eq!(
+        exporter["endpoint"], "jaeger:4317",
+        "OTLP gRPC to the compose service `jaeger`"
+    );
+    assert!(compose()["services"]["jaeger"].is_mapping());
+    assert_eq!(exporter["retry_on_failure"]["enabled"], true);
+    assert_eq!(exporter["sending_queue"]["enabled"], true);
+}
+
+/// Each of `names` has its configuration under `section`.
+fn assert_configured(config: &Value, section: &str, names: &[String]) {
+    for name in names {
+        assert!(
+            config[section]
+                .as_mapping()
+                .is_some_and(|m| m.contains_key(name.as_str())),
+            "{section}: {name} is configured"
+        );
+    }
+}
+
+#[test]
+fn the_page_has_a_public_receiver_that_keeps_only_its_service_names_and_bounds_its_spans() {
+    let config = as_compose_runs("otel-collector/config.yaml");
+    let public = &config["receivers"]["otlp/public"]["protocols"];
+    assert!(public["grpc"].is_null(), "browsers speak OTLP/HTTP only");
+    assert_eq!(public["http"]["endpoint"], "0.0.0.0:4319");
+    assert_eq!(
+        public["http"]["max_request_body_size"].as_u64(),
+        Some(1 << 20),
+        "OTLP bodies from browsers are bounded, as nginx bounds them"
+    );
+    let origins = strings(&public["http"]["cors"]["allowed_origins"]);
+    assert!(origins.iter().all(|o| !o.contains('*')), "{origins:?}");
+
+    let pipeline = &config["service"]["pipelines"]["traces/public"];
+    assert_eq!(strings(&pipeline["receivers"]), ["otlp/public"]);
+    let processors = strings(&pipeline["processors"]);
+    assert_eq!(
+        processors,
+        ["memory_limiter", "filter/public", "transform/public"],
+        "refused under memory pressure, then filtered, then bounded"
+    );
+    assert_configured(&config, "processors", &processors);
+    assert_eq!(
+        strings(&pipeline["exporters"]),
+        ["forward"],
+        "it joins the export pipeline through the forward connector"
+    );
+    assert!(
+        config["connectors"]
+            .as_mapping()
+            .is_some_and(|c| c.contains_key("forward"))
+    );
+
+    // The filter drops every resource whose service.name is not the page's (configurable:
+    // PUBLIC_SERVICE_NAMES, whose default this is).
+    let filter = &config["processors"]["filter/public"];
+    assert_eq!(filter["error_mode"], "ignore");
+    let conditions = strings(&filter["trace_conditions"]);
+    assert_eq!(
+        conditions,
+        [r#"not IsMatch(resource.attributes["service.name"], "^(checkout-web)$$")"#],
+    );
+    let index = read("index.html");
+    assert!(
+        index.contains(r#"<meta name="checkout:service-name" content="checkout-web" />"#),
+        "the page's own service name is the one accepted by default"
+    );
+
+    // Every attribute value bounded to 4 KiB: the resource's, the span's, its events'.
+    let groups: Vec<Vec<String>> = config["processors"]["transform/public"]["trace_statements"]
+        .as_sequence()
+        .expect("statement groups")
+        .iter()
+        .map(|group| strings(&group["statements"]))
+        .collect();
+    for target in [
+        "resource.attributes",
+        "span.attributes",
+        "spanevent.attributes",
+    ] {
+        let statement = format!("truncate_all({target}, 4096)");
+        assert!(
+            groups.iter().any(|g| g.contains(&statement)),
+            "{statement} in {groups:?}"
+        );
+    }
+    assert!(
+        groups
+            .iter()
+            .all(|g| g.len() == 1 || g.iter().all(|s| s.contains("span."))),
+        "one context per group: {groups:?}"
+    );
+    assert!(
+        groups
+            .iter()
+            .flatten()
+            .any(|s| s.starts_with("set(span.name, Substring(span.name, 0, 256))"))
+    );
+}
