@@ -244,24 +244,21 @@ impl Drop for BrowserTelemetry {
     }
 }
 
-/// The W3C `traceparent` value for `span_context` (version 00; sampled and random flags kept).
-/// Written by hand, as [`hex`] is: no `format!` on a page's every fetch.
+/// The W3C `traceparent` value for `span_context` (version 00; sampled and random flags kept), as
+/// `trace_context::traceparent` writes it.
 pub fn traceparent(span_context: &SpanContext) -> String {
-    let mut header = String::with_capacity(55);
-    header.push_str("00-");
-    push_hex(&mut header, &span_context.trace_id().to_bytes());
-    header.push('-');
-    push_hex(&mut header, &span_context.span_id().to_bytes());
-    header.push('-');
-    push_hex(&mut header, &[span_context.trace_flags().to_u8() & 0x03]);
-    header
+    trace_context::traceparent(
+        span_context.trace_id(),
+        span_context.span_id(),
+        span_context.trace_flags().to_u8(),
+    )
 }
 
 /// `bytes` in lowercase hex: `hex(&trace_id.to_bytes())` is the trace id as W3C Trace Context
 /// and Jaeger write it (the text of `TraceId`'s `Display`, without `core::fmt`).
 pub fn hex(bytes: &[u8]) -> String {
     let mut text = String::with_capacity(2 * bytes.len());
-    push_hex(&mut text, bytes);
+    trace_context::push_hex(&mut text, bytes);
     text
 }
 
@@ -287,14 +284,6 @@ pub fn decimal(n: i64) -> String {
         text.push(char::from(digit));
     }
     text
-}
-
-fn push_hex(out: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
-    }
 }
 
 /// The trace id of a `traceparent`/`traceresponse` value, if it is well-formed enough to read.

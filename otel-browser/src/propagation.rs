@@ -62,8 +62,8 @@ impl TextMapPropagator for TraceContextPropagator {
             return;
         }
         injector.set(TRACEPARENT, crate::traceparent(span_context));
-        // Written by otlp-wire's writer, not `TraceState::header` (its `format!` is 4.6 KB).
-        let state = otlp_wire::trace_state_header(span_context.trace_state());
+        // Written by trace-context, not `TraceState::header` (its `format!` is 4.6 KB).
+        let state = trace_context::tracestate(span_context.trace_state());
         if !state.is_empty() {
             injector.set(TRACESTATE, state);
         }
@@ -224,7 +224,7 @@ mod tests {
         let sc = SpanContext::new(
             TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex"),
             SpanId::from_hex("00f067aa0ba902b7").expect("hex"),
-            TraceFlags::new(0x03),
+            TraceFlags::new(trace_context::KNOWN_FLAGS),
             false,
             state,
         );

@@ -27,9 +27,6 @@ use opentelemetry::{
 
 use crate::{clock, ids, processor::Queue, sampler};
 
-/// W3C Trace Context Level 2, "trace-flags": bit 1 says the trace id's right 7 bytes are random.
-pub const RANDOM_FLAG: u8 = 0x02;
-
 /// The most attributes, events and links a span keeps (SDK specification, "Span Limits"; the
 /// defaults are the specification's, 128 each). What is beyond a limit is dropped and counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,7 +238,7 @@ impl opentelemetry::trace::Tracer for Tracer {
         // The `random` flag belongs to the trace: a child keeps its parent's (and the parent's
         // other flags), a root sets it because its id is random.
         let flags = parent
-            .map_or(TraceFlags::new(RANDOM_FLAG), |p| p.trace_flags())
+            .map_or(TraceFlags::new(trace_context::RANDOM), |p| p.trace_flags())
             .with_sampled(decision.sampled);
         let span_context = SpanContext::new(
             trace_id,

@@ -22,7 +22,7 @@ use std::{
 
 use opentelemetry::{
     Array, InstrumentationScope, KeyValue, Value,
-    trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, TraceState},
+    trace::{Event, Link, SpanContext, SpanId, SpanKind, Status},
 };
 
 /// The content type of an encoded request.
@@ -178,22 +178,6 @@ fn request(resource: &Resource, capacity: usize, scope_spans: impl FnOnce(&mut W
         w.string(3, resource.schema_url.as_deref().unwrap_or_default());
     });
     w.buf
-}
-
-/// `trace_state` as its W3C `tracestate` header (`key=value,…`; empty for none): the text of
-/// `TraceState::header`, which builds it with `format!` and cost a page 4.6 KB of wasm
-/// (BENCHMARKS.md, "Page size"). For a propagator too, so that a page carries one copy.
-pub fn trace_state_header(trace_state: &TraceState) -> String {
-    let mut header = String::new();
-    for (i, (key, value)) in trace_state.into_iter().enumerate() {
-        if i > 0 {
-            header.push(',');
-        }
-        header.push_str(key);
-        header.push('=');
-        header.push_str(value);
-    }
-    header
 }
 
 /// Whether two scopes are the same. `InstrumentationScope`'s own `==` sorts the attributes of
@@ -449,7 +433,7 @@ impl Writer {
         let context = span.context;
         self.bytes(1, &context.trace_id().to_bytes());
         self.bytes(2, &context.span_id().to_bytes());
-        self.string(3, &trace_state_header(context.trace_state()));
+        self.string(3, &trace_context::tracestate(context.trace_state()));
         if span.parent_span_id != SpanId::INVALID {
             self.bytes(4, &span.parent_span_id.to_bytes());
         }
@@ -476,7 +460,7 @@ impl Writer {
             self.message(13, |w| {
                 w.bytes(1, &linked.trace_id().to_bytes());
                 w.bytes(2, &linked.span_id().to_bytes());
-                w.string(3, &trace_state_header(linked.trace_state()));
+                w.string(3, &trace_context::tracestate(linked.trace_state()));
                 w.attributes(4, &link.attributes);
                 w.uint(5, u64::from(link.dropped_attributes_count));
                 w.fixed32(6, flags(linked.trace_flags().to_u8(), linked.is_remote()));
@@ -663,18 +647,6 @@ mod tests {
                 status: &self.status,
                 scope: &self.scope,
             }
-        }
-    }
-
-    #[test]
-    fn the_trace_state_header_is_the_api_crates() {
-        for state in [
-            TraceState::NONE,
-            TraceState::from_key_value([("vendor", "v1")]).expect("valid"),
-            TraceState::from_key_value([("a", "1"), ("congo", "t61rcWkgMzE"), ("ot", "th:8")])
-                .expect("valid"),
-        ] {
-            assert_eq!(trace_state_header(&state), state.header());
         }
     }
 

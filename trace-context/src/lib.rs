@@ -1,7 +1,12 @@
-//! W3C Trace Context Level 2 (<https://www.w3.org/TR/trace-context-2/>) parsing, strict, shared by
-//! the server's propagation and the browser's propagator (`otel-browser`), so that both read the
-//! same headers by the same rules:
+//! W3C Trace Context Level 2 (<https://www.w3.org/TR/trace-context-2/>): its header text, read
+//! strictly and written, in one place for the server's propagation, the browser's propagator
+//! (`otel-browser`) and the OTLP writer (`otlp-wire`), so that all read and write the same headers by
+//! the same rules:
 //!
+//! - [`traceparent`]: a version-00 value, the flags version 00 defines and no others
+//!   (§3.2.2.5 "trace-flags"), in lowercase hex (§3.2.2.3, §3.2.2.4); [`tracestate`]: a
+//!   `TraceState` as its list (§3.3.1). Both written by hand ([`push_hex`]): `format!` would link
+//!   `core::fmt` into every page that sends a header.
 //! - [`parse_traceparent`]: version `00` exactly, higher versions by the version-00 rules (what
 //!   follows the flags after a `-` is ignored), `ff` refused; lowercase hex only; all-zero ids
 //!   refused; the sampled and random flags kept, other bits cleared (§3.2.2.5 "trace-flags").
@@ -9,7 +14,7 @@
 //!   (§3.3.2.2.1 "Key", `@` anywhere after the first character), a malformed member discarding the
 //!   whole list, a duplicated key keeping its first member.
 
-use opentelemetry::trace::{SpanId, TraceId};
+use opentelemetry::trace::{SpanId, TraceId, TraceState};
 
 /// The most members a `tracestate` list may have (§3.3.1.1 "Combined Header Value").
 pub const MAX_TRACESTATE_MEMBERS: usize = 32;
@@ -17,6 +22,45 @@ pub const MAX_TRACESTATE_MEMBERS: usize = 32;
 pub const KNOWN_FLAGS: u8 = 0x03;
 /// The random flag (Level 2, §3.2.2.5.2 "Random Trace ID Flag").
 pub const RANDOM: u8 = 0x02;
+
+/// The version-00 `traceparent` value of a span: `00-{trace_id}-{span_id}-{flags}`, of `flags`
+/// only the bits version 00 defines ([`KNOWN_FLAGS`]: sampled and random).
+pub fn traceparent(trace_id: TraceId, span_id: SpanId, flags: u8) -> String {
+    let mut value = String::with_capacity(55);
+    value.push_str("00-");
+    push_hex(&mut value, &trace_id.to_bytes());
+    value.push('-');
+    push_hex(&mut value, &span_id.to_bytes());
+    value.push('-');
+    push_hex(&mut value, &[flags & KNOWN_FLAGS]);
+    value
+}
+
+/// `trace_state` as its `tracestate` value (`key=value,…`; empty for none): the text of
+/// `TraceState::header`, which builds it with `format!` and cost a page 4.6 KB of wasm
+/// (BENCHMARKS.md, "Page size").
+pub fn tracestate(trace_state: &TraceState) -> String {
+    let mut value = String::new();
+    for (i, (key, member)) in trace_state.into_iter().enumerate() {
+        if i > 0 {
+            value.push(',');
+        }
+        value.push_str(key);
+        value.push('=');
+        value.push_str(member);
+    }
+    value
+}
+
+/// Appends `bytes` in lowercase hex, as Trace Context writes ids and flags (and Jaeger shows trace
+/// ids).
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+}
 
 /// Parses one `traceparent` value by the version-00 rules (and higher versions by the same rules).
 pub fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, u8)> {
@@ -120,6 +164,35 @@ mod tests {
             "",
         ] {
             assert_eq!(parse_traceparent(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_written_traceparent_is_read_back_with_only_the_known_flags() {
+        let trace_id = TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").expect("hex");
+        let span_id = SpanId::from_hex("b7ad6b7169203331").expect("hex");
+        let value = traceparent(trace_id, span_id, 0xff);
+        assert_eq!(
+            value,
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03"
+        );
+        assert_eq!(
+            parse_traceparent(&value),
+            Some((trace_id, span_id, KNOWN_FLAGS))
+        );
+        assert!(traceparent(trace_id, span_id, 0).ends_with("-00"));
+        assert!(traceparent(trace_id, span_id, RANDOM).ends_with("-02"));
+    }
+
+    #[test]
+    fn the_tracestate_written_is_the_api_crates() {
+        for state in [
+            TraceState::NONE,
+            TraceState::from_key_value([("vendor", "v1")]).expect("valid"),
+            TraceState::from_key_value([("a", "1"), ("congo", "t61rcWkgMzE"), ("ot", "th:8")])
+                .expect("valid"),
+        ] {
+            assert_eq!(tracestate(&state), state.header());
         }
     }
 

@@ -32,7 +32,7 @@ use opentelemetry::{
 };
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::BaggagePropagator;
-use trace_context::{KNOWN_FLAGS, RANDOM};
+use trace_context::RANDOM;
 pub use trace_context::{parse_traceparent, parse_tracestate};
 
 const TRACEPARENT: &str = "traceparent";
@@ -89,12 +89,8 @@ pub fn traceparent(cx: &Context) -> String {
     let span = cx.span();
     let span_context = span.span_context();
     let random = inbound(cx).is_some_and(|inbound| inbound.random);
-    let flags = span_context.trace_flags().to_u8() & KNOWN_FLAGS | if random { RANDOM } else { 0 };
-    format!(
-        "00-{}-{}-{flags:02x}",
-        span_context.trace_id(),
-        span_context.span_id(),
-    )
+    let flags = span_context.trace_flags().to_u8() | if random { RANDOM } else { 0 };
+    trace_context::traceparent(span_context.trace_id(), span_context.span_id(), flags)
 }
 
 /// What came in for the trace of `cx`'s span, if its trace came in with the request.
