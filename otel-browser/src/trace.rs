@@ -77,15 +77,16 @@ pub struct SpanData {
     pub attributes: Vec<KeyValue>,
     /// Attributes dropped by the limit.
     pub dropped_attributes_count: u32,
-    /// Its events.
+    /// Its events, in the order they were added, up to the events limit.
     pub events: Vec<Event>,
     /// Events dropped by the limit.
     pub dropped_events_count: u32,
-    /// Its links.
+    /// Its links (to spans of this trace or others), in the order added, up to the links limit.
     pub links: Vec<Link>,
     /// Links dropped by the limit.
     pub dropped_links_count: u32,
-    /// Its status.
+    /// Unset, Ok or Error with its description: once Ok, it stays Ok (API specification, "Set
+    /// Status").
     pub status: Status,
     /// The scope of the tracer that made it.
     pub instrumentation_scope: Arc<InstrumentationScope>,

@@ -45,19 +45,19 @@ pub struct Span<'a> {
     pub start_time: SystemTime,
     /// When it ended.
     pub end_time: SystemTime,
-    /// Its attributes.
+    /// Its attributes, written in this order (`Span.attributes`, field 9).
     pub attributes: &'a [KeyValue],
     /// Attributes not kept (span limits).
     pub dropped_attributes_count: u32,
-    /// Its events.
+    /// Its events, each with its own time and attributes (`Span.events`, field 11).
     pub events: &'a [Event],
     /// Events not kept.
     pub dropped_events_count: u32,
-    /// Its links.
+    /// Its links, each with the linked span's context (`Span.links`, field 13).
     pub links: &'a [Link],
     /// Links not kept.
     pub dropped_links_count: u32,
-    /// Its status.
+    /// Its status (`Span.status`, field 15: an empty message when Unset, as prost writes it).
     pub status: &'a Status,
     /// The instrumentation scope of the tracer that made it.
     pub scope: &'a InstrumentationScope,
