@@ -38,14 +38,11 @@ async fn wait_for_export(
     what: &str,
     done: impl Fn(&[(usize, String)]) -> bool,
 ) -> Vec<(usize, String)> {
-    for _ in 0..100 {
+    common::wait_for(what, || async {
         let spans = exported_spans().await;
-        if done(&spans) {
-            return spans;
-        }
-        gloo_timers::future::TimeoutFuture::new(50).await;
-    }
-    panic!("timed out waiting for {what}");
+        done(&spans).then_some(spans)
+    })
+    .await
 }
 
 #[wasm_bindgen_test]

@@ -182,15 +182,21 @@ async fn uncaught_errors_and_unhandled_rejections_become_exception_events() {
     // A promise rejected with no handler: `unhandledrejection`.
     let _ = js_sys::Function::new_no_args("Promise.reject(new TypeError('refused on purpose'))")
         .call0(&JsValue::UNDEFINED);
-    sleep(300).await;
 
     // Sent at once, with keepalive: no flush here.
-    let spans: Vec<_> = common::exported()
-        .await
-        .into_iter()
-        .map(|(_, s)| s)
-        .filter(|s| s.name == "exception")
-        .collect();
+    let spans = common::wait_for("both exceptions exported", || async {
+        let spans: Vec<_> = (common::exported().await.into_iter())
+            .map(|(_, s)| s)
+            .filter(|s| s.name == "exception")
+            .collect();
+        let has = |message: &str| {
+            (spans.iter()).any(|s| {
+                event_attr(s, "exception", "exception.message").as_deref() == Some(message)
+            })
+        };
+        (has("boom from a timer") && has("refused on purpose")).then_some(spans)
+    })
+    .await;
     let of = |message: &str| {
         spans
             .iter()
@@ -379,9 +385,16 @@ async fn an_interaction_span_parents_what_its_handler_does() {
         .add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref())
         .expect("listener");
     button.unchecked_ref::<web_sys::HtmlElement>().click();
-    sleep(100).await;
 
-    let spans = exported_named(&telemetry, "").await;
+    // The handler's future ends after its own 20 ms; the child is exported once it has.
+    let spans = common::wait_for("the handler's child span", || async {
+        let spans = exported_named(&telemetry, "").await;
+        spans
+            .iter()
+            .any(|s| s.name == "interaction-child")
+            .then_some(spans)
+    })
+    .await;
     let click = spans
         .iter()
         .rfind(|s| s.name == "click buy-now")

@@ -57,15 +57,15 @@ fn scope(name: &str) -> String {
 
 /// The exported page-load trace of the tracer named `scope`, once its root has arrived.
 async fn trace_of(telemetry: &BrowserTelemetry, scope: &str) -> Trace {
-    for _ in 0..100 {
+    common::wait_for(&format!("documentLoad exported for {scope}"), || async {
         telemetry.flush().await;
         let spans = exported_in_scope(scope).await;
-        if spans.iter().any(|s| s.name == "documentLoad") {
-            return Trace(spans);
-        }
-        gloo_timers::future::TimeoutFuture::new(50).await;
-    }
-    panic!("no documentLoad exported for {scope}");
+        spans
+            .iter()
+            .any(|s| s.name == "documentLoad")
+            .then_some(Trace(spans))
+    })
+    .await
 }
 
 struct Trace(Vec<ExportedSpan>);

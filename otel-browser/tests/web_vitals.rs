@@ -162,16 +162,13 @@ fn dispatch_pagehide() {
 /// Waits (bounded) until the receiver has `count` `pageView` spans from `service`; flushing
 /// nothing, so that only the SDK's own `pagehide` flush can have sent them.
 async fn page_views(service: &str, count: usize) -> Vec<ExportedSpan> {
-    for _ in 0..100 {
+    common::wait_for(&format!("{count} pageView spans of {service}"), || async {
         let spans: Vec<_> = (exported_by(service).await.into_iter())
             .filter(|s| s.name == "pageView")
             .collect();
-        if spans.len() >= count {
-            return spans;
-        }
-        gloo_timers::future::TimeoutFuture::new(50).await;
-    }
-    panic!("{count} pageView spans of {service} never arrived");
+        (spans.len() >= count).then_some(spans)
+    })
+    .await
 }
 
 fn metric(name: &str) -> Metric {

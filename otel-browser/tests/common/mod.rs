@@ -86,6 +86,21 @@ async fn decoded() -> Vec<(usize, String, String, ExportedSpan)> {
     spans
 }
 
+/// Polls `condition` every 50 ms until it yields a value, for at most 5 s, then fails naming
+/// `what`: every browser test waits on a condition this way, never for a fixed time.
+pub async fn wait_for<T, F>(what: &str, mut condition: impl FnMut() -> F) -> T
+where
+    F: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..100 {
+        if let Some(value) = condition().await {
+            return value;
+        }
+        gloo_timers::future::TimeoutFuture::new(50).await;
+    }
+    panic!("timed out after 5 s waiting for {what}");
+}
+
 /// Telemetry exporting to the receiver with `config`'s sampler and limits; nothing is sent until
 /// [`exported_named`] flushes it.
 pub fn install(config: Config) -> BrowserTelemetry {
