@@ -91,10 +91,7 @@ async fn start_server(db: &Path, seed: i64, collector: SocketAddr) -> ServerProc
         .env("MAX_INFLIGHT_CHECKOUTS", "256")
         // Short, so that the crash drill sees the killed server's orders recovered in seconds.
         .env("CLAIM_LEASE_SECONDS", "2")
-        // The export settings the README recommends and compose uses.
-        .env("OTEL_BSP_MAX_QUEUE_SIZE", "262144")
-        .env("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
-        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "5000")
+        .envs(server::RECOMMENDED_EXPORT)
         .env("RUST_LOG", "warn,checkout_server=info");
     ServerProcess::start(command).await
 }

@@ -302,9 +302,7 @@ async fn start_server(collector: SocketAddr, dir: &tempfile::TempDir) -> ServerP
     command
         .env("PAYMENT_LATENCY_MS", "20")
         .env("OTEL_BSP_SCHEDULE_DELAY", "200")
-        .env("OTEL_BSP_MAX_QUEUE_SIZE", "262144")
-        .env("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
-        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "5000")
+        .envs(server::RECOMMENDED_EXPORT)
         .env("OTEL_SERVICE_NAME", "checkout-server");
     ServerProcess::start(command).await
 }

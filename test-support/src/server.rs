@@ -31,6 +31,15 @@ pub fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
 }
 
+/// The export settings the README recommends and compose gives the server: a queue that outlasts a
+/// collector outage (RELIABILITY.md), gzip, a 5 s export timeout. The drills and the end-to-end
+/// tests run the server with them; a test holds compose's equal.
+pub const RECOMMENDED_EXPORT: [(&str, &str); 3] = [
+    ("OTEL_BSP_MAX_QUEUE_SIZE", "262144"),
+    ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+    ("OTEL_EXPORTER_OTLP_TIMEOUT", "5000"),
+];
+
 /// The command that runs `binary` on `database_url` (see [`sqlite_url`]), exporting its spans to
 /// the OTLP/HTTP collector at `collector`, logging at `info`; callers add their own settings to it.
 pub fn command(binary: &Path, database_url: &str, collector: SocketAddr) -> Command {

@@ -360,3 +360,15 @@ fn jaeger_keeps_its_traces_in_badger_on_a_volume() {
         "what the compose healthcheck asks"
     );
 }
+
+/// The server and its replicas run with the export settings the drills and the end-to-end tests
+/// run it with (`test_support::server::RECOMMENDED_EXPORT`), so what those prove holds in compose.
+#[test]
+fn compose_runs_the_server_with_the_recommended_export_settings() {
+    let compose = compose();
+    for name in ["server", "server-replica"] {
+        for (variable, value) in test_support::server::RECOMMENDED_EXPORT {
+            assert_eq!(env_of(service(&compose, name), variable), value, "{name}");
+        }
+    }
+}
