@@ -7,20 +7,20 @@
 
 use std::{
     collections::BTreeSet,
+    ffi::OsString,
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::Path,
     time::{Duration, SystemTime},
 };
 
+use crate::{
+    distribution::Distribution,
+    process::{free_loopback, free_port, wait_for_port},
+    trace::Span,
+    wait_for,
+};
 use serde_json::Value;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
-use tokio::process::Command;
-
-use crate::{
-    process::{Process, free_loopback, free_port, wait_for_port},
-    trace::Span,
-    wait_for, workspace,
-};
 
 /// How long Jaeger may take to open Badger and its ports.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -124,19 +124,15 @@ pub struct Jaeger {
     pub api: JaegerApi,
     /// Where it receives OTLP/gRPC (where the collector exports to).
     pub otlp_grpc: SocketAddr,
-    /// Where its query API listens.
-    query: SocketAddr,
-    env: Vec<(&'static str, String)>,
-    process: Process,
+    distribution: Distribution,
 }
 
 /// The Jaeger binary: `JAEGER_BIN` (a release binary, say), else `JAEGER_BUILT_BIN` (the one
 /// `scripts/go-tools.sh` builds from Jaeger's Go module).
-fn binary() -> PathBuf {
+fn binary() -> OsString {
     ["JAEGER_BIN", "JAEGER_BUILT_BIN"]
         .into_iter()
         .find_map(std::env::var_os)
-        .map(PathBuf::from)
         .expect(
             "JAEGER_BIN or JAEGER_BUILT_BIN names a Jaeger v2 binary: `source scripts/go-tools.sh` \
              builds one (scripts/test.sh does)",
@@ -159,49 +155,37 @@ impl Jaeger {
             ("JAEGER_METRICS_PORT", free_port().await.to_string()),
             ("JAEGER_BADGER_DIR", badger.display().to_string()),
         ];
-        let process = spawn(&env, otlp_grpc, query).await;
-        Self {
+        let jaeger = Self {
             api: JaegerApi::new(&format!("http://{query}")),
             otlp_grpc,
-            query,
-            env,
-            process,
-        }
+            distribution: Distribution::start("jaeger", binary(), "jaeger/config.yaml", env),
+        };
+        jaeger.ready().await;
+        jaeger
     }
 
     /// Stops it (SIGTERM, as `docker compose stop` does: Badger closes cleanly).
     pub async fn stop(&mut self) {
-        self.process.terminate(Duration::from_secs(30)).await;
+        self.distribution.stop().await;
     }
 
     /// Starts it again on the same addresses and Badger directory.
     pub async fn start_again(&mut self) {
-        self.process = spawn(&self.env, self.otlp_grpc, self.query).await;
+        self.distribution.start_again();
+        self.ready().await;
     }
 
     /// What it has printed (its log).
     pub fn output(&self) -> Vec<String> {
-        self.process.output()
+        self.distribution.output()
     }
-}
 
-/// Starts the binary with `env` and waits until its OTLP receiver and its query API answer.
-async fn spawn(
-    env: &[(&'static str, String)],
-    otlp_grpc: SocketAddr,
-    query: SocketAddr,
-) -> Process {
-    let config = workspace().join("jaeger/config.yaml");
-    let mut command = Command::new(binary());
-    command
-        .arg(format!("--config={}", config.display()))
-        .envs(env.iter().map(|(k, v)| (k, v)));
-    let process = Process::spawn("jaeger", command);
-    wait_for_port("Jaeger's OTLP/gRPC receiver", otlp_grpc, START_TIMEOUT).await;
-    let api = JaegerApi::new(&format!("http://{query}"));
-    wait_for("Jaeger's query API", START_TIMEOUT, || async {
-        api.get("/api/v3/services").await.map(|_| ())
-    })
-    .await;
-    process
+    /// Waits until its OTLP receiver and its query API answer.
+    async fn ready(&self) {
+        wait_for_port("Jaeger's OTLP/gRPC receiver", self.otlp_grpc, START_TIMEOUT).await;
+        wait_for("Jaeger's query API", START_TIMEOUT, || async {
+            self.api.get("/api/v3/services").await.map(|_| ())
+        })
+        .await;
+    }
 }

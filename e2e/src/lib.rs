@@ -1,6 +1,7 @@
 //! The end-to-end harness: the whole stack on this machine, driven by a real browser.
 //!
-//! - [`stack`]: starts the pieces, each on its own free ports, as compose runs them: [`jaeger`]
+//! - [`stack`]: starts the pieces, each on its own free ports, as compose runs them ([`distribution`]
+//!   runs the two Go programs on their config files): [`jaeger`]
 //!   (Jaeger v2 built from its Go module, on `jaeger/config.yaml`, Badger in a temporary
 //!   directory), [`otelcol`] (the collector built from `otel-collector/builder-config.yaml`, on
 //!   `otel-collector/config.yaml`), the checkout server (the real binary, with a temporary
@@ -18,6 +19,7 @@
 #![allow(missing_docs)]
 
 pub mod browser;
+pub mod distribution;
 pub mod edge;
 pub mod jaeger;
 pub mod otelcol;

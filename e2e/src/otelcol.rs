@@ -7,11 +7,9 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use tokio::process::Command;
-
 use crate::{
-    process::{Process, free_loopback, free_port, wait_for_port},
-    workspace,
+    distribution::Distribution,
+    process::{free_loopback, free_port, wait_for_port},
 };
 
 /// How long the collector may take to open its receivers.
@@ -23,8 +21,7 @@ pub struct Otelcol {
     pub otlp_http: SocketAddr,
     /// The page's receiver, `otlp/public` (compose's `otel-collector:4319`, behind nginx).
     pub public_http: SocketAddr,
-    env: Vec<(&'static str, String)>,
-    process: Process,
+    distribution: Distribution,
 }
 
 impl Otelcol {
@@ -41,53 +38,43 @@ impl Otelcol {
             ("COLLECTOR_METRICS_PORT", free_port().await.to_string()),
             ("JAEGER_OTLP_GRPC_TARGET", jaeger.to_string()),
         ];
-        let process = spawn(&env, otlp_http, public_http).await;
-        Self {
+        let binary = std::env::var_os("OTELCOL_BIN").expect(
+            "OTELCOL_BIN names the collector built from otel-collector/builder-config.yaml: \
+             `source scripts/go-tools.sh` builds it (scripts/test.sh does)",
+        );
+        let collector = Self {
             otlp_http,
             public_http,
-            env,
-            process,
-        }
+            distribution: Distribution::start("otelcol", binary, "otel-collector/config.yaml", env),
+        };
+        collector.ready().await;
+        collector
     }
 
     /// Stops it as `docker compose stop` does (SIGTERM): what it holds is exported first.
     pub async fn stop(&mut self) {
-        self.process.terminate(Duration::from_secs(30)).await;
+        self.distribution.stop().await;
     }
 
     /// Starts it again on the same addresses.
     pub async fn start_again(&mut self) {
-        self.process = spawn(&self.env, self.otlp_http, self.public_http).await;
+        self.distribution.start_again();
+        self.ready().await;
     }
 
     /// What it has printed (its log).
     pub fn output(&self) -> Vec<String> {
-        self.process.output()
+        self.distribution.output()
     }
-}
 
-async fn spawn(
-    env: &[(&'static str, String)],
-    otlp_http: SocketAddr,
-    public_http: SocketAddr,
-) -> Process {
-    let binary = std::env::var_os("OTELCOL_BIN").expect(
-        "OTELCOL_BIN names the collector built from otel-collector/builder-config.yaml: \
-         `source scripts/go-tools.sh` builds it (scripts/test.sh does)",
-    );
-    let config = workspace().join("otel-collector/config.yaml");
-    let mut command = Command::new(binary);
-    command
-        .arg(format!("--config={}", config.display()))
-        .envs(env.iter().map(|(k, v)| (k, v)));
-    let process = Process::spawn("otelcol", command);
-    for (receiver, addr) in [("OTLP/HTTP", otlp_http), ("public OTLP/HTTP", public_http)] {
-        wait_for_port(
-            &format!("the collector's {receiver} receiver"),
-            addr,
-            START_TIMEOUT,
-        )
-        .await;
+    /// Waits until both receivers take connections.
+    async fn ready(&self) {
+        for (receiver, addr) in [
+            ("OTLP/HTTP", self.otlp_http),
+            ("public OTLP/HTTP", self.public_http),
+        ] {
+            let what = format!("the collector's {receiver} receiver");
+            wait_for_port(&what, addr, START_TIMEOUT).await;
+        }
     }
-    process
 }
