@@ -134,7 +134,8 @@ if want host-tests; then
 fi
 if want host-tests || want drills || want e2e; then
   # The binaries (the server for the drills and e2e, the drills), from the same build: nothing to
-  # do after the host tests.
+  # do after the host tests. Without them, a phase of its own, so its time is not another's.
+  want host-tests || phase "host binaries (the server, the drills)"
   cargo build --workspace --exclude e2e --bins --tests --locked
 fi
 
