@@ -14,9 +14,9 @@
 //! The crate, a file a job:
 //!
 //! - `lib.rs` (here): what callers use: [`Span`] and [`Resource`] in; [`encode`] for a batch at
-//!   once; [`encode_span`] with [`EncodedBatch`] (or [`encode_scopes`]) for spans encoded as they
-//!   end; [`CONTENT_TYPE`]. Also the request around the spans (`ExportTraceServiceRequest`,
-//!   `ResourceSpans`).
+//!   once; [`encode_span`] with [`EncodedBatch`] (grouping by a [`ScopeHandle`]) or
+//!   [`encode_scopes`] for spans encoded as they end; [`CONTENT_TYPE`]. Also the request around
+//!   the spans (`ExportTraceServiceRequest`, `ResourceSpans`).
 //! - `writer.rs`: the protobuf wire format (varints, tags, nested messages), knowing nothing of
 //!   OTLP.
 //! - `trace.rs`: the messages of `trace.proto`: `ScopeSpans`, `Span` with its events, links and
@@ -35,7 +35,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-use std::{borrow::Cow, time::SystemTime};
+use std::{borrow::Cow, sync::Arc, time::SystemTime};
 
 use opentelemetry::{
     InstrumentationScope, KeyValue,
@@ -126,16 +126,31 @@ pub fn encode_span(out: &mut Vec<u8>, span: &Span<'_>) {
 /// Spans encoded by [`encode_span`], grouped by instrumentation scope in order of first
 /// appearance, until [`to_request`](Self::to_request) makes them one `ExportTraceServiceRequest`
 /// (the same bytes [`encode`] makes of the same spans).
-#[derive(Debug, Default)]
-pub struct EncodedBatch {
-    scopes: Vec<(InstrumentationScope, Vec<u8>)>,
+///
+/// `S` is what a span's scope is held by, and so how two scopes are told apart (see
+/// [`ScopeHandle`]): by default an owned [`InstrumentationScope`], compared by value; an
+/// `EncodedBatch<Arc<InstrumentationScope>>` compares the `Arc`s by pointer.
+#[derive(Debug)]
+pub struct EncodedBatch<S = InstrumentationScope> {
+    scopes: Vec<(S, Vec<u8>)>,
     len: usize,
 }
 
-impl EncodedBatch {
-    /// Adds one span of `scope`, as [`encode_span`] encoded it.
-    pub fn push(&mut self, scope: &InstrumentationScope, encoded: &[u8]) {
-        match self.scopes.iter_mut().find(|(s, _)| same_scope(s, scope)) {
+// By hand: a derive would ask for `S: Default`, which a batch never needs.
+impl<S> Default for EncodedBatch<S> {
+    fn default() -> Self {
+        Self {
+            scopes: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<S: ScopeHandle> EncodedBatch<S> {
+    /// Adds one span of `scope`, as [`encode_span`] encoded it. The handle is cloned only for the
+    /// first span of a scope.
+    pub fn push(&mut self, scope: &S, encoded: &[u8]) {
+        match self.scopes.iter_mut().find(|(s, _)| s.same(scope)) {
             Some((_, spans)) => spans.extend_from_slice(encoded),
             None => self.scopes.push((scope.clone(), encoded.to_vec())),
         }
@@ -163,8 +178,44 @@ impl EncodedBatch {
             resource,
             self.scopes
                 .iter()
-                .map(|(scope, spans)| (scope, spans.as_slice())),
+                .map(|(scope, spans)| (scope.scope(), spans.as_slice())),
         )
+    }
+}
+
+/// How an [`EncodedBatch`] holds a span's scope and tells whether two spans share one (then they
+/// go in one `ScopeSpans`).
+///
+/// Either way, a scope split in two is not an error: OTLP allows two `ScopeSpans` of one scope.
+pub trait ScopeHandle: Clone {
+    /// The scope written in the request.
+    fn scope(&self) -> &InstrumentationScope;
+
+    /// Whether `self` and `other` are the same scope.
+    fn same(&self, other: &Self) -> bool;
+}
+
+/// An owned scope, as each of `opentelemetry_sdk`'s spans holds one (the server): compared by
+/// value, cheaply (see `same_scope`).
+impl ScopeHandle for InstrumentationScope {
+    fn scope(&self) -> &InstrumentationScope {
+        self
+    }
+
+    fn same(&self, other: &Self) -> bool {
+        same_scope(self, other)
+    }
+}
+
+/// A scope shared by the spans of one tracer (the browser's): compared by pointer, so no scope is
+/// compared or copied. Two tracers of equal scopes send two `ScopeSpans`.
+impl ScopeHandle for Arc<InstrumentationScope> {
+    fn scope(&self) -> &InstrumentationScope {
+        self
+    }
+
+    fn same(&self, other: &Self) -> bool {
+        Arc::ptr_eq(self, other)
     }
 }
 

@@ -416,6 +416,68 @@ fn spans_encoded_one_at_a_time_make_the_same_request() {
     assert_eq!(batch.to_request(&resource), encode(&spans, &resource));
 }
 
+/// `(scope name, span count)` of each `ScopeSpans` of `request`, in order.
+fn scope_spans_of(request: &ExportTraceServiceRequest) -> Vec<(String, usize)> {
+    request.resource_spans[0]
+        .scope_spans
+        .iter()
+        .map(|s| (s.scope.as_ref().expect("scope").name.clone(), s.spans.len()))
+        .collect()
+}
+
+#[test]
+fn a_batch_of_shared_scopes_makes_the_same_request_as_encode() {
+    let a = Arc::new(InstrumentationScope::builder("a").with_version("1").build());
+    let b = Arc::new(InstrumentationScope::builder("b").build());
+    let records = [Record::full(&a), Record::full(&b), Record::root(&a)];
+    let spans: Vec<Span<'_>> = records.iter().map(Record::span).collect();
+    let handles = [&a, &b, &a];
+    let resource = resource("web");
+    let mut batch = EncodedBatch::<Arc<InstrumentationScope>>::default();
+    let (mut scratch, mut encoded_len) = (Vec::new(), 0);
+    for (span, scope) in spans.iter().zip(handles) {
+        scratch.clear();
+        encode_span(&mut scratch, span);
+        batch.push(scope, &scratch);
+        encoded_len += scratch.len();
+    }
+    assert_eq!((batch.len(), batch.encoded_len()), (3, encoded_len));
+    assert_eq!(batch.to_request(&resource), encode(&spans, &resource));
+}
+
+#[test]
+fn shared_scopes_are_grouped_by_pointer_not_by_value() {
+    // Two tracers of equal scopes: `encode` and an owned-scope batch send one `ScopeSpans`, an
+    // `Arc` batch two (OTLP allows either).
+    let first = Arc::new(InstrumentationScope::builder("a").build());
+    let second = Arc::new(InstrumentationScope::builder("a").build());
+    let record = Record::full(&first);
+    let mut encoded = Vec::new();
+    encode_span(&mut encoded, &record.span());
+
+    let mut shared = EncodedBatch::<Arc<InstrumentationScope>>::default();
+    for scope in [&first, &second, &first] {
+        shared.push(scope, &encoded);
+    }
+    let mut owned = EncodedBatch::<InstrumentationScope>::default();
+    for scope in [&first, &second, &first] {
+        owned.push(scope, &encoded);
+    }
+
+    let resource = Resource::default();
+    assert_eq!(shared.len(), 3);
+    assert_eq!(
+        scope_spans_of(&decode(&shared.to_request(&resource))),
+        [("a".to_owned(), 2), ("a".to_owned(), 1)]
+    );
+    assert_eq!(
+        scope_spans_of(&decode(&owned.to_request(&resource))),
+        [("a".to_owned(), 3)]
+    );
+    // The first span's handle is the one kept: no new `Arc` per span.
+    assert_eq!(Arc::strong_count(&first), 2);
+}
+
 #[test]
 fn long_messages_get_multi_byte_lengths() {
     let scope = InstrumentationScope::builder("s").build();
