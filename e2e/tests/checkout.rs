@@ -114,151 +114,188 @@ async fn assert_jaeger_lists_both_services(stack: &Stack) {
     }
 }
 
+/// Two bags of beans and a kettle (products 1 and 3 of the seeded catalog) checked out on the page
+/// `client` shows: the page says so, with the total, and links the trace it shows to Jaeger.
+/// Returns the trace id.
+async fn check_out_three_items(client: &fantoccini::Client) -> String {
+    find(client, "product-1").await;
+    click(client, "add-1").await;
+    click(client, "add-1").await;
+    click(client, "add-3").await;
+    click(client, "checkout").await;
+    let (status, message) = wait_for_result(client, "").await;
+    assert_eq!(status, "ok", "the page says: {message}");
+    assert!(message.contains("$107.00"), "2 × $24 + $59: {message}");
+    let trace_id = text(client, "trace-id").await;
+    let link = attribute(client, "trace-link", "href").await;
+    assert_eq!(link, format!("http://localhost:16686/trace/{trace_id}"));
+    trace_id
+}
+
+/// The page's own waterfall of the checkout: in time order, with the product, payment and db parts,
+/// none failed. Screenshots of the page and of the waterfall are kept for the reader.
+async fn assert_the_page_shows_the_checkout_waterfall(client: &fantoccini::Client) {
+    let shot = screenshot(client, "checkout-success").await;
+    eprintln!("screenshot of the page after checkout: {}", shot.display());
+    let rows = waterfall_rows(client).await;
+    assert_waterfall_in_time_order(&rows);
+    for part in ["product", "payment", "db"] {
+        waterfall_row(&rows, part);
+    }
+    assert!(rows.iter().all(|r| !r.error), "nothing failed: {rows:?}");
+    let waterfall = find(client, "trace-waterfall").await;
+    let png = waterfall.screenshot().await.expect("waterfall screenshot");
+    let path = shot.with_file_name("checkout-waterfall.png");
+    std::fs::write(&path, png).expect("write screenshot");
+    eprintln!("the waterfall: {}", path.display());
+}
+
+/// Readable at phone width: one column, nothing wider than the screen.
+async fn assert_readable_at_phone_width(client: &fantoccini::Client) {
+    client.set_window_size(390, 844).await.expect("resized");
+    let overflow = client
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth",
+            vec![],
+        )
+        .await
+        .expect("measured");
+    assert!(
+        overflow.as_i64().is_some_and(|px| px <= 0),
+        "{overflow} px scroll sideways at 390 px"
+    );
+    let phone = screenshot(client, "checkout-success-phone").await;
+    eprintln!("at phone width: {}", phone.display());
+}
+
+/// The chain from the click to the server, each the parent of the next: the click's interaction
+/// span is the root, the checkout it caused its child, then the fetch, then the server's span,
+/// which got the session through baggage. Returns the server's span.
+fn assert_one_chain_from_the_click_to_the_server(trace: &Trace) -> &Span {
+    let click = trace.one(WEB, "click checkout");
+    assert!(
+        click.parent_id.is_empty(),
+        "the click is the root:{}",
+        trace.outline()
+    );
+    let root = trace.one(WEB, "checkout");
+    assert_eq!(root.parent_id, click.span_id, "{}", trace.outline());
+    assert_eq!(root.kind, SpanKind::Internal);
+    assert_eq!(root.attr("checkout.item_count"), "3");
+    assert_eq!(root.attr("checkout.total_cents"), "10700");
+    assert_eq!(root.attr("session.id").len(), 32);
+
+    let fetch = trace.one(WEB, "POST");
+    assert_eq!(fetch.kind, SpanKind::Client);
+    assert_eq!(
+        fetch.parent_id,
+        root.span_id,
+        "the fetch is the checkout's child:{}",
+        trace.outline()
+    );
+    assert_eq!(fetch.attr("http.response.status_code"), "201");
+
+    let server = trace.one(SERVER, "POST /api/checkout");
+    assert_eq!(server.kind, SpanKind::Server);
+    assert_eq!(
+        server.parent_id,
+        fetch.span_id,
+        "the server continues the fetch:{}",
+        trace.outline()
+    );
+    assert_eq!(
+        server.attr("session.id"),
+        root.attr("session.id"),
+        "baggage reached the server"
+    );
+    server
+}
+
+/// The server's work descends from its span `server`: the product lookup, the payment, and the
+/// order's reads and writes, each a client span of the database.
+fn assert_the_server_work_descends_from(trace: &Trace, server: &Span) {
+    for name in ["product.lookup", "payment.charge"] {
+        assert!(
+            trace.descends_from(trace.one(SERVER, name), server),
+            "{name}:{}",
+            trace.outline()
+        );
+    }
+    let db: Vec<&Span> = trace
+        .spans
+        .iter()
+        .filter(|s| s.attr("db.system.name") == "sqlite")
+        .collect();
+    assert!(
+        db.len() >= 4,
+        "the reads and writes of the order:{}",
+        trace.outline()
+    );
+    assert!(
+        db.iter()
+            .all(|s| s.kind == SpanKind::Client && trace.descends_from(s, server))
+    );
+}
+
+/// Jaeger found nothing to warn about (a missing parent, a clock skew it would adjust).
+fn assert_jaeger_warns_of_nothing(trace: &Trace) {
+    assert!(
+        trace.spans.iter().all(|s| s.jaeger_warnings.is_empty()),
+        "{:?}",
+        trace
+            .spans
+            .iter()
+            .map(|s| (&s.name, &s.jaeger_warnings))
+            .collect::<Vec<_>>()
+    );
+}
+
+/// Exactly one trace for the click: one root `checkout` and one server span in all that Jaeger
+/// stores, both in `trace_id`, the trace the page showed. (A local stack only: a compose stack's
+/// Jaeger may hold other checkouts.)
+async fn assert_the_click_made_one_trace(stack: &Stack, trace_id: &str) {
+    let all = stack.stored().await;
+    let roots: Vec<_> = all
+        .iter()
+        .filter(|s| s.service == WEB && s.name == "checkout")
+        .collect();
+    let servers: Vec<_> = all
+        .iter()
+        .filter(|s| s.name == "POST /api/checkout")
+        .collect();
+    assert_eq!(roots.len(), 1);
+    assert_eq!(servers.len(), 1);
+    assert!(roots.iter().chain(&servers).all(|s| s.trace_id == trace_id));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_click_on_checkout_is_one_trace_from_the_browser_to_the_database() {
     let stack = Stack::start().await;
     let stack = &stack;
     with_browser(|client| async move {
         client.goto(&stack.page_url).await.expect("the page loads");
-        find(&client, "product-1").await;
-        click(&client, "add-1").await;
-        click(&client, "add-1").await;
-        click(&client, "add-3").await;
-        click(&client, "checkout").await;
-        let (status, message) = wait_for_result(&client, "").await;
-        assert_eq!(status, "ok", "the page says: {message}");
-        assert!(message.contains("$107.00"), "2 × $24 + $59: {message}");
-        let trace_id = text(&client, "trace-id").await;
-        let link = attribute(&client, "trace-link", "href").await;
-        assert_eq!(link, format!("http://localhost:16686/trace/{trace_id}"));
-        let shot = screenshot(&client, "checkout-success").await;
-        eprintln!("screenshot of the page after checkout: {}", shot.display());
-        let rows = waterfall_rows(&client).await;
-        assert_waterfall_in_time_order(&rows);
-        for part in ["product", "payment", "db"] {
-            waterfall_row(&rows, part);
-        }
-        assert!(rows.iter().all(|r| !r.error), "nothing failed: {rows:?}");
-        let waterfall = find(&client, "trace-waterfall").await;
-        let png = waterfall.screenshot().await.expect("waterfall screenshot");
-        let path = shot.with_file_name("checkout-waterfall.png");
-        std::fs::write(&path, png).expect("write screenshot");
-        eprintln!("the waterfall: {}", path.display());
-        // Readable at phone width: one column, nothing wider than the screen.
-        client.set_window_size(390, 844).await.expect("resized");
-        let overflow = client
-            .execute(
-                "return document.documentElement.scrollWidth - window.innerWidth",
-                vec![],
-            )
-            .await
-            .expect("measured");
-        assert!(
-            overflow.as_i64().is_some_and(|px| px <= 0),
-            "{overflow} px scroll sideways at 390 px"
-        );
-        let phone = screenshot(&client, "checkout-success-phone").await;
-        eprintln!("at phone width: {}", phone.display());
+        let trace_id = check_out_three_items(&client).await;
+        assert_the_page_shows_the_checkout_waterfall(&client).await;
+        assert_readable_at_phone_width(&client).await;
 
         let trace = stack
             .trace(&trace_id, |t| {
                 browser_part_arrived(t) && server_part_arrived(t)
             })
             .await;
-
-        // The click's interaction span is the root; the checkout it caused is its child.
-        let click = trace.one(WEB, "click checkout");
-        assert!(
-            click.parent_id.is_empty(),
-            "the click is the root:{}",
-            trace.outline()
-        );
-        let root = trace.one(WEB, "checkout");
-        assert_eq!(root.parent_id, click.span_id, "{}", trace.outline());
-        assert_eq!(root.kind, SpanKind::Internal);
-        assert_eq!(root.attr("checkout.item_count"), "3");
-        assert_eq!(root.attr("checkout.total_cents"), "10700");
-        assert_eq!(root.attr("session.id").len(), 32);
-
-        let fetch = trace.one(WEB, "POST");
-        assert_eq!(fetch.kind, SpanKind::Client);
-        assert_eq!(
-            fetch.parent_id,
-            root.span_id,
-            "the fetch is the checkout's child:{}",
-            trace.outline()
-        );
-        assert_eq!(fetch.attr("http.response.status_code"), "201");
-
-        let server = trace.one(SERVER, "POST /api/checkout");
-        assert_eq!(server.kind, SpanKind::Server);
-        assert_eq!(
-            server.parent_id,
-            fetch.span_id,
-            "the server continues the fetch:{}",
-            trace.outline()
-        );
-        assert_eq!(
-            server.attr("session.id"),
-            root.attr("session.id"),
-            "baggage reached the server"
-        );
-
-        for name in ["product.lookup", "payment.charge"] {
-            assert!(
-                trace.descends_from(trace.one(SERVER, name), server),
-                "{name}:{}",
-                trace.outline()
-            );
-        }
-        let db: Vec<&Span> = trace
-            .spans
-            .iter()
-            .filter(|s| s.attr("db.system.name") == "sqlite")
-            .collect();
-        assert!(
-            db.len() >= 4,
-            "the reads and writes of the order:{}",
-            trace.outline()
-        );
-        assert!(
-            db.iter()
-                .all(|s| s.kind == SpanKind::Client && trace.descends_from(s, server))
-        );
+        let server = assert_one_chain_from_the_click_to_the_server(&trace);
+        assert_the_server_work_descends_from(&trace, server);
         assert!(
             trace.spans.iter().all(|s| !s.is_error),
             "nothing failed:{}",
             trace.outline()
         );
         assert_children_within_parents(&trace);
-        // Jaeger found nothing to warn about (a missing parent, a clock skew it would adjust).
-        assert!(
-            trace.spans.iter().all(|s| s.jaeger_warnings.is_empty()),
-            "{:?}",
-            trace
-                .spans
-                .iter()
-                .map(|s| (&s.name, &s.jaeger_warnings))
-                .collect::<Vec<_>>()
-        );
+        assert_jaeger_warns_of_nothing(&trace);
 
         assert_jaeger_lists_both_services(stack).await;
-
         if stack.is_local() {
-            // Exactly one trace for the click: one root `checkout` and one server span in all
-            // that Jaeger stores, both in the trace the page showed.
-            let all = stack.stored().await;
-            let roots: Vec<_> = all
-                .iter()
-                .filter(|s| s.service == WEB && s.name == "checkout")
-                .collect();
-            let servers: Vec<_> = all
-                .iter()
-                .filter(|s| s.name == "POST /api/checkout")
-                .collect();
-            assert_eq!(roots.len(), 1);
-            assert_eq!(servers.len(), 1);
-            assert!(roots.iter().chain(&servers).all(|s| s.trace_id == trace_id));
+            assert_the_click_made_one_trace(stack, &trace_id).await;
         }
     })
     .await;
@@ -275,6 +312,114 @@ fn web_vitals(spans: &[Span]) -> Vec<&std::collections::BTreeMap<String, String>
         .filter(|(name, _)| name == "browser.web_vital")
         .map(|(_, attributes)| attributes)
         .collect()
+}
+
+/// The page's spans among `spans` that carry the session `session`.
+fn spans_of_session(spans: &[Span], session: &str) -> Vec<Span> {
+    spans
+        .iter()
+        .filter(|s| s.service == WEB && s.attr("session.id") == session)
+        .cloned()
+        .collect()
+}
+
+/// Whether a session's `spans` hold all the page sent before it was left: the first render, the
+/// fcp, lcp and ttfb vitals, and the fetch of the checkout `trace_id`.
+fn the_session_arrived(spans: &[Span], trace_id: &str) -> bool {
+    let vitals: Vec<_> = web_vitals(spans)
+        .iter()
+        .map(|v| v.get("browser.web_vital.name").cloned().unwrap_or_default())
+        .collect();
+    spans.iter().any(|s| s.name == "app.first_render")
+        && ["fcp", "lcp", "ttfb"]
+            .iter()
+            .all(|n| vitals.iter().any(|v| v == n))
+        && spans
+            .iter()
+            .any(|s| s.trace_id == trace_id && s.name == "POST")
+}
+
+/// The page-load trace among a session's `spans`: documentLoad, its fetch, the .wasm among the
+/// resources, and the wasm phases and the first render in time order inside the navigation.
+fn assert_the_page_load_trace(spans: &[Span]) {
+    let load = spans
+        .iter()
+        .find(|s| s.service == WEB && s.name == "documentLoad")
+        .expect("a documentLoad span");
+    assert!(load.parent_id.is_empty(), "documentLoad is a root");
+    let of_load = |name: &str| {
+        spans
+            .iter()
+            .find(|s| s.trace_id == load.trace_id && s.name == name)
+            .unwrap_or_else(|| panic!("{name} in the page-load trace"))
+    };
+    of_load("documentFetch");
+    let wasm = spans
+        .iter()
+        .find(|s| {
+            s.trace_id == load.trace_id
+                && s.name == "resourceFetch"
+                && s.attr("url.full").ends_with(".wasm")
+        })
+        .expect("the .wasm among the resources");
+    let phases = [
+        "wasm.download",
+        "wasm.compile",
+        "wasm.instantiate",
+        "app.first_render",
+    ]
+    .map(of_load);
+    for phase in &phases {
+        assert_eq!(
+            phase.parent_id, load.span_id,
+            "{} is documentLoad's",
+            phase.name
+        );
+        assert!(
+            load.start_ns <= phase.start_ns && phase.end_ns <= load.end_ns,
+            "{} within the navigation",
+            phase.name
+        );
+    }
+    for pair in phases[1..].windows(2) {
+        assert!(
+            pair[0].end_ns <= pair[1].start_ns + 1_000,
+            "{} ends before {} starts",
+            pair[0].name,
+            pair[1].name
+        );
+    }
+    assert!(
+        phases[0].start_ns <= wasm.end_ns,
+        "the download is the .wasm's"
+    );
+}
+
+/// Every web vital on the page view of a session's `spans` has a rating.
+fn assert_every_web_vital_is_rated(spans: &[Span]) {
+    for vital in web_vitals(spans) {
+        assert!(
+            ["good", "needs-improvement", "poor"].contains(
+                &vital
+                    .get("browser.web_vital.rating")
+                    .map_or("", String::as_str)
+            ),
+            "{vital:?}"
+        );
+    }
+}
+
+/// Every page span Jaeger stores carries `session`: on a local stack, all are of this one page
+/// view.
+fn assert_every_page_span_carries(stored: &[Span], session: &str) {
+    for span in stored.iter().filter(|s| s.service == WEB) {
+        assert_eq!(
+            span.attr("session.id"),
+            session,
+            "{} carries the session",
+            span.name
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -297,119 +442,25 @@ async fn the_page_load_the_web_vitals_and_the_checkout_reach_jaeger_in_one_sessi
         let checkout = stack.trace(&trace_id, browser_part_arrived).await;
         let session = checkout.one(WEB, "checkout").attr("session.id").to_owned();
         assert_eq!(session.len(), 32);
-        let of_session = |spans: &[Span]| -> Vec<Span> {
-            spans
-                .iter()
-                .filter(|s| s.service == WEB && s.attr("session.id") == session)
-                .cloned()
-                .collect()
-        };
         let stored = stack
             .stored_until(
                 "the session's page load, page view and checkout",
-                |stored| {
-                    let spans = of_session(stored);
-                    let spans = &spans;
-                    let vitals: Vec<_> = web_vitals(spans)
-                        .iter()
-                        .map(|v| v.get("browser.web_vital.name").cloned().unwrap_or_default())
-                        .collect();
-                    spans.iter().any(|s| s.name == "app.first_render")
-                        && ["fcp", "lcp", "ttfb"]
-                            .iter()
-                            .all(|n| vitals.iter().any(|v| v == n))
-                        && spans
-                            .iter()
-                            .any(|s| s.trace_id == trace_id && s.name == "POST")
-                },
+                |stored| the_session_arrived(&spans_of_session(stored, &session), &trace_id),
             )
             .await;
-        let spans = of_session(&stored);
+        let spans = spans_of_session(&stored, &session);
 
-        // (a) The page-load trace: documentLoad, its fetch, the .wasm among the resources, and
-        // the wasm phases and the first render in time order inside the navigation.
-        let load = spans
-            .iter()
-            .find(|s| s.service == WEB && s.name == "documentLoad")
-            .expect("a documentLoad span");
-        assert!(load.parent_id.is_empty(), "documentLoad is a root");
-        let of_load = |name: &str| {
-            spans
-                .iter()
-                .find(|s| s.trace_id == load.trace_id && s.name == name)
-                .unwrap_or_else(|| panic!("{name} in the page-load trace"))
-        };
-        of_load("documentFetch");
-        let wasm = spans
-            .iter()
-            .find(|s| {
-                s.trace_id == load.trace_id
-                    && s.name == "resourceFetch"
-                    && s.attr("url.full").ends_with(".wasm")
-            })
-            .expect("the .wasm among the resources");
-        let phases = [
-            "wasm.download",
-            "wasm.compile",
-            "wasm.instantiate",
-            "app.first_render",
-        ]
-        .map(of_load);
-        for phase in &phases {
-            assert_eq!(
-                phase.parent_id, load.span_id,
-                "{} is documentLoad's",
-                phase.name
-            );
-            assert!(
-                load.start_ns <= phase.start_ns && phase.end_ns <= load.end_ns,
-                "{} within the navigation",
-                phase.name
-            );
-        }
-        for pair in phases[1..].windows(2) {
-            assert!(
-                pair[0].end_ns <= pair[1].start_ns + 1_000,
-                "{} ends before {} starts",
-                pair[0].name,
-                pair[1].name
-            );
-        }
-        assert!(
-            phases[0].start_ns <= wasm.end_ns,
-            "the download is the .wasm's"
-        );
-
-        // (b) Web vitals on the page view, with ratings.
-        for vital in web_vitals(&spans) {
-            assert!(
-                ["good", "needs-improvement", "poor"].contains(
-                    &vital
-                        .get("browser.web_vital.rating")
-                        .map_or("", String::as_str)
-                ),
-                "{vital:?}"
-            );
-        }
-
-        // (c) The checkout trace as the other tests check it; (d) one session on every span of
-        // the page.
+        assert_the_page_load_trace(&spans);
+        assert_every_web_vital_is_rated(&spans);
+        // The checkout trace is checked as the other tests check it; here, one session on every
+        // span of the page.
         assert!(
             spans.len() >= 8,
             "{} browser spans of the session",
             spans.len()
         );
         if stack.is_local() {
-            // Every page span Jaeger has is of this one page view, so all carry its session.
-            let web: Vec<_> = stored.iter().filter(|s| s.service == WEB).collect();
-            for span in web {
-                assert_eq!(
-                    span.attr("session.id"),
-                    session,
-                    "{} carries the session",
-                    span.name
-                );
-            }
+            assert_every_page_span_carries(&stored, &session);
         }
     })
     .await;
