@@ -21,6 +21,7 @@ use crate::{
 };
 use serde_json::Value;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use url::Url;
 
 /// How long Jaeger may take to open Badger and its ports.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -28,7 +29,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Jaeger's query API at a base URL (a process of the test's, or a running compose stack's).
 #[derive(Clone)]
 pub struct JaegerApi {
-    base: String,
+    base: Url,
     client: reqwest::Client,
 }
 
@@ -36,20 +37,50 @@ impl JaegerApi {
     /// The API under `base`, e.g. `http://localhost:16686`.
     pub fn new(base: &str) -> Self {
         Self {
-            base: base.trim_end_matches('/').to_owned(),
+            base: Url::parse(base)
+                .unwrap_or_else(|e| panic!("Jaeger's base URL {base:?} is a URL: {e}")),
             client: reqwest::Client::new(),
         }
     }
 
-    /// The JSON answer of `GET {base}{path}`, or `None` when it is not a 2xx (Jaeger answers 404
-    /// for a trace it does not have) or cannot be had.
-    async fn get(&self, path: &str) -> Option<Value> {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .ok()?;
+    /// `{base}/api/v3/{path…}?{query}`, each path segment and query pair percent-encoded: a
+    /// service or span name may hold a space, `&`, `=` or `/`.
+    fn url(&self, path: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("an http(s) base URL has a path")
+            .pop_if_empty()
+            .extend(["api", "v3"])
+            .extend(path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    /// `GET /api/v3/operations` of `service`.
+    fn operations_url(&self, service: &str) -> Url {
+        self.url(&["operations"], &[("service", service)])
+    }
+
+    /// `GET /api/v3/traces`: the traces with a span of `service` that started between `min` and
+    /// `max` (RFC 3339).
+    fn search_url(&self, service: &str, min: &str, max: &str) -> Url {
+        self.url(
+            &["traces"],
+            &[
+                ("query.service_name", service),
+                ("query.start_time_min", min),
+                ("query.start_time_max", max),
+                ("query.num_traces", "10000"),
+            ],
+        )
+    }
+
+    /// The JSON answer of `GET url`, or `None` when it is not a 2xx (Jaeger answers 404 for a
+    /// trace it does not have) or cannot be had.
+    async fn get(&self, url: Url) -> Option<Value> {
+        let response = self.client.get(url).send().await.ok()?;
         if !response.status().is_success() {
             return None;
         }
@@ -58,20 +89,23 @@ impl JaegerApi {
 
     /// The spans Jaeger has of trace `trace_id` (`GET /api/v3/traces/{trace_id}`), or `None`.
     pub async fn trace(&self, trace_id: &str) -> Option<Vec<Span>> {
-        let answer = self.get(&format!("/api/v3/traces/{trace_id}")).await?;
+        let answer = self.get(self.url(&["traces", trace_id], &[])).await?;
         Some(Span::from_jaeger_json(&answer))
     }
 
     /// The services Jaeger has spans of (`GET /api/v3/services`).
     pub async fn services(&self) -> Vec<String> {
-        let answer = self.get("/api/v3/services").await.unwrap_or_default();
+        let answer = self
+            .get(self.url(&["services"], &[]))
+            .await
+            .unwrap_or_default();
         strings(&answer["services"], |v| v.as_str())
     }
 
     /// The operations (span names) Jaeger has of `service` (`GET /api/v3/operations`).
     pub async fn operations(&self, service: &str) -> Vec<String> {
         let answer = self
-            .get(&format!("/api/v3/operations?service={service}"))
+            .get(self.operations_url(service))
             .await
             .unwrap_or_default();
         strings(&answer["operations"], |o| o["name"].as_str())
@@ -93,12 +127,8 @@ impl JaegerApi {
         let mut seen = BTreeSet::new();
         let mut spans = Vec::new();
         for service in self.services().await {
-            let query = format!(
-                "/api/v3/traces?query.service_name={service}&query.start_time_min={min}\
-                 &query.start_time_max={max}&query.num_traces=10000"
-            );
             // 404: no trace of that service in the window.
-            let Some(answer) = self.get(&query).await else {
+            let Some(answer) = self.get(self.search_url(&service, &min, &max)).await else {
                 continue;
             };
             for span in Span::from_jaeger_json(&answer) {
@@ -184,8 +214,57 @@ impl Jaeger {
     async fn ready(&self) {
         wait_for_port("Jaeger's OTLP/gRPC receiver", self.otlp_grpc, START_TIMEOUT).await;
         wait_for("Jaeger's query API", START_TIMEOUT, || async {
-            self.api.get("/api/v3/services").await.map(|_| ())
+            let services = self.api.url(&["services"], &[]);
+            self.api.get(services).await.map(|_| ())
         })
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name that would break an unencoded URL: a space, `&` and `=` in a query, `/` in a path.
+    const AWKWARD: &str = "GET /a b&c=d/e";
+
+    fn query_of(url: &Url) -> Vec<(String, String)> {
+        url.query_pairs().into_owned().collect()
+    }
+
+    #[test]
+    fn a_service_name_round_trips_through_the_operations_query() {
+        let api = JaegerApi::new("http://localhost:16686/");
+        let url = api.operations_url(AWKWARD);
+        assert_eq!(url.path(), "/api/v3/operations");
+        assert_eq!(query_of(&url), [("service".to_owned(), AWKWARD.to_owned())]);
+    }
+
+    #[test]
+    fn a_service_name_and_times_round_trip_through_the_trace_search() {
+        let api = JaegerApi::new("http://localhost:16686");
+        let (min, max) = ("2026-01-01T00:00:00+01:00", "2026-01-01T00:10:00Z");
+        let url = api.search_url(AWKWARD, min, max);
+        assert_eq!(url.path(), "/api/v3/traces");
+        let pairs = query_of(&url);
+        let value = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(pairs.len(), 4, "{pairs:?}");
+        assert_eq!(value("query.service_name"), Some(AWKWARD));
+        assert_eq!(value("query.start_time_min"), Some(min));
+        assert_eq!(value("query.start_time_max"), Some(max));
+        assert_eq!(value("query.num_traces"), Some("10000"));
+    }
+
+    #[test]
+    fn a_path_segment_stays_one_segment_under_the_base_path() {
+        let api = JaegerApi::new("http://localhost:16686/jaeger/");
+        let url = api.url(&["traces", AWKWARD], &[]);
+        assert_eq!(url.path(), "/jaeger/api/v3/traces/GET%20%2Fa%20b&c=d%2Fe");
+        assert_eq!(url.query(), None);
     }
 }
