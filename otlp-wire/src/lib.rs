@@ -157,6 +157,16 @@ impl<S: ScopeHandle> EncodedBatch<S> {
         self.len += 1;
     }
 
+    /// [`push`](Self::push) for a span whose bytes the caller no longer needs (a queue that
+    /// drains its spans): the first span of a scope keeps its buffer and its handle, uncopied.
+    pub fn push_owned(&mut self, scope: S, encoded: Vec<u8>) {
+        match self.scopes.iter_mut().find(|(s, _)| s.same(&scope)) {
+            Some((_, spans)) => spans.extend_from_slice(&encoded),
+            None => self.scopes.push((scope, encoded)),
+        }
+        self.len += 1;
+    }
+
     /// How many spans the batch holds.
     pub fn len(&self) -> usize {
         self.len

@@ -479,6 +479,28 @@ fn shared_scopes_are_grouped_by_pointer_not_by_value() {
 }
 
 #[test]
+fn an_owned_push_gives_the_same_request_as_a_borrowed_one() {
+    let (first, second) = (
+        Arc::new(InstrumentationScope::builder("a").build()),
+        Arc::new(InstrumentationScope::builder("b").build()),
+    );
+    let mut borrowed = EncodedBatch::<Arc<InstrumentationScope>>::default();
+    let mut owned = EncodedBatch::<Arc<InstrumentationScope>>::default();
+    for (i, scope) in [&first, &second, &first].into_iter().enumerate() {
+        let mut record = Record::full(scope);
+        record.name = format!("span {i}");
+        let mut encoded = Vec::new();
+        encode_span(&mut encoded, &record.span());
+        borrowed.push(scope, &encoded);
+        owned.push_owned(Arc::clone(scope), encoded);
+    }
+    let resource = Resource::default();
+    assert_eq!(owned.len(), 3);
+    assert_eq!(owned.encoded_len(), borrowed.encoded_len());
+    assert_eq!(owned.to_request(&resource), borrowed.to_request(&resource));
+}
+
+#[test]
 fn long_messages_get_multi_byte_lengths() {
     let scope = InstrumentationScope::builder("s").build();
     let mut record = Record::full(&scope);
