@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # them. The targets of the instrumentation work (issue 18): 61,440 B (the checkout page, every
 # instrumentation installed), 30,720 B (the minimal page, none), 40,960 B (the full page, all of
 # them); BENCHMARKS.md ("Page size") has how each was reached.
-page_budget=59648
+page_budget=59904
 page_target=61440
 minimal_budget=26112
 minimal_target=30720

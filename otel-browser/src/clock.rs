@@ -37,10 +37,29 @@ pub fn time_origin() -> SystemTime {
     from_unix_millis(TIME_ORIGIN.with(|origin| *origin))
 }
 
-/// Now (native builds, for tests and tools).
+/// Now (native builds, for tests and tools; the crate's unit tests can set it, [`fake`]).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn now() -> SystemTime {
+    #[cfg(test)]
+    if let Some(now) = fake::NOW.get() {
+        return now;
+    }
     SystemTime::now()
+}
+
+/// The unit tests' clock: `now` is what a test set, on its own thread.
+#[cfg(test)]
+pub(crate) mod fake {
+    use std::{cell::Cell, time::SystemTime};
+
+    thread_local! {
+        pub(super) static NOW: Cell<Option<SystemTime>> = const { Cell::new(None) };
+    }
+
+    /// From now on, on this thread, [`now`](super::now) is `at`.
+    pub(crate) fn set(at: SystemTime) {
+        NOW.set(Some(at));
+    }
 }
 
 /// A JavaScript timestamp (fractional milliseconds since the epoch) as a `SystemTime`.

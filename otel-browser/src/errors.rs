@@ -16,9 +16,12 @@
 //! `next` is given rather than taken with `std::panic::take_hook`, which would link std's default
 //! hook and its formatting (1.6 KB of wasm) into every page.
 //!
-//! ```ignore
-//! # // wasm32 only: the browser tests (tests/instrumentations.rs, tests/panic.rs) run it.
-//! let errors = otel_browser::errors::Errors::install(&telemetry, |_info| show_a_message());
+//! ```no_run
+//! # let telemetry = otel_browser::BrowserTelemetry::install(Default::default());
+//! # fn show_a_message() {}
+//! let errors = otel_browser::errors::Errors::install(&telemetry.tracer("my-app"), |_info| {
+//!     show_a_message()
+//! });
 //! // Keep `errors` for the page's life: it owns the window's listeners.
 //! ```
 
@@ -30,12 +33,12 @@ use std::{
 use js_sys::{Array, Function};
 use opentelemetry::{
     Context, KeyValue,
-    trace::{Status, TraceContextExt as _, Tracer as _},
+    trace::{TraceContextExt as _, Tracer as _},
 };
 use wasm_bindgen::{JsCast as _, JsValue, closure::Closure, prelude::wasm_bindgen};
 use web_sys::Event;
 
-use crate::{BrowserTelemetry, Queue, Tracer, clock, transport};
+use crate::{Tracer, clock, trace::set_error};
 
 // The window's side, in a snippet (shipped beside the glue as `snippets/otel-browser-…/`): it
 // reads what was thrown where the browser gives it and calls back with `[type, message, stack]`,
@@ -70,18 +73,17 @@ impl std::fmt::Debug for Errors {
 impl Errors {
     /// Sets the panic hook (which records the panic, then calls `next`) and listens for
     /// uncaught errors and unhandled rejections.
-    pub fn install(telemetry: &BrowserTelemetry, next: fn(&PanicHookInfo<'_>)) -> Self {
-        let tracer = telemetry.tracer(env!("CARGO_PKG_NAME"));
-        let queue = telemetry.queue.clone();
+    pub fn install(tracer: &Tracer, next: fn(&PanicHookInfo<'_>)) -> Self {
         {
-            let (tracer, queue) = (tracer.clone(), queue.clone());
+            let tracer = tracer.clone();
             std::panic::set_hook(Box::new(move |info| {
-                record(&tracer, &queue, panic_of(info), true);
+                record(&tracer, panic_of(info), true);
                 next(info);
             }));
         }
         // `FnMut(Event)`, though it gets an array: the closure type the SDK's listeners have, so
         // the page carries one closure shim for both.
+        let tracer = tracer.clone();
         let on_error = Closure::<dyn FnMut(Event)>::new(move |thrown: Event| {
             let thrown: Array = thrown.unchecked_into();
             let text = |i| crate::fetch::text_at(&thrown, i);
@@ -90,7 +92,7 @@ impl Errors {
             if error[0] == "RuntimeError" && PANICKED.swap(false, Ordering::Relaxed) {
                 return;
             }
-            record(&tracer, &queue, error, false);
+            record(&tracer, error, false);
         });
         let stop = listen(&on_error);
         Self {
@@ -124,7 +126,7 @@ fn panic_of(info: &PanicHookInfo<'_>) -> [String; 3] {
         message.push_str(" at ");
         message.push_str(at.file());
         message.push(':');
-        message.push_str(&crate::decimal(at.line().into()));
+        message.push_str(&crate::text::decimal(at.line().into()));
     }
     let stack = panicked(&message);
     ["panic".to_owned(), message, stack]
@@ -133,11 +135,11 @@ fn panic_of(info: &PanicHookInfo<'_>) -> [String; 3] {
 /// Records `[type, message, stack]` (no stacktrace attribute for an empty stack) on the active
 /// span when one records (ending it when `end_active`: after a panic nothing else will), else on
 /// an `exception` span, child of the active context; then sends what is queued with `keepalive`.
-fn record(tracer: &Tracer, queue: &Queue, [kind, message, stack]: [String; 3], end_active: bool) {
+fn record(tracer: &Tracer, [kind, message, stack]: [String; 3], end_active: bool) {
     let at = clock::now();
-    let status = Status::error(message.clone());
+    let description = message.clone();
     let mut attributes = vec![
-        KeyValue::new("exception.type", kind),
+        KeyValue::new("exception.type", kind.clone()),
         KeyValue::new("exception.message", message),
     ];
     if !stack.is_empty() {
@@ -149,10 +151,10 @@ fn record(tracer: &Tracer, queue: &Queue, [kind, message, stack]: [String; 3], e
         cx = cx.with_span(tracer.start_with_context("exception", &cx));
     }
     let span = cx.span();
-    span.set_status(status);
+    set_error(&span, kind, description.into());
     span.add_event_with_timestamp("exception", at, attributes);
     if end_active || !recording {
         span.end_with_timestamp(at);
     }
-    transport::send_all_keepalive(queue);
+    tracer.send_keepalive();
 }

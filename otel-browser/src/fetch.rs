@@ -46,14 +46,14 @@ mod instrumentation {
     use opentelemetry::{
         Context, KeyValue,
         propagation::{Injector, TextMapPropagator as _},
-        trace::{SpanKind, Status, TraceContextExt as _, Tracer as _},
+        trace::{SpanKind, TraceContextExt as _, Tracer as _},
     };
     use wasm_bindgen::{JsCast as _, JsValue, prelude::wasm_bindgen};
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{Request, Response};
 
     use super::{method_attributes, under};
-    use crate::{Tracer, clock};
+    use crate::{Tracer, clock, trace::set_error};
 
     // The request's side, in a snippet: one import reads what the span needs (`[method, url,
     // hostname, port, same origin]`, the last three only for a URL that parses), instead of
@@ -197,18 +197,14 @@ export function errorName(e){return e instanceof Error?e.name:"_OTHER"}"#
                     ));
                 }
                 if status >= 400 {
-                    let code = crate::decimal(status.into());
+                    let code = crate::text::decimal(status.into());
                     // Pushed, not `concat`ed: `concat` carries an overflow check and its panic.
                     let mut description = String::from("HTTP ");
                     description.push_str(&code);
-                    span.set_status(Status::error(description));
-                    span.set_attribute(KeyValue::new("error.type", code));
+                    set_error(&span, code, description.into());
                 }
             }
-            Err(error) => {
-                span.set_attribute(KeyValue::new("error.type", error_name(error)));
-                span.set_status(Status::error("network error"));
-            }
+            Err(error) => set_error(&span, error_name(error), "network error".into()),
         }
         span.end_with_timestamp(clock::now());
         outcome.map(|response| response.unchecked_into())

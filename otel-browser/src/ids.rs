@@ -28,6 +28,10 @@ pub fn new_span_id() -> SpanId {
 }
 
 fn random<const N: usize>() -> [u8; N] {
+    #[cfg(test)]
+    if let Some(bytes) = fake::next() {
+        return bytes;
+    }
     let mut bytes = [0_u8; N];
     // Without a random source there is no safe id to make; the platform always has one. (Not
     // `expect`: printing the error's `Debug` would ship string escaping and Unicode tables.)
@@ -35,6 +39,28 @@ fn random<const N: usize>() -> [u8; N] {
         panic!("crypto.getRandomValues is unavailable");
     }
     bytes
+}
+
+/// The unit tests' ids: the values a test queued, on its own thread, each as the low bytes of the
+/// next id drawn (trace or span); random ones once the queue is empty.
+#[cfg(test)]
+pub(crate) mod fake {
+    use std::{cell::RefCell, collections::VecDeque};
+
+    thread_local! {
+        static QUEUED: RefCell<VecDeque<u128>> = const { RefCell::new(VecDeque::new()) };
+    }
+
+    /// The next ids drawn on this thread, in order.
+    pub(crate) fn queue(ids: impl IntoIterator<Item = u128>) {
+        QUEUED.with_borrow_mut(|queued| queued.extend(ids));
+    }
+
+    pub(super) fn next<const N: usize>() -> Option<[u8; N]> {
+        let id = QUEUED.with_borrow_mut(VecDeque::pop_front)?;
+        let bytes = id.to_be_bytes();
+        bytes.get(16 - N..)?.try_into().ok()
+    }
 }
 
 #[cfg(test)]
@@ -47,5 +73,12 @@ mod tests {
         assert_eq!(ids.len(), 1000);
         assert!(!ids.contains(&TraceId::INVALID));
         assert_ne!(new_span_id(), SpanId::INVALID);
+    }
+
+    #[test]
+    fn an_all_zero_draw_is_drawn_again() {
+        fake::queue([0, 7, 0, 9]);
+        assert_eq!(new_trace_id(), TraceId::from(7));
+        assert_eq!(new_span_id(), SpanId::from(9));
     }
 }

@@ -7,22 +7,27 @@
 //! `global`); this crate is what runs behind it, built for one thread, `fetch` and the browser's
 //! clock:
 //!
-//! - [`TracerProvider`], [`Tracer`], [`Span`] (`trace.rs`): the API traits, with span limits,
-//!   last-value attributes, status rules and end-once, as the SDK specification has them.
+//! - [`TracerProvider`], [`Tracer`], [`Span`] (`trace.rs`): the API traits, with status rules
+//!   and end-once, as the SDK specification has them; [`SpanData`] and [`SpanLimits`]
+//!   (`span_data.rs`): what a span records, within its limits, with last-value attributes.
 //! - [`Sampler`] (`sampler.rs`): parent-based; roots always on (default), always off, or by the
 //!   integer rejection threshold of consistent probability sampling ([`Threshold`]); a page
 //!   links only the samplers it names.
-//! - the processor (`processor.rs`): a bounded queue (spans beyond it are dropped and counted) of
-//!   spans encoded as OTLP protobuf when they end, sent with `fetch` at least every
-//!   [`Config::schedule_delay`] while spans wait, and flushed with `keepalive` on `pagehide` and
-//!   when the page becomes hidden (`transport.rs`). It never blocks, never throws, and never
-//!   traces its own export requests.
+//! - the batching processor's queue (`queue.rs`): bounded (spans beyond it are dropped and
+//!   counted), of spans encoded as OTLP protobuf when they end;
+//! - the exporter (`exporter.rs`), which owns the queue and the sends: with `fetch` at least
+//!   every [`Config::schedule_delay`] while spans wait, and with `keepalive` on `pagehide` and
+//!   when the page becomes hidden (`transport.rs`, its JavaScript). It never blocks, never
+//!   throws, and never traces its own export requests.
 //! - [`clock::now`]: `performance.timeOrigin + performance.now()`, sub-millisecond, at every
 //!   span's start and end and every event added through [`Span`].
 //! - [`ids`]: trace and span ids from `crypto.getRandomValues`; roots carry the W3C Level 2
 //!   `random` flag.
-//! - [`traceparent`], [`hex`], [`decimal`]: the W3C header for a span context, ids and integers
-//!   as text, without `core::fmt`.
+//! - [`text`]: ids and integers as text, without `core::fmt`.
+//!
+//! The layers, each importing only those above it: `span_data` → `queue` → `exporter` (+
+//! `transport`) → `trace` → [`BrowserTelemetry`] → the instrumentations, which see only a
+//! [`Tracer`].
 //!
 //! Instrumentations, each installed explicitly (a page that does not install one ships none of
 //! its code), each with a few-line example in its module; `examples/full` installs them all:
@@ -76,12 +81,15 @@ pub mod ids;
 #[cfg(target_arch = "wasm32")]
 pub mod interaction;
 // The pure half (the timing of the spans) is tested natively; the page-load API is wasm32's.
+mod exporter;
 #[cfg(any(target_arch = "wasm32", test))]
 pub mod page_load;
-mod processor;
 pub mod propagation;
+mod queue;
 pub mod sampler;
 pub mod session;
+pub mod span_data;
+pub mod text;
 pub mod trace;
 #[cfg(target_arch = "wasm32")]
 mod transport;
@@ -91,14 +99,12 @@ pub mod web_vitals;
 
 use std::{borrow::Cow, time::Duration};
 
-use opentelemetry::{
-    InstrumentationScope, KeyValue,
-    trace::{SpanContext, TracerProvider as _},
-};
+use opentelemetry::{InstrumentationScope, KeyValue, trace::TracerProvider as _};
 
-pub use processor::Queue;
+use exporter::Exporter;
 pub use sampler::{Sampler, Threshold};
-pub use trace::{Span, SpanData, SpanLimits, Tracer, TracerProvider};
+pub use span_data::{SpanData, SpanLimits};
+pub use trace::{Span, Tracer, TracerProvider};
 
 /// How the SDK is set up. `Default` gives the values the field docs name.
 #[derive(Debug, Clone)]
@@ -141,6 +147,18 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The provider, its exporter and its queue, as this configuration sets them up.
+    fn provider(self, user_agent: Option<String>) -> TracerProvider {
+        let resource = self.resource(user_agent);
+        let batch = queue::BatchConfig {
+            max_queue_size: self.max_queue_size,
+            max_batch_size: self.max_batch_size,
+            schedule_delay: self.schedule_delay,
+        };
+        let exporter = Exporter::new(batch, self.endpoint, resource);
+        TracerProvider::new(exporter, self.sampler, self.span_limits)
+    }
+
     /// The resource every span is exported with.
     pub fn resource(&self, user_agent: Option<String>) -> otlp_wire::Resource {
         let mut attributes = vec![KeyValue::new("service.name", self.service_name.clone())];
@@ -172,9 +190,8 @@ impl Config {
 #[must_use = "dropping it stops the telemetry: keep it for the page's life"]
 pub struct BrowserTelemetry {
     provider: TracerProvider,
-    pub(crate) queue: Queue,
     #[cfg(target_arch = "wasm32")]
-    _lifecycle: transport::LifecycleListeners,
+    _lifecycle: exporter::LifecycleListeners,
 }
 
 impl BrowserTelemetry {
@@ -187,15 +204,11 @@ impl BrowserTelemetry {
         let user_agent = transport::user_agent();
         #[cfg(not(target_arch = "wasm32"))]
         let user_agent = None;
-        let resource = config.resource(user_agent);
-        let (sampler, limits) = (config.sampler.clone(), config.span_limits);
-        let queue = Queue::new(config, resource);
-        let provider = TracerProvider::new(queue.clone(), sampler, limits);
+        let provider = config.provider(user_agent);
         Self {
-            provider,
             #[cfg(target_arch = "wasm32")]
-            _lifecycle: transport::LifecycleListeners::attach(queue.clone()),
-            queue,
+            _lifecycle: exporter::LifecycleListeners::attach(provider.exporter().clone()),
+            provider,
         }
     }
 
@@ -212,12 +225,12 @@ impl BrowserTelemetry {
 
     /// How many spans were dropped because the queue was full.
     pub fn dropped_spans(&self) -> u64 {
-        self.queue.dropped()
+        self.provider.exporter().dropped_spans()
     }
 
     /// How many export requests failed (collector down, refused, or answered an error).
     pub fn failed_exports(&self) -> u64 {
-        self.queue.failed_exports()
+        self.provider.exporter().failed_exports()
     }
 
     /// Every recorded (sampled) span that has ended since the install, queued or dropped by a full
@@ -225,124 +238,27 @@ impl BrowserTelemetry {
     /// gives one).
     #[cfg(feature = "testing")]
     pub fn finished_spans(&self) -> Vec<SpanData> {
-        self.queue.finished()
+        self.provider.exporter().finished()
     }
 
     /// Sends everything queued now; the future ends when the requests have. It holds no borrow of
     /// `self`, so it can be handed to JavaScript as a promise.
     #[cfg(target_arch = "wasm32")]
     pub fn flush(&self) -> impl Future<Output = ()> + use<> {
-        let queue = self.queue.clone();
-        async move { transport::flush_all(&queue).await }
+        self.provider.exporter().clone().flush()
     }
 }
 
 #[cfg(target_arch = "wasm32")]
 impl Drop for BrowserTelemetry {
     fn drop(&mut self) {
-        transport::send_all_keepalive(&self.queue);
+        self.provider.exporter().send_keepalive();
     }
-}
-
-/// The W3C `traceparent` value for `span_context` (version 00; sampled and random flags kept), as
-/// `trace_context::traceparent` writes it.
-pub fn traceparent(span_context: &SpanContext) -> String {
-    trace_context::traceparent(
-        span_context.trace_id(),
-        span_context.span_id(),
-        span_context.trace_flags().to_u8(),
-    )
-}
-
-/// `bytes` in lowercase hex: `hex(&trace_id.to_bytes())` is the trace id as W3C Trace Context
-/// and Jaeger write it (the text of `TraceId`'s `Display`, without `core::fmt`).
-pub fn hex(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(2 * bytes.len());
-    trace_context::push_hex(&mut text, bytes);
-    text
-}
-
-/// `n` in decimal, written by hand: an integer's `to_string` links `core::fmt`'s integer
-/// formatting (1.5 KB of wasm) into the page.
-pub fn decimal(n: i64) -> String {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    let mut text = String::with_capacity(21);
-    if n < 0 {
-        text.push('-');
-    }
-    for &digit in digits.get(at..).unwrap_or_default() {
-        text.push(char::from(digit));
-    }
-    text
-}
-
-/// The trace id of a `traceparent`/`traceresponse` value, if it is well-formed enough to read.
-pub fn trace_id_of(header: &str) -> Option<&str> {
-    let mut parts = header.split('-');
-    let (_version, trace_id) = (parts.next()?, parts.next()?);
-    (trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(trace_id)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TraceState};
-
-    #[test]
-    fn traceparent_is_version_00_lowercase_with_known_flags_only() {
-        let sc = SpanContext::new(
-            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex"),
-            SpanId::from_hex("00f067aa0ba902b7").expect("hex"),
-            TraceFlags::new(0xff),
-            false,
-            TraceState::default(),
-        );
-        assert_eq!(
-            traceparent(&sc),
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"
-        );
-        let unsampled = SpanContext::new(
-            sc.trace_id(),
-            sc.span_id(),
-            TraceFlags::default(),
-            false,
-            TraceState::default(),
-        );
-        assert!(traceparent(&unsampled).ends_with("-00"));
-    }
-
-    #[test]
-    fn decimal_is_the_integers_display() {
-        for n in [0, 7, 10, 404, -42, 1_800_000_000_000, i64::MAX, i64::MIN] {
-            assert_eq!(decimal(n), n.to_string());
-        }
-    }
-
-    #[test]
-    fn hex_is_the_ids_display() {
-        let id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex");
-        assert_eq!(hex(&id.to_bytes()), id.to_string());
-        assert_eq!(hex(&[0x00, 0x0f, 0xf0]), "000ff0");
-    }
-
-    #[test]
-    fn the_trace_id_is_read_back_from_a_traceresponse() {
-        assert_eq!(
-            trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
-        );
-        assert_eq!(trace_id_of("garbage"), None);
-    }
 
     #[test]
     fn the_resource_names_the_service_and_the_browser() {

@@ -28,8 +28,9 @@ use std::{
 use opentelemetry::{KeyValue, trace::Event};
 
 use crate::{
-    SpanData, SpanLimits, clock,
-    trace::{self},
+    clock,
+    span_data::{SpanData, SpanLimits, add_event, set_attribute},
+    trace,
 };
 
 /// `session.id`: the attribute on every span, the baggage member, the events' attribute.
@@ -187,7 +188,7 @@ fn touch(State { stored, config }: &State) -> (Stored, Change) {
     // Another tab may have begun or kept alive the session since: storage comes first.
     let previous = storage::load(&config.storage_key).or_else(|| state.take().map(|(s, _)| s));
     let (session, began) = advance(previous, now, config, || {
-        crate::hex(&crate::ids::new_trace_id().to_bytes())
+        crate::text::hex(&crate::ids::new_trace_id().to_bytes())
     });
     storage::save(&config.storage_key, &session);
     *state = Some((session.clone(), now));
@@ -205,12 +206,12 @@ fn on_span_start(data: &mut SpanData, limits: &SpanLimits) {
         let mut start = vec![id.clone()];
         if let Some(previous) = previous {
             let end = vec![KeyValue::new(SESSION_ID, previous.clone())];
-            trace::add_event(data, limits, Event::new("session.end", at, end, 0));
+            add_event(data, limits, Event::new("session.end", at, end, 0));
             start.push(KeyValue::new(SESSION_PREVIOUS_ID, previous));
         }
-        trace::add_event(data, limits, Event::new("session.start", at, start, 0));
+        add_event(data, limits, Event::new("session.start", at, start, 0));
     }
-    trace::set_attribute(data, limits, id);
+    set_attribute(data, limits, id);
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -37,7 +37,7 @@ async fn recorded_request(path: &str) -> serde_json::Value {
 }
 
 fn hex_trace_id(span: &ExportedSpan) -> String {
-    otel_browser::hex(&span.trace_id)
+    otel_browser::text::hex(&span.trace_id)
 }
 
 fn event_attr(span: &ExportedSpan, event: &str, key: &str) -> Option<String> {
@@ -98,7 +98,7 @@ async fn a_traced_fetch_is_a_client_span_with_the_http_conventions() {
         format!(
             "00-{}-{}-03",
             hex_trace_id(span),
-            otel_browser::hex(&span.span_id)
+            otel_browser::text::hex(&span.span_id)
         )
     );
 }
@@ -172,7 +172,7 @@ async fn an_error_status_is_an_error_span() {
 #[wasm_bindgen_test]
 async fn uncaught_errors_and_unhandled_rejections_become_exception_events() {
     let telemetry = install(Config::default());
-    let _errors = Errors::install(&telemetry, |_| {});
+    let _errors = Errors::install(&telemetry.tracer("errors-test"), |_| {});
     // Thrown from a timer, with no Rust frame between: the window's `error` event.
     let throw = js_sys::Function::new_no_args("throw new RangeError('boom from a timer')");
     web_sys::window()
@@ -214,11 +214,13 @@ async fn uncaught_errors_and_unhandled_rejections_become_exception_events() {
         thrown.status.as_ref().map(|s| s.code),
         Some(StatusCode::Error as i32)
     );
+    assert_eq!(attr(thrown, "error.type").as_deref(), Some("RangeError"));
     let rejected = of("refused on purpose");
     assert_eq!(
         event_attr(rejected, "exception", "exception.type").as_deref(),
         Some("TypeError")
     );
+    assert_eq!(attr(rejected, "error.type").as_deref(), Some("TypeError"));
 }
 
 /// The controlled clock of the session tests, in milliseconds since the epoch.
@@ -433,7 +435,7 @@ async fn a_gloo_net_request_is_traced_the_same_way() {
                 == Some(&format!(
                     "00-{}-{}-03",
                     hex_trace_id(s),
-                    otel_browser::hex(&s.span_id)
+                    otel_browser::text::hex(&s.span_id)
                 ))
         })
         .expect("the span whose context the request carried");

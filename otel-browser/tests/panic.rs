@@ -20,10 +20,10 @@ async fn a_panic_is_sent_at_once_as_an_exception_event() {
     // Nothing after the record: the harness's own hook, which fails whichever test runs when a
     // panic happens, is replaced (this panic is the point).
     let telemetry = install(Config::default());
-    let errors = Errors::install(&telemetry, |_| {});
+    let errors = Errors::install(&telemetry.tracer("errors-test"), |_| {});
     // The panic happens in a timer's callback: the trap ends that call, and this test's future,
     // driven by its own tasks, lives on to look at the receiver.
-    let nonce = otel_browser::hex(&otel_browser::ids::new_span_id().to_bytes());
+    let nonce = otel_browser::text::hex(&otel_browser::ids::new_span_id().to_bytes());
     let expected = format!("panicked on purpose {nonce}");
     let started = otel_browser::clock::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -65,6 +65,10 @@ async fn a_panic_is_sent_at_once_as_an_exception_event() {
             .unwrap_or_else(|| panic!("{key}"))
     };
     assert_eq!(get("exception.type"), "panic");
+    assert_eq!(
+        common::attr(&exceptions[0], "error.type").as_deref(),
+        Some("panic")
+    );
     let message = get("exception.message");
     assert!(
         message.starts_with(&[&expected, " at "].concat()) && message.contains("panic.rs:"),

@@ -39,6 +39,19 @@ pub enum ApiError {
     Encode,
 }
 
+impl ApiError {
+    /// The failure's `error.type`: low-cardinality, never a message (the status code of a
+    /// refusal, as the fetch span has it).
+    pub fn error_type(&self) -> String {
+        match self {
+            ApiError::Network(_) => "network".to_owned(),
+            ApiError::Rejected { status, .. } => otel_browser::text::decimal((*status).into()),
+            ApiError::Unexpected(_) => "unexpected_response".to_owned(),
+            ApiError::Encode => "encode".to_owned(),
+        }
+    }
+}
+
 /// The server, as the page calls it.
 pub struct Api {
     fetch: FetchInstrumentation,
@@ -162,21 +175,25 @@ fn message(error: JsValue) -> String {
 /// the call's parent). A mismatch means the propagation is broken somewhere between here and the
 /// server: report it as the bug it is.
 fn check_traceresponse(traceresponse: Option<String>, cx: &Context) {
-    let ours = otel_browser::hex(&cx.span().span_context().trace_id().to_bytes());
-    match traceresponse.as_deref().and_then(otel_browser::trace_id_of) {
-        Some(theirs) if theirs == ours => {}
-        Some(theirs) => web_sys::console::error_1(
+    let ours = cx.span().span_context().trace_id();
+    // Read by the strict parser: a malformed header is as good as none.
+    match traceresponse
+        .as_deref()
+        .and_then(trace_context::parse_traceparent)
+    {
+        Some((theirs, _, _)) if theirs == ours => {}
+        Some((theirs, _, _)) => web_sys::console::error_1(
             &[
                 "BUG: traceresponse trace id ",
-                theirs,
+                &otel_browser::text::hex(&theirs.to_bytes()),
                 " does not match the request's trace id ",
-                &ours,
+                &otel_browser::text::hex(&ours.to_bytes()),
             ]
             .concat()
             .into(),
         ),
         None => web_sys::console::warn_1(
-            &"no traceresponse header: is the server exposing it through CORS?".into(),
+            &"no valid traceresponse header: is the server exposing it through CORS?".into(),
         ),
     }
 }

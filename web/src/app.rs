@@ -1,5 +1,5 @@
-//! The controller: the page's state, what each [`Msg`] does to it, and the checkout flow with its
-//! root span. Drawing is the view's (`view.rs`).
+//! The controller: what each [`Msg`] does (the state's rules are `state.rs`'s), and the checkout
+//! flow with its root span. Drawing is the view's (`view.rs`).
 
 use std::{
     cell::RefCell,
@@ -7,10 +7,10 @@ use std::{
     time::SystemTime,
 };
 
-use checkout_api::{CardRequest, CheckoutRequest, Product, semconv};
+use checkout_api::{CardRequest, CheckoutRequest, semconv};
 use opentelemetry::{
     Context, KeyValue,
-    trace::{SpanKind, Status, TraceContextExt, Tracer as _},
+    trace::{SpanKind, TraceContextExt, Tracer as _},
 };
 use otel_browser::{
     BrowserTelemetry, Tracer, clock,
@@ -18,38 +18,19 @@ use otel_browser::{
     fetch::FetchInstrumentation,
     page_load::PageLoad,
     session::{Session, SessionConfig},
+    trace::set_error,
     web_vitals::WebVitals,
 };
 use wasm_bindgen_futures::spawn_local;
 
 use crate::{
     api::{Api, ApiError},
-    cart::{Cart, format_cents},
+    cart::format_cents,
     dom,
+    state::{Msg, Order, State},
     view::{Outcome, View},
     waterfall,
 };
-
-/// What the shopper asked for: the view sends these, the controller acts on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Msg {
-    /// One more of this product in the cart.
-    Add(i64),
-    /// One less of this product in the cart.
-    RemoveOne(i64),
-    /// Put this test card number in the form.
-    UseCard(&'static str),
-}
-
-/// What the page shows: the controller owns it, the view draws it.
-pub struct State {
-    /// The catalog, as last loaded.
-    pub products: Vec<Product>,
-    /// The shopper's picks.
-    pub cart: Cart,
-    /// Whether a checkout is in flight.
-    pub busy: bool,
-}
 
 /// Settings read from `<meta name="checkout:…">` tags, so a deployment can change them without a build.
 struct PageConfig {
@@ -113,7 +94,7 @@ pub fn run() {
     // session (its id on every span and in the baggage), errors, web vitals, traced fetch and
     // the checkout button's interaction span.
     Session::install(SessionConfig::default());
-    let errors = Errors::install(&telemetry, on_panic);
+    let errors = Errors::install(&tracer, on_panic);
     let vitals = WebVitals::install(&tracer);
     let app = Rc::new_cyclic(|app: &Weak<App>| {
         let on_checkout = {
@@ -129,11 +110,7 @@ pub fn run() {
         };
         let app = Weak::clone(app);
         App {
-            state: RefCell::new(State {
-                products: Vec::new(),
-                cart: Cart::default(),
-                busy: false,
-            }),
+            state: RefCell::default(),
             view: View::new(
                 move |msg| {
                     if let Some(app) = app.upgrade() {
@@ -166,22 +143,10 @@ fn on_panic(_: &std::panic::PanicHookInfo<'_>) {
 
 impl App {
     fn update(self: Rc<Self>, msg: Msg) {
-        match msg {
-            Msg::Add(product_id) => {
-                {
-                    let mut state = self.state.borrow_mut();
-                    let State { products, cart, .. } = &mut *state;
-                    if let Some(product) = products.iter().find(|p| p.id == product_id) {
-                        cart.add(product);
-                    }
-                }
-                self.render();
-            }
-            Msg::RemoveOne(product_id) => {
-                self.state.borrow_mut().cart.remove_one(product_id);
-                self.render();
-            }
-            Msg::UseCard(number) => self.view.set_card(number),
+        if let Msg::UseCard(number) = msg {
+            self.view.set_card(number);
+        } else if self.state.borrow_mut().update(msg) {
+            self.render();
         }
     }
 
@@ -223,7 +188,7 @@ impl App {
                 self.render();
             }
             Err(error) => {
-                cx.span().set_status(Status::error("catalog unavailable"));
+                set_error(&cx.span(), error.error_type(), "catalog unavailable".into());
                 self.view.show_result(
                     Outcome::Error,
                     &[
@@ -242,17 +207,8 @@ impl App {
     /// POST, then the result and the trace link.
     async fn checkout(self: Rc<Self>, click_cx: Context) {
         let clicked = clock::now();
-        let (items, item_count, total_cents) = {
-            let mut state = self.state.borrow_mut();
-            if state.busy || state.cart.is_empty() {
-                return;
-            }
-            state.busy = true;
-            (
-                state.cart.lines().to_vec(),
-                state.cart.item_count(),
-                state.cart.total_cents(&state.products),
-            )
+        let Some(order) = self.state.borrow_mut().begin_checkout() else {
+            return;
         };
         self.render();
         self.view
@@ -263,41 +219,19 @@ impl App {
             &click_cx,
             clicked,
             vec![
-                KeyValue::new(semconv::CHECKOUT_ITEM_COUNT, item_count),
-                KeyValue::new(semconv::CHECKOUT_TOTAL_CENTS, total_cents),
+                KeyValue::new(semconv::CHECKOUT_ITEM_COUNT, order.item_count),
+                KeyValue::new(semconv::CHECKOUT_TOTAL_CENTS, order.total_cents),
             ],
         );
-        let trace_id = otel_browser::hex(&cx.span().span_context().trace_id().to_bytes());
-
-        // The card and email go to the server only: never onto a span.
-        let form = self.view.form();
-        let request = CheckoutRequest {
-            items,
-            card: CardRequest {
-                number: form.number,
-                expiry: form.expiry,
-                cvc: form.cvc,
-            },
-            email: form.email,
-        };
-        let (answer, exchange) = self.api.checkout(&cx, &request).await;
+        let trace_id = otel_browser::text::hex(&cx.span().span_context().trace_id().to_bytes());
+        let (answer, exchange) = self.api.checkout(&cx, &self.checkout_request(order)).await;
         match answer {
             Ok(placed) => {
                 cx.span().set_attribute(KeyValue::new(
                     semconv::CHECKOUT_ORDER_ID,
                     placed.order_id.clone(),
                 ));
-                {
-                    let mut state = self.state.borrow_mut();
-                    let State { products, cart, .. } = &mut *state;
-                    for line in cart.lines() {
-                        if let Some(product) = products.iter_mut().find(|p| p.id == line.product_id)
-                        {
-                            product.stock -= line.quantity;
-                        }
-                    }
-                    cart.clear();
-                }
+                self.state.borrow_mut().placed();
                 self.view.show_result(
                     Outcome::Ok,
                     &[
@@ -310,22 +244,7 @@ impl App {
                     .concat(),
                 );
             }
-            Err(error) => {
-                cx.span().set_status(Status::error(match &error {
-                    ApiError::Network(_) => "network error".to_owned(),
-                    other => describe(other),
-                }));
-                let message = match error {
-                    ApiError::Rejected {
-                        body: Some(body), ..
-                    } => body.error.message,
-                    ApiError::Network(_) => {
-                        ["Could not reach the shop: ", &describe(&error)].concat()
-                    }
-                    other => ["The order failed (", &describe(&other), ")."].concat(),
-                };
-                self.view.show_result(Outcome::Error, &message);
-            }
+            Err(error) => self.checkout_failed(&cx, error),
         }
         self.view
             .show_trace(&trace_id, &[&self.jaeger_ui, "/trace/", &trace_id].concat());
@@ -335,8 +254,41 @@ impl App {
             self.view
                 .show_waterfall(&waterfall::bars(clicked, done, &exchange));
         }
-        self.state.borrow_mut().busy = false;
+        self.state.borrow_mut().finish_checkout();
         self.render();
+    }
+
+    /// The body of the checkout: the order's lines and the form. The card and email go to the
+    /// server only: never onto a span.
+    fn checkout_request(&self, order: Order) -> CheckoutRequest {
+        let form = self.view.form();
+        CheckoutRequest {
+            items: order.items,
+            card: CardRequest {
+                number: form.number,
+                expiry: form.expiry,
+                cvc: form.cvc,
+            },
+            email: form.email,
+        }
+    }
+
+    /// A refused or failed checkout: on the span (its `error.type` and status), and for the
+    /// shopper, in the server's words when it gave some.
+    fn checkout_failed(&self, cx: &Context, error: ApiError) {
+        let description = match &error {
+            ApiError::Network(_) => "network error".to_owned(),
+            other => describe(other),
+        };
+        set_error(&cx.span(), error.error_type(), description.into());
+        let message = match error {
+            ApiError::Rejected {
+                body: Some(body), ..
+            } => body.error.message,
+            ApiError::Network(_) => ["Could not reach the shop: ", &describe(&error)].concat(),
+            other => ["The order failed (", &describe(&other), ")."].concat(),
+        };
+        self.view.show_result(Outcome::Error, &message);
     }
 }
 
@@ -345,7 +297,7 @@ fn describe(error: &ApiError) -> String {
     match error {
         ApiError::Network(message) => message.clone(),
         ApiError::Rejected { status, .. } | ApiError::Unexpected(status) => {
-            ["HTTP ", &otel_browser::decimal((*status).into())].concat()
+            ["HTTP ", &otel_browser::text::decimal((*status).into())].concat()
         }
         ApiError::Encode => "the order could not be encoded".to_owned(),
     }

@@ -80,7 +80,7 @@ impl Cart {
 pub fn format_cents(cents: i64) -> String {
     let abs = cents.unsigned_abs();
     let mut text = String::from(if cents < 0 { "-$" } else { "$" });
-    text.push_str(&otel_browser::decimal((cents / 100).abs()));
+    text.push_str(&otel_browser::text::decimal((cents / 100).abs()));
     text.push('.');
     let rest = (abs % 100) as u8;
     text.push(char::from(b'0' + rest / 10));

@@ -1,7 +1,8 @@
 //! The checkout page: Rust/WASM, traced from the click on "Checkout" through every fetch.
 //!
-//! - [`app`]: the controller: state, what each message does, the checkout flow, and every
+//! - [`app`]: the controller: what each message does, the checkout flow, and every
 //!   `otel-browser` instrumentation installed.
+//! - [`state`]: the page's state and the messages that change it (pure logic, tested natively).
 //! - [`view`]: draws the state and turns clicks into typed messages for the controller.
 //! - [`api`]: the server calls, each in a CLIENT span whose context goes out as `traceparent`,
 //!   with the typed bodies of the shared `checkout-api` crate.
@@ -20,6 +21,7 @@
 #![allow(missing_docs)]
 
 pub mod cart;
+pub mod state;
 pub mod waterfall;
 
 /// The page's allocator: talc, not Rust's default dlmalloc: 1.7–1.9 KB less gzipped, no slower

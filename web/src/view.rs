@@ -12,9 +12,9 @@ use wasm_bindgen::{JsValue, closure::Closure};
 use web_sys::{Element, Event, HtmlAnchorElement, HtmlButtonElement, HtmlElement};
 
 use crate::{
-    app::{Msg, State},
     cart::format_cents,
     dom::{self, Listener},
+    state::{Msg, State},
     waterfall::{self, Bar},
 };
 
@@ -180,8 +180,16 @@ fn draw_bar(chart: &HtmlElement, bar: &Bar, end_us: i64) -> Result<(), JsValue> 
     let row = dom::append(chart, "div", "wf-row", "")?;
     dom::set_attr(&row, "data-testid", "waterfall-row");
     dom::set_attr(&row, "data-name", &bar.name);
-    dom::set_attr(&row, "data-start-us", &otel_browser::decimal(bar.start_us));
-    dom::set_attr(&row, "data-end-us", &otel_browser::decimal(bar.end_us()));
+    dom::set_attr(
+        &row,
+        "data-start-us",
+        &otel_browser::text::decimal(bar.start_us),
+    );
+    dom::set_attr(
+        &row,
+        "data-end-us",
+        &otel_browser::text::decimal(bar.end_us()),
+    );
     dom::set_attr(&row, "data-error", if bar.error { "true" } else { "false" });
     dom::append(&row, "span", "wf-label", &bar.label)?;
     let track = dom::append(&row, "span", "wf-track", "")?;
@@ -205,14 +213,14 @@ fn render_products(state: &State, targets: &mut Vec<(Element, Msg)>) -> Result<(
     let list: HtmlElement = dom::by_id("products")?;
     list.set_inner_html("");
     for product in &state.products {
-        let id = otel_browser::decimal(product.id);
+        let id = otel_browser::text::decimal(product.id);
         let row = dom::append(&list, "li", "product", "")?;
         dom::set_attr(&row, "data-testid", &["product-", &id].concat());
         let info = dom::append(&row, "div", "product-info", "")?;
         dom::append(&info, "h3", "", &product.name)?;
         dom::append(&info, "p", "muted", &product.description)?;
         let stock = if product.stock > 0 {
-            [&otel_browser::decimal(product.stock), " in stock"].concat()
+            [&otel_browser::text::decimal(product.stock), " in stock"].concat()
         } else {
             "Sold out".to_owned()
         };
@@ -248,7 +256,7 @@ fn render_cart(state: &State, targets: &mut Vec<(Element, Msg)>) -> Result<(), J
         dom::set_attr(
             &row,
             "data-testid",
-            &["cart-", &otel_browser::decimal(product.id)].concat(),
+            &["cart-", &otel_browser::text::decimal(product.id)].concat(),
         );
         dom::append(&row, "span", "name", &product.name)?;
         let qty = dom::append(&row, "span", "qty", "")?;
@@ -257,7 +265,12 @@ fn render_cart(state: &State, targets: &mut Vec<(Element, Msg)>) -> Result<(), J
             (Msg::Add(product.id), "One more: ", "+"),
         ] {
             if msg == Msg::Add(product.id) {
-                dom::append(&qty, "span", "count", &otel_browser::decimal(line.quantity))?;
+                dom::append(
+                    &qty,
+                    "span",
+                    "count",
+                    &otel_browser::text::decimal(line.quantity),
+                )?;
             }
             let button = dom::append(&qty, "button", "qty-button", text)?;
             dom::set_attr(&button, "type", "button");

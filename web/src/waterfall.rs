@@ -173,9 +173,9 @@ fn micros_between(from: SystemTime, to: SystemTime) -> i64 {
 pub fn format_ms(micros: i64) -> String {
     let tenths = micros.max(0) / 100;
     [
-        otel_browser::decimal(tenths / 10).as_str(),
+        otel_browser::text::decimal(tenths / 10).as_str(),
         ".",
-        otel_browser::decimal(tenths % 10).as_str(),
+        otel_browser::text::decimal(tenths % 10).as_str(),
         " ms",
     ]
     .concat()
@@ -185,9 +185,9 @@ pub fn format_ms(micros: i64) -> String {
 pub fn percent(part: i64, whole: i64) -> String {
     let permille = part.clamp(0, whole.max(1)) * 1000 / whole.max(1);
     [
-        otel_browser::decimal(permille / 10).as_str(),
+        otel_browser::text::decimal(permille / 10).as_str(),
         ".",
-        otel_browser::decimal(permille % 10).as_str(),
+        otel_browser::text::decimal(permille % 10).as_str(),
         "%",
     ]
     .concat()

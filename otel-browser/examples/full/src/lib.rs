@@ -58,7 +58,7 @@ mod page {
         // First: the moment the module started is the end of its instantiation.
         let page_load = PageLoad::install(&tracer);
         Session::install(SessionConfig::default());
-        let errors = Errors::install(&telemetry, |_| {});
+        let errors = Errors::install(&tracer, |_| {});
         let vitals = WebVitals::install(&tracer);
         let fetch = FetchInstrumentation::new(tracer.clone());
         let on_click = interaction::traced(&tracer, move |_event, cx| {

@@ -50,11 +50,13 @@ mod page {
                     .with_attributes([KeyValue::new("http.request.method", "GET")])
                     .start_with_context(&tracer, &cx);
                 let fetch_cx = cx.with_span(span);
-                let status = get(
-                    "/api/products",
-                    &otel_browser::traceparent(fetch_cx.span().span_context()),
-                )
-                .await;
+                let sent = fetch_cx.span().span_context().clone();
+                let traceparent = trace_context::traceparent(
+                    sent.trace_id(),
+                    sent.span_id(),
+                    sent.trace_flags().to_u8(),
+                );
+                let status = get("/api/products", &traceparent).await;
                 let span = fetch_cx.span();
                 match status {
                     Some(code) => {

@@ -1,0 +1,382 @@
+//! The exporter: the one owner of the queue and of the sends. A span that ends is queued
+//! ([`Exporter::export`]); a timer, a full batch, `pagehide` or an explicit flush sends what waits
+//! as OTLP/HTTP protobuf with `fetch` (`transport.rs`), one request at a time, and never traces its
+//! own requests (the exporter must not feed itself). A failed send is counted and dropped.
+//!
+//! Concrete, not a `dyn SpanExporter`: the page links one exporter and no vtable.
+
+use std::{borrow::Cow, sync::Arc};
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen::closure::Closure;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_futures::{JsFuture, spawn_local};
+
+use crate::{
+    queue::{BatchConfig, Queue},
+    span_data::SpanData,
+};
+
+/// The most spans in a `keepalive` request: browsers cap the keepalive bodies in flight at 64 KiB
+/// in all ([`KEEPALIVE_BUDGET`]).
+const KEEPALIVE_BATCH: usize = 64;
+/// Browsers allow this many bytes of `keepalive` bodies in flight at once (64 KiB, less headroom).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+const KEEPALIVE_BUDGET: usize = 60 * 1024;
+/// How long one export may take before it is abandoned (and counted as failed).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+const SEND_TIMEOUT_MS: u32 = 5_000;
+
+/// The queue, where it sends to and with what resource. Cloning it is cheap: every clone sends
+/// the same queue.
+#[derive(Debug, Clone)]
+pub(crate) struct Exporter {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    queue: Queue,
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    endpoint: Cow<'static, str>,
+    resource: otlp_wire::Resource,
+    failed_exports: std::sync::atomic::AtomicU64,
+}
+
+/// One encoded export request. (Natively, only the tests send, by hand.)
+#[derive(Debug)]
+#[cfg_attr(not(any(target_arch = "wasm32", test)), allow(dead_code))]
+pub(crate) struct Batch {
+    /// The OTLP protobuf body.
+    pub(crate) body: Vec<u8>,
+    /// How many spans it holds.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) spans: usize,
+}
+
+impl Exporter {
+    pub(crate) fn new(
+        batch: BatchConfig,
+        endpoint: Cow<'static, str>,
+        resource: otlp_wire::Resource,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                queue: Queue::new(batch),
+                endpoint,
+                resource,
+                failed_exports: Default::default(),
+            }),
+        }
+    }
+
+    /// Queues an ended span and starts what it asks for: a timer, or a send now.
+    pub(crate) fn export(&self, span: &SpanData) {
+        let wake = self.shared.queue.push(span);
+        #[cfg(target_arch = "wasm32")]
+        self.wake(wake);
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = wake;
+    }
+
+    /// The next request's body, or `None` when nothing waits; `keepalive` ones stay small.
+    #[cfg_attr(not(any(target_arch = "wasm32", test)), allow(dead_code))]
+    pub(crate) fn next_batch(&self, keepalive: bool) -> Option<Batch> {
+        let max = if keepalive {
+            KEEPALIVE_BATCH
+        } else {
+            usize::MAX
+        };
+        let taken = self.shared.queue.take(max)?;
+        Some(Batch {
+            body: taken.to_request(&self.shared.resource),
+            spans: taken.len(),
+        })
+    }
+
+    /// How many spans were dropped because the queue was full.
+    pub(crate) fn dropped_spans(&self) -> u64 {
+        self.shared.queue.dropped()
+    }
+
+    /// How many export requests failed.
+    pub(crate) fn failed_exports(&self) -> u64 {
+        self.shared
+            .failed_exports
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Every span that has ended so far.
+    #[cfg(feature = "testing")]
+    pub(crate) fn finished(&self) -> Vec<SpanData> {
+        self.shared.queue.finished()
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Exporter {
+    /// Acts on what a queued span asked for.
+    fn wake(&self, wake: crate::queue::Wake) {
+        use crate::queue::Wake;
+        match wake {
+            Wake::Nothing | Wake::Dropped => {}
+            Wake::After(delay) => {
+                let exporter = self.clone();
+                // An event listener's closure type, though a timer calls it: the page then carries
+                // one closure shim, the listeners', not a second one for `FnOnce` (BENCHMARKS.md).
+                let flush = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+                    exporter.send_next(SendMode::ThenTheRest);
+                });
+                crate::transport::set_timeout(
+                    &flush.into_js_value(),
+                    // Not `as_millis`, a u128.
+                    u32::try_from(delay.as_secs())
+                        .unwrap_or(u32::MAX / 1000)
+                        .saturating_mul(1000)
+                        .saturating_add(delay.subsec_millis()),
+                );
+            }
+            Wake::Now => self.send_next(SendMode::One),
+        }
+    }
+
+    /// Starts sending the next batch, if one waits. Out of line: one copy of the batch's take and
+    /// of the send's spawn for the timer and for a full batch.
+    #[inline(never)]
+    fn send_next(&self, how: SendMode) {
+        if let Some(batch) = self.next_batch(false) {
+            spawn_local(self.clone().send(batch, how));
+        }
+    }
+
+    /// Sends batches until the queue is empty, one request at a time.
+    pub(crate) async fn flush(self) {
+        if let Some(batch) = self.next_batch(false) {
+            self.send(batch, SendMode::ThenTheRest).await;
+        }
+    }
+
+    /// The page is going away or being hidden: start every send now. The first ~60 KiB go with
+    /// `keepalive`, so they outlive the page; the rest as plain requests, which complete when the
+    /// page was only hidden and may be cut off when it unloads. Also for an instrumentation that
+    /// ends spans in a `pagehide` listener of its own, which runs after the SDK's (listeners at
+    /// the event's target run in the order they were added), and for a crash's last words.
+    pub(crate) fn send_keepalive(&self) {
+        let mut budget = KEEPALIVE_BUDGET;
+        while let Some(batch) = self.next_batch(true) {
+            let keepalive = batch.body.len() <= budget;
+            if keepalive {
+                budget -= batch.body.len();
+            }
+            let how = if keepalive {
+                SendMode::Keepalive
+            } else {
+                SendMode::One
+            };
+            spawn_local(self.clone().send(batch, how));
+        }
+    }
+
+    /// `POST`s of OTLP bodies, `batch` first. Deliberately not traced: the exporter must not feed
+    /// itself.
+    async fn send(self, mut batch: Batch, how: SendMode) {
+        loop {
+            // A collector that accepts and never answers must not hold a send (and the queue)
+            // forever: the request is aborted after `SEND_TIMEOUT_MS`.
+            let sent = JsFuture::from(crate::transport::post(
+                &self.shared.endpoint,
+                &batch.body,
+                how == SendMode::Keepalive,
+                SEND_TIMEOUT_MS,
+            ))
+            .await;
+            if sent.is_err() {
+                (self.shared.failed_exports).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            if how != SendMode::ThenTheRest {
+                return;
+            }
+            match self.next_batch(false) {
+                Some(next) => batch = next,
+                None => return,
+            }
+        }
+    }
+}
+
+/// How [`Exporter::send`] goes about its batch. (Every send is one future type, so the page
+/// carries one copy of the task machinery, not one per call site.)
+#[cfg(target_arch = "wasm32")]
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SendMode {
+    /// This batch only.
+    One,
+    /// This batch with `keepalive`, so that it outlives the page.
+    Keepalive,
+    /// This batch, then every batch still waiting, one request at a time.
+    ThenTheRest,
+}
+
+/// The `pagehide` and `visibilitychange` listeners, which send what waits with `keepalive`;
+/// removed when dropped. One closure for both, added by the snippet (which reads
+/// `document.hidden`): no `window`/`document` glue here.
+#[cfg(target_arch = "wasm32")]
+pub(crate) struct LifecycleListeners {
+    remove: wasm_bindgen::JsValue,
+    _on_hide: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+#[cfg(target_arch = "wasm32")]
+impl LifecycleListeners {
+    pub(crate) fn attach(exporter: Exporter) -> Self {
+        let on_hide = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+            exporter.send_keepalive();
+        });
+        Self {
+            remove: crate::transport::listen(on_hide.as_ref()),
+            _on_hide: on_hide,
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Drop for LifecycleListeners {
+    fn drop(&mut self) {
+        crate::transport::unlisten(&self.remove);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, trace::TracerProvider};
+    use opentelemetry::{
+        Context, KeyValue,
+        trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _},
+    };
+    use opentelemetry_proto::tonic::{
+        collector::trace::v1::ExportTraceServiceRequest,
+        common::v1::any_value,
+        trace::v1::{span::SpanKind as ProtoKind, status::StatusCode},
+    };
+    use prost::Message;
+
+    fn provider(config: Config) -> (TracerProvider, Exporter) {
+        let provider = config.provider(Some("TestAgent/1.0".into()));
+        let exporter = provider.exporter().clone();
+        (provider, exporter)
+    }
+
+    fn string_attr(
+        attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+        key: &str,
+    ) -> Option<String> {
+        attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
+            match kv.value.as_ref()?.value.as_ref()? {
+                any_value::Value::StringValue(s) => Some(s.clone()),
+                any_value::Value::IntValue(i) => Some(i.to_string()),
+                _ => None,
+            }
+        })
+    }
+
+    #[test]
+    fn a_batch_encodes_ids_parents_kinds_times_attributes_status_and_resource() {
+        let config = Config {
+            service_name: "checkout-web".into(),
+            service_version: "0.1.0".into(),
+            ..Default::default()
+        };
+        let (provider, exporter) = provider(config);
+        let tracer = provider.tracer("test");
+        let root = tracer
+            .span_builder("checkout")
+            .with_kind(SpanKind::Internal)
+            .with_attributes(vec![KeyValue::new("cart.items", 3_i64)])
+            .start(&tracer);
+        let root_cx = Context::current_with_span(root);
+        let mut child = tracer
+            .span_builder("POST")
+            .with_kind(SpanKind::Client)
+            .start_with_context(&tracer, &root_cx);
+        child.set_attribute(KeyValue::new("http.response.status_code", 502_i64));
+        child.set_status(Status::error("Bad Gateway"));
+        let child_context = child.span_context().clone();
+        child.end();
+        let root_context = root_cx.span().span_context().clone();
+        root_cx.span().end();
+
+        let batch = exporter.next_batch(false).expect("a batch");
+        assert_eq!(batch.spans, 2);
+        let request =
+            ExportTraceServiceRequest::decode(batch.body.as_slice()).expect("valid OTLP protobuf");
+        let resource_spans = &request.resource_spans[0];
+        let resource = &resource_spans
+            .resource
+            .as_ref()
+            .expect("resource")
+            .attributes;
+        assert_eq!(
+            string_attr(resource, "service.name").as_deref(),
+            Some("checkout-web")
+        );
+        assert_eq!(
+            string_attr(resource, "service.version").as_deref(),
+            Some("0.1.0")
+        );
+        assert_eq!(
+            string_attr(resource, "user_agent.original").as_deref(),
+            Some("TestAgent/1.0")
+        );
+        assert_eq!(
+            string_attr(resource, "telemetry.sdk.name").as_deref(),
+            Some("otel-browser")
+        );
+
+        let spans = &resource_spans.scope_spans[0].spans;
+        let by_name = |n: &str| spans.iter().find(|s| s.name == n).expect(n);
+        let (root, child) = (by_name("checkout"), by_name("POST"));
+        assert_eq!(root.trace_id, root_context.trace_id().to_bytes());
+        assert_eq!(root.span_id, root_context.span_id().to_bytes());
+        assert!(root.parent_span_id.is_empty());
+        assert_eq!(root.flags & 0xff, 0x03, "sampled and random");
+        assert_eq!(child.trace_id, root.trace_id);
+        assert_eq!(child.span_id, child_context.span_id().to_bytes());
+        assert_eq!(child.parent_span_id, root.span_id);
+        assert_eq!(root.kind, ProtoKind::Internal as i32);
+        assert_eq!(child.kind, ProtoKind::Client as i32);
+        assert_eq!(
+            string_attr(&root.attributes, "cart.items").as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            string_attr(&child.attributes, "http.response.status_code").as_deref(),
+            Some("502")
+        );
+        let status = child.status.as_ref().expect("status");
+        assert_eq!(status.code, StatusCode::Error as i32);
+        assert_eq!(status.message, "Bad Gateway");
+        assert!(root.start_time_unix_nano <= child.start_time_unix_nano);
+        assert!(child.end_time_unix_nano <= root.end_time_unix_nano);
+        assert!(
+            root.start_time_unix_nano > 1_700_000_000_000_000_000,
+            "wall-clock nanoseconds"
+        );
+        assert!(exporter.next_batch(false).is_none());
+    }
+
+    #[test]
+    fn keepalive_batches_stay_small() {
+        let (provider, exporter) = provider(Config {
+            max_batch_size: 256,
+            ..Default::default()
+        });
+        let tracer = provider.tracer("test");
+        for _ in 0..100 {
+            tracer.start("span").end();
+        }
+        let batch = exporter.next_batch(true).expect("batch");
+        assert_eq!(batch.spans, KEEPALIVE_BATCH);
+        assert!(batch.body.len() < 60 * 1024, "{} bytes", batch.body.len());
+    }
+}
