@@ -19,8 +19,9 @@
 //! Nothing is patched: only requests made through [`FetchInstrumentation::fetch`] are traced,
 //! and the exporter's own requests never are (they use their own `fetch`).
 //!
-//! ```ignore
-//! # // wasm32 only: the browser tests (tests/instrumentations.rs) run the same calls.
+//! ```no_run
+//! # // `FetchInstrumentation` is wasm32's: natively this example compiles to nothing.
+//! # #[cfg(target_arch = "wasm32")]
 //! # async fn run(telemetry: otel_browser::BrowserTelemetry) -> Result<(), wasm_bindgen::JsValue> {
 //! use otel_browser::fetch::FetchInstrumentation;
 //! let fetch = FetchInstrumentation::new(telemetry.tracer("my-app"))
@@ -35,6 +36,7 @@
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
 #[cfg(target_arch = "wasm32")]
+#[cfg_attr(docsrs, doc(cfg(target_arch = "wasm32")))]
 pub use instrumentation::FetchInstrumentation;
 use opentelemetry::KeyValue;
 
@@ -165,6 +167,7 @@ export function errorName(e){return e instanceof Error?e.name:"_OTHER"}"#
 
         /// Sends gloo-net's request in a CLIENT span (see [`Self::fetch`]).
         #[cfg(feature = "gloo-net")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "gloo-net")))]
         pub async fn send(
             &self,
             request: gloo_net::http::RequestBuilder,

@@ -73,12 +73,16 @@
 //! `cx.span().end_with_timestamp(otel_browser::clock::now())` to end such a span precisely; a
 //! [`Span`] held by value, and one dropped, ends at [`clock::now`].
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod clock;
 #[cfg(target_arch = "wasm32")]
+#[cfg_attr(docsrs, doc(cfg(target_arch = "wasm32")))]
 pub mod errors;
 pub mod fetch;
 pub mod ids;
 #[cfg(target_arch = "wasm32")]
+#[cfg_attr(docsrs, doc(cfg(target_arch = "wasm32")))]
 pub mod interaction;
 // The pure half (the timing of the spans) is tested natively; the page-load API is wasm32's.
 mod exporter;
@@ -237,6 +241,7 @@ impl BrowserTelemetry {
     /// queue (the `testing` feature: a test's in-memory view, as the SDK's `InMemorySpanExporter`
     /// gives one).
     #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn finished_spans(&self) -> Vec<SpanData> {
         self.provider.exporter().finished()
     }
@@ -244,6 +249,7 @@ impl BrowserTelemetry {
     /// Sends everything queued now; the future ends when the requests have. It holds no borrow of
     /// `self`, so it can be handed to JavaScript as a promise.
     #[cfg(target_arch = "wasm32")]
+    #[cfg_attr(docsrs, doc(cfg(target_arch = "wasm32")))]
     pub fn flush(&self) -> impl Future<Output = ()> + use<> {
         self.provider.exporter().clone().flush()
     }

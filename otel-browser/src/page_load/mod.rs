@@ -3,14 +3,18 @@
 //! [`PageLoad::install`], first thing in the app's `#[wasm_bindgen(start)]`, and
 //! [`PageLoad::rendered`] after the first render:
 //!
-//! ```ignore
-//! # // wasm32 only: the browser tests (tests/page_load.rs) run it.
+//! ```no_run
+//! # use wasm_bindgen::prelude::wasm_bindgen;
+//! # fn render_the_app() {}
+//! # fn main() {}
 //! #[wasm_bindgen(start)]
 //! fn start() {
 //!     let telemetry = otel_browser::BrowserTelemetry::install(Default::default());
 //!     let page_load = otel_browser::page_load::PageLoad::install(&telemetry.tracer("my-app"));
 //!     render_the_app();
 //!     page_load.rendered();
+//!     // Keep `telemetry` for the page's life (a real page stores it with its app).
+//!     std::mem::forget(telemetry);
 //! }
 //! ```
 //!
@@ -74,4 +78,5 @@ mod timing;
 #[cfg(target_arch = "wasm32")]
 mod browser;
 #[cfg(target_arch = "wasm32")]
+#[cfg_attr(docsrs, doc(cfg(target_arch = "wasm32")))]
 pub use browser::PageLoad;

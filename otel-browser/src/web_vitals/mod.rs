@@ -4,8 +4,8 @@
 //! Opt-in: nothing else in the crate refers to this module, so a page that never calls
 //! [`WebVitals::install`] ships none of it.
 //!
-//! ```ignore
-//! # // wasm32 only: the browser tests (tests/web_vitals.rs) run it.
+//! ```no_run
+//! # let telemetry = otel_browser::BrowserTelemetry::install(Default::default());
 //! let vitals = otel_browser::web_vitals::WebVitals::install(&telemetry.tracer("my-app"));
 //! // Keep `vitals` for the page's life: it owns the observer and the listeners.
 //! ```
@@ -62,7 +62,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    /// Every metric, in the order of [`Metric::index`].
+    /// Every metric, in declaration order (the order a page view keeps their reports in).
     pub const ALL: [Metric; 5] = [
         Metric::Lcp,
         Metric::Cls,
@@ -228,6 +228,7 @@ impl Vitals {
 #[cfg(target_arch = "wasm32")]
 mod browser;
 #[cfg(target_arch = "wasm32")]
+#[cfg_attr(docsrs, doc(cfg(target_arch = "wasm32")))]
 pub use browser::WebVitals;
 
 #[cfg(test)]
