@@ -11,11 +11,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use checkout_server::telemetry::{
-    batch::{BatchConfig, BatchProcessor},
-    otlp_http::OtlpHttpExporter,
-};
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use otlp_batch_exporter::{BatchConfig, BatchProcessor, ExporterSettings, HttpTransport};
 use test_support::collector::{Collector, Mode};
 
 const WARMUP: usize = 20;
@@ -24,12 +21,13 @@ const CHECKOUTS: usize = 300;
 async fn run(mode: Mode) -> (Vec<Duration>, usize) {
     let collector = Collector::start(mode).await.addr;
     let endpoint = format!("http://{collector}/v1/traces");
-    let exporter = OtlpHttpExporter::from_lookup(|name| {
+    let settings = ExporterSettings::from_lookup(|name| {
         (name == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").then(|| endpoint.clone())
     })
-    .expect("exporter");
+    .expect("settings");
+    let transport = HttpTransport::new(settings).expect("transport");
     let processor = BatchProcessor::new(
-        exporter,
+        transport,
         BatchConfig {
             schedule_delay: Duration::from_millis(100),
             ..BatchConfig::default()

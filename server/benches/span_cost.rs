@@ -26,7 +26,6 @@ use axum::{
 };
 use checkout_server::telemetry::{
     self,
-    batch::{BatchConfig, BatchProcessor, ExportError, Transport, wire_resource, wire_span},
     http::{Edge, ParentPolicy, server_span},
     propagation,
 };
@@ -45,6 +44,9 @@ use opentelemetry_proto::{
 use opentelemetry_sdk::{
     Resource,
     trace::{InMemorySpanExporter, SdkTracerProvider, SpanData},
+};
+use otlp_batch_exporter::{
+    BatchConfig, BatchProcessor, ExportError, Transport, wire_resource, wire_span,
 };
 use otlp_wire::{EncodedBatch, encode_span};
 use prost::Message as _;

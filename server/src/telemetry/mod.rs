@@ -1,11 +1,11 @@
 //! Telemetry: the tracer provider and its OTLP export, logging, and the helpers that make spans.
 //!
-//! - [`TelemetryGuard::init`] builds the provider from the standard `OTEL_*` variables: a batch
-//!   processor that encodes each span as OTLP protobuf when it ends ([`batch`]), posting to the
-//!   collector over OTLP/HTTP ([`export`]), or with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` or
-//!   `EXPORT_PIPELINE=stock` the SDK's batch processor and `opentelemetry-otlp` ([`stock`]); and a
-//!   resource with the service name and version. Hold the guard for the life of the process and
-//!   call [`TelemetryGuard::shutdown`].
+//! - [`TelemetryGuard::init`] builds the provider from the standard `OTEL_*` variables: the batch
+//!   processor of `otlp_batch_exporter`, which encodes each span as OTLP protobuf when it ends and
+//!   posts the batches to the collector over OTLP/HTTP, or with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`
+//!   or `EXPORT_PIPELINE=stock` the SDK's batch processor and `opentelemetry-otlp` ([`stock`]),
+//!   whichever [`export`] chooses; and a resource with the service name and version. Hold the guard
+//!   for the life of the process and call [`TelemetryGuard::shutdown`].
 //! - [`propagation`] is a strict W3C Trace Context parser in front of the SDK.
 //! - [`http`] is the middleware that opens one SERVER span per request.
 //!
@@ -14,10 +14,8 @@
 //! is used for log lines only, so the OTLP exporter's own HTTP client (reqwest, hyper) can never be
 //! traced into the pipeline it feeds.
 
-pub mod batch;
 pub mod export;
 pub mod http;
-pub mod otlp_http;
 pub mod propagation;
 pub mod stock;
 pub mod timing;
@@ -61,7 +59,7 @@ pub struct TelemetryGuard {
 /// The exporter could not be built from the `OTEL_*` settings.
 #[derive(Debug, thiserror::Error)]
 #[error("OpenTelemetry exporter: {0}")]
-pub struct TelemetryError(#[from] export::ExporterConfigError);
+pub struct TelemetryError(#[from] otlp_batch_exporter::ExporterConfigError);
 
 impl TelemetryGuard {
     /// Builds the provider from the `OTEL_*` variables and installs it globally. `OTEL_SDK_DISABLED=true` gives a provider that records spans (so trace ids still
@@ -70,19 +68,9 @@ impl TelemetryGuard {
         let mut builder = SdkTracerProvider::builder().with_resource(resource());
         if !sdk_disabled() {
             // The endpoint, protocol, timeout, headers, compression and certificates come from
-            // OTEL_EXPORTER_OTLP_* (`export`); the batch sizes and delays from OTEL_BSP_* (`batch`);
-            // the sampler from OTEL_TRACES_SAMPLER.
-            let settings = export::ExporterSettings::from_env()?;
-            let batch = batch::BatchConfig::from_env();
-            builder = match settings.pipeline {
-                export::Pipeline::Own => builder.with_span_processor(batch::BatchProcessor::new(
-                    otlp_http::OtlpHttpExporter::new(settings)?,
-                    batch,
-                )),
-                export::Pipeline::Stock => {
-                    builder.with_span_processor(stock::processor(settings, batch)?)
-                }
-            };
+            // OTEL_EXPORTER_OTLP_*, the batch sizes and delays from OTEL_BSP_*, the pipeline from
+            // EXPORT_PIPELINE (`export`); the sampler from OTEL_TRACES_SAMPLER.
+            builder = export::with_span_processor(builder)?;
         }
         let provider = builder.build();
         global::set_tracer_provider(provider.clone());
@@ -145,33 +133,6 @@ fn resource() -> Resource {
     } else {
         builder.with_service_name(DEFAULT_SERVICE_NAME).build()
     }
-}
-
-/// The whole number `value` gives for the variable `name`; `None` when it is unset or empty, or
-/// when it is not a whole number of at least `least`, which is warned about. "For variables
-/// accepting a numeric value, if the user provides a value the implementation cannot parse, the
-/// implementation SHOULD generate a warning and gracefully ignore the setting, i.e., treat them
-/// as not set" (SDK environment variables, "Numeric": a MUST for new implementations).
-pub(crate) fn whole_number(name: &str, value: Option<String>, least: u64) -> Option<u64> {
-    let value = value.filter(|v| !v.trim().is_empty())?;
-    match value.trim().parse::<u64>() {
-        Ok(n) if n >= least => Some(n),
-        _ => {
-            tracing::warn!(
-                variable = name,
-                value = %value,
-                "not a whole number{}: ignored, the default is used",
-                if least > 0 { " above 0" } else { "" }
-            );
-            None
-        }
-    }
-}
-
-/// A timeout of `ms` milliseconds, where 0 means no limit (as the configuration schema's
-/// `timeout` and `export_timeout` say: "A value of 0 indicates no limit (infinity)").
-pub(crate) fn timeout_millis(ms: u64) -> Option<Duration> {
-    (ms > 0).then(|| Duration::from_millis(ms))
 }
 
 fn sdk_disabled() -> bool {

@@ -27,9 +27,8 @@ use opentelemetry_otlp::{
 };
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
 
-use super::{
-    batch::BatchConfig,
-    export::{Compression, ExporterConfigError, ExporterSettings, Protocol, http_client},
+use otlp_batch_exporter::{
+    BatchConfig, Compression, ExporterConfigError, ExporterSettings, Protocol, http_client,
 };
 
 /// An export with no limit (`OTEL_EXPORTER_OTLP_TIMEOUT=0`): the exporter takes a duration, so a

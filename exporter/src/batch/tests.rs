@@ -2,6 +2,7 @@
 //! shutdown, a full queue, and what an outage keeps and sends again.
 
 use super::{export_thread::RETRY_FIRST, *};
+use crate::ExportError;
 use std::sync::mpsc::{self, Receiver, Sender};
 
 use opentelemetry::{
@@ -356,48 +357,4 @@ fn shutdown_gives_up_at_its_timeout_when_an_export_hangs() {
     assert!(result.is_err_and(|e| e.to_string().contains("Timeout")));
     assert!(started.elapsed() < Duration::from_secs(2), "bounded");
     assert_eq!(p.next_body(SOON).expect("attempted"), ["a"]);
-}
-
-fn config(vars: &[(&str, &str)]) -> BatchConfig {
-    BatchConfig::from_lookup(crate::config::lookup_in(vars))
-}
-
-#[test]
-fn the_variables_set_the_batches_and_a_batch_is_never_larger_than_the_queue() {
-    assert_eq!(config(&[]), BatchConfig::default());
-    let set = config(&[
-        ("OTEL_BSP_SCHEDULE_DELAY", "200"),
-        ("OTEL_BSP_EXPORT_TIMEOUT", "1000"),
-        ("OTEL_BSP_MAX_QUEUE_SIZE", "4"),
-    ]);
-    assert_eq!(set.schedule_delay, Duration::from_millis(200));
-    assert_eq!(set.export_timeout, Some(Duration::from_secs(1)));
-    assert_eq!((set.max_queue_size, set.max_export_batch_size), (4, 4));
-    let zero = config(&[
-        ("OTEL_BSP_SCHEDULE_DELAY", "0"),
-        ("OTEL_BSP_EXPORT_TIMEOUT", "0"),
-    ]);
-    assert_eq!(zero.schedule_delay, Duration::ZERO);
-    assert_eq!(zero.export_timeout, None, "0: no limit");
-    assert_eq!(
-        config(&[("EXPORT_QUEUE_MAX_BYTES", "1048576")]).max_queue_bytes,
-        1 << 20
-    );
-}
-
-#[test]
-fn a_value_that_cannot_be_used_is_ignored_for_the_default() {
-    let defaults = BatchConfig::default();
-    let set = config(&[
-        ("OTEL_BSP_SCHEDULE_DELAY", "5s"),
-        ("OTEL_BSP_EXPORT_TIMEOUT", "soon"),
-        ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
-        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "-1"),
-    ]);
-    assert_eq!(set, defaults);
-    assert_eq!(
-        config(&[("OTEL_BSP_SCHEDULE_DELAY", " ")]),
-        defaults,
-        "empty: unset"
-    );
 }

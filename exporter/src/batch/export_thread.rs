@@ -10,7 +10,8 @@ use std::{
 use opentelemetry::Context;
 use otlp_wire::EncodedBatch;
 
-use super::{BatchConfig, ExportError, Kept, Shared, StopOnExit, Transport, full};
+use super::{BatchConfig, Kept, Shared, StopOnExit, full};
+use crate::{ExportError, Transport};
 
 /// The first wait before a kept batch is sent again, and the longest (it doubles in between).
 pub(super) const RETRY_FIRST: Duration = Duration::from_millis(500);

@@ -26,7 +26,6 @@
 use std::{
     cell::Cell,
     collections::VecDeque,
-    env,
     sync::{
         Arc, Condvar, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicUsize, Ordering},
@@ -35,7 +34,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use opentelemetry::Context;
 use opentelemetry_sdk::{
     Resource,
@@ -44,100 +43,17 @@ use opentelemetry_sdk::{
 };
 use otlp_wire::{EncodedBatch, encode_span};
 
-use super::{timeout_millis, whole_number};
+use crate::{
+    ExporterConfigError, ExporterSettings, HttpTransport, Transport, wire_resource, wire_span,
+};
+pub use config::BatchConfig;
 use export_thread::export_thread;
 
+mod config;
 mod export_thread;
 
 /// How long [`SpanProcessor::force_flush`] waits for the export thread (the SDK's own bound).
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Where encoded batches go: [`OtlpHttpExporter`](super::otlp_http::OtlpHttpExporter) in the server.
-pub trait Transport: Send + 'static {
-    /// The body to send for one `ExportTraceServiceRequest` (compressed, if the transport
-    /// compresses); made once per batch, on the export thread, and kept while the batch waits.
-    fn prepare(&self, request: Vec<u8>) -> Bytes {
-        Bytes::from(request)
-    }
-
-    /// Sends one body [`prepare`](Self::prepare) made, retrying as the protocol says, within
-    /// `timeout` (`None`: no limit but the transport's own).
-    fn send(&self, body: Bytes, timeout: Option<Duration>) -> Result<(), ExportError>;
-}
-
-/// Why a batch was not exported.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ExportError {
-    /// The collector refused it (a client error): sending it again cannot help; it is dropped.
-    #[error("{0}")]
-    Rejected(String),
-    /// It did not get through (no connection, no answer in time, the collector unavailable after
-    /// its retries): it is kept and sent again.
-    #[error("{0}")]
-    Unavailable(String),
-}
-
-/// The `OTEL_BSP_*` settings (SDK environment variables, "Batch Span Processor"). A value that is
-/// not a whole number, or a size of 0, is warned about and the default used instead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BatchConfig {
-    /// `OTEL_BSP_SCHEDULE_DELAY`: the time between two exports (default 5 s; 0 exports whatever
-    /// is queued as soon as the last export is done).
-    pub schedule_delay: Duration,
-    /// `OTEL_BSP_EXPORT_TIMEOUT`: the longest one export may take (default 30 s; 0, `None`: no
-    /// limit).
-    pub export_timeout: Option<Duration>,
-    /// `OTEL_BSP_MAX_QUEUE_SIZE`: spans kept waiting before new ones are dropped (default 2048).
-    pub max_queue_size: usize,
-    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`: spans in one export (default 512, at most the queue size).
-    pub max_export_batch_size: usize,
-    /// `EXPORT_QUEUE_MAX_BYTES` (this processor's own): the bytes the queue may hold, encoded
-    /// spans and the bodies of batches kept through an outage (default 16 MiB).
-    pub max_queue_bytes: usize,
-}
-
-impl Default for BatchConfig {
-    fn default() -> Self {
-        Self {
-            schedule_delay: Duration::from_millis(5000),
-            export_timeout: Some(Duration::from_millis(30_000)),
-            max_queue_size: 2048,
-            max_export_batch_size: 512,
-            max_queue_bytes: 16 << 20,
-        }
-    }
-}
-
-impl BatchConfig {
-    /// The settings the `OTEL_BSP_*` variables give, defaults for the ones unset.
-    pub fn from_env() -> Self {
-        Self::from_lookup(|name| env::var(name).ok())
-    }
-
-    /// The settings the variables `lookup` gives (tests need not touch the environment).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let defaults = Self::default();
-        let number = |name: &str, least: u64| whole_number(name, lookup(name), least);
-        let size = |name: &str, default: usize| {
-            number(name, 1).map_or(default, |n| usize::try_from(n).unwrap_or(usize::MAX))
-        };
-        let max_queue_size = size("OTEL_BSP_MAX_QUEUE_SIZE", defaults.max_queue_size);
-        Self {
-            schedule_delay: number("OTEL_BSP_SCHEDULE_DELAY", 0)
-                .map_or(defaults.schedule_delay, Duration::from_millis),
-            export_timeout: number("OTEL_BSP_EXPORT_TIMEOUT", 0)
-                .map_or(defaults.export_timeout, timeout_millis),
-            max_queue_size,
-            // "Must be less than or equal to OTEL_BSP_MAX_QUEUE_SIZE": a larger one is the queue's.
-            max_export_batch_size: size(
-                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-                defaults.max_export_batch_size,
-            )
-            .min(max_queue_size),
-            max_queue_bytes: size("EXPORT_QUEUE_MAX_BYTES", defaults.max_queue_bytes),
-        }
-    }
-}
 
 /// The batch span processor; see the module documentation.
 #[derive(Debug)]
@@ -248,6 +164,15 @@ thread_local! {
 }
 
 impl BatchProcessor {
+    /// The processor the variables describe, posting to the collector over OTLP/HTTP: batches as
+    /// `OTEL_BSP_*` say ([`BatchConfig::from_env`]), the collector and the connection as
+    /// `OTEL_EXPORTER_OTLP_*` say ([`ExporterSettings::from_env`]). A value that cannot be
+    /// honoured (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc` among them) is an error naming its variable.
+    pub fn from_env() -> Result<Self, ExporterConfigError> {
+        let transport = HttpTransport::new(ExporterSettings::from_env()?)?;
+        Ok(Self::new(transport, BatchConfig::from_env()))
+    }
+
     /// Starts the export thread, which sends each batch through `transport`.
     pub fn new(transport: impl Transport, config: BatchConfig) -> Self {
         let shared = Arc::new(Shared {
@@ -303,38 +228,6 @@ fn round_result(queue: &Queue) -> OTelSdkResult {
     match &queue.flush_failure {
         None => Ok(()),
         Some(failure) => Err(OTelSdkError::InternalFailure(failure.clone())),
-    }
-}
-
-/// The SDK's span as the OTLP writer takes it (borrowed, nothing copied).
-pub fn wire_span(span: &SpanData) -> otlp_wire::Span<'_> {
-    otlp_wire::Span {
-        context: &span.span_context,
-        parent_span_id: span.parent_span_id,
-        parent_is_remote: span.parent_span_is_remote,
-        kind: &span.span_kind,
-        name: &span.name,
-        start_time: span.start_time,
-        end_time: span.end_time,
-        attributes: &span.attributes,
-        dropped_attributes_count: span.dropped_attributes_count,
-        events: &span.events.events,
-        dropped_events_count: span.events.dropped_count,
-        links: &span.links.links,
-        dropped_links_count: span.links.dropped_count,
-        status: &span.status,
-        scope: &span.instrumentation_scope,
-    }
-}
-
-/// The SDK's resource as the OTLP writer takes it.
-pub fn wire_resource(resource: &Resource) -> otlp_wire::Resource {
-    otlp_wire::Resource {
-        attributes: resource
-            .iter()
-            .map(|(key, value)| opentelemetry::KeyValue::new(key.clone(), value.clone()))
-            .collect(),
-        schema_url: resource.schema_url().map(|url| url.to_owned().into()),
     }
 }
 

@@ -1,20 +1,19 @@
-//! The server's own OTLP/HTTP transport: batches encoded by the hand-written protobuf writer the
-//! page uses (`otlp_wire`, on the threads that end the spans: [`super::batch`]), posted with a
-//! blocking HTTP client, retried as OTLP/HTTP says.
+//! The OTLP/HTTP transport: each batch's body posted as protobuf with a blocking HTTP client (rustls:
+//! TLS against the system's roots and a CA of one's own, mutual TLS with a client certificate),
+//! gzipped if asked, retried as OTLP/HTTP says.
 //!
 //! Why not `opentelemetry-otlp`'s HTTP exporter: it first transforms every span into
 //! `opentelemetry-proto`'s message tree (a `String` per attribute key and value), then prost
 //! encodes the tree (recomputing nested lengths), then drops it. Profiled, that was nearly all the
-//! CPU tracing added to a request (BENCHMARKS.md, "Span cost"); the writer goes from the SDK's
-//! `SpanData` straight to bytes, about five times faster. Its output is standard OTLP protobuf: the
-//! writer's tests decode it with `opentelemetry-proto`, and the server's process tests decode what
-//! a collector receives. `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`, or `EXPORT_PIPELINE=stock`, is the
-//! stock pipeline instead: the SDK's batch processor and `opentelemetry-otlp`'s exporter
-//! ([`super::stock`]), with the same settings.
+//! CPU tracing added to a request (BENCHMARKS.md, "Span cost"); here the spans arrive encoded
+//! already, by the hand-written writer the page uses too (`otlp_wire`, on the threads that end
+//! them: [`crate::BatchProcessor`]), which goes from the SDK's `SpanData` straight to bytes, about
+//! five times faster. The output is standard OTLP protobuf: the writer's tests decode it with
+//! `opentelemetry-proto`, and the server's process tests decode what a collector receives.
 
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message as _;
 use rand::Rng as _;
@@ -23,10 +22,7 @@ use reqwest::{
     header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, RETRY_AFTER},
 };
 
-use super::{
-    batch::{ExportError, Transport},
-    export::{Compression, ExporterConfigError, ExporterSettings, chain, http_client},
-};
+use crate::{Compression, ExportError, ExporterConfigError, ExporterSettings, Protocol, Transport};
 
 /// Retries after the first attempt, and their backoff: exponential from the first delay, capped,
 /// with up to `MAX_JITTER` added (the same policy as `opentelemetry-otlp`'s recommended one).
@@ -37,9 +33,10 @@ const MAX_JITTER: Duration = Duration::from_millis(100);
 /// The longest `Retry-After` honoured; the export timeout bounds it too.
 const MAX_THROTTLE: Duration = Duration::from_secs(30);
 
-/// Posts batches of spans to an OTLP/HTTP collector as protobuf.
+/// Posts batches of spans to an OTLP/HTTP collector as protobuf: the [`Transport`] of
+/// [`BatchProcessor::from_env`](crate::BatchProcessor::from_env).
 #[derive(Debug)]
-pub struct OtlpHttpExporter {
+pub struct HttpTransport {
     client: Client,
     endpoint: String,
     headers: HeaderMap,
@@ -48,16 +45,18 @@ pub struct OtlpHttpExporter {
     compression: Compression,
 }
 
-impl OtlpHttpExporter {
-    /// The exporter the variables `lookup` gives describe (tests need not touch the environment).
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ExporterConfigError> {
-        Self::new(ExporterSettings::from_lookup(lookup)?)
-    }
-
-    /// The exporter `settings` describe (their protocol is taken to be OTLP/HTTP).
+impl HttpTransport {
+    /// The transport `settings` describe: their endpoint, headers, timeout, compression and
+    /// certificates. gRPC settings are refused: this transport speaks OTLP/HTTP only
+    /// (`opentelemetry-otlp`'s tonic exporter speaks gRPC).
     pub fn new(settings: ExporterSettings) -> Result<Self, ExporterConfigError> {
+        if settings.protocol == Protocol::Grpc {
+            return Err(ExporterConfigError::new(
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+                "grpc",
+                "http/protobuf: this exporter speaks OTLP/HTTP",
+            ));
+        }
         Ok(Self {
             client: http_client(&settings)?,
             endpoint: settings.endpoint,
@@ -104,7 +103,7 @@ fn gzip(body: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
-impl Transport for OtlpHttpExporter {
+impl Transport for HttpTransport {
     fn prepare(&self, request: Vec<u8>) -> Bytes {
         Bytes::from(match self.compression {
             Compression::Gzip => gzip(&request),
@@ -200,6 +199,61 @@ fn report_partial_success(response: Response) {
             "the collector rejected some spans"
         );
     }
+}
+
+/// The blocking HTTP client for `settings`' collector: rustls (on aws-lc-rs, reqwest's and tonic's
+/// provider when none is installed), the system's roots and the CA of `…_CERTIFICATE`, the client
+/// certificate of `…_CLIENT_CERTIFICATE` and `…_CLIENT_KEY`. Built on a thread of its own, away
+/// from any async runtime (the client runs one of its own), so it can be called from within one;
+/// use it from threads of your own, as the batch processors do (`opentelemetry-otlp`'s HTTP
+/// exporter takes it with `with_http_client`).
+pub fn http_client(settings: &ExporterSettings) -> Result<Client, ExporterConfigError> {
+    let client_error = |what: &str, error: reqwest::Error| {
+        ExporterConfigError::new(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            settings.endpoint.clone(),
+            format!("an HTTP client for it ({what}: {})", chain(&error)),
+        )
+    };
+    let mut builder = Client::builder();
+    if let Some(pem) = &settings.tls.ca_pem {
+        for certificate in reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| client_error("OTEL_EXPORTER_OTLP_CERTIFICATE", e))?
+        {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    if let Some((certificate, key)) = &settings.tls.client_pem {
+        let identity = reqwest::Identity::from_pem(&[certificate.as_slice(), key].concat())
+            .map_err(|e| client_error("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", e))?;
+        builder = builder.identity(identity);
+    }
+    std::thread::spawn(move || builder.build())
+        .join()
+        .map_err(|_| {
+            ExporterConfigError::new(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                settings.endpoint.clone(),
+                "an HTTP client for it (building it panicked)",
+            )
+        })?
+        .map_err(|e| client_error("the client could not be built", e))
+}
+
+/// An error and its sources, each after a colon: reqwest's own message says only which request
+/// failed, its source why (a refused connection, an unknown certificate issuer).
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]
