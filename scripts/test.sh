@@ -201,6 +201,8 @@ if want wasm-lint; then
       RUSTFLAGS="-D warnings" cargo check -p otel-browser -p otel-browser-minimal -p otel-browser-full -p web \
         --target wasm32-unknown-unknown --features otel-browser-minimal/bench,otel-browser-full/bench,otel-browser/gloo-net --all-targets --locked
     fi
+    # The SDK's snippets are their readable sources, minified (esbuild, from the toolchain).
+    python3 scripts/snippets.py --check
     # The SDK's docs as docs.rs builds them (wasm32, every feature, what is wasm32-only or behind a
     # feature marked by `doc(cfg)`, a nightly feature: hence RUSTC_BOOTSTRAP for this one command),
     # and its doc examples compiled for the browser they are written for (each `no_run`).

@@ -19,6 +19,9 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools=${CHECKOUT_TOOLS:-$HOME/.cache/checkout-trace/tools}
 trunk_version=0.22.1
 binaryen_version=132.0.0
+# esbuild minifies otel-browser's JavaScript snippets (scripts/snippets.py); the version the
+# OpenTelemetry JS peer pages' lock file pins (otel-browser/examples/minimal/js-peer).
+esbuild_version=0.28.2
 source "$repo_root/scripts/apt.sh"
 
 log() { printf '  [wasm-toolchain] %s\n' "$*" >&2; }
@@ -137,6 +140,10 @@ wasm_toolchain_install() (
   if ! "$tools/npm/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version ${binaryen_version%%.*}"; then
     log "installing wasm-opt (binaryen $binaryen_version) from npm"
     npm install --silent --no-audit --no-fund --prefix "$tools/npm" "binaryen@$binaryen_version" >/dev/null
+  fi
+  if [ "$("$tools/npm/node_modules/.bin/esbuild" --version 2>/dev/null)" != "$esbuild_version" ]; then
+    log "installing esbuild $esbuild_version from npm"
+    npm install --silent --no-audit --no-fund --prefix "$tools/npm" "esbuild@$esbuild_version" >/dev/null
   fi
 )
 

@@ -45,9 +45,12 @@ use crate::{Tracer, clock, trace::set_error};
 // one import instead of a dozen `Reflect` reads. An `ErrorEvent` carries `error` (and `message`,
 // all a cross-origin script's error gives: "Script error."), a `PromiseRejectionEvent` `reason`,
 // which may be any value.
-#[wasm_bindgen(inline_js = r#"const E=["error","unhandledrejection"];
-export function listen(f){const h=e=>{const v=e.type=="error"?e.error:e.reason,x=v instanceof Error;f([x?v.name:"Error",x?v.message:typeof v=="string"?v:e.message||JSON.stringify(v)||String(v),x&&v.stack||""])};E.forEach(t=>addEventListener(t,h));return()=>E.forEach(t=>removeEventListener(t,h))}
-export function panicked(m){const s=new Error().stack||"";console.error("panicked: "+m+"\n\n"+s);return s}"#)]
+// Readable in `otel-browser/js/errors.js`; the literal is its minification (scripts/snippets.py).
+#[wasm_bindgen(
+    inline_js = r#"const s=["error","unhandledrejection"];export function listen(o){const e=r=>{const n=r.type=="error"?r.error:r.reason,t=n instanceof Error;o([t?n.name:"Error",t?n.message:typeof n=="string"?n:r.message||JSON.stringify(n)||String(n),t&&n.stack||""])};return s.forEach(r=>addEventListener(r,e)),()=>s.forEach(r=>removeEventListener(r,e))}export function panicked(o){const e=new Error().stack||"";return console.error("panicked: "+o+`
+
+`+e),e}"#
+)]
 extern "C" {
     /// Listens for errors and rejections; returns what stops it.
     fn listen(on_error: &Closure<dyn FnMut(Event)>) -> Function;

@@ -61,11 +61,9 @@ mod instrumentation {
     // hostname, port, same origin]`, the last three only for a URL that parses), instead of
     // web-sys's `Url`, `Location` and their `Result`s; headers are set where the request's guard
     // allows them (a `no-cors` request takes only safelisted ones).
+    // Readable in `otel-browser/js/fetch.js`; the literal is its minification (scripts/snippets.py).
     #[wasm_bindgen(
-        inline_js = r#"export function describe(r){let u;try{u=new URL(r.url)}catch(e){}return u?[r.method,r.url,u.hostname,+u.port||(u.protocol=="https:"?443:80),u.origin==self.location.origin]:[r.method,r.url]}
-export function header(r,k,v){try{r.headers.set(k,v)}catch(e){}}
-export function send(r){return fetch(r)}
-export function errorName(e){return e instanceof Error?e.name:"_OTHER"}"#
+        inline_js = r#"export function describe(t){let r;try{r=new URL(t.url)}catch{}return r?[t.method,t.url,r.hostname,+r.port||(r.protocol=="https:"?443:80),r.origin==self.location.origin]:[t.method,t.url]}export function header(t,r,o){try{t.headers.set(r,o)}catch{}}export function send(t){return fetch(t)}export function errorName(t){return t instanceof Error?t.name:"_OTHER"}"#
     )]
     extern "C" {
         fn describe(request: &Request) -> Array;

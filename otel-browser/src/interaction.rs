@@ -37,8 +37,9 @@ use crate::{Tracer, clock};
 
 // `{type} {data-testid or id}` of the element the listener is on, or the type alone: one
 // import instead of web-sys's `currentTarget` → `Element` → `getAttribute`/`id` chain.
+// Readable in `otel-browser/js/interaction.js`; the literal is its minification (scripts/snippets.py).
 #[wasm_bindgen(
-    inline_js = r#"export function name(e){const t=e.currentTarget,l=t instanceof Element&&(t.getAttribute("data-testid")??t.id);return l?e.type+" "+l:e.type}"#
+    inline_js = r#"export function name(t){const e=t.currentTarget,n=e instanceof Element&&(e.getAttribute("data-testid")??e.id);return n?t.type+" "+n:t.type}"#
 )]
 extern "C" {
     fn name(event: &Event) -> String;

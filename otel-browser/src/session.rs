@@ -224,10 +224,9 @@ mod storage {
     // web-sys's `Window` → `Option<Storage>` → `Result<Option<String>>` chain, which read and
     // write the stored form (`id.began.active`, hex) as `[id, began, active]`: `[]` when there
     // is none or it is malformed.
+    // Readable in `otel-browser/js/session.js`; the literal is its minification (scripts/snippets.py).
     #[wasm_bindgen(
-        inline_js = r#"export function load(k){try{const m=/^([^.]+)\.([0-9a-f]+)\.([0-9a-f]+)(\.|$)/i.exec(localStorage.getItem(k));if(m)return[m[1],parseInt(m[2],16),parseInt(m[3],16)]}catch(e){}return[]}
-const h=t=>t.toString(16).padStart(16,"0");
-export function save(k,i,b,a){try{localStorage.setItem(k,i+"."+h(b)+"."+h(a))}catch(e){}}"#
+        inline_js = r#"export function load(e){try{const t=/^([^.]+)\.([0-9a-f]+)\.([0-9a-f]+)(\.|$)/i.exec(localStorage.getItem(e));if(t)return[t[1],parseInt(t[2],16),parseInt(t[3],16)]}catch{}return[]}const a=e=>e.toString(16).padStart(16,"0");export function save(e,t,r,c){try{localStorage.setItem(e,t+"."+a(r)+"."+a(c))}catch{}}"#
     )]
     extern "C" {
         #[wasm_bindgen(js_name = load)]

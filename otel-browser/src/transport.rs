@@ -22,10 +22,9 @@ extern "C" {
 // body out of the module's memory before it returns (the view is not valid after), resolves when
 // the collector accepted the body, and rejects on a network error, an error status or the timeout
 // (an `async` function: it never throws). `application/x-protobuf` is `otlp_wire::CONTENT_TYPE`.
+// Readable in `otel-browser/js/transport.js`; the literal is its minification (scripts/snippets.py).
 #[wasm_bindgen::prelude::wasm_bindgen(
-    inline_js = r#"export async function post(u,b,k,t){if(!(await fetch(u,{method:"POST",headers:{"content-type":"application/x-protobuf"},body:b.slice(),keepalive:k,signal:AbortSignal.timeout(t)})).ok)throw 0}
-export function listen(f){if(typeof document>"u")return()=>{};const d=document,v=e=>{d.hidden&&f(e)};addEventListener("pagehide",f);d.addEventListener("visibilitychange",v);return()=>{removeEventListener("pagehide",f);d.removeEventListener("visibilitychange",v)}}
-export function unlisten(r){r()}"#
+    inline_js = r#"export async function post(e,t,n,i){if(!(await fetch(e,{method:"POST",headers:{"content-type":"application/x-protobuf"},body:t.slice(),keepalive:n,signal:AbortSignal.timeout(i)})).ok)throw 0}export function listen(e){if(typeof document>"u")return()=>{};const t=document,n=i=>{t.hidden&&e(i)};return addEventListener("pagehide",e),t.addEventListener("visibilitychange",n),()=>{removeEventListener("pagehide",e),t.removeEventListener("visibilitychange",n)}}export function unlisten(e){e()}"#
 )]
 extern "C" {
     /// `POST`s `body` to `url`; the promise resolves when the answer is a success.

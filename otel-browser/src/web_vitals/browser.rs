@@ -13,21 +13,13 @@ use web_sys::Event;
 use super::{Report, Vitals};
 use crate::{Span, Tracer, clock};
 
-// `start`: the navigation entry as `lib/getNavigationEntry.ts` keeps it (`responseStart` above
-// 0 and before now, else none), as `[responseStart or 0, activationStart, hidden (1 or 0),
-// navigation type, and an id per metric]`: the type as `lib/initMetric.ts` names it, the ids
-// as `lib/generateUniqueID.ts` makes them (`v5-<ms>-<13 digits>`), in `Metric::ALL`'s order.
-//
-// `watch(f)`: one observer (`buffered`, events of 40 ms and more: `INP_DURATION_THRESHOLD`)
-// and capture listeners on `window` (see `install`); each entry is `f([kind, startTime,
-// value or duration, interactionId, hadRecentInput])`, kind 1 LCP, 2 a layout shift, 3 FCP,
-// 4 an event, 5 the first input; the page hidden (`pagehide`, or `visibilitychange` to
-// hidden) is `f([6, timeStamp, performance.interactionCount])`, a trusted `keydown` or
-// `click` `f([7])`, each after the observer's pending records. It returns what stops it all.
+// `start()` reads the page view (`[responseStart or 0, activationStart, hidden, navigation
+// type, an id per metric]`), `watch(f)` calls `f` with each entry and lifecycle event as
+// `[kind, …numbers]` ([`kinds`]) and returns what stops it: the rules of `web-vitals`' own
+// reading of the timeline, with the reasons, are in the readable source.
+// Readable in `otel-browser/js/web_vitals.js`; the literal is its minification (scripts/snippets.py).
 #[wasm_bindgen(
-    inline_js = r#"const T=["largest-contentful-paint","layout-shift","paint","event","first-input"],E=["pagehide","visibilitychange","keydown","click"],P=performance,d=document;
-export function start(){let n=P.getEntriesByType("navigation")[0],r=n&&n.responseStart,a;n=r>0&&r<P.now()&&n;a=n&&n.activationStart||0;return[n&&r,a,+(!d.prerendering&&d.hidden),n?d.prerendering||a>0?"prerender":d.wasDiscarded?"restore":n.type.replace(/_/g,"-"):"navigate",...T.map(()=>"v5-"+Date.now()+"-"+(Math.floor(Math.random()*(9e12-1))+1e12))]}
-export function watch(f){let o;const g=e=>{const k=T.indexOf(e.entryType)+1;(k-3||e.name=="first-contentful-paint")&&f([k,e.startTime,e.value||e.duration,e.interactionId,+e.hadRecentInput])},h=v=>{o&&o.takeRecords().forEach(g);const t=v.type;t=="pagehide"||t[0]=="v"&&d.hidden?f([6,v.timeStamp,P.interactionCount]):v.isTrusted&&t[0]!="v"&&f([7])};try{o=new PerformanceObserver(l=>l.getEntries().forEach(g));T.forEach(t=>o.observe({type:t,buffered:!0,durationThreshold:40}))}catch(e){}E.forEach(t=>addEventListener(t,h,!0));return()=>{o&&o.disconnect();E.forEach(t=>removeEventListener(t,h,!0))}}"#
+    inline_js = r#"const c=["largest-contentful-paint","layout-shift","paint","event","first-input"],f=["pagehide","visibilitychange","keydown","click"],s=performance,o=document;export function start(){let e=s.getEntriesByType("navigation")[0];const n=e&&e.responseStart;e=n>0&&n<s.now()&&e;const r=e&&e.activationStart||0,a=e?o.prerendering||r>0?"prerender":o.wasDiscarded?"restore":e.type.replace(/_/g,"-"):"navigate";return[e&&n,r,+(!o.prerendering&&o.hidden),a,...c.map(()=>"v5-"+Date.now()+"-"+(Math.floor(Math.random()*(9e12-1))+1e12))]}export function watch(e){let n;const r=t=>{const i=c.indexOf(t.entryType)+1;(i!=3||t.name=="first-contentful-paint")&&e([i,t.startTime,t.value||t.duration,t.interactionId,+t.hadRecentInput])},a=t=>{n&&n.takeRecords().forEach(r);const i=t.type,d=i[0]=="v";i=="pagehide"||d&&o.hidden?e([6,t.timeStamp,s.interactionCount]):t.isTrusted&&!d&&e([7])};try{n=new PerformanceObserver(t=>t.getEntries().forEach(r)),c.forEach(t=>n.observe({type:t,buffered:!0,durationThreshold:40}))}catch{}return f.forEach(t=>addEventListener(t,a,!0)),()=>{n&&n.disconnect(),f.forEach(t=>removeEventListener(t,a,!0))}}"#
 )]
 extern "C" {
     fn start() -> Array;
@@ -94,8 +86,8 @@ impl Drop for WebVitals {
 }
 
 /// `array[i]`, 0 when it is no number. Never inlined: one copy of the import calls.
-/// The kinds of record `watch` passes, its first number (the snippet's `T.indexOf(…)+1`, then
-/// its literal 6 and 7).
+/// The kinds of record `watch` passes, its first number (an entry type's place in
+/// `js/web_vitals.js`'s `ENTRY_TYPES`, from 1, then 6 and 7).
 mod kinds {
     /// `largest-contentful-paint`.
     pub(super) const LCP: f64 = 1.0;
