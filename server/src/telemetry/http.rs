@@ -5,7 +5,7 @@ use std::{borrow::Cow, time::Instant};
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{HeaderValue, header},
+    http::{HeaderValue, StatusCode, header},
     middleware::Next,
     response::Response,
 };
@@ -13,7 +13,7 @@ use opentelemetry::{
     Context, KeyValue,
     baggage::{BaggageExt, KeyValueMetadata},
     context::FutureExt as _,
-    trace::{Link, SpanKind, Status, TraceContextExt, Tracer as _},
+    trace::{Link, SpanKind, SpanRef, Status, TraceContextExt, Tracer as _},
 };
 use opentelemetry_semantic_conventions::attribute::{
     ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, SERVER_ADDRESS,
@@ -60,9 +60,55 @@ pub struct Edge {
 pub async fn server_span(State(edge): State<Edge>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let tracer = edge.tracer;
-    let incoming = propagation::extract(request.headers());
+    let (parent, links) = parent_and_links(propagation::extract(request.headers()), edge.policy);
+    let method = known_method(request.method().as_str());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let span = tracer
+        .span_builder(span_name(method, route.as_deref()))
+        .with_kind(SpanKind::Server)
+        .with_attributes(request_attributes(
+            &request,
+            method,
+            route.as_deref(),
+            &parent,
+        ))
+        .with_links(links)
+        .start_with_context(&tracer, &parent);
+    let timing = ServerTiming::default();
+    let cx = parent.with_span(span).with_value(timing.clone());
+    let log_span = log_span(&cx);
+    let mut response = next
+        .run(request)
+        .with_context(cx.clone())
+        .instrument(log_span.clone())
+        .await;
+
+    let status = response.status();
+    record_status(&cx.span(), status);
+    answer_headers(&mut response, &cx, &timing, started);
+    cx.span().end();
+
+    log_span.in_scope(|| {
+        tracing::info!(
+            method,
+            route = route.as_deref().unwrap_or("-"),
+            status = status.as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "served"
+        );
+    });
+    response
+}
+
+/// The SERVER span's parent and links from the incoming context: the caller's span as the parent
+/// ([`ParentPolicy::Continue`]), or, with [`ParentPolicy::Link`] and a valid caller, a new trace
+/// linked to it that keeps only the incoming baggage.
+fn parent_and_links(incoming: Context, policy: ParentPolicy) -> (Context, Vec<Link>) {
     let remote = incoming.span().span_context().clone();
-    let (parent, links) = match edge.policy {
+    match policy {
         ParentPolicy::Link if remote.is_valid() => (
             // Baggage stays (session.id is still checked below); nothing of the remote trace does.
             Context::new().with_baggage(
@@ -74,20 +120,28 @@ pub async fn server_span(State(edge): State<Edge>, request: Request, next: Next)
             vec![Link::with_context(remote)],
         ),
         _ => (incoming, Vec::new()),
-    };
-    let method = known_method(request.method().as_str());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    // The conventions name unknown methods `HTTP` in span names (and `_OTHER` in attributes).
+    }
+}
+
+/// `{METHOD} {route}`, or the method alone when no route matched; unknown methods are `HTTP` in
+/// span names (and `_OTHER` in attributes), as the conventions say.
+fn span_name(method: &'static str, route: Option<&str>) -> Cow<'static, str> {
     let name_method = if method == "_OTHER" { "HTTP" } else { method };
     // The one name formatted per request: the route is the router's, known only at run time.
-    let name: Cow<'static, str> = match &route {
+    match route {
         Some(route) => format!("{name_method} {route}").into(),
         None => name_method.into(),
-    };
+    }
+}
 
+/// The request's attributes by the HTTP server conventions, and the caller's `session.id` when
+/// its baggage carries a plausible one.
+fn request_attributes(
+    request: &Request,
+    method: &'static str,
+    route: Option<&str>,
+    parent: &Context,
+) -> Vec<KeyValue> {
     let mut attributes = vec![
         KeyValue::new(HTTP_REQUEST_METHOD, method),
         KeyValue::new(URL_PATH, request.uri().path().to_owned()),
@@ -101,10 +155,10 @@ pub async fn server_span(State(edge): State<Edge>, request: Request, next: Next)
             },
         ),
     ];
-    if let Some(route) = &route {
-        attributes.push(KeyValue::new(HTTP_ROUTE, route.clone()));
+    if let Some(route) = route {
+        attributes.push(KeyValue::new(HTTP_ROUTE, route.to_owned()));
     }
-    if let Some((host, port)) = host_and_port(&request) {
+    if let Some((host, port)) = host_and_port(request) {
         attributes.push(KeyValue::new(SERVER_ADDRESS, host));
         attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
     }
@@ -123,31 +177,24 @@ pub async fn server_span(State(edge): State<Edge>, request: Request, next: Next)
     {
         attributes.push(KeyValue::new("session.id", session));
     }
+    attributes
+}
 
-    let span = tracer
-        .span_builder(name)
-        .with_kind(SpanKind::Server)
-        .with_attributes(attributes)
-        .with_links(links)
-        .start_with_context(&tracer, &parent);
-    let timing = ServerTiming::default();
-    let cx = parent.with_span(span).with_value(timing.clone());
-    // Every log line written while the request runs names its trace and span, so a line leads to
-    // its trace (the fmt layer prints the fields of the spans a line is written in).
+/// The log span of the request: every log line written while the request runs names its trace
+/// and span, so a line leads to its trace (the fmt layer prints the fields of the spans a line is
+/// written in).
+fn log_span(cx: &Context) -> tracing::Span {
     let span_context = cx.span().span_context().clone();
-    let log_span = tracing::info_span!(
+    tracing::info_span!(
         "request",
         trace_id = %span_context.trace_id(),
         span_id = %span_context.span_id()
-    );
-    let mut response = next
-        .run(request)
-        .with_context(cx.clone())
-        .instrument(log_span.clone())
-        .await;
+    )
+}
 
-    let span = cx.span();
-    let status = response.status();
+/// The response's status on the span: `http.response.status_code`, and for a 5xx `error.type`
+/// and Error status (a 4xx is the client's fault: the status stays unset).
+fn record_status(span: &SpanRef<'_>, status: StatusCode) {
     span.set_attribute(KeyValue::new(
         HTTP_RESPONSE_STATUS_CODE,
         i64::from(status.as_u16()),
@@ -158,24 +205,17 @@ pub async fn server_span(State(edge): State<Edge>, request: Request, next: Next)
             status.canonical_reason().unwrap_or("server error"),
         ));
     }
-    if let Ok(value) = HeaderValue::from_str(&propagation::traceparent(&cx)) {
+}
+
+/// `traceresponse` (the span's context, for the caller to find its trace) and `Server-Timing`
+/// (what `timing` collected, and the time since `started`) on the response.
+fn answer_headers(response: &mut Response, cx: &Context, timing: &ServerTiming, started: Instant) {
+    if let Ok(value) = HeaderValue::from_str(&propagation::traceparent(cx)) {
         response.headers_mut().insert("traceresponse", value);
     }
     if let Ok(value) = HeaderValue::from_str(&timing.header_value(started.elapsed())) {
         response.headers_mut().insert(timing::HEADER, value);
     }
-    span.end();
-
-    log_span.in_scope(|| {
-        tracing::info!(
-            method,
-            route = route.as_deref().unwrap_or("-"),
-            status = status.as_u16(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-            "served"
-        );
-    });
-    response
 }
 
 /// The method as the semantic conventions record it: a known method, or `_OTHER`.
