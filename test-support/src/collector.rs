@@ -2,6 +2,10 @@
 //! decodes every export with the official opentelemetry-proto types; it stands in for a real
 //! collector where the point is the exporter's behaviour (the end-to-end tests run a real one), and
 //! for Jaeger's storage behind the real one.
+//!
+//! Its route and what it records are a [`Recorder`], which a server of another's can serve: the
+//! browser tests' receiver (`src/bin/test-receiver.rs`) serves a healthy one and a hanging one on
+//! one port, beside its fake API.
 
 use std::{
     net::SocketAddr,
@@ -13,18 +17,17 @@ use axum::{
     Router,
     body::Bytes,
     extract::Request,
-    http::{StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse as _, Response},
     routing::post,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message as _;
 use tokio::{net::TcpListener, sync::oneshot};
 use tower_http::decompression::RequestDecompressionLayer;
 
 use crate::{
+    received::Export,
     tls::{ServerTls, TlsListener},
-    trace::Span,
+    trace::{Span, decode_request},
 };
 
 /// How the collector behaves (and can be switched to while it runs: [`Collector::set_mode`]).
@@ -50,6 +53,113 @@ pub enum Mode {
     Rejecting,
 }
 
+/// A collector's route, `POST /v1/traces`, answered in its mode, and what it has received; no
+/// listener of its own.
+#[derive(Clone)]
+pub struct Recorder {
+    mode: Arc<Mutex<Mode>>,
+    /// The exports it accepted, as they arrived.
+    exports: Arc<Mutex<Vec<Export>>>,
+    answers: Arc<Mutex<Vec<(Instant, u16)>>>,
+    /// The `Content-Encoding` of each export, in order (`None`: none).
+    encodings: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+impl Recorder {
+    /// One that answers in `mode` (a `Down` one answers as if healthy: only a listener can be down).
+    pub fn new(mode: Mode) -> Self {
+        Self {
+            mode: Arc::new(Mutex::new(mode)),
+            exports: Arc::default(),
+            answers: Arc::default(),
+            encodings: Arc::default(),
+        }
+    }
+
+    /// Its route, `POST /v1/traces`, gzip-compressed or not (real collectors compress what they
+    /// forward).
+    pub fn router(&self) -> Router {
+        let this = self.clone();
+        Router::new()
+            .route(
+                "/v1/traces",
+                post(move |headers: HeaderMap, body: Bytes| {
+                    let this = this.clone();
+                    async move {
+                        let mode = *this.mode.lock().expect("lock");
+                        if mode == Mode::Hanging {
+                            std::future::pending::<()>().await;
+                        }
+                        this.answer(mode, &headers, body)
+                    }
+                }),
+            )
+            .layer(RequestDecompressionLayer::new())
+            .layer(axum::middleware::map_request({
+                let encodings = self.encodings.clone();
+                move |request: Request| {
+                    let encoding = request.headers().get(header::CONTENT_ENCODING);
+                    let encoding = encoding.and_then(|e| e.to_str().ok()).map(str::to_owned);
+                    encodings.lock().expect("lock").push(encoding);
+                    std::future::ready(request)
+                }
+            }))
+    }
+
+    /// The answer to one export in `mode`, recorded.
+    fn answer(&self, mode: Mode, headers: &HeaderMap, body: Bytes) -> Response {
+        let answered = self.answers.lock().expect("lock").len();
+        let response = match mode {
+            Mode::Failing => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            Mode::Rejecting => StatusCode::BAD_REQUEST.into_response(),
+            Mode::Throttled {
+                times,
+                retry_after_secs,
+            } if answered < times => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, retry_after_secs.to_string())],
+            )
+                .into_response(),
+            _ if decode_request(&body).is_err() => StatusCode::BAD_REQUEST.into_response(),
+            _ => {
+                let content_type = headers.get(header::CONTENT_TYPE);
+                let content_type = content_type.and_then(|t| t.to_str().ok()).unwrap_or("");
+                self.exports.lock().expect("lock").push(Export {
+                    content_type: content_type.to_owned(),
+                    body: body.to_vec(),
+                });
+                StatusCode::OK.into_response()
+            }
+        };
+        self.answers
+            .lock()
+            .expect("lock")
+            .push((Instant::now(), response.status().as_u16()));
+        response
+    }
+
+    /// Every export accepted so far, as it arrived.
+    pub fn exports(&self) -> Vec<Export> {
+        self.exports.lock().expect("lock").clone()
+    }
+
+    /// Every span received so far.
+    pub fn spans(&self) -> Vec<Span> {
+        let exports = self.exports.lock().expect("lock");
+        exports.iter().flat_map(Export::spans).collect()
+    }
+
+    /// When each export was answered, and with which status, in order.
+    pub fn answers(&self) -> Vec<(Instant, u16)> {
+        self.answers.lock().expect("lock").clone()
+    }
+
+    /// The `Content-Encoding` each export came with, in order (`None`: none).
+    pub fn encodings(&self) -> Vec<Option<String>> {
+        self.encodings.lock().expect("lock").clone()
+    }
+}
+
 /// Serves `router` on `listener` until `stopped` (idle keep-alive connections are closed too).
 fn serve_until<L>(listener: L, router: Router, stopped: oneshot::Receiver<()>)
 where
@@ -70,11 +180,7 @@ where
 pub struct Collector {
     /// Where it listens (its traces path is `/v1/traces`).
     pub addr: SocketAddr,
-    spans: Arc<Mutex<Vec<Span>>>,
-    answers: Arc<Mutex<Vec<(Instant, u16)>>>,
-    mode: Arc<Mutex<Mode>>,
-    /// The `Content-Encoding` of each export, in order (`None`: none).
-    encodings: Arc<Mutex<Vec<Option<String>>>>,
+    recorder: Recorder,
     /// Served over TLS, when set.
     tls: Option<Arc<ServerTls>>,
     /// Stops the server task (gracefully: idle keep-alive connections are closed too).
@@ -96,10 +202,7 @@ impl Collector {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let collector = Self {
             addr: listener.local_addr().expect("addr"),
-            spans: Arc::default(),
-            answers: Arc::default(),
-            mode: Arc::new(Mutex::new(mode)),
-            encodings: Arc::default(),
+            recorder: Recorder::new(mode),
             tls,
             stop: Arc::default(),
         };
@@ -112,7 +215,7 @@ impl Collector {
     /// Switches to `mode` from now on: an outage (`Down`) closes the port, leaving it opens it again
     /// on the same address.
     pub async fn set_mode(&self, mode: Mode) {
-        let was = std::mem::replace(&mut *self.mode.lock().expect("lock"), mode);
+        let was = std::mem::replace(&mut *self.recorder.mode.lock().expect("lock"), mode);
         match (was == Mode::Down, mode == Mode::Down) {
             (false, true) => {
                 if let Some(stop) = self.stop.lock().expect("lock").take() {
@@ -141,32 +244,7 @@ impl Collector {
 
     /// Serves `listener` in the current mode until stopped.
     fn serve(&self, listener: TcpListener) {
-        let this = self.clone();
-        let router = Router::new()
-            .route(
-                "/v1/traces",
-                post(move |body: Bytes| {
-                    let this = this.clone();
-                    async move {
-                        let mode = *this.mode.lock().expect("lock");
-                        if mode == Mode::Hanging {
-                            std::future::pending::<()>().await;
-                        }
-                        this.answer(mode, &body)
-                    }
-                }),
-            )
-            // Real collectors compress what they forward.
-            .layer(RequestDecompressionLayer::new())
-            .layer(axum::middleware::map_request({
-                let encodings = self.encodings.clone();
-                move |request: Request| {
-                    let encoding = request.headers().get(header::CONTENT_ENCODING);
-                    let encoding = encoding.and_then(|e| e.to_str().ok()).map(str::to_owned);
-                    encodings.lock().expect("lock").push(encoding);
-                    std::future::ready(request)
-                }
-            }));
+        let router = self.recorder.router();
         let (stop, stopped) = oneshot::channel::<()>();
         *self.stop.lock().expect("lock") = Some(stop);
         match &self.tls {
@@ -175,50 +253,18 @@ impl Collector {
         }
     }
 
-    /// The answer to one export in `mode`, recorded.
-    fn answer(&self, mode: Mode, body: &[u8]) -> Response {
-        let answered = self.answers.lock().expect("lock").len();
-        let response = match mode {
-            Mode::Failing => StatusCode::SERVICE_UNAVAILABLE.into_response(),
-            Mode::Rejecting => StatusCode::BAD_REQUEST.into_response(),
-            Mode::Throttled {
-                times,
-                retry_after_secs,
-            } if answered < times => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::RETRY_AFTER, retry_after_secs.to_string())],
-            )
-                .into_response(),
-            _ => match ExportTraceServiceRequest::decode(body) {
-                Ok(request) => {
-                    self.spans
-                        .lock()
-                        .expect("lock")
-                        .extend(Span::from_request(request));
-                    StatusCode::OK.into_response()
-                }
-                Err(_) => StatusCode::BAD_REQUEST.into_response(),
-            },
-        };
-        self.answers
-            .lock()
-            .expect("lock")
-            .push((Instant::now(), response.status().as_u16()));
-        response
-    }
-
     /// When each export was answered, and with which status, in order.
     pub fn answers(&self) -> Vec<(Instant, u16)> {
-        self.answers.lock().expect("lock").clone()
+        self.recorder.answers()
     }
 
     /// The `Content-Encoding` each export came with, in order (`None`: none).
     pub fn encodings(&self) -> Vec<Option<String>> {
-        self.encodings.lock().expect("lock").clone()
+        self.recorder.encodings()
     }
 
     /// Every span received so far.
     pub fn spans(&self) -> Vec<Span> {
-        self.spans.lock().expect("lock").clone()
+        self.recorder.spans()
     }
 }

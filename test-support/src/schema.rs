@@ -285,6 +285,7 @@ mod tests {
                 .map(|(k, _, t)| ((*k).to_owned(), (*t).to_owned()))
                 .collect(),
             jaeger_warnings: Vec::new(),
+            ..Span::default()
         }
     }
 
