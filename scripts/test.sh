@@ -214,9 +214,14 @@ fi
 
 if want browser-tests; then
   phase "browser tests (wasm-bindgen-test)"
+  # Their receiver: test-support's test-receiver (the fake collector's route, healthy and hanging,
+  # and a fake API, behind CORS), a host binary. Built with the others above when they were, else
+  # alone.
+  want host-tests || want drills || want e2e || cargo build -p test-support --bin test-receiver --locked
   receiver_port_file=$(mktemp)
-  python3 scripts/test-receiver.py > "$receiver_port_file" &
-  pids+=($!)
+  target/debug/test-receiver > "$receiver_port_file" &
+  receiver=$!
+  pids+=("$receiver")
   for _ in $(seq 1 50); do [ -s "$receiver_port_file" ] && break; sleep 0.1; done
   [ -s "$receiver_port_file" ] || { echo "the browser tests' receiver did not say its port in 5 s" >&2; exit 1; }
   receiver_url="http://127.0.0.1:$(head -n 1 "$receiver_port_file")"
@@ -226,6 +231,7 @@ if want browser-tests; then
     TEST_RECEIVER_URL=$receiver_url timeout 900 cargo test -p otel-browser -p web --features otel-browser/gloo-net \
       --target wasm32-unknown-unknown --locked
   )
+  kill "$receiver"
 fi
 
 if want pages; then

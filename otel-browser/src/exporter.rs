@@ -254,30 +254,12 @@ mod tests {
         Context, KeyValue,
         trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _},
     };
-    use opentelemetry_proto::tonic::{
-        collector::trace::v1::ExportTraceServiceRequest,
-        common::v1::any_value,
-        trace::v1::{span::SpanKind as ProtoKind, status::StatusCode},
-    };
-    use prost::Message;
+    use test_support::trace::{self as decoded, StatusCode};
 
     fn provider(config: Config) -> (TracerProvider, Exporter) {
         let provider = config.provider(Some("TestAgent/1.0".into()));
         let exporter = provider.exporter().clone();
         (provider, exporter)
-    }
-
-    fn string_attr(
-        attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue],
-        key: &str,
-    ) -> Option<String> {
-        attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
-            match kv.value.as_ref()?.value.as_ref()? {
-                any_value::Value::StringValue(s) => Some(s.clone()),
-                any_value::Value::IntValue(i) => Some(i.to_string()),
-                _ => None,
-            }
-        })
     }
 
     #[test]
@@ -308,58 +290,40 @@ mod tests {
 
         let batch = exporter.next_batch(false).expect("a batch");
         assert_eq!(batch.spans, 2);
-        let request =
-            ExportTraceServiceRequest::decode(batch.body.as_slice()).expect("valid OTLP protobuf");
-        let resource_spans = &request.resource_spans[0];
-        let resource = &resource_spans
-            .resource
-            .as_ref()
-            .expect("resource")
-            .attributes;
-        assert_eq!(
-            string_attr(resource, "service.name").as_deref(),
-            Some("checkout-web")
-        );
-        assert_eq!(
-            string_attr(resource, "service.version").as_deref(),
-            Some("0.1.0")
-        );
-        assert_eq!(
-            string_attr(resource, "user_agent.original").as_deref(),
-            Some("TestAgent/1.0")
-        );
-        assert_eq!(
-            string_attr(resource, "telemetry.sdk.name").as_deref(),
-            Some("otel-browser")
-        );
+        let spans = decoded::Span::decode(&batch.body).expect("valid OTLP protobuf");
+        for (key, value) in [
+            ("service.name", "checkout-web"),
+            ("service.version", "0.1.0"),
+            ("user_agent.original", "TestAgent/1.0"),
+            ("telemetry.sdk.name", "otel-browser"),
+        ] {
+            assert_eq!(spans[0].resource.get(key).map(String::as_str), Some(value));
+        }
 
-        let spans = &resource_spans.scope_spans[0].spans;
-        let by_name = |n: &str| spans.iter().find(|s| s.name == n).expect(n);
-        let (root, child) = (by_name("checkout"), by_name("POST"));
-        assert_eq!(root.trace_id, root_context.trace_id().to_bytes());
-        assert_eq!(root.span_id, root_context.span_id().to_bytes());
-        assert!(root.parent_span_id.is_empty());
-        assert_eq!(root.flags & 0xff, 0x03, "sampled and random");
+        let (root, child) = (
+            decoded::one(&spans, "checkout"),
+            decoded::one(&spans, "POST"),
+        );
+        assert_eq!(root.trace_id, root_context.trace_id().to_string());
+        assert_eq!(root.span_id, root_context.span_id().to_string());
+        assert!(root.parent_id.is_empty());
+        assert_eq!(root.wire.flags & 0xff, 0x03, "sampled and random");
         assert_eq!(child.trace_id, root.trace_id);
-        assert_eq!(child.span_id, child_context.span_id().to_bytes());
-        assert_eq!(child.parent_span_id, root.span_id);
-        assert_eq!(root.kind, ProtoKind::Internal as i32);
-        assert_eq!(child.kind, ProtoKind::Client as i32);
+        assert_eq!(child.span_id, child_context.span_id().to_string());
+        assert_eq!(child.parent_id, root.span_id);
+        assert_eq!(root.kind, decoded::SpanKind::Internal);
+        assert_eq!(child.kind, decoded::SpanKind::Client);
+        assert_eq!(root.wire.attributes.int("cart.items"), Some(3));
         assert_eq!(
-            string_attr(&root.attributes, "cart.items").as_deref(),
-            Some("3")
+            child.wire.attributes.int("http.response.status_code"),
+            Some(502)
         );
-        assert_eq!(
-            string_attr(&child.attributes, "http.response.status_code").as_deref(),
-            Some("502")
-        );
-        let status = child.status.as_ref().expect("status");
-        assert_eq!(status.code, StatusCode::Error as i32);
-        assert_eq!(status.message, "Bad Gateway");
-        assert!(root.start_time_unix_nano <= child.start_time_unix_nano);
-        assert!(child.end_time_unix_nano <= root.end_time_unix_nano);
+        assert_eq!(child.status, StatusCode::Error);
+        assert_eq!(child.status_message, "Bad Gateway");
+        assert!(root.start_ns <= child.start_ns);
+        assert!(child.end_ns <= root.end_ns);
         assert!(
-            root.start_time_unix_nano > 1_700_000_000_000_000_000,
+            root.start_ns > 1_700_000_000_000_000_000,
             "wall-clock nanoseconds"
         );
         assert!(exporter.next_batch(false).is_none());

@@ -154,8 +154,6 @@ impl Queue {
 mod tests {
     use super::*;
     use opentelemetry::trace::{SpanContext, SpanKind};
-    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-    use prost::Message as _;
 
     fn queue(max_queue_size: usize, max_batch_size: usize) -> Queue {
         Queue::new(BatchConfig {
@@ -225,7 +223,7 @@ mod tests {
         let taken = queue.take(usize::MAX).expect("spans wait");
         assert_eq!(taken.len(), 3, "at most a batch");
         let body = taken.to_request(&otlp_wire::Resource::default());
-        let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("OTLP");
+        let request = test_support::trace::decode_request(&body).expect("OTLP");
         let scopes: Vec<(String, usize)> = (request.resource_spans[0].scope_spans.iter())
             .map(|s| (s.scope.as_ref().expect("scope").name.clone(), s.spans.len()))
             .collect();

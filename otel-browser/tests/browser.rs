@@ -1,12 +1,12 @@
-//! Browser-only behaviour, in headless Chromium (`wasm-bindgen-test`): the clock, the ids, the
-//! exporter's batching and flushing, and the SDK's span rules (limits, attributes, end, status,
-//! parents, sampling) as they arrive, OTLP-encoded, at a real local HTTP receiver
-//! (`scripts/test-receiver.py`, started by `scripts/test.sh`, its URL baked in at compile time).
+//! Browser-only behaviour, in headless Chromium (`wasm-bindgen-test`): the clock, the ids, and the
+//! exporter's batching, flushing and failures, checked on what arrives, OTLP-encoded, at a real
+//! local HTTP receiver (test-support's `test-receiver`, started by `scripts/test.sh`, its URL
+//! baked in at compile time). Each test reads only the spans of its own service.
 #![cfg(target_arch = "wasm32")]
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
-use common::{RECEIVER, exported};
+use common::{RECEIVER, Service};
 use opentelemetry::trace::{Span as _, Tracer as _};
 use otel_browser::{BrowserTelemetry, Config, clock, ids};
 use wasm_bindgen_test::*;
@@ -15,32 +15,19 @@ mod common;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// Telemetry exporting to `endpoint`, sending `schedule_delay` after the first waiting span.
-fn install(endpoint: &str, schedule_delay: Duration) -> BrowserTelemetry {
-    BrowserTelemetry::install(Config {
-        endpoint: endpoint.to_owned().into(),
-        schedule_delay,
-        ..Default::default()
-    })
-}
-
-/// The spans of every export the receiver got: (export index, span name).
-async fn exported_spans() -> Vec<(usize, String)> {
-    exported()
-        .await
-        .into_iter()
-        .map(|(i, span)| (i, span.name))
-        .collect()
-}
-
-/// Waits (bounded) until `done` holds for the exported spans.
-async fn wait_for_export(
+/// The exports `service` has sent, once `done` holds for them (waiting, bounded): the names of
+/// each one's spans.
+async fn exports_once(
+    service: &Service,
     what: &str,
-    done: impl Fn(&[(usize, String)]) -> bool,
-) -> Vec<(usize, String)> {
+    done: impl Fn(&[String]) -> bool,
+) -> Vec<Vec<String>> {
     common::wait_for(what, || async {
-        let spans = exported_spans().await;
-        done(&spans).then_some(spans)
+        let exports: Vec<Vec<String>> = (service.exports().await.into_iter())
+            .map(|spans| spans.into_iter().map(|s| s.name).collect())
+            .collect();
+        let names: Vec<String> = exports.concat();
+        done(&names).then_some(exports)
     })
     .await
 }
@@ -65,38 +52,30 @@ fn the_clock_is_wall_time_with_sub_millisecond_resolution() {
 
 #[wasm_bindgen_test]
 fn ids_come_from_crypto_and_are_distinct() {
-    let ids: std::collections::HashSet<String> =
-        (0..200).map(|_| ids::new_trace_id().to_string()).collect();
+    let ids: HashSet<String> = (0..200).map(|_| ids::new_trace_id().to_string()).collect();
     assert_eq!(ids.len(), 200);
     assert!(!ids.contains("00000000000000000000000000000000"));
 }
 
 #[wasm_bindgen_test]
 async fn spans_are_batched_into_one_request_after_the_schedule_delay() {
+    let service = Service::new("browser.schedule");
     let telemetry = BrowserTelemetry::install(Config {
-        service_name: "browser-test".into(),
-        endpoint: format!("{RECEIVER}/v1/traces").into(),
         schedule_delay: Duration::from_millis(200),
-        ..Default::default()
+        ..service.config()
     });
     let tracer = telemetry.tracer("test");
-    for name in ["batch-a", "batch-b", "batch-c"] {
+    let names = ["batch-a", "batch-b", "batch-c"];
+    for name in names {
         tracer.start(name).end();
     }
-    let spans = wait_for_export("the scheduled batch", |spans| {
-        ["batch-a", "batch-b", "batch-c"]
-            .iter()
-            .all(|n| spans.iter().any(|(_, s)| s == n))
+    let exports = exports_once(&service, "the scheduled batch", |sent| {
+        names.iter().all(|n| sent.iter().any(|s| s == n))
     })
     .await;
-    let requests: std::collections::HashSet<usize> = spans
-        .iter()
-        .filter(|(_, s)| s.starts_with("batch-"))
-        .map(|(i, _)| *i)
-        .collect();
     assert_eq!(
-        requests.len(),
-        1,
+        exports,
+        [names.map(String::from)],
         "three spans ended together go out in one request"
     );
     assert_eq!(telemetry.dropped_spans(), 0);
@@ -104,13 +83,14 @@ async fn spans_are_batched_into_one_request_after_the_schedule_delay() {
 
 #[wasm_bindgen_test]
 async fn flush_sends_what_waits_without_waiting_for_the_schedule() {
-    let telemetry = install(&format!("{RECEIVER}/v1/traces"), Duration::from_secs(3600));
+    let service = Service::new("browser.flush");
+    let telemetry = service.install();
     let mut span = telemetry.tracer("test").start("flushed-now");
     span.end();
     telemetry.flush().await;
-    let spans = exported_spans().await;
+    let spans = service.spans().await;
     assert!(
-        spans.iter().any(|(_, s)| s == "flushed-now"),
+        spans.iter().any(|s| s.name == "flushed-now"),
         "flush must have sent the span already"
     );
     assert_eq!(telemetry.failed_exports(), 0);
@@ -120,7 +100,10 @@ async fn flush_sends_what_waits_without_waiting_for_the_schedule() {
 async fn a_collector_that_is_down_costs_a_counted_failure_and_nothing_else() {
     // Nothing listens on port 9 here (and Chromium refuses it outright): the fetch fails at once, as
     // it does when the collector is down.
-    let telemetry = install("http://127.0.0.1:9/v1/traces", Duration::from_secs(3600));
+    let telemetry = BrowserTelemetry::install(Config {
+        endpoint: "http://127.0.0.1:9/v1/traces".into(),
+        ..Service::new("browser.down").config()
+    });
     telemetry.tracer("test").start("lost").end();
     telemetry.flush().await;
     assert_eq!(telemetry.failed_exports(), 1);
@@ -129,11 +112,9 @@ async fn a_collector_that_is_down_costs_a_counted_failure_and_nothing_else() {
 #[wasm_bindgen_test]
 fn the_queue_drops_and_counts_beyond_its_bound() {
     let telemetry = BrowserTelemetry::install(Config {
-        endpoint: format!("{RECEIVER}/v1/traces").into(),
         max_queue_size: 10,
         max_batch_size: 1000,
-        schedule_delay: Duration::from_secs(3600),
-        ..Default::default()
+        ..Service::new("browser.bounded").config()
     });
     let tracer = telemetry.tracer("test");
     for _ in 0..15 {
@@ -144,24 +125,25 @@ fn the_queue_drops_and_counts_beyond_its_bound() {
 
 #[wasm_bindgen_test]
 async fn pagehide_sends_what_waits_at_once() {
-    let telemetry = install(&format!("{RECEIVER}/v1/traces"), Duration::from_secs(3600));
+    let service = Service::new("browser.pagehide");
+    let telemetry = service.install();
     telemetry.tracer("test").start("sent-on-pagehide").end();
     let window = web_sys::window().expect("window");
     window
         .dispatch_event(&web_sys::Event::new("pagehide").expect("event"))
         .expect("dispatched");
-    wait_for_export("the pagehide flush", |spans| {
-        spans.iter().any(|(_, s)| s == "sent-on-pagehide")
+    exports_once(&service, "the pagehide flush", |sent| {
+        sent.iter().any(|s| s == "sent-on-pagehide")
     })
     .await;
 }
 
 #[wasm_bindgen_test]
 async fn a_collector_that_never_answers_is_given_up_on_and_counted() {
-    let telemetry = install(
-        &format!("{RECEIVER}/hang/v1/traces"),
-        Duration::from_secs(3600),
-    );
+    let telemetry = BrowserTelemetry::install(Config {
+        endpoint: format!("{RECEIVER}/hang/v1/traces").into(),
+        ..Service::new("browser.hang").config()
+    });
     telemetry.tracer("test").start("never-answered").end();
     // The send is abandoned after its 5 s timeout rather than held for the collector's 20 s.
     telemetry.flush().await;
@@ -170,11 +152,10 @@ async fn a_collector_that_never_answers_is_given_up_on_and_counted() {
 
 #[wasm_bindgen_test]
 async fn full_batches_go_at_once_and_flush_sends_the_rest() {
+    let service = Service::new("browser.full-batches");
     let telemetry = BrowserTelemetry::install(Config {
-        endpoint: format!("{RECEIVER}/v1/traces").into(),
         max_batch_size: 2,
-        schedule_delay: Duration::from_secs(3600),
-        ..Default::default()
+        ..service.config()
     });
     let tracer = telemetry.tracer("test");
     let names = ["full-1", "full-2", "full-3", "full-4", "full-5"];
@@ -182,15 +163,17 @@ async fn full_batches_go_at_once_and_flush_sends_the_rest() {
         tracer.start(name).end();
     }
     telemetry.flush().await;
-    let spans = wait_for_export("all five spans", |spans| {
-        names.iter().all(|n| spans.iter().any(|(_, s)| s == n))
+    let exports = exports_once(&service, "all five spans", |sent| {
+        names.iter().all(|n| sent.iter().any(|s| s == n))
     })
     .await;
-    let requests: std::collections::HashSet<usize> = spans
-        .iter()
-        .filter(|(_, s)| s.starts_with("full-"))
-        .map(|(i, _)| *i)
-        .collect();
-    assert_eq!(requests.len(), 3, "two full batches and the rest");
+    assert_eq!(
+        exports.len(),
+        3,
+        "two full batches and the rest: {exports:?}"
+    );
+    let mut sizes: Vec<usize> = exports.iter().map(Vec::len).collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [1, 2, 2], "{exports:?}");
     assert_eq!(telemetry.failed_exports(), 0);
 }

@@ -1,6 +1,7 @@
 //! The instrumentations in headless Chromium (`wasm-bindgen-test`), checked on what a real local
-//! receiver (`scripts/test-receiver.py`, another origin than the test page) gets: traced fetch and
-//! its CORS allow-list, the propagators, uncaught errors and rejections, sessions, interactions.
+//! receiver (test-support's `test-receiver`, another origin than the test page) gets: traced fetch
+//! and its CORS allow-list, the propagators, uncaught errors and rejections, sessions,
+//! interactions. Each test reads only its own service's spans and its own requests.
 #![cfg(target_arch = "wasm32")]
 
 use std::{
@@ -8,18 +9,17 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use common::{RECEIVER, attr, exported_named, install, received};
+use common::{RECEIVER, Service};
 use opentelemetry::{
     Context,
     trace::{Span as _, TraceContextExt as _, Tracer as _},
 };
-use opentelemetry_proto::tonic::trace::v1::{Span as ExportedSpan, status::StatusCode};
 use otel_browser::{
-    Config,
     errors::Errors,
     fetch::FetchInstrumentation,
     session::{Session, SessionConfig},
 };
+use test_support::trace::{self, Span, SpanKind};
 use wasm_bindgen::{JsCast as _, JsValue};
 use wasm_bindgen_test::*;
 
@@ -27,26 +27,14 @@ mod common;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// The last request to `path` the receiver recorded, with its trace headers.
-async fn recorded_request(path: &str) -> serde_json::Value {
-    let received = received().await;
-    (received["requests"].as_array().expect("requests").iter())
-        .rfind(|r| r["path"] == path)
-        .cloned()
-        .expect("the request reached the receiver")
+/// The text attribute `key` of `span`'s first event named `event`.
+fn event_attr<'a>(span: &'a Span, event: &str, key: &str) -> Option<&'a str> {
+    span.event(event)?.attributes.string(key)
 }
 
-fn hex_trace_id(span: &ExportedSpan) -> String {
-    otel_browser::text::hex(&span.trace_id)
-}
-
-fn event_attr(span: &ExportedSpan, event: &str, key: &str) -> Option<String> {
-    let event = span.events.iter().find(|e| e.name == event)?;
-    let kv = event.attributes.iter().find(|kv| kv.key == key)?;
-    match kv.value.as_ref()?.value.as_ref()? {
-        opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s) => Some(s.clone()),
-        _ => None,
-    }
+/// The `traceparent` a request sent in `span`'s context carries.
+fn traceparent_of(span: &Span) -> String {
+    format!("00-{}-{}-03", span.trace_id, span.span_id)
 }
 
 async fn sleep(ms: u64) {
@@ -55,61 +43,57 @@ async fn sleep(ms: u64) {
 
 #[wasm_bindgen_test]
 async fn a_traced_fetch_is_a_client_span_with_the_http_conventions() {
-    let telemetry = install(Config::default());
+    let service = Service::new("fetch.client");
+    let telemetry = service.install();
     let fetch = FetchInstrumentation::new(telemetry.tracer("fetch")).propagate_to(RECEIVER);
     let root = telemetry
         .tracer("fetch")
         .start_with_context("fetch-root", &Context::new());
     let cx = Context::new().with_span(root);
-    let url = format!("{RECEIVER}/api/products");
+    let url = service.url("/api/products");
     let request = web_sys::Request::new_with_str(&url).expect("request");
     let response = fetch.fetch(&request, &cx).await.expect("fetched");
     assert_eq!(response.status(), 200);
     cx.span().end();
 
-    let spans = exported_named(&telemetry, "GET").await;
-    let root_id = cx.span().span_context().span_id().to_bytes();
-    let span = spans
-        .iter()
-        .find(|s| s.parent_span_id == root_id)
-        .expect("the CLIENT span, child of the root");
-    assert_eq!(span.kind, 3, "CLIENT");
-    assert_eq!(attr(span, "http.request.method").as_deref(), Some("GET"));
-    assert_eq!(attr(span, "url.full").as_deref(), Some(url.as_str()));
-    assert_eq!(attr(span, "server.address").as_deref(), Some("127.0.0.1"));
-    let port = RECEIVER.rsplit(':').next().expect("port");
-    assert_eq!(attr(span, "server.port").as_deref(), Some(port));
+    let spans = service.flushed(&telemetry).await;
+    let span = trace::one(&spans, "GET");
+    let root_id = cx.span().span_context().span_id().to_string();
     assert_eq!(
-        attr(span, "http.response.status_code").as_deref(),
-        Some("200")
+        span.parent_id, root_id,
+        "the CLIENT span, child of the root"
     );
-    // The exporter's own requests (to the same receiver) are never traced.
-    let every = exported_named(&telemetry, "").await;
-    assert!(
-        every
-            .iter()
-            .all(|s| !attr(s, "url.full").is_some_and(|u| u.ends_with("/v1/traces"))),
-        "an export request was traced"
-    );
+    assert_eq!(span.kind, SpanKind::Client);
+    let attributes = &span.wire.attributes;
+    assert_eq!(attributes.string("http.request.method"), Some("GET"));
+    assert_eq!(attributes.string("url.full"), Some(url.as_str()));
+    assert_eq!(attributes.string("server.address"), Some("127.0.0.1"));
+    let port: i64 = RECEIVER
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .parse()
+        .expect("a port");
+    assert_eq!(attributes.int("server.port"), Some(port));
+    assert_eq!(attributes.int("http.response.status_code"), Some(200));
+    // The exporter's own requests (to the same receiver) are never traced: after the flush's
+    // request, a second flush finds nothing new.
+    let every = service.flushed(&telemetry).await;
+    let names: Vec<&str> = every.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["GET", "fetch-root"], "an export request was traced");
     // The allow-listed receiver got this span's context.
-    let sent = recorded_request("/api/products").await;
-    assert_eq!(
-        sent["traceparent"],
-        format!(
-            "00-{}-{}-03",
-            hex_trace_id(span),
-            otel_browser::text::hex(&span.span_id)
-        )
-    );
+    let sent = service.request("/api/products").await;
+    assert_eq!(sent.traceparent, traceparent_of(span));
 }
 
 #[wasm_bindgen_test]
 async fn a_cross_origin_url_off_the_allow_list_gets_no_trace_headers_and_succeeds() {
-    let telemetry = install(Config::default());
+    let service = Service::new("fetch.cors");
+    let telemetry = service.install();
     // The receiver is another origin, and not on this allow-list.
     let fetch =
         FetchInstrumentation::new(telemetry.tracer("cors")).propagate_to("https://api.example.com");
-    let url = format!("{RECEIVER}/strict/products");
+    let url = service.url("/strict/products");
     let request = web_sys::Request::new_with_str(&url).expect("request");
     let response = fetch.fetch(&request, &Context::new()).await;
     assert_eq!(
@@ -117,10 +101,7 @@ async fn a_cross_origin_url_off_the_allow_list_gets_no_trace_headers_and_succeed
         200,
         "the request succeeds"
     );
-    assert_eq!(
-        recorded_request("/strict/products").await["traceparent"],
-        ""
-    );
+    assert_eq!(service.request("/strict/products").await.traceparent, "");
 
     // Allowed there, the same request sends `traceparent`, which that server's CORS policy does
     // not allow: its preflight fails, and the span says so.
@@ -131,47 +112,40 @@ async fn a_cross_origin_url_off_the_allow_list_gets_no_trace_headers_and_succeed
         .await
         .expect_err("the preflight refuses traceparent");
     assert!(error.is_instance_of::<js_sys::TypeError>());
-    let spans = exported_named(&telemetry, "GET").await;
-    let failed = spans
-        .iter()
-        .rfind(|s| attr(s, "url.full").as_deref() == Some(url.as_str()) && s.status.is_some())
-        .filter(|s| {
-            s.status
-                .as_ref()
-                .is_some_and(|st| st.code == StatusCode::Error as i32)
-        })
-        .expect("the failed request's span, with Error status");
-    assert_eq!(attr(failed, "error.type").as_deref(), Some("TypeError"));
+    // Both requests' spans, the first a success, the second the failure (the preflight's request
+    // never reached the receiver: the one request it recorded above is the first).
+    let spans = service.flushed(&telemetry).await;
+    let names: Vec<(&str, &str, bool)> = (spans.iter())
+        .map(|s| (s.name.as_str(), s.attr("url.full"), s.is_error))
+        .collect();
+    assert_eq!(names, [("GET", &*url, false), ("GET", &*url, true)]);
+    assert_eq!(spans[1].attr("error.type"), "TypeError");
 }
 
 #[wasm_bindgen_test]
 async fn an_error_status_is_an_error_span() {
-    let telemetry = install(Config::default());
+    let service = Service::new("fetch.status");
+    let telemetry = service.install();
     let fetch = FetchInstrumentation::new(telemetry.tracer("status")).propagate_to(RECEIVER);
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
-    let url = format!("{RECEIVER}/api/checkout");
+    let url = service.url("/api/checkout");
     let request = web_sys::Request::new_with_str_and_init(&url, &init).expect("request");
     let response = fetch
         .fetch(&request, &Context::new())
         .await
         .expect("answered");
     assert_eq!(response.status(), 402);
-    let spans = exported_named(&telemetry, "POST").await;
-    let span = spans
-        .iter()
-        .rfind(|s| attr(s, "url.full").as_deref() == Some(url.as_str()))
-        .expect("span");
-    assert_eq!(attr(span, "error.type").as_deref(), Some("402"));
-    assert_eq!(
-        span.status.as_ref().map(|s| s.code),
-        Some(StatusCode::Error as i32)
-    );
+    let span = service.the_span(&telemetry, "POST").await;
+    assert_eq!(span.attr("url.full"), url);
+    assert_eq!(span.attr("error.type"), "402");
+    assert!(span.is_error);
 }
 
 #[wasm_bindgen_test]
 async fn uncaught_errors_and_unhandled_rejections_become_exception_events() {
-    let telemetry = install(Config::default());
+    let service = Service::new("errors.uncaught");
+    let telemetry = service.install();
     let _errors = Errors::install(&telemetry.tracer("errors-test"), |_| {});
     // Thrown from a timer, with no Rust frame between: the window's `error` event.
     let throw = js_sys::Function::new_no_args("throw new RangeError('boom from a timer')");
@@ -185,42 +159,34 @@ async fn uncaught_errors_and_unhandled_rejections_become_exception_events() {
 
     // Sent at once, with keepalive: no flush here.
     let spans = common::wait_for("both exceptions exported", || async {
-        let spans: Vec<_> = (common::exported().await.into_iter())
-            .map(|(_, s)| s)
-            .filter(|s| s.name == "exception")
-            .collect();
-        let has = |message: &str| {
-            (spans.iter()).any(|s| {
-                event_attr(s, "exception", "exception.message").as_deref() == Some(message)
-            })
-        };
-        (has("boom from a timer") && has("refused on purpose")).then_some(spans)
+        let spans = service.spans().await;
+        (spans.len() >= 2).then_some(spans)
     })
     .await;
+    assert!(spans.iter().all(|s| s.name == "exception"), "{spans:?}");
     let of = |message: &str| {
-        spans
-            .iter()
-            .find(|s| event_attr(s, "exception", "exception.message").as_deref() == Some(message))
-            .unwrap_or_else(|| panic!("an exception span for {message:?}: {spans:?}"))
+        let mut found = (spans.iter())
+            .filter(|s| event_attr(s, "exception", "exception.message") == Some(message));
+        let span = (found.next())
+            .unwrap_or_else(|| panic!("an exception span for {message:?}: {spans:?}"));
+        assert!(found.next().is_none(), "one exception span for {message:?}");
+        span
     };
     let thrown = of("boom from a timer");
     assert_eq!(
-        event_attr(thrown, "exception", "exception.type").as_deref(),
+        event_attr(thrown, "exception", "exception.type"),
         Some("RangeError")
     );
     let stack = event_attr(thrown, "exception", "exception.stacktrace").expect("a stack");
     assert!(stack.contains("RangeError"), "{stack}");
-    assert_eq!(
-        thrown.status.as_ref().map(|s| s.code),
-        Some(StatusCode::Error as i32)
-    );
-    assert_eq!(attr(thrown, "error.type").as_deref(), Some("RangeError"));
+    assert!(thrown.is_error);
+    assert_eq!(thrown.attr("error.type"), "RangeError");
     let rejected = of("refused on purpose");
     assert_eq!(
-        event_attr(rejected, "exception", "exception.type").as_deref(),
+        event_attr(rejected, "exception", "exception.type"),
         Some("TypeError")
     );
-    assert_eq!(attr(rejected, "error.type").as_deref(), Some("TypeError"));
+    assert_eq!(rejected.attr("error.type"), "TypeError");
 }
 
 /// The controlled clock of the session tests, in milliseconds since the epoch.
@@ -236,7 +202,8 @@ fn advance_minutes(minutes: u64) {
 
 #[wasm_bindgen_test]
 async fn sessions_rotate_after_15_idle_minutes_and_after_4_hours_with_the_previous_id() {
-    let telemetry = install(Config::default());
+    let service = Service::new("session.rotation");
+    let telemetry = service.install();
     let key = "otel-browser.session.test";
     let storage = web_sys::window()
         .and_then(|w| w.local_storage().ok().flatten())
@@ -302,41 +269,30 @@ async fn sessions_rotate_after_15_idle_minutes_and_after_4_hours_with_the_previo
         "after it: the other tab's session, still alive"
     );
 
-    let spans = exported_named(&telemetry, "session-").await;
-    let named = |name: &str| {
-        spans
-            .iter()
-            .rfind(|s| s.name == name)
-            .unwrap_or_else(|| panic!("{name}"))
-    };
+    let spans = service.flushed(&telemetry).await;
+    let named = |name: &str| trace::one(&spans, name);
     for (name, id) in [
         ("session-a", &first),
         ("session-b", &first),
         ("session-c", &second),
         ("session-d", &third),
     ] {
-        assert_eq!(attr(named(name), "session.id").as_ref(), Some(id), "{name}");
+        assert_eq!(named(name).attr("session.id"), id.as_str(), "{name}");
     }
     let c = named("session-c");
-    assert_eq!(
-        event_attr(c, "session.end", "session.id"),
-        Some(first.clone())
-    );
-    assert_eq!(
-        event_attr(c, "session.start", "session.id"),
-        Some(second.clone())
-    );
+    assert_eq!(event_attr(c, "session.end", "session.id"), Some(&*first));
+    assert_eq!(event_attr(c, "session.start", "session.id"), Some(&*second));
     assert_eq!(
         event_attr(c, "session.start", "session.previous_id"),
-        Some(first)
+        Some(&*first)
     );
     let d = named("session-d");
     assert_eq!(
         event_attr(d, "session.start", "session.previous_id"),
-        Some(second)
+        Some(&*second)
     );
     assert!(
-        named("session-b").events.is_empty(),
+        named("session-b").wire.events.is_empty(),
         "no event while the session lasts"
     );
     // And the session goes out as baggage, here through the global propagators.
@@ -344,19 +300,19 @@ async fn sessions_rotate_after_15_idle_minutes_and_after_4_hours_with_the_previo
     let fetch = FetchInstrumentation::new(tracer)
         .with_global_propagators()
         .propagate_to(RECEIVER);
-    let request =
-        web_sys::Request::new_with_str(&format!("{RECEIVER}/api/products")).expect("request");
+    let request = web_sys::Request::new_with_str(&service.url("/api/products")).expect("request");
     fetch
         .fetch(&request, &Context::new())
         .await
         .expect("fetched");
-    let sent = recorded_request("/api/products").await;
-    assert_eq!(sent["baggage"], format!("session.id={other}"));
+    let sent = service.request("/api/products").await;
+    assert_eq!(sent.baggage, format!("session.id={other}"));
 }
 
 #[wasm_bindgen_test]
 async fn an_interaction_span_parents_what_its_handler_does() {
-    let telemetry = install(Config::default());
+    let service = Service::new("interaction.click");
+    let telemetry = service.install();
     let tracer = telemetry.tracer("interaction");
     let document = web_sys::window()
         .and_then(|w| w.document())
@@ -390,58 +346,44 @@ async fn an_interaction_span_parents_what_its_handler_does() {
 
     // The handler's future ends after its own 20 ms; the child is exported once it has.
     let spans = common::wait_for("the handler's child span", || async {
-        let spans = exported_named(&telemetry, "").await;
+        let spans = service.flushed(&telemetry).await;
         spans
             .iter()
             .any(|s| s.name == "interaction-child")
             .then_some(spans)
     })
     .await;
-    let click = spans
-        .iter()
-        .rfind(|s| s.name == "click buy-now")
-        .expect("the interaction span");
-    assert!(click.parent_span_id.is_empty(), "a root");
-    let child = spans
-        .iter()
-        .rfind(|s| s.name == "interaction-child")
-        .expect("child");
-    assert_eq!(child.parent_span_id, click.span_id);
-    assert!(
-        child.end_time_unix_nano <= click.end_time_unix_nano,
-        "ends after its work"
-    );
+    let click = trace::one(&spans, "click buy-now");
+    assert!(click.parent_id.is_empty(), "a root");
+    let child = trace::one(&spans, "interaction-child");
+    assert_eq!(child.parent_id, click.span_id);
+    assert!(child.end_ns <= click.end_ns, "ends after its work");
     drop(on_click);
 }
 
 #[cfg(feature = "gloo-net")]
 #[wasm_bindgen_test]
 async fn a_gloo_net_request_is_traced_the_same_way() {
-    let telemetry = install(Config::default());
+    let service = Service::new("fetch.gloo-net");
+    let telemetry = service.install();
     let fetch = FetchInstrumentation::new(telemetry.tracer("gloo")).propagate_to(RECEIVER);
-    let url = format!("{RECEIVER}/api/products");
+    let url = service.url("/api/products");
     let response = fetch
         .send(gloo_net::http::Request::get(&url), &Context::new())
         .await
         .expect("sent");
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.expect("body"), "[]");
-    let spans = exported_named(&telemetry, "GET").await;
-    let sent = recorded_request("/api/products").await;
-    let span = spans
-        .iter()
-        .rfind(|s| {
-            sent["traceparent"].as_str()
-                == Some(&format!(
-                    "00-{}-{}-03",
-                    hex_trace_id(s),
-                    otel_browser::text::hex(&s.span_id)
-                ))
-        })
-        .expect("the span whose context the request carried");
-    assert_eq!(attr(span, "url.full").as_deref(), Some(url.as_str()));
+    let span = service.the_span(&telemetry, "GET").await;
+    let sent = service.request("/api/products").await;
     assert_eq!(
-        attr(span, "http.response.status_code").as_deref(),
-        Some("200")
+        sent.traceparent,
+        traceparent_of(&span),
+        "the request carried its span's context"
+    );
+    assert_eq!(span.attr("url.full"), url);
+    assert_eq!(
+        span.wire.attributes.int("http.response.status_code"),
+        Some(200)
     );
 }

@@ -4,12 +4,11 @@
 //! sampling) is a native unit test, with a fake clock and ids: `src/trace/tests.rs`.
 #![cfg(target_arch = "wasm32")]
 
-use common::{install, the_span};
+use common::Service;
 use opentelemetry::{
     Context,
     trace::{Span as _, TraceContextExt as _, TraceId, Tracer as _},
 };
-use otel_browser::Config;
 use wasm_bindgen_test::*;
 
 mod common;
@@ -18,25 +17,26 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen_test]
 async fn a_dropped_span_ends_at_the_precise_clock() {
-    let telemetry = install(Config::default());
+    let service = Service::new("sdk.drop");
+    let telemetry = service.install();
     let before = otel_browser::clock::now();
     telemetry.tracer("drop").in_span("drop.span", |_cx| {});
-    let span = the_span(&telemetry, "drop.span").await;
+    let span = service.the_span(&telemetry, "drop.span").await;
     let before = before
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after the epoch")
         .as_nanos() as u64;
-    assert!(span.start_time_unix_nano >= before);
-    assert!(span.end_time_unix_nano >= span.start_time_unix_nano);
+    assert!(span.start_ns >= before);
+    assert!(span.end_ns >= span.start_ns);
     assert!(
-        span.start_time_unix_nano % 1_000_000 != 0 || span.end_time_unix_nano % 1_000_000 != 0,
+        span.start_ns % 1_000_000 != 0 || span.end_ns % 1_000_000 != 0,
         "sub-millisecond times, not Date.now()"
     );
 }
 
 #[wasm_bindgen_test]
 fn crypto_ids_are_never_all_zero_and_spans_get_their_own() {
-    let telemetry = install(Config::default());
+    let telemetry = Service::new("sdk.ids").install();
     let tracer = telemetry.tracer("ids");
     let root = tracer.start("ids.root");
     let root_context = root.span_context().clone();

@@ -1,21 +1,13 @@
 //! Web Vitals in headless Chromium (`wasm-bindgen-test`), checked on what reaches the real local
-//! receiver (`scripts/test-receiver.py`): TTFB, FCP, LCP and CLS as `browser.web_vital` events on
+//! receiver (test-support's `test-receiver`) from each test's own service: TTFB, FCP, LCP and CLS as `browser.web_vital` events on
 //! a `pageView` span that a `pagehide` ends in time for the SDK's keepalive flush, a later report
 //! on a new `pageView` with its delta, and nothing heard once `WebVitals` is dropped.
 //! (INP needs trusted input, which a test page cannot make: its rules are tested natively.)
 #![cfg(target_arch = "wasm32")]
 
-use std::time::Duration;
-
-use common::{RECEIVER, exported_by};
-use opentelemetry_proto::tonic::{
-    common::v1::any_value,
-    trace::v1::{Span as ExportedSpan, span::Event as ExportedEvent, span::SpanKind},
-};
-use otel_browser::{
-    BrowserTelemetry, Config,
-    web_vitals::{Metric, Rating, WebVitals},
-};
+use common::Service;
+use otel_browser::web_vitals::{Metric, Rating, WebVitals};
+use test_support::trace::{Event, Span, SpanKind};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -23,19 +15,6 @@ use wasm_bindgen_test::*;
 mod common;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-/// Telemetry named `service` and this page's time origin (the receiver may keep the spans of
-/// earlier runs), which sends nothing by its schedule: only a flush sends.
-fn install(service: &str) -> (BrowserTelemetry, String) {
-    let service = [service, "-", &(time_origin() as u64).to_string()].concat();
-    let telemetry = BrowserTelemetry::install(Config {
-        service_name: service.clone().into(),
-        endpoint: format!("{RECEIVER}/v1/traces").into(),
-        schedule_delay: Duration::from_secs(3600),
-        ..Default::default()
-    });
-    (telemetry, service)
-}
 
 /// One `browser.web_vital` event, read back.
 #[derive(Debug)]
@@ -48,24 +27,18 @@ struct Vital {
     navigation_type: String,
 }
 
-fn vital(event: &ExportedEvent) -> Vital {
+fn vital(event: &Event) -> Vital {
     assert_eq!(event.name, "browser.web_vital");
-    let value = |key: &str| {
-        let kv = (event.attributes.iter())
-            .find(|kv| kv.key == ["browser.web_vital.", key].concat())
-            .unwrap_or_else(|| panic!("{key} in {event:?}"));
-        kv.value
-            .as_ref()
-            .and_then(|v| v.value.clone())
-            .expect("a value")
+    let key = |key: &str| ["browser.web_vital.", key].concat();
+    let text = |name: &str| {
+        let value = event.attributes.string(&key(name));
+        value
+            .unwrap_or_else(|| panic!("{name}, a string, in {event:?}"))
+            .to_owned()
     };
-    let text = |key: &str| match value(key) {
-        any_value::Value::StringValue(s) => s,
-        other => panic!("{key} is a string, not {other:?}"),
-    };
-    let double = |key: &str| match value(key) {
-        any_value::Value::DoubleValue(d) => d,
-        other => panic!("{key} is a double, not {other:?}"),
+    let double = |name: &str| {
+        let value = event.attributes.double(&key(name));
+        value.unwrap_or_else(|| panic!("{name}, a double, in {event:?}"))
     };
     Vital {
         name: text("name"),
@@ -77,8 +50,8 @@ fn vital(event: &ExportedEvent) -> Vital {
     }
 }
 
-fn vitals(span: &ExportedSpan) -> Vec<Vital> {
-    span.events.iter().map(vital).collect()
+fn vitals(span: &Span) -> Vec<Vital> {
+    span.wire.events.iter().map(vital).collect()
 }
 
 /// The next animation frame.
@@ -161,9 +134,10 @@ fn dispatch_pagehide() {
 
 /// Waits (bounded) until the receiver has `count` `pageView` spans from `service`; flushing
 /// nothing, so that only the SDK's own `pagehide` flush can have sent them.
-async fn page_views(service: &str, count: usize) -> Vec<ExportedSpan> {
-    common::wait_for(&format!("{count} pageView spans of {service}"), || async {
-        let spans: Vec<_> = (exported_by(service).await.into_iter())
+async fn page_views(service: &Service, count: usize) -> Vec<Span> {
+    let what = format!("{count} pageView spans of {}", service.name());
+    common::wait_for(&what, || async {
+        let spans: Vec<_> = (service.spans().await.into_iter())
             .filter(|s| s.name == "pageView")
             .collect();
         (spans.len() >= count).then_some(spans)
@@ -204,15 +178,15 @@ fn check_first_reports(vitals: &[Vital]) {
 
 /// The first `pageView`: a root INTERNAL span from the navigation's start, with TTFB, FCP, LCP and
 /// CLS (the shift made), each once, in sane ranges.
-fn check_first_page_view(span: &ExportedSpan) -> f64 {
-    assert!(span.parent_span_id.is_empty(), "a root");
-    assert_eq!(span.kind, SpanKind::Internal as i32);
+fn check_first_page_view(span: &Span) -> f64 {
+    assert!(span.parent_id.is_empty(), "a root");
+    assert_eq!(span.kind, SpanKind::Internal);
     let origin_nanos = (time_origin() * 1e6) as u64;
     assert!(
-        span.start_time_unix_nano.abs_diff(origin_nanos) < 1_000,
+        span.start_ns.abs_diff(origin_nanos) < 1_000,
         "starts at timeOrigin"
     );
-    assert!(span.end_time_unix_nano > span.start_time_unix_nano);
+    assert!(span.end_ns > span.start_ns);
     let vitals = vitals(span);
     let names: Vec<&str> = vitals.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names, ["ttfb", "fcp", "lcp", "cls"], "{vitals:?}");
@@ -223,10 +197,8 @@ fn check_first_page_view(span: &ExportedSpan) -> f64 {
     assert!(fcp <= lcp && lcp < page_age, "{lcp}");
     assert!(cls > 0.0 && cls < 10.0, "{cls}");
     check_first_reports(&vitals);
-    for event in &span.events {
-        assert!(
-            (span.start_time_unix_nano..=span.end_time_unix_nano).contains(&event.time_unix_nano)
-        );
+    for event in &span.wire.events {
+        assert!((span.start_ns..=span.end_ns).contains(&event.time_ns));
     }
     cls
 }
@@ -242,7 +214,8 @@ fn time_origin() -> f64 {
 
 #[wasm_bindgen_test]
 async fn vitals_ride_on_page_views_that_pagehide_ends_in_time_for_the_keepalive_flush() {
-    let (telemetry, service) = install("web-vitals-pagehide");
+    let service = Service::new("web-vitals.pagehide");
+    let telemetry = service.install();
     let web_vitals = WebVitals::install(&telemetry.tracer("web-vitals"));
     let text = render_text().await;
     shift(&text, 120).await;
@@ -259,16 +232,16 @@ async fn vitals_ride_on_page_views_that_pagehide_ends_in_time_for_the_keepalive_
     dispatch_pagehide();
     let spans = page_views(&service, 2).await;
     telemetry.flush().await;
-    assert_eq!(exported_by(&service).await.len(), 2, "{spans:?}");
+    assert_eq!(service.spans().await.len(), 2, "{spans:?}");
     let second = &spans[1];
     assert_eq!(spans[0].span_id, first.span_id);
 
     // The page was "shown again" and CLS grew: a new pageView, linked to the first, with the
     // CLS report's delta under the same id.
-    assert!(second.parent_span_id.is_empty());
+    assert!(second.parent_id.is_empty());
     assert_ne!(second.trace_id, first.trace_id, "a trace of its own");
-    assert_eq!(second.links.len(), 1);
-    assert_eq!(second.links[0].span_id, first.span_id);
+    assert_eq!(second.wire.links.len(), 1);
+    assert_eq!(second.wire.links[0].span_id, first.span_id);
     let again = vitals(second);
     assert_eq!(again.len(), 1, "{again:?}");
     let cls = &again[0];
@@ -288,12 +261,13 @@ async fn vitals_ride_on_page_views_that_pagehide_ends_in_time_for_the_keepalive_
 
 #[wasm_bindgen_test]
 async fn dropped_web_vitals_end_their_page_view_and_hear_nothing_more() {
-    let (telemetry, service) = install("web-vitals-dropped");
+    let service = Service::new("web-vitals.dropped");
+    let telemetry = service.install();
     drop(WebVitals::install(&telemetry.tracer("web-vitals")));
     dispatch_pagehide();
     let spans = page_views(&service, 1).await;
     telemetry.flush().await;
-    let spans_after = exported_by(&service).await;
+    let spans_after = service.spans().await;
     assert_eq!(spans.len(), 1);
     assert_eq!(spans_after.len(), 1, "nothing more: {spans_after:?}");
     let names: Vec<String> = vitals(&spans[0]).into_iter().map(|v| v.name).collect();

@@ -1,5 +1,5 @@
 //! The page's fetches, in headless Chromium (`wasm-bindgen-test`) against a real local HTTP
-//! receiver (`scripts/test-receiver.py`, started by `scripts/test.sh`).
+//! receiver (test-support's `test-receiver`, started by `scripts/test.sh`).
 #![cfg(target_arch = "wasm32")]
 
 use checkout_api::{CardRequest, CheckoutRequest, ErrorCode, test_cards};

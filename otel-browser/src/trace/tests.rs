@@ -1,4 +1,4 @@
-//! The SDK's span rules, natively, on what the exporter encodes (decoded with opentelemetry-proto),
+//! The SDK's span rules, natively, on what the exporter encodes (decoded by test-support),
 //! with the unit tests' clock and ids (`clock::fake`, `ids::fake`): span limits and the dropped
 //! counts, last-value attributes, end once, the status rules, local and remote parents, every
 //! sampling decision with its edges and the `random` flag, and the ids. (SDK specification,
@@ -14,11 +14,7 @@ use opentelemetry::{
         TraceState, Tracer as _, TracerProvider as _,
     },
 };
-use opentelemetry_proto::tonic::{
-    collector::trace::v1::ExportTraceServiceRequest, common::v1::any_value,
-    trace::v1::Span as Exported,
-};
-use prost::Message as _;
+use test_support::trace::{Span as Exported, StatusCode, one as the_span};
 
 use super::{TracerProvider, set_error};
 use crate::{Config, SpanLimits, clock, ids, sampler::Sampler, sampler::Threshold};
@@ -35,32 +31,9 @@ fn provider(config: Config) -> TracerProvider {
 fn exported(provider: &TracerProvider) -> Vec<Exported> {
     let mut spans = Vec::new();
     while let Some(batch) = provider.exporter().next_batch(false) {
-        let request = ExportTraceServiceRequest::decode(batch.body.as_slice()).expect("OTLP");
-        for resource in request.resource_spans {
-            for scope in resource.scope_spans {
-                spans.extend(scope.spans);
-            }
-        }
+        spans.extend(Exported::decode(&batch.body).expect("OTLP"));
     }
     spans
-}
-
-/// The one span named `name`.
-fn the_span(spans: &[Exported], name: &str) -> Exported {
-    let mut named = spans.iter().filter(|s| s.name == name);
-    let span = named.next().unwrap_or_else(|| panic!("no span {name}"));
-    assert!(named.next().is_none(), "one span {name}");
-    span.clone()
-}
-
-fn attr(span: &Exported, key: &str) -> Option<String> {
-    let kv = span.attributes.iter().find(|kv| kv.key == key)?;
-    match kv.value.as_ref()?.value.as_ref()? {
-        any_value::Value::StringValue(s) => Some(s.clone()),
-        any_value::Value::IntValue(i) => Some(i.to_string()),
-        any_value::Value::BoolValue(b) => Some(b.to_string()),
-        _ => None,
-    }
 }
 
 fn nanos(time: SystemTime) -> u64 {
@@ -119,23 +92,24 @@ fn limits_drop_what_is_beyond_them_and_count_it_for_otlp() {
     span.add_link(linked, vec![]);
     span.end();
 
-    let span = the_span(&exported(&provider), "limits.span");
-    let keys: Vec<&str> = span.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    let spans = exported(&provider);
+    let span = &the_span(&spans, "limits.span").wire;
+    let keys: Vec<&str> = span.attributes.keys().collect();
     assert_eq!(keys, ["a", "b"], "the first two keys are kept");
     assert_eq!(
-        attr(&span, "a").as_deref(),
-        Some("10"),
+        span.attributes.int("a"),
+        Some(10),
         "a kept key still takes a new value"
     );
-    assert_eq!(span.dropped_attributes_count, 2, "c and d");
+    assert_eq!(span.dropped_attributes, 2, "c and d");
     assert_eq!(span.events.len(), 1);
     assert_eq!(span.events[0].name, "first");
     assert_eq!(span.events[0].attributes.len(), 1);
-    assert_eq!(span.events[0].dropped_attributes_count, 1);
-    assert_eq!(span.dropped_events_count, 2);
+    assert_eq!(span.events[0].dropped_attributes, 1);
+    assert_eq!(span.dropped_events, 2);
     assert_eq!(span.links.len(), 1);
-    assert_eq!(span.links[0].dropped_attributes_count, 1);
-    assert_eq!(span.dropped_links_count, 1);
+    assert_eq!(span.links[0].dropped_attributes, 1);
+    assert_eq!(span.dropped_links, 1);
 }
 
 #[test]
@@ -169,12 +143,13 @@ fn the_builders_events_and_links_go_through_the_same_limits_and_invalid_links_ar
     span.add_link(SpanContext::empty_context(), vec![]);
     span.add_link(valid, vec![]);
     span.end();
-    let span = the_span(&exported(&provider), "builder.span");
+    let spans = exported(&provider);
+    let span = &the_span(&spans, "builder.span").wire;
     assert_eq!(span.events.len(), 1);
-    assert_eq!(span.dropped_events_count, 1);
+    assert_eq!(span.dropped_events, 1);
     assert_eq!(span.links.len(), 1);
     assert_eq!(
-        span.dropped_links_count, 1,
+        span.dropped_links, 1,
         "the valid second link is over the limit; the invalid one is not a link at all"
     );
 }
@@ -195,11 +170,12 @@ fn an_attribute_set_twice_keeps_its_last_value_and_the_default_limits_are_128() 
         span.set_attribute(KeyValue::new(format!("n{i}"), i64::from(i)));
     }
     span.end();
-    let span = the_span(&exported(&provider), "attributes.span");
-    assert_eq!(span.attributes.iter().filter(|kv| kv.key == "k").count(), 1);
-    assert_eq!(attr(&span, "k").as_deref(), Some("last"));
+    let spans = exported(&provider);
+    let span = &the_span(&spans, "attributes.span").wire;
+    assert_eq!(span.attributes.keys().filter(|k| *k == "k").count(), 1);
+    assert_eq!(span.attributes.string("k"), Some("last"));
     assert_eq!(span.attributes.len(), 128);
-    assert_eq!(span.dropped_attributes_count, 201 - 128);
+    assert_eq!(span.dropped_attributes, 201 - 128);
     assert_eq!(SpanLimits::default().max_events_per_span, 128);
     assert_eq!(SpanLimits::default().max_links_per_span, 128);
 }
@@ -225,14 +201,10 @@ fn a_span_ends_once_and_nothing_changes_it_after() {
     let spans = exported(&provider);
     assert_eq!(spans.len(), 1, "ended once: {spans:?}");
     let span = the_span(&spans, "end.span");
-    assert!(span.attributes.is_empty() && span.events.is_empty());
-    assert_eq!(span.status.expect("status").code, 0, "unset");
-    assert_eq!(span.start_time_unix_nano, nanos(started), "the clock's");
-    assert_eq!(
-        span.end_time_unix_nano,
-        nanos(first_end),
-        "the first end's time"
-    );
+    assert!(span.wire.attributes.is_empty() && span.wire.events.is_empty());
+    assert_eq!(span.status, StatusCode::Unset);
+    assert_eq!(span.start_ns, nanos(started), "the clock's");
+    assert_eq!(span.end_ns, nanos(first_end), "the first end's time");
 }
 
 #[test]
@@ -247,14 +219,15 @@ fn a_dropped_span_ends_at_the_sdks_clock_and_so_do_its_events() {
         span.add_event("halfway", vec![]);
         clock::fake::set(started + Duration::from_micros(700));
     }
-    let span = the_span(&exported(&provider), "drop.span");
-    assert_eq!(span.start_time_unix_nano, nanos(started));
+    let spans = exported(&provider);
+    let span = the_span(&spans, "drop.span");
+    assert_eq!(span.start_ns, nanos(started));
     assert_eq!(
-        span.events[0].time_unix_nano,
+        span.wire.events[0].time_ns,
         nanos(started + Duration::from_micros(300))
     );
     assert_eq!(
-        span.end_time_unix_nano,
+        span.end_ns,
         nanos(started + Duration::from_micros(700)),
         "dropped is ended, at the clock's now"
     );
@@ -264,26 +237,26 @@ fn a_dropped_span_ends_at_the_sdks_clock_and_so_do_its_events() {
 fn ok_is_final_unset_never_overrides_and_error_can_be_replaced() {
     let provider = provider(Config::default());
     let tracer = provider.tracer("status");
-    let cases: [(&str, &[Status], (i32, &str)); 4] = [
+    let cases: [(&str, &[Status], (StatusCode, &str)); 4] = [
         (
             "status.ok-final",
             &[Status::Ok, Status::error("after ok")],
-            (1, ""),
+            (StatusCode::Ok, ""),
         ),
         (
             "status.unset-ignored",
             &[Status::error("boom"), Status::Unset],
-            (2, "boom"),
+            (StatusCode::Error, "boom"),
         ),
         (
             "status.error-replaced",
             &[Status::error("a"), Status::error("b")],
-            (2, "b"),
+            (StatusCode::Error, "b"),
         ),
         (
             "status.error-then-ok",
             &[Status::error("a"), Status::Ok],
-            (1, ""),
+            (StatusCode::Ok, ""),
         ),
     ];
     for (name, statuses, _) in &cases {
@@ -296,9 +269,8 @@ fn ok_is_final_unset_never_overrides_and_error_can_be_replaced() {
     let spans = exported(&provider);
     for (name, _, (code, message)) in cases {
         let span = the_span(&spans, name);
-        let status = span.status.as_ref().expect("status");
         assert_eq!(
-            (status.code, status.message.as_str()),
+            (span.status, span.status_message.as_str()),
             (code, message),
             "{name}"
         );
@@ -312,10 +284,13 @@ fn set_error_records_the_error_type_and_the_error_status_together() {
     let cx = Context::new().with_span(tracer.start("errors.span"));
     set_error(&cx.span(), "402".into(), "HTTP 402".into());
     cx.span().end();
-    let span = the_span(&exported(&provider), "errors.span");
-    assert_eq!(attr(&span, "error.type").as_deref(), Some("402"));
-    let status = span.status.expect("status");
-    assert_eq!((status.code, status.message.as_str()), (2, "HTTP 402"));
+    let spans = exported(&provider);
+    let span = the_span(&spans, "errors.span");
+    assert_eq!(span.wire.attributes.string("error.type"), Some("402"));
+    assert_eq!(
+        (span.status, span.status_message.as_str()),
+        (StatusCode::Error, "HTTP 402")
+    );
 }
 
 #[test]
@@ -342,27 +317,28 @@ fn children_take_local_and_remote_parents_from_the_context() {
         the_span(&spans, "parents.local-child"),
         the_span(&spans, "parents.remote-child"),
     );
-    assert!(root.parent_span_id.is_empty());
-    assert_eq!(root.trace_id, root_context.trace_id().to_bytes());
+    assert!(root.parent_id.is_empty());
+    assert_eq!(root.trace_id, root_context.trace_id().to_string());
     assert_eq!(local.trace_id, root.trace_id);
-    assert_eq!(local.parent_span_id, root.span_id);
+    assert_eq!(local.parent_id, root.span_id);
     assert_eq!(
-        local.flags & (HAS_IS_REMOTE | IS_REMOTE),
+        local.wire.flags & (HAS_IS_REMOTE | IS_REMOTE),
         HAS_IS_REMOTE,
         "a local parent"
     );
-    assert_eq!(remote_child.trace_id, remote_parent.trace_id().to_bytes());
+    assert_eq!(remote_child.trace_id, remote_parent.trace_id().to_string());
+    assert_eq!(remote_child.parent_id, remote_parent.span_id().to_string());
     assert_eq!(
-        remote_child.parent_span_id,
-        remote_parent.span_id().to_bytes()
+        remote_child.wire.flags & IS_REMOTE,
+        IS_REMOTE,
+        "a remote parent"
     );
-    assert_eq!(remote_child.flags & IS_REMOTE, IS_REMOTE, "a remote parent");
     assert_eq!(
-        remote_child.trace_state, "vendor=v1",
+        remote_child.wire.trace_state, "vendor=v1",
         "the parent's trace state is carried"
     );
     assert_eq!(
-        remote_child.flags & 0xff,
+        remote_child.wire.flags & 0xff,
         0x03,
         "the parent's flags are carried"
     );
@@ -380,7 +356,7 @@ fn a_context_without_a_valid_span_makes_a_root() {
     drop(span);
     assert!(
         the_span(&exported(&provider), "roots.span")
-            .parent_span_id
+            .parent_id
             .is_empty()
     );
 }
@@ -396,7 +372,10 @@ fn roots_are_sampled_with_the_random_flag_and_unsampled_roots_are_not_recorded()
     );
     assert!(span.is_recording());
     span.end();
-    assert_eq!(the_span(&exported(&on), "sampling.on").flags & 0xff, 0x03);
+    assert_eq!(
+        the_span(&exported(&on), "sampling.on").wire.flags & 0xff,
+        0x03
+    );
 
     let off = provider(Config {
         sampler: Sampler::always_off(),
@@ -483,7 +462,7 @@ fn probability_sampling_keeps_a_root_exactly_when_its_randomness_reaches_the_thr
     }
     let spans = exported(&half);
     assert_eq!(spans.len(), 2, "only the sampled roots are exported");
-    assert!(spans.iter().all(|s| s.trace_state == "ot=th:8"));
+    assert!(spans.iter().all(|s| s.wire.trace_state == "ot=th:8"));
 
     let all = provider(Config {
         sampler: Sampler::probability(Threshold::ALWAYS),
@@ -550,6 +529,7 @@ fn the_provider_serves_as_the_global_one() {
     assert!(span.is_recording());
     span.set_attribute(KeyValue::new("through", "global"));
     span.end();
-    let span = the_span(&exported(&provider), "global.span");
-    assert_eq!(attr(&span, "through").as_deref(), Some("global"));
+    let spans = exported(&provider);
+    let span = the_span(&spans, "global.span");
+    assert_eq!(span.wire.attributes.string("through"), Some("global"));
 }

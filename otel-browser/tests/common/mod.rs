@@ -1,89 +1,109 @@
-//! What the browser tests share: the receiver's address and what it recorded, decoded.
+//! What the browser tests share: the receiver's address, a service of each test's own, and what the
+//! receiver got from it, decoded by test-support.
 #![cfg(target_arch = "wasm32")]
 #![allow(dead_code, missing_docs)]
 
-use base64::Engine as _;
-use opentelemetry_proto::tonic::{
-    collector::trace::v1::ExportTraceServiceRequest, trace::v1::Span as ExportedSpan,
-};
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::common::v1::any_value;
 use otel_browser::{BrowserTelemetry, Config};
-use prost::Message as _;
+use test_support::{
+    received::{Received, Request},
+    trace::{self, Span},
+};
 
-/// The local receiver (`scripts/test-receiver.py`), baked in at compile time.
+/// The local receiver (test-support's `test-receiver`, started by `scripts/test.sh`), baked in at
+/// compile time.
 pub const RECEIVER: &str = env!("TEST_RECEIVER_URL");
 
-/// Everything the receiver recorded.
-pub async fn received() -> serde_json::Value {
-    gloo_net::http::Request::get(&format!("{RECEIVER}/received"))
-        .send()
-        .await
+/// A test's own service: its telemetry's `service.name`, by which it reads only its own spans from
+/// the receiver that every test of the run shares, and its own requests, by a URL that names it.
+pub struct Service(String);
+
+impl Service {
+    /// `name` and this page's time origin: each test binary runs in a page of its own, and the
+    /// receiver keeps what every one of them sent.
+    pub fn new(name: &str) -> Self {
+        let performance =
+            js_sys::Reflect::get(&js_sys::global(), &"performance".into()).expect("performance");
+        let origin = (js_sys::Reflect::get(&performance, &"timeOrigin".into()).ok())
+            .and_then(|t| t.as_f64())
+            .expect("timeOrigin");
+        Self(format!("{name}-{}", origin as u64))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
+    /// Telemetry of this service exporting to the receiver, which sends nothing by its schedule:
+    /// only a flush, a full batch or `pagehide` sends.
+    pub fn config(&self) -> Config {
+        Config {
+            service_name: self.0.clone().into(),
+            endpoint: format!("{RECEIVER}/v1/traces").into(),
+            schedule_delay: Duration::from_secs(3600),
+            ..Default::default()
+        }
+    }
+
+    /// Installs [`Service::config`].
+    pub fn install(&self) -> BrowserTelemetry {
+        BrowserTelemetry::install(self.config())
+    }
+
+    /// The spans of each export the receiver has got from this service, in the order they came.
+    pub async fn exports(&self) -> Vec<Vec<Span>> {
+        let service = js_sys::encode_uri_component(&self.0);
+        let received = received(&format!("{RECEIVER}/received?service={service}")).await;
+        (received.exports.iter())
+            .map(|export| {
+                assert_eq!(export.content_type, "application/x-protobuf");
+                export.spans()
+            })
+            .collect()
+    }
+
+    /// Every span the receiver has got from this service.
+    pub async fn spans(&self) -> Vec<Span> {
+        self.exports().await.into_iter().flatten().collect()
+    }
+
+    /// Flushes `telemetry`, then every span the receiver has got from this service.
+    pub async fn flushed(&self, telemetry: &BrowserTelemetry) -> Vec<Span> {
+        telemetry.flush().await;
+        self.spans().await
+    }
+
+    /// Flushes `telemetry`, then the one span of this service named `name`.
+    pub async fn the_span(&self, telemetry: &BrowserTelemetry, name: &str) -> Span {
+        trace::one(&self.flushed(telemetry).await, name).clone()
+    }
+
+    /// `path` on the receiver, with a query naming this service: the receiver records the
+    /// request under it.
+    pub fn url(&self, path: &str) -> String {
+        let service = js_sys::encode_uri_component(&self.0);
+        format!("{RECEIVER}{path}?test={service}")
+    }
+
+    /// The one request to [`Service::url`]`(path)` the receiver recorded.
+    pub async fn request(&self, path: &str) -> Request {
+        let url = self.url(path);
+        let path_and_query = &url[RECEIVER.len()..];
+        let received = received(&format!("{RECEIVER}/received")).await;
+        let mut sent = (received.requests.into_iter()).filter(|r| r.path == path_and_query);
+        let request = sent.next().expect("the request reached the receiver");
+        assert!(sent.next().is_none(), "one request to {path_and_query}");
+        request
+    }
+}
+
+async fn received(url: &str) -> Received {
+    (gloo_net::http::Request::get(url).send().await)
         .expect("receiver reachable")
         .json()
         .await
-        .expect("json")
-}
-
-/// The spans of every export the receiver got, decoded, with the index of their export.
-pub async fn exported() -> Vec<(usize, ExportedSpan)> {
-    (decoded().await.into_iter())
-        .map(|(i, _, _, span)| (i, span))
-        .collect()
-}
-
-/// The spans the receiver got from tracers of the instrumentation scope `scope`.
-pub async fn exported_in_scope(scope: &str) -> Vec<ExportedSpan> {
-    (decoded().await.into_iter())
-        .filter(|(_, _, name, _)| name == scope)
-        .map(|(_, _, _, span)| span)
-        .collect()
-}
-
-/// The spans of every export the receiver got from the service named `service` (tests that share
-/// the receiver give their telemetry a service name of their own).
-pub async fn exported_by(service: &str) -> Vec<ExportedSpan> {
-    (decoded().await.into_iter())
-        .filter(|(_, name, _, _)| name == service)
-        .map(|(_, _, _, span)| span)
-        .collect()
-}
-
-/// Every exported span: its export's index, its service's and its scope's names, the span.
-async fn decoded() -> Vec<(usize, String, String, ExportedSpan)> {
-    let received = received().await;
-    let mut spans = Vec::new();
-    for (i, export) in received["exports"]
-        .as_array()
-        .expect("exports")
-        .iter()
-        .enumerate()
-    {
-        assert_eq!(export["content_type"], "application/x-protobuf");
-        let body = base64::engine::general_purpose::STANDARD
-            .decode(export["body"].as_str().expect("body"))
-            .expect("base64");
-        let request =
-            ExportTraceServiceRequest::decode(body.as_slice()).expect("valid OTLP protobuf");
-        for resource_spans in request.resource_spans {
-            let service = (resource_spans.resource.iter())
-                .flat_map(|r| &r.attributes)
-                .find(|kv| kv.key == "service.name")
-                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                    any_value::Value::StringValue(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            for scope_spans in resource_spans.scope_spans {
-                let scope = scope_spans.scope.map(|s| s.name).unwrap_or_default();
-                spans.extend(
-                    (scope_spans.spans.into_iter()).map(|s| (i, service.clone(), scope.clone(), s)),
-                );
-            }
-        }
-    }
-    spans
+        .expect("the receiver's record")
 }
 
 /// Polls `condition` every 50 ms until it yields a value, for at most 5 s, then fails naming
@@ -99,41 +119,4 @@ where
         gloo_timers::future::TimeoutFuture::new(50).await;
     }
     panic!("timed out after 5 s waiting for {what}");
-}
-
-/// Telemetry exporting to the receiver with `config`'s sampler and limits; nothing is sent until
-/// [`exported_named`] flushes it.
-pub fn install(config: Config) -> BrowserTelemetry {
-    BrowserTelemetry::install(Config {
-        endpoint: format!("{RECEIVER}/v1/traces").into(),
-        schedule_delay: Duration::from_secs(3600),
-        ..config
-    })
-}
-
-/// Flushes `telemetry`, then the spans named `prefix…` the receiver has got from every test.
-pub async fn exported_named(telemetry: &BrowserTelemetry, prefix: &str) -> Vec<ExportedSpan> {
-    telemetry.flush().await;
-    (exported().await.into_iter())
-        .map(|(_, span)| span)
-        .filter(|s| s.name.starts_with(prefix))
-        .collect()
-}
-
-/// The one exported span named `name`.
-pub async fn the_span(telemetry: &BrowserTelemetry, name: &str) -> ExportedSpan {
-    let mut spans = exported_named(telemetry, name).await;
-    spans.retain(|s| s.name == name);
-    assert_eq!(spans.len(), 1, "{name} exported once");
-    spans.remove(0)
-}
-
-/// The string or integer value of attribute `key`, as text.
-pub fn attr(span: &ExportedSpan, key: &str) -> Option<String> {
-    let kv = span.attributes.iter().find(|kv| kv.key == key)?;
-    match kv.value.as_ref()?.value.as_ref()? {
-        any_value::Value::StringValue(s) => Some(s.clone()),
-        any_value::Value::IntValue(i) => Some(i.to_string()),
-        _ => None,
-    }
 }
