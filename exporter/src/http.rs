@@ -18,6 +18,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse
 use prost::Message as _;
 use rand::Rng as _;
 use reqwest::{
+    Url,
     blocking::{Body, Client, Response},
     header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, RETRY_AFTER},
 };
@@ -38,7 +39,8 @@ const MAX_THROTTLE: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct HttpTransport {
     client: Client,
-    endpoint: String,
+    /// Parsed once: reqwest would parse the text at every post.
+    endpoint: Url,
     headers: HeaderMap,
     /// `None`: no limit (`OTEL_EXPORTER_OTLP_TIMEOUT=0`).
     timeout: Option<Duration>,
@@ -57,9 +59,16 @@ impl HttpTransport {
                 "http/protobuf: this exporter speaks OTLP/HTTP",
             ));
         }
+        let endpoint = Url::parse(&settings.endpoint).map_err(|e| {
+            ExporterConfigError::new(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                settings.endpoint.clone(),
+                format!("a URL ({e})"),
+            )
+        })?;
         Ok(Self {
             client: http_client(&settings)?,
-            endpoint: settings.endpoint,
+            endpoint,
             headers: settings.headers,
             timeout: settings.timeout,
             compression: settings.compression,
@@ -68,7 +77,7 @@ impl HttpTransport {
 
     /// The URL batches are posted to.
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        self.endpoint.as_str()
     }
 
     /// One POST of `body` (prepared: compressed if the exporter compresses), bounded by what is
@@ -76,7 +85,7 @@ impl HttpTransport {
     fn post(&self, body: &Bytes, remaining: Option<Duration>) -> Result<Response, reqwest::Error> {
         let mut request = self
             .client
-            .post(&self.endpoint)
+            .post(self.endpoint.clone())
             .headers(self.headers.clone())
             .header(CONTENT_TYPE, otlp_wire::CONTENT_TYPE)
             .body(Body::from(body.clone()));

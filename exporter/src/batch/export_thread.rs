@@ -8,9 +8,8 @@ use std::{
 };
 
 use opentelemetry::Context;
-use otlp_wire::EncodedBatch;
 
-use super::{BatchConfig, Kept, Shared, StopOnExit, full};
+use super::{BatchConfig, EncodedBatch, Kept, Shared, StopOnExit, full};
 use crate::{ExportError, Transport};
 
 /// The first wait before a kept batch is sent again, and the longest (it doubles in between).
@@ -57,6 +56,9 @@ struct Exporter<'a, T> {
     /// What failed to export since the last flush, for that flush to answer.
     failure: Option<String>,
     failing: Failing,
+    /// The capacity of the next batch's buffer (`Queue::spare`): the largest full batch yet, and
+    /// an eighth more.
+    batch_bytes: usize,
 }
 
 /// The export thread: waits for a round ([`Exporter::wait`]), takes its batches off the queue
@@ -75,6 +77,8 @@ pub(super) fn export_thread(shared: &Shared, transport: &impl Transport, config:
         next_drain: Instant::now(),
         failure: None,
         failing: Failing::default(),
+        // Until a batch has filled, a guess: 256 B a span, what a web service's spans take.
+        batch_bytes: (config.max_export_batch_size.saturating_mul(256)).min(config.max_queue_bytes),
     };
     loop {
         let (round, flush) = exporter.wait();
@@ -109,6 +113,15 @@ impl<T: Transport> Exporter<'_, T> {
         let round = loop {
             if queue.shutting_down {
                 break Round::Shutdown(queue.shutdown_by.map_or(Deadline::None, Deadline::At));
+            }
+            if queue.spare.capacity() == 0 && self.batch_bytes > 0 {
+                // The next batch's buffer (`Queue::spare`; on_end says when it took the last),
+                // allocated without the lock.
+                drop(queue);
+                let spare = Vec::with_capacity(self.batch_bytes);
+                queue = shared.lock();
+                queue.spare = spare;
+                continue;
             }
             if queue.flushes_asked > queue.flushes_done {
                 break Round::Flush;
@@ -173,6 +186,14 @@ impl<T: Transport> Exporter<'_, T> {
         let kept: Vec<Kept> = queue.kept.drain(..kept_now).collect();
         let resource = queue.resource.clone();
         drop(queue);
+        let batch_size = self.config.max_export_batch_size;
+        if let Some(bytes) = (batches.iter())
+            .filter(|batch| batch.len() == batch_size)
+            .map(EncodedBatch::encoded_len)
+            .max()
+        {
+            self.batch_bytes = self.batch_bytes.max(bytes + bytes / 8);
+        }
         // Off the queue's counts until they are kept (again).
         for batch in &batches {
             shared.release(batch.len(), batch.encoded_len());

@@ -6,7 +6,10 @@
 //! cheap request more than encoding did: the queue, memory allocated on one thread and freed on
 //! another (which makes every later `malloc` of the request threads dearer), and the span data read
 //! again from cold cache. Here the span is encoded while it is still hot, its memory is freed
-//! where it was allocated, and the queue holds bytes under a mutex held for one copy.
+//! where it was allocated, and the queue holds bytes under a mutex held for one copy. The buffer
+//! each batch fills is made by the export thread at the size of the last full batch, so that no
+//! batch grows (and no 150 KB buffer comes and goes) in the allocator of the threads that end
+//! spans.
 //!
 //! The behaviour is the specification's batching processor (SDK, "Batching processor"): spans are
 //! exported when a batch is full or `OTEL_BSP_SCHEDULE_DELAY` after the last export; a full queue
@@ -26,6 +29,7 @@
 use std::{
     cell::Cell,
     collections::VecDeque,
+    mem,
     sync::{
         Arc, Condvar, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicUsize, Ordering},
@@ -41,16 +45,21 @@ use opentelemetry_sdk::{
     error::{OTelSdkError, OTelSdkResult},
     trace::{Span, SpanData, SpanProcessor},
 };
-use otlp_wire::{EncodedBatch, encode_span};
+use otlp_wire::encode_span;
 
 use crate::{
     ExporterConfigError, ExporterSettings, HttpTransport, Transport, wire_resource, wire_span,
 };
 pub use config::BatchConfig;
 use export_thread::export_thread;
+use scope::Scope;
 
 mod config;
 mod export_thread;
+mod scope;
+
+/// A batch of encoded spans, grouped by scope.
+type EncodedBatch = otlp_wire::EncodedBatch<Scope>;
 
 /// How long [`SpanProcessor::force_flush`] waits for the export thread (the SDK's own bound).
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -81,6 +90,11 @@ struct Shared {
 struct Queue {
     /// Batches of at most `max_export_batch_size` spans, oldest first; only the last one fills.
     batches: VecDeque<EncodedBatch>,
+    /// The bytes of the next batch, allocated by the export thread at the size of the last full
+    /// one (empty: none yet). A batch that grew on the threads that end spans would leave their
+    /// allocator's arenas holding, then freeing, a buffer of some 150 KB per batch, and make each
+    /// of their own allocations dearer.
+    spare: Vec<u8>,
     /// Batches that could not be sent yet, oldest first: their prepared bodies and span counts.
     kept: VecDeque<Kept>,
     dropped: u64,
@@ -178,6 +192,7 @@ impl BatchProcessor {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 batches: VecDeque::new(),
+                spare: Vec::new(),
                 kept: VecDeque::new(),
                 dropped: 0,
                 resource: otlp_wire::Resource::default(),
@@ -249,7 +264,7 @@ impl SpanProcessor for BatchProcessor {
         let mut encoded = SCRATCH.try_with(Cell::take).unwrap_or_default();
         encoded.clear();
         encode_span(&mut encoded, &wire_span(&span));
-        let scope = span.instrumentation_scope;
+        let scope = Scope(span.instrumentation_scope);
         {
             let mut queue = self.shared.lock();
             if queue.shutting_down {
@@ -257,19 +272,28 @@ impl SpanProcessor for BatchProcessor {
             } else if self.shared.is_full(&self.config, encoded.len()) {
                 self.drop_span(&mut queue);
             } else {
-                if (queue.batches.back())
-                    .is_none_or(|last| last.len() >= self.config.max_export_batch_size)
-                {
-                    queue.batches.push_back(EncodedBatch::default());
-                }
-                let last = queue.batches.back_mut().expect("a batch with room");
-                last.push(&scope, &encoded);
-                let filled = last.len() == self.config.max_export_batch_size;
+                let batch_size = self.config.max_export_batch_size;
+                let started = match queue.batches.back_mut() {
+                    Some(last) if last.len() < batch_size => {
+                        last.push(&scope, &encoded);
+                        false
+                    }
+                    _ => {
+                        let mut spans = mem::take(&mut queue.spare);
+                        spans.extend_from_slice(&encoded);
+                        let mut batch = EncodedBatch::default();
+                        batch.push_owned(scope, spans);
+                        queue.batches.push_back(batch);
+                        true
+                    }
+                };
+                let filled = (queue.batches.back()).is_some_and(|last| last.len() == batch_size);
                 self.shared
                     .queued_bytes
                     .fetch_add(encoded.len(), Ordering::Relaxed);
                 let first = self.shared.queued.fetch_add(1, Ordering::Relaxed) == 0;
-                if first || filled {
+                // A batch started with the spare buffer: the export thread makes the next one.
+                if first || filled || started {
                     self.shared.work.notify_one();
                 }
             }

@@ -77,6 +77,8 @@ impl ShouldSample for RecordOnlyByName {
 struct Pipeline {
     provider: SdkTracerProvider,
     bodies: Receiver<Vec<u8>>,
+    /// The processor's queue, to look at.
+    shared: Arc<Shared>,
 }
 
 fn pipeline(config: BatchConfig, gate: Option<Receiver<()>>) -> Pipeline {
@@ -105,11 +107,17 @@ fn pipeline_answering(
         answers: Mutex::new(answers.into()),
         otherwise,
     };
+    let processor = BatchProcessor::new(recorder, config);
+    let shared = Arc::clone(&processor.shared);
     let provider = SdkTracerProvider::builder()
         .with_sampler(RecordOnlyByName)
-        .with_span_processor(BatchProcessor::new(recorder, config))
+        .with_span_processor(processor)
         .build();
-    Pipeline { provider, bodies }
+    Pipeline {
+        provider,
+        bodies,
+        shared,
+    }
 }
 
 impl Pipeline {
@@ -117,6 +125,15 @@ impl Pipeline {
         let tracer = self.provider.tracer("test");
         for name in names {
             drop(tracer.start(name.to_string()));
+        }
+    }
+
+    /// Waits up to [`SOON`] until the queue is as `condition` says.
+    fn wait_for_queue(&self, what: &str, condition: impl Fn(&Queue) -> bool) {
+        let deadline = Instant::now() + SOON;
+        while !condition(&self.shared.lock()) {
+            assert!(Instant::now() < deadline, "waited {SOON:?} for {what}");
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
@@ -357,4 +374,27 @@ fn shutdown_gives_up_at_its_timeout_when_an_export_hangs() {
     assert!(result.is_err_and(|e| e.to_string().contains("Timeout")));
     assert!(started.elapsed() < Duration::from_secs(2), "bounded");
     assert_eq!(p.next_body(SOON).expect("attempted"), ["a"]);
+}
+
+#[test]
+fn each_batch_starts_in_a_buffer_the_export_thread_made() {
+    let p = pipeline(
+        BatchConfig {
+            schedule_delay: NEVER,
+            max_export_batch_size: 4,
+            ..BatchConfig::default()
+        },
+        None,
+    );
+    p.wait_for_queue("the first buffer", |queue| {
+        queue.spare.capacity() >= 4 * 256
+    });
+    let first = p.shared.lock().spare.as_ptr();
+    p.end_spans(&["a"]);
+    // The batch holds the first buffer now: the next one is new.
+    p.wait_for_queue("the next buffer", |queue| {
+        queue.batches.len() == 1 && queue.spare.capacity() > 0 && queue.spare.as_ptr() != first
+    });
+    p.provider.shutdown().expect("shut down");
+    assert_eq!(p.next_body(Duration::ZERO).expect("at shutdown"), ["a"]);
 }
