@@ -23,7 +23,9 @@ With --profile N it counts instructions instead (callgrind; repeatable where tim
 server under valgrind, traced (the server's pipeline), stock and untraced, serves 300 warm-up
 requests, its counters are zeroed,
 it serves N more on one keep-alive connection and is stopped with SIGTERM. It prints the
-instructions per request and, by component, the inclusive cost of the export path's functions.
+instructions per request, what tracing adds to a request and to each of its spans, untraced over
+traced (the share of untraced throughput a CPU-bound server keeps), and, by component, the
+inclusive cost of the export path's functions.
 """
 
 import argparse
@@ -56,6 +58,8 @@ ROUTES = {
     "GET /api/products": ("/api/products", None),
     "POST /api/checkout": ("/api/checkout", CHECKOUT_BODY),
 }
+# The spans each route's request exports (the SERVER span and those under it), for the cost a span.
+SPANS = {"GET /api/products": 2, "POST /api/checkout": 8}
 
 
 def free_port():
@@ -255,6 +259,12 @@ def print_profile(name, requests, profiles):
     untraced = profiles[PROFILED.index("untraced")][0]
     print("| **added by tracing** | " + " | ".join(
         "" if mode == "untraced" else f"**{total - untraced:,.0f}**"
+        for mode, (total, _) in zip(PROFILED, profiles)) + " |")
+    print(f"| **a span** (added ÷ {SPANS[name]}) | " + " | ".join(
+        "" if mode == "untraced" else f"**{(total - untraced) / SPANS[name]:,.0f}**"
+        for mode, (total, _) in zip(PROFILED, profiles)) + " |")
+    print("| **untraced ÷ mode** | " + " | ".join(
+        "" if mode == "untraced" else f"**{untraced / total:.3f}**"
         for mode, (total, _) in zip(PROFILED, profiles)) + " |")
     for label, _ in COMPONENTS:
         print(f"| {label} | " + " | ".join(f"{parts.get(label, 0):,.0f}" for _, parts in profiles) + " |")

@@ -20,7 +20,9 @@
 //!   by spans and by bytes, and keeps the batches the collector could not take.
 //!   - `batch/config.rs`: [`BatchConfig`], the `OTEL_BSP_*` variables and `EXPORT_QUEUE_MAX_BYTES`.
 //!   - `batch/export_thread.rs`: the processor's thread: when a round is due, which batches it
-//!     takes, sending them, or keeping them and sending them again after a backoff.
+//!     takes, sending them, or keeping them and sending them again after a backoff; it also makes
+//!     the buffer each batch fills.
+//!   - `batch/scope.rs`: the scope a batch groups its spans by, compared where its text lies first.
 //! - `transport`: [`Transport`], where batches go, and [`ExportError`], whether a batch that did
 //!   not go is kept (the collector unavailable) or dropped (it refused the batch).
 //! - `http`: [`HttpTransport`], OTLP/HTTP over a blocking reqwest client ([`http_client`]: rustls,
