@@ -2,7 +2,7 @@
 //!
 //! The claim under test: telemetry faults never fail a checkout and add no noticeable latency,
 //! because spans leave through the batch processor's own thread. Each mode runs the real server
-//! in-process with the real OTLP/HTTP exporter (the server's batch processor, 100 ms schedule)
+//! in-process with the real OTLP/HTTP exporter (otlp-batch-exporter's processor, 100 ms schedule)
 //! and times sequential checkouts over loopback.
 //!
 //! Run: `cargo bench -p checkout-server --bench collector_faults` (results in BENCHMARKS.md).

@@ -6,8 +6,9 @@
 //!
 //! - the strict `traceparent` parser, and extracting a context from headers;
 //! - a request through the real SERVER-span middleware (its attributes, `traceresponse`,
-//!   `Server-Timing`, the log span) against the same request without it, with the server's batch
-//!   processor and a transport that discards, so encoding the span and queueing it are in it;
+//!   `Server-Timing`, the log span) against the same request without it, with
+//!   `otlp-batch-exporter`'s processor and a transport that discards, so encoding the span and
+//!   queueing it are in it;
 //! - encoding a batch of 512 of the server's own spans (taken from real checkouts) as OTLP
 //!   protobuf: the OTLP exporter's transform + prost, the hand-written writer, and the writer a
 //!   span at a time as the server's processor uses it;
