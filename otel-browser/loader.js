@@ -1,5 +1,5 @@
 // Loads the page's module as trunk's loader does, but compiles before instantiating and marks
-// both ends for the page-load trace (otel-browser/src/page_load.rs, which says why).
+// both ends for the page-load trace (otel-browser/src/page_load/, which says why).
 const { js, wasm } = document.querySelector('meta[name="otel-browser:module"]').dataset;
 const bindings = import(js);
 const response = await fetch(wasm);
