@@ -61,14 +61,7 @@ impl TextMapPropagator for TraceContextPropagator {
         if !span_context.is_valid() {
             return;
         }
-        injector.set(
-            TRACEPARENT,
-            trace_context::traceparent(
-                span_context.trace_id(),
-                span_context.span_id(),
-                span_context.trace_flags().to_u8(),
-            ),
-        );
+        injector.set(TRACEPARENT, trace_context::traceparent_of(span_context));
         // Written by trace-context, not `TraceState::header` (its `format!` is 4.6 KB).
         let state = trace_context::tracestate(span_context.trace_state());
         if !state.is_empty() {

@@ -14,7 +14,7 @@
 //!   (§3.3.2.2.1 "Key", `@` anywhere after the first character), a malformed member discarding the
 //!   whole list, a duplicated key keeping its first member.
 
-use opentelemetry::trace::{SpanId, TraceId, TraceState};
+use opentelemetry::trace::{SpanContext, SpanId, TraceId, TraceState};
 
 /// The most members a `tracestate` list may have (§3.3.1.1 "Combined Header Value").
 pub const MAX_TRACESTATE_MEMBERS: usize = 32;
@@ -34,6 +34,15 @@ pub fn traceparent(trace_id: TraceId, span_id: SpanId, flags: u8) -> String {
     value.push('-');
     push_hex(&mut value, &[flags & KNOWN_FLAGS]);
     value
+}
+
+/// The `traceparent` value of `span_context`, with its own flags (of them, the known ones).
+pub fn traceparent_of(span_context: &SpanContext) -> String {
+    traceparent(
+        span_context.trace_id(),
+        span_context.span_id(),
+        span_context.trace_flags().to_u8(),
+    )
 }
 
 /// `trace_state` as its `tracestate` value (`key=value,…`; empty for none): the text of
@@ -63,16 +72,17 @@ pub fn push_hex(out: &mut String, bytes: &[u8]) {
 }
 
 /// Parses one `traceparent` value by the version-00 rules (and higher versions by the same rules).
+/// Byte by byte, with no number parsing: the page reads its `traceresponse` with it, and
+/// `from_str_radix` on a `u128` would cost it more than the rules do.
 pub fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, u8)> {
-    let value = value.trim_matches([' ', '\t']);
-    let bytes = value.as_bytes();
-    let version = value.get(0..2).filter(|v| is_lower_hex(v))?;
-    if version == "ff" {
+    let bytes = trim_ows(value.as_bytes());
+    let [version] = hex::<1>(bytes.get(0..2)?)?;
+    if version == 0xff {
         return None;
     }
     // version-trace_id-parent_id-flags is 55 characters; version 00 allows nothing after it, a
     // higher version may append fields after another dash.
-    let exact = version == "00";
+    let exact = version == 0;
     if bytes.len() < 55
         || (exact && bytes.len() != 55)
         || (!exact && bytes.len() > 55 && bytes[55] != b'-')
@@ -82,17 +92,56 @@ pub fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, u8)> {
     if bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
         return None;
     }
-    let trace_id = value.get(3..35).filter(|v| is_lower_hex(v))?;
-    let parent_id = value.get(36..52).filter(|v| is_lower_hex(v))?;
-    let flags = value.get(53..55).filter(|v| is_lower_hex(v))?;
-    let trace_id = TraceId::from_hex(trace_id)
-        .ok()
-        .filter(|id| *id != TraceId::INVALID)?;
-    let span_id = SpanId::from_hex(parent_id)
-        .ok()
-        .filter(|id| *id != SpanId::INVALID)?;
-    let flags = u8::from_str_radix(flags, 16).ok()? & KNOWN_FLAGS;
-    Some((trace_id, span_id, flags))
+    let trace_id = TraceId::from_bytes(hex(&bytes[3..35])?);
+    let span_id = SpanId::from_bytes(hex(&bytes[36..52])?);
+    let [flags] = hex::<1>(&bytes[53..55])?;
+    (trace_id != TraceId::INVALID && span_id != SpanId::INVALID).then_some((
+        trace_id,
+        span_id,
+        flags & KNOWN_FLAGS,
+    ))
+}
+
+/// `text` without the optional whitespace (spaces and tabs) around it.
+fn trim_ows(mut text: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = text {
+        text = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = text {
+        text = rest;
+    }
+    text
+}
+
+/// `2 × N` lowercase hex digits as `N` bytes; `None` for anything else (uppercase included: W3C
+/// Trace Context's ids and flags are lowercase).
+fn hex<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
+    let mut out = [0u8; N];
+    hex_into(text, &mut out).then_some(out)
+}
+
+/// Decodes `text` into `out` (one copy of the loop for every width); whether it was `out.len()`
+/// bytes of lowercase hex.
+#[inline(never)]
+fn hex_into(text: &[u8], out: &mut [u8]) -> bool {
+    text.len() == 2 * out.len()
+        && out.iter_mut().zip(text.chunks_exact(2)).all(|(byte, pair)| {
+            match (nibble(pair[0]), nibble(pair[1])) {
+                (Some(high), Some(low)) => {
+                    *byte = high << 4 | low;
+                    true
+                }
+                _ => false,
+            }
+        })
+}
+
+fn nibble(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        _ => None,
+    }
 }
 
 /// Parses a (joined) `tracestate` list into its members, in order; `None` means "discard it". A
@@ -113,11 +162,6 @@ pub fn parse_tracestate(list: &str) -> Option<Vec<(&str, &str)>> {
         }
     }
     (members.len() <= MAX_TRACESTATE_MEMBERS).then_some(members)
-}
-
-fn is_lower_hex(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// `key = ( lcalpha / DIGIT ) 0*255 ( keychar )`,

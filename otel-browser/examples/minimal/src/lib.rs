@@ -50,12 +50,7 @@ mod page {
                     .with_attributes([KeyValue::new("http.request.method", "GET")])
                     .start_with_context(&tracer, &cx);
                 let fetch_cx = cx.with_span(span);
-                let sent = fetch_cx.span().span_context().clone();
-                let traceparent = trace_context::traceparent(
-                    sent.trace_id(),
-                    sent.span_id(),
-                    sent.trace_flags().to_u8(),
-                );
+                let traceparent = trace_context::traceparent_of(fetch_cx.span().span_context());
                 let status = get("/api/products", &traceparent).await;
                 let span = fetch_cx.span();
                 match status {
