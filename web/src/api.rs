@@ -176,24 +176,16 @@ fn message(error: JsValue) -> String {
 /// server: report it as the bug it is.
 fn check_traceresponse(traceresponse: Option<String>, cx: &Context) {
     let ours = cx.span().span_context().trace_id();
+    let header = traceresponse.as_deref().unwrap_or_default();
     // Read by the strict parser: a malformed header is as good as none.
-    match traceresponse
-        .as_deref()
-        .and_then(trace_context::parse_traceparent)
-    {
+    match trace_context::parse_traceparent(header) {
         Some((theirs, _, _)) if theirs == ours => {}
-        Some((theirs, _, _)) => web_sys::console::error_1(
-            &[
-                "BUG: traceresponse trace id ",
-                &otel_browser::text::hex(&theirs.to_bytes()),
-                " does not match the request's trace id ",
-                &otel_browser::text::hex(&ours.to_bytes()),
-            ]
-            .concat()
-            .into(),
+        Some(_) => web_sys::console::error_2(
+            &"BUG: this traceresponse is not of the request's trace:".into(),
+            &header.into(),
         ),
         None => web_sys::console::warn_1(
-            &"no valid traceresponse header: is the server exposing it through CORS?".into(),
+            &"no valid traceresponse: does the server expose it through CORS?".into(),
         ),
     }
 }
