@@ -41,6 +41,8 @@ def minified(source: Path) -> str:
 
 
 def main() -> None:
+    if sys.argv[1:] not in ([], ["--check"]):
+        sys.exit("usage: scripts/snippets.py [--check]")
     check = sys.argv[1:] == ["--check"]
     stale = []
     for source, rust in SNIPPETS.items():

@@ -1,5 +1,5 @@
 // The window's side of `src/errors.rs`: uncaught errors and unhandled rejections, and the stack
-// at a panic. Minified into the Rust file by scripts/snippets.sh.
+// at a panic. Minified into the Rust file by scripts/snippets.py.
 
 const EVENTS = ["error", "unhandledrejection"];
 

@@ -1,5 +1,5 @@
 // What `src/fetch.rs` asks of a request: what it is, a header set, the fetch, and the name of a
-// failure. Minified into the Rust file by scripts/snippets.sh.
+// failure. Minified into the Rust file by scripts/snippets.py.
 
 // `[method, url, host, port, sameOrigin]`, or `[method, url]` when the URL cannot be parsed.
 // The port is the URL's, else the scheme's default.

@@ -1,5 +1,5 @@
 // The session's record in `localStorage` for `src/session.rs`: `<id>.<began>.<active>`, the times
-// in hexadecimal milliseconds. Minified into the Rust file by scripts/snippets.sh.
+// in hexadecimal milliseconds. Minified into the Rust file by scripts/snippets.py.
 
 // `[id, began, active]`, or `[]` when there is no readable record (or no storage).
 export function load(key) {

@@ -1,5 +1,5 @@
 // The exporter's JavaScript (`src/transport.rs`): the export request and the page-lifecycle
-// listeners. Minified into the Rust file by scripts/snippets.sh.
+// listeners. Minified into the Rust file by scripts/snippets.py.
 
 // POSTs `body` (a view of the module's memory) to `url`. The body is copied out before anything
 // else happens: the view is not valid once this returns. Resolves when the collector accepted

@@ -1,6 +1,6 @@
 // The browser's side of `src/web_vitals/`: one PerformanceObserver and the window's listeners,
 // handing each entry to Rust as a flat array of numbers (no field reads or string keys on the Rust
-// side). Minified into the Rust file by scripts/snippets.sh.
+// side). Minified into the Rust file by scripts/snippets.py.
 
 // The entry types observed. An entry's kind is its type's place here, from 1: 1 LCP, 2 a layout
 // shift, 3 a paint (FCP), 4 an event, 5 the first input. Then 6: the page is hidden, and 7: a

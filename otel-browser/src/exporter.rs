@@ -290,6 +290,10 @@ mod tests {
 
         let batch = exporter.next_batch(false).expect("a batch");
         assert_eq!(batch.spans, 2);
+        assert_eq!(
+            exporter.shared.endpoint, "/v1/traces",
+            "the default endpoint"
+        );
         let spans = decoded::Span::decode(&batch.body).expect("valid OTLP protobuf");
         for (key, value) in [
             ("service.name", "checkout-web"),

@@ -38,7 +38,7 @@ impl Default for SpanLimits {
     }
 }
 
-/// A span that has ended, as the processor receives it (and, with the `testing` feature, as
+/// A span that has ended, as the exporter receives it (and, with the `testing` feature, as
 /// [`BrowserTelemetry::finished_spans`](crate::BrowserTelemetry::finished_spans) returns it).
 #[derive(Debug, Clone)]
 pub struct SpanData {

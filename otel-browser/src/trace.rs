@@ -5,7 +5,7 @@
 //! sampled is a non-recording span that still carries its context ("IsRecording"); limits apply
 //! where attributes, events and links are added, and what they drop is counted for OTLP's
 //! `dropped_*_count` ("Span Limits"); `end` takes the span's data out, so nothing changes it after
-//! ("End"); the ended span goes to the processor, which encodes it at once.
+//! ("End"); the ended span goes to the exporter, whose queue encodes it at once.
 //!
 //! `Send + Sync` because `opentelemetry::global` and `Context` ask it of every provider, tracer and
 //! span; in a browser there is one thread, and the shared state sits behind `Arc<Mutex<_>>`,
@@ -272,7 +272,7 @@ impl opentelemetry::trace::Span for Span {
         self.end_with_timestamp(clock::now());
     }
 
-    /// The first `end` takes the data out and hands it to the processor; later calls, and every
+    /// The first `end` takes the data out and hands it to the exporter; later calls, and every
     /// change after, find no data and do nothing (SDK specification, "End").
     fn end_with_timestamp(&mut self, timestamp: SystemTime) {
         if let Some(mut data) = self.data.take() {
