@@ -27,7 +27,7 @@ use tower_http::decompression::RequestDecompressionLayer;
 use crate::{
     received::Export,
     tls::{ServerTls, TlsListener},
-    trace::{Span, decode_request},
+    trace::Span,
 };
 
 /// How the collector behaves (and can be switched to while it runs: [`Collector::set_mode`]).
@@ -53,13 +53,16 @@ pub enum Mode {
     Rejecting,
 }
 
+/// An export as it arrived, and its spans.
+type Accepted = (Export, Vec<Span>);
+
 /// A collector's route, `POST /v1/traces`, answered in its mode, and what it has received; no
 /// listener of its own.
 #[derive(Clone)]
 pub struct Recorder {
     mode: Arc<Mutex<Mode>>,
-    /// The exports it accepted, as they arrived.
-    exports: Arc<Mutex<Vec<Export>>>,
+    /// The exports it accepted, as they arrived, each with its spans, decoded once on arrival.
+    exports: Arc<Mutex<Vec<Accepted>>>,
     answers: Arc<Mutex<Vec<(Instant, u16)>>>,
     /// The `Content-Encoding` of each export, in order (`None`: none).
     encodings: Arc<Mutex<Vec<Option<String>>>>,
@@ -120,16 +123,19 @@ impl Recorder {
                 [(header::RETRY_AFTER, retry_after_secs.to_string())],
             )
                 .into_response(),
-            _ if decode_request(&body).is_err() => StatusCode::BAD_REQUEST.into_response(),
-            _ => {
-                let content_type = headers.get(header::CONTENT_TYPE);
-                let content_type = content_type.and_then(|t| t.to_str().ok()).unwrap_or("");
-                self.exports.lock().expect("lock").push(Export {
-                    content_type: content_type.to_owned(),
-                    body: body.to_vec(),
-                });
-                StatusCode::OK.into_response()
-            }
+            _ => match Span::decode(&body) {
+                Err(_) => StatusCode::BAD_REQUEST.into_response(),
+                Ok(spans) => {
+                    let content_type = headers.get(header::CONTENT_TYPE);
+                    let content_type = content_type.and_then(|t| t.to_str().ok()).unwrap_or("");
+                    let export = Export {
+                        content_type: content_type.to_owned(),
+                        body: body.to_vec(),
+                    };
+                    self.exports.lock().expect("lock").push((export, spans));
+                    StatusCode::OK.into_response()
+                }
+            },
         };
         self.answers
             .lock()
@@ -140,13 +146,14 @@ impl Recorder {
 
     /// Every export accepted so far, as it arrived.
     pub fn exports(&self) -> Vec<Export> {
-        self.exports.lock().expect("lock").clone()
+        let exports = self.exports.lock().expect("lock");
+        exports.iter().map(|(export, _)| export.clone()).collect()
     }
 
     /// Every span received so far.
     pub fn spans(&self) -> Vec<Span> {
         let exports = self.exports.lock().expect("lock");
-        exports.iter().flat_map(Export::spans).collect()
+        exports.iter().flat_map(|(_, spans)| spans.clone()).collect()
     }
 
     /// When each export was answered, and with which status, in order.
