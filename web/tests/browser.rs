@@ -48,18 +48,17 @@ async fn every_fetch_carries_its_client_spans_traceparent_and_the_session_baggag
         .json()
         .await
         .expect("json");
-    let request = received["requests"]
-        .as_array()
-        .and_then(|r| r.last())
-        .expect("the fetch arrived")
-        .clone();
     let client = client_span(&telemetry);
     let expected = format!(
         "00-{}-{}-03",
         client.span_context.trace_id(),
         client.span_context.span_id()
     );
-    assert_eq!(request["traceparent"], expected.as_str());
+    // The receiver keeps every test's requests: this one is the request of this client span.
+    let requests = received["requests"].as_array().expect("the requests");
+    let request = (requests.iter())
+        .find(|r| r["traceparent"] == expected.as_str())
+        .unwrap_or_else(|| panic!("no request with traceparent {expected}: {requests:?}"));
     assert_eq!(request["baggage"], format!("session.id={}", session.id()));
     assert_eq!(client.name, "GET");
     assert_eq!(client.status, Status::Unset);
