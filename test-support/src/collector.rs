@@ -153,7 +153,10 @@ impl Recorder {
     /// Every span received so far.
     pub fn spans(&self) -> Vec<Span> {
         let exports = self.exports.lock().expect("lock");
-        exports.iter().flat_map(|(_, spans)| spans.clone()).collect()
+        exports
+            .iter()
+            .flat_map(|(_, spans)| spans.clone())
+            .collect()
     }
 
     /// When each export was answered, and with which status, in order.

@@ -125,15 +125,16 @@ fn hex<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
 #[inline(never)]
 fn hex_into(text: &[u8], out: &mut [u8]) -> bool {
     text.len() == 2 * out.len()
-        && out.iter_mut().zip(text.chunks_exact(2)).all(|(byte, pair)| {
-            match (nibble(pair[0]), nibble(pair[1])) {
+        && out
+            .iter_mut()
+            .zip(text.chunks_exact(2))
+            .all(|(byte, pair)| match (nibble(pair[0]), nibble(pair[1])) {
                 (Some(high), Some(low)) => {
                     *byte = high << 4 | low;
                     true
                 }
                 _ => false,
-            }
-        })
+            })
 }
 
 fn nibble(digit: u8) -> Option<u8> {
