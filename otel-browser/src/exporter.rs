@@ -43,10 +43,11 @@ struct Shared {
     failed_exports: std::sync::atomic::AtomicU64,
 }
 
-/// One encoded export request. (Natively, only the tests send, by hand.)
+/// One encoded export request: the queue's batch (`queue::Batch`) with the resource around it.
+/// (Natively, only the tests send, by hand.)
 #[derive(Debug)]
 #[cfg_attr(not(any(target_arch = "wasm32", test)), allow(dead_code))]
-pub(crate) struct Batch {
+pub(crate) struct Request {
     /// The OTLP protobuf body.
     pub(crate) body: Vec<u8>,
     /// How many spans it holds.
@@ -81,14 +82,14 @@ impl Exporter {
 
     /// The next request's body, or `None` when nothing waits; `keepalive` ones stay small.
     #[cfg_attr(not(any(target_arch = "wasm32", test)), allow(dead_code))]
-    pub(crate) fn next_batch(&self, keepalive: bool) -> Option<Batch> {
+    pub(crate) fn next_batch(&self, keepalive: bool) -> Option<Request> {
         let max = if keepalive {
             KEEPALIVE_BATCH
         } else {
             usize::MAX
         };
         let taken = self.shared.queue.take(max)?;
-        Some(Batch {
+        Some(Request {
             body: taken.to_request(&self.shared.resource),
             spans: taken.len(),
         })
@@ -179,7 +180,7 @@ impl Exporter {
 
     /// `POST`s of OTLP bodies, `batch` first. Deliberately not traced: the exporter must not feed
     /// itself.
-    async fn send(self, mut batch: Batch, how: SendMode) {
+    async fn send(self, mut batch: Request, how: SendMode) {
         loop {
             // A collector that accepts and never answers must not hold a send (and the queue)
             // forever: the request is aborted after `SEND_TIMEOUT_MS`.

@@ -223,78 +223,10 @@ async fn sessions_rotate_after_15_idle_minutes_and_after_4_hours_with_the_previo
         stored.starts_with(&first),
         "shared through localStorage: {stored}"
     );
-
-    tracer
-        .start_with_context("session-a", &Context::new())
-        .end();
-    advance_minutes(14);
-    tracer
-        .start_with_context("session-b", &Context::new())
-        .end();
-    advance_minutes(16);
-    tracer
-        .start_with_context("session-c", &Context::new())
-        .end();
-    let second = session.id();
-    assert_ne!(second, first, "rotated after 16 idle minutes");
-    // Active every 10 minutes, the session still ends 4 hours after it began.
-    for _ in 0..23 {
-        advance_minutes(10);
-        tracer
-            .start_with_context("session-kept", &Context::new())
-            .end();
-    }
-    assert_eq!(session.id(), second, "kept alive for 230 minutes");
-    advance_minutes(10);
-    tracer
-        .start_with_context("session-d", &Context::new())
-        .end();
-    let third = session.id();
-    assert_ne!(third, second, "rotated at 4 hours");
-    // Another tab's session, as it would store it: this tab goes by its own copy for a second,
-    // then reads storage and joins the other tab's live session.
-    let now = NOW_MS.load(Ordering::SeqCst);
-    let other = "0123456789abcdef0123456789abcdef";
-    storage
-        .set_item(key, &format!("{other}.{now:016x}.{now:016x}"))
-        .expect("another tab's session");
-    tracer
-        .start_with_context("session-e", &Context::new())
-        .end();
-    assert_eq!(session.id(), third, "within the second: this tab's copy");
-    advance_minutes(1);
-    assert_eq!(
-        session.id(),
-        other,
-        "after it: the other tab's session, still alive"
-    );
-
+    let ids = rotate_idle_then_at_four_hours(&tracer, &session, first);
+    let other = join_another_tabs_session(&tracer, &session, &storage, key, &ids[2]);
     let spans = service.flushed(&telemetry).await;
-    let named = |name: &str| trace::one(&spans, name);
-    for (name, id) in [
-        ("session-a", &first),
-        ("session-b", &first),
-        ("session-c", &second),
-        ("session-d", &third),
-    ] {
-        assert_eq!(named(name).attr("session.id"), id.as_str(), "{name}");
-    }
-    let c = named("session-c");
-    assert_eq!(event_attr(c, "session.end", "session.id"), Some(&*first));
-    assert_eq!(event_attr(c, "session.start", "session.id"), Some(&*second));
-    assert_eq!(
-        event_attr(c, "session.start", "session.previous_id"),
-        Some(&*first)
-    );
-    let d = named("session-d");
-    assert_eq!(
-        event_attr(d, "session.start", "session.previous_id"),
-        Some(&*second)
-    );
-    assert!(
-        named("session-b").wire.events.is_empty(),
-        "no event while the session lasts"
-    );
+    assert_each_span_carries_its_session_and_each_rotation_its_events(&spans, &ids);
     // And the session goes out as baggage, here through the global propagators.
     opentelemetry::global::set_text_map_propagator(otel_browser::propagation::W3c);
     let fetch = FetchInstrumentation::new(tracer)
@@ -307,6 +239,98 @@ async fn sessions_rotate_after_15_idle_minutes_and_after_4_hours_with_the_previo
         .expect("fetched");
     let sent = service.request("/api/products").await;
     assert_eq!(sent.baggage, format!("session.id={other}"));
+}
+
+/// Spans `session-a` and `-b` 14 idle minutes apart (one session), `-c` 16 minutes later (a new
+/// one), then a span every 10 minutes until `-d`, 4 hours after the second began (a third): the
+/// three ids.
+fn rotate_idle_then_at_four_hours(
+    tracer: &otel_browser::Tracer,
+    session: &Session,
+    first: String,
+) -> [String; 3] {
+    let span = |name: &'static str| tracer.start_with_context(name, &Context::new()).end();
+    span("session-a");
+    advance_minutes(14);
+    span("session-b");
+    advance_minutes(16);
+    span("session-c");
+    let second = session.id();
+    assert_ne!(second, first, "rotated after 16 idle minutes");
+    // Active every 10 minutes, the session still ends 4 hours after it began.
+    for _ in 0..23 {
+        advance_minutes(10);
+        span("session-kept");
+    }
+    assert_eq!(session.id(), second, "kept alive for 230 minutes");
+    advance_minutes(10);
+    span("session-d");
+    let third = session.id();
+    assert_ne!(third, second, "rotated at 4 hours");
+    [first, second, third]
+}
+
+/// Another tab's session, as it would store it: this tab goes by its own copy (`current`) for a
+/// second, then reads storage and joins the other tab's live session, whose id it returns.
+fn join_another_tabs_session(
+    tracer: &otel_browser::Tracer,
+    session: &Session,
+    storage: &web_sys::Storage,
+    key: &str,
+    current: &str,
+) -> String {
+    let now = NOW_MS.load(Ordering::SeqCst);
+    let other = "0123456789abcdef0123456789abcdef";
+    storage
+        .set_item(key, &format!("{other}.{now:016x}.{now:016x}"))
+        .expect("another tab's session");
+    tracer
+        .start_with_context("session-e", &Context::new())
+        .end();
+    assert_eq!(session.id(), current, "within the second: this tab's copy");
+    advance_minutes(1);
+    assert_eq!(
+        session.id(),
+        other,
+        "after it: the other tab's session, still alive"
+    );
+    other.to_owned()
+}
+
+/// Each span has the id of the session it ran in; the first span of a new session carries
+/// `session.end` of the old one and `session.start` of the new, with the previous id.
+fn assert_each_span_carries_its_session_and_each_rotation_its_events(
+    spans: &[Span],
+    [first, second, third]: &[String; 3],
+) {
+    let named = |name: &str| trace::one(spans, name);
+    for (name, id) in [
+        ("session-a", first),
+        ("session-b", first),
+        ("session-c", second),
+        ("session-d", third),
+    ] {
+        assert_eq!(named(name).attr("session.id"), id.as_str(), "{name}");
+    }
+    let c = named("session-c");
+    assert_eq!(event_attr(c, "session.end", "session.id"), Some(&**first));
+    assert_eq!(
+        event_attr(c, "session.start", "session.id"),
+        Some(&**second)
+    );
+    assert_eq!(
+        event_attr(c, "session.start", "session.previous_id"),
+        Some(&**first)
+    );
+    let d = named("session-d");
+    assert_eq!(
+        event_attr(d, "session.start", "session.previous_id"),
+        Some(&**second)
+    );
+    assert!(
+        named("session-b").wire.events.is_empty(),
+        "no event while the session lasts"
+    );
 }
 
 #[wasm_bindgen_test]
