@@ -11,87 +11,100 @@ use super::{Span, SpanKind, Wire, hex, value::array_type};
 /// base64, enums as numbers or names (`SPAN_KIND_SERVER`), 64-bit numbers as strings or numbers.
 pub(super) fn spans(answer: &serde_json::Value) -> Vec<Span> {
     let mut spans = Vec::new();
-    let data = &answer["result"];
-    for resource_spans in data["resourceSpans"].as_array().into_iter().flatten() {
+    for resource_spans in answer["result"]["resourceSpans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let resource = json_attributes(&resource_spans["resource"]["attributes"]);
-        let service = resource.get("service.name").cloned().unwrap_or_default();
         let scopes = resource_spans["scopeSpans"]
             .as_array()
             .or(resource_spans["instrumentationLibrarySpans"].as_array());
         for scope in scopes.into_iter().flatten() {
             let scope_name = scope["scope"]["name"].as_str().unwrap_or_default();
             for span in scope["spans"].as_array().into_iter().flatten() {
-                let status = json_enum(&span["status"]["code"], "STATUS_CODE_", |name| {
-                    StatusCode::from_str_name(name)
-                })
-                .and_then(|code| StatusCode::try_from(code).ok())
-                .unwrap_or(StatusCode::Unset);
-                spans.push(Span {
-                    service: service.clone(),
-                    resource: resource.clone(),
-                    trace_id: json_id(&span["traceId"]),
-                    span_id: json_id(&span["spanId"]),
-                    parent_id: json_id(&span["parentSpanId"]),
-                    name: span["name"].as_str().unwrap_or_default().to_owned(),
-                    kind: json_enum(&span["kind"], "SPAN_KIND_", |name| {
-                        SpanKind::from_str_name(name)
-                    })
-                    .and_then(|k| SpanKind::try_from(k).ok())
-                    .unwrap_or(SpanKind::Unspecified),
-                    start_ns: json_u64(&span["startTimeUnixNano"]),
-                    end_ns: json_u64(&span["endTimeUnixNano"]),
-                    scope: scope_name.to_owned(),
-                    status,
-                    is_error: status == StatusCode::Error,
-                    attributes: json_attributes(&span["attributes"]),
-                    jaeger_warnings: span["attributes"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter(|kv| kv["key"] == JAEGER_WARNINGS)
-                        .flat_map(|kv| {
-                            kv["value"]["arrayValue"]["values"]
-                                .as_array()
-                                .into_iter()
-                                .flatten()
-                        })
-                        .filter_map(|v| v["stringValue"].as_str().map(str::to_owned))
-                        .collect(),
-                    events: span["events"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|e| {
-                            (
-                                e["name"].as_str().unwrap_or_default().to_owned(),
-                                json_attributes(&e["attributes"]),
-                            )
-                        })
-                        .collect(),
-                    status_message: span["status"]["message"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    types: [
-                        &resource_spans["resource"]["attributes"],
-                        &span["attributes"],
-                    ]
-                    .into_iter()
-                    .chain(
-                        span["events"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .map(|e| &e["attributes"]),
-                    )
-                    .flat_map(json_types)
-                    .collect(),
-                    wire: Wire::default(),
-                });
+                spans.push(one_span(resource_spans, &resource, scope_name, span));
             }
         }
     }
     spans
+}
+
+/// One span of Jaeger's answer, of the resource `resource_spans` (whose attributes are
+/// `resource`) and the scope named `scope`.
+fn one_span(
+    resource_spans: &serde_json::Value,
+    resource: &BTreeMap<String, String>,
+    scope: &str,
+    span: &serde_json::Value,
+) -> Span {
+    let status = json_enum(&span["status"]["code"], "STATUS_CODE_", |name| {
+        StatusCode::from_str_name(name)
+    })
+    .and_then(|code| StatusCode::try_from(code).ok())
+    .unwrap_or(StatusCode::Unset);
+    let kind = json_enum(&span["kind"], "SPAN_KIND_", |name| {
+        SpanKind::from_str_name(name)
+    })
+    .and_then(|k| SpanKind::try_from(k).ok())
+    .unwrap_or(SpanKind::Unspecified);
+    Span {
+        service: resource.get("service.name").cloned().unwrap_or_default(),
+        resource: resource.clone(),
+        trace_id: json_id(&span["traceId"]),
+        span_id: json_id(&span["spanId"]),
+        parent_id: json_id(&span["parentSpanId"]),
+        name: span["name"].as_str().unwrap_or_default().to_owned(),
+        kind,
+        start_ns: json_u64(&span["startTimeUnixNano"]),
+        end_ns: json_u64(&span["endTimeUnixNano"]),
+        scope: scope.to_owned(),
+        status,
+        is_error: status == StatusCode::Error,
+        attributes: json_attributes(&span["attributes"]),
+        jaeger_warnings: jaeger_warnings(span),
+        events: (span["events"].as_array().into_iter().flatten())
+            .map(|e| {
+                let name = e["name"].as_str().unwrap_or_default().to_owned();
+                (name, json_attributes(&e["attributes"]))
+            })
+            .collect(),
+        status_message: (span["status"]["message"].as_str())
+            .unwrap_or_default()
+            .to_owned(),
+        types: attribute_types(resource_spans, span),
+        wire: Wire::default(),
+    }
+}
+
+/// What Jaeger added as `@jaeger@warnings` (a parent missing from the trace, …).
+fn jaeger_warnings(span: &serde_json::Value) -> Vec<String> {
+    (span["attributes"].as_array().into_iter().flatten())
+        .filter(|kv| kv["key"] == JAEGER_WARNINGS)
+        .flat_map(|kv| {
+            kv["value"]["arrayValue"]["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|v| v["stringValue"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The value type of every attribute of the span, its events and its resource.
+fn attribute_types(
+    resource_spans: &serde_json::Value,
+    span: &serde_json::Value,
+) -> BTreeMap<String, String> {
+    let events = span["events"].as_array().into_iter().flatten();
+    [
+        &resource_spans["resource"]["attributes"],
+        &span["attributes"],
+    ]
+    .into_iter()
+    .chain(events.map(|e| &e["attributes"]))
+    .flat_map(json_types)
+    .collect()
 }
 
 /// An id as lowercase hex, whether it came as hex or base64; empty when absent or all zero.
