@@ -1,33 +1,96 @@
-// The exporter's JavaScript (`src/transport.rs`): the export request and the page-lifecycle
-// listeners. Minified into the Rust file by scripts/snippets.py.
+// The exporter's JavaScript (`src/transport.rs`): the export request with its retries, and the
+// page-lifecycle listeners. Minified into the Rust file by scripts/snippets.py.
 
-// POSTs `body` (a view of the module's memory) to `url`. The body is copied out before anything
-// else happens: the view is not valid once this returns. Resolves when the collector accepted
-// the body; rejects on a network error, an error status or the timeout. An async function, so it
-// never throws. `application/x-protobuf` is `otlp_wire::CONTENT_TYPE`.
-export async function post(url, body, keepalive, timeoutMs) {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/x-protobuf" },
-    body: body.slice(),
-    keepalive: keepalive,
-    signal: AbortSignal.timeout(timeoutMs),
+// After a 429 or 503 with `Retry-After`, nothing is sent before this time (ms since the epoch):
+// the collector asked for quiet, not for one batch to wait (Grafana Faro's rule).
+let quietUntil = 0;
+// The retries waiting, each ended at once (to send with `keepalive`) when the page is hidden.
+const waits = new Set();
+// The `keepalive` requests in flight: browsers cap their bodies at 64 KiB in all (Fetch,
+// "keepalive"), and Chromium their number; past either, a request goes without `keepalive`.
+let keepaliveBytes = 0;
+let keepalives = 0;
+
+// Resolves after `ms`, or to `true` when the page is hidden first.
+const wait = (ms) =>
+  new Promise((resolve) => {
+    const done = (hidden) => {
+      waits.delete(done);
+      resolve(hidden);
+    };
+    waits.add(done);
+    setTimeout(done, ms);
   });
-  if (!response.ok) throw 0;
+
+// POSTs `body` (a view of the module's memory, copied at once: the view is not valid once this
+// returns) to `url` until it is delivered or dropped. OTLP/HTTP, "Failures": 429, 502, 503, 504,
+// a network error and the timeout are retried; any other answer is final. The waits: 1 s, then
+// ×1.5 up to 5 s, each ±20 % at random; or until `Retry-After` (RFC 9110, 10.2.3: seconds or an
+// HTTP-date, which `Date.parse` reads; asctime's has no zone, and is GMT). At most `maxAttempts`
+// attempts, all within 60 s; a `keepalive` one (the page is going away) is the last. Resolves to
+// `outcome + 4 × failed attempts`: outcome 0 delivered, 1 refused, 2 out of attempts or time.
+// Never rejects. `application/x-protobuf` is `otlp_wire::CONTENT_TYPE`.
+export async function post(url, body, keepalive, timeoutMs, maxAttempts) {
+  body = body.slice();
+  const deadline = Date.now() + 6e4;
+  for (let attempt = 0; ; ) {
+    const quiet = quietUntil - Date.now();
+    if (quiet > 0 && !keepalive) keepalive = await wait(quiet);
+    const held = keepalive && keepalives < 15 && keepaliveBytes + body.length <= 65536;
+    if (held) {
+      keepalives++;
+      keepaliveBytes += body.length;
+    }
+    let status = 0;
+    let after;
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/x-protobuf" },
+        body: body,
+        keepalive: held,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      status = response.status;
+      after = response.headers.get("retry-after");
+    } catch {}
+    if (held) {
+      keepalives--;
+      keepaliveBytes -= body.length;
+    }
+    if (status > 199 && status < 300) return attempt * 4;
+    attempt++;
+    if (status && status != 429 && (status < 502 || status > 504)) return 1 + attempt * 4;
+    const now = Date.now();
+    // Seconds (none, or an empty value, is 0: not later than now), else an HTTP-date.
+    let at = after >= 0 ? now + after * 1e3 : Date.parse(/GMT/.test(after) ? after : after + " GMT");
+    if (at > now) {
+      if ((status == 429 || status == 503) && at > quietUntil) quietUntil = at;
+    } else {
+      at = now + Math.min(1e3 * 1.5 ** (attempt - 1), 5e3) * (0.8 + 0.4 * Math.random());
+    }
+    if (keepalive || attempt >= maxAttempts || at > deadline) return 2 + attempt * 4;
+    keepalive = await wait(at - now);
+  }
 }
 
-// Calls `onHide` on `pagehide` and when the document becomes hidden; nothing in a worker.
-// Returns what `unlisten` takes to remove both listeners.
+// Calls `onHide` on `pagehide` and when the document becomes hidden; nothing in a worker. The
+// retries waiting are sent at once, with `keepalive`, before it. Returns what `unlisten` takes to
+// remove both listeners.
 export function listen(onHide) {
   if (typeof document == "undefined") return () => {};
   const doc = document;
-  const onVisibilityChange = (event) => {
-    if (doc.hidden) onHide(event);
+  const hide = (event) => {
+    waits.forEach((done) => done(true));
+    onHide(event);
   };
-  addEventListener("pagehide", onHide);
+  const onVisibilityChange = (event) => {
+    if (doc.hidden) hide(event);
+  };
+  addEventListener("pagehide", hide);
   doc.addEventListener("visibilitychange", onVisibilityChange);
   return () => {
-    removeEventListener("pagehide", onHide);
+    removeEventListener("pagehide", hide);
     doc.removeEventListener("visibilitychange", onVisibilityChange);
   };
 }

@@ -1,7 +1,10 @@
 //! The exporter: the one owner of the queue and of the sends. A span that ends is queued
 //! ([`Exporter::export`]); a timer, a full batch, `pagehide` or an explicit flush sends what waits
-//! as OTLP/HTTP protobuf with `fetch` (`transport.rs`), one request at a time, and never traces its
-//! own requests (the exporter must not feed itself). A failed send is counted and dropped.
+//! as OTLP/HTTP protobuf with `fetch` (`transport.rs`), one batch at a time, and never traces its
+//! own requests (the exporter must not feed itself). A batch that fails retryably is sent again,
+//! on the backoff or when the collector's `Retry-After` says (the transport's JavaScript does the
+//! attempts and the waits), while new spans queue within the queue's bounds; one the collector
+//! refuses, or that runs out of attempts, is dropped and counted (the next span reports it).
 //!
 //! Concrete, not a `dyn SpanExporter`: the page links one exporter and no vtable.
 
@@ -13,17 +16,14 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 
 use crate::{
-    queue::{BatchConfig, Queue},
+    queue::{BatchConfig, Dropped, Queue},
     span_data::SpanData,
 };
 
 /// The most spans in a `keepalive` request: browsers cap the keepalive bodies in flight at 64 KiB
-/// in all ([`KEEPALIVE_BUDGET`]).
+/// in all (the transport keeps to it, and sends what does not fit without `keepalive`).
 const KEEPALIVE_BATCH: usize = 64;
-/// Browsers allow this many bytes of `keepalive` bodies in flight at once (64 KiB, less headroom).
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-const KEEPALIVE_BUDGET: usize = 60 * 1024;
-/// How long one export may take before it is abandoned (and counted as failed).
+/// How long one export attempt may take before it is abandoned (and counted as failed).
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 const SEND_TIMEOUT_MS: u32 = 5_000;
 
@@ -40,6 +40,13 @@ struct Shared {
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     endpoint: Cow<'static, str>,
     resource: otlp_wire::Resource,
+    /// The most attempts of one batch.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    max_attempts: u32,
+    /// Whether the send loop runs: one does at a time, so that batches wait for the collector
+    /// in the queue, within its bounds.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    sending: std::sync::atomic::AtomicBool,
     failed_exports: std::sync::atomic::AtomicU64,
 }
 
@@ -51,13 +58,14 @@ pub(crate) struct Request {
     /// The OTLP protobuf body.
     pub(crate) body: Vec<u8>,
     /// How many spans it holds.
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg_attr(not(any(target_arch = "wasm32", test)), allow(dead_code))]
     pub(crate) spans: usize,
 }
 
 impl Exporter {
     pub(crate) fn new(
         batch: BatchConfig,
+        max_attempts: u32,
         endpoint: Cow<'static, str>,
         resource: otlp_wire::Resource,
     ) -> Self {
@@ -66,13 +74,16 @@ impl Exporter {
                 queue: Queue::new(batch),
                 endpoint,
                 resource,
+                max_attempts,
+                sending: Default::default(),
                 failed_exports: Default::default(),
             }),
         }
     }
 
-    /// Queues an ended span and starts what it asks for: a timer, or a send now.
-    pub(crate) fn export(&self, span: &SpanData) {
+    /// Queues an ended span (with the loss report when it carries one: `Queue::push`) and starts
+    /// what it asks for: a timer, or a send now.
+    pub(crate) fn export(&self, span: &mut SpanData) {
         let wake = self.shared.queue.push(span);
         #[cfg(target_arch = "wasm32")]
         self.wake(wake);
@@ -95,12 +106,12 @@ impl Exporter {
         })
     }
 
-    /// How many spans were dropped because the queue was full.
-    pub(crate) fn dropped_spans(&self) -> u64 {
+    /// What was dropped since the install, by reason.
+    pub(crate) fn dropped(&self) -> Dropped {
         self.shared.queue.dropped()
     }
 
-    /// How many export requests failed.
+    /// How many export attempts failed, retried or not.
     pub(crate) fn failed_exports(&self) -> u64 {
         self.shared
             .failed_exports
@@ -126,7 +137,7 @@ impl Exporter {
                 // An event listener's closure type, though a timer calls it: the page then carries
                 // one closure shim, the listeners', not a second one for `FnOnce` (BENCHMARKS.md).
                 let flush = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
-                    exporter.send_next(SendMode::ThenTheRest);
+                    exporter.send_next();
                 });
                 crate::transport::set_timeout(
                     &flush.into_js_value(),
@@ -137,85 +148,88 @@ impl Exporter {
                         .saturating_add(delay.subsec_millis()),
                 );
             }
-            Wake::Now => self.send_next(SendMode::One),
+            Wake::Now => self.send_next(),
         }
     }
 
-    /// Starts sending the next batch, if one waits. Out of line: one copy of the batch's take and
-    /// of the send's spawn for the timer and for a full batch.
+    /// Starts the send loop, unless it runs (it takes what waits when its batch is done). Out of
+    /// line: one copy for the timer and for a full batch.
     #[inline(never)]
-    fn send_next(&self, how: SendMode) {
-        if let Some(batch) = self.next_batch(false) {
-            spawn_local(self.clone().send(batch, how));
+    fn send_next(&self) {
+        if !self
+            .shared
+            .sending
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            spawn_local(self.clone().send_all(true));
         }
     }
 
-    /// Sends batches until the queue is empty, one request at a time.
-    pub(crate) async fn flush(self) {
-        if let Some(batch) = self.next_batch(false) {
-            self.send(batch, SendMode::ThenTheRest).await;
+    /// Sends what waits, as the send loop does; the future ends when the queue is empty. One
+    /// started while the loop runs sends beside it.
+    pub(crate) fn flush(self) -> impl std::future::Future<Output = ()> {
+        let running = self
+            .shared
+            .sending
+            .swap(true, std::sync::atomic::Ordering::Relaxed);
+        self.send_all(!running)
+    }
+
+    /// The send loop: sends batches until the queue is empty, one at a time, each until it is
+    /// delivered or dropped (the transport's JavaScript makes the attempts and the waits), and
+    /// counts what became of each; the loop that `owns` the `sending` flag clears it at the end.
+    /// Deliberately not traced: the exporter must not feed itself.
+    async fn send_all(self, owns: bool) {
+        use std::sync::atomic::Ordering;
+        let shared = &self.shared;
+        while let Some(request) = self.next_batch(false) {
+            // A collector that accepts and never answers must not hold a send (and the queue)
+            // forever: each attempt is aborted after `SEND_TIMEOUT_MS`.
+            let answer = JsFuture::from(crate::transport::post(
+                &shared.endpoint,
+                &request.body,
+                false,
+                SEND_TIMEOUT_MS,
+                shared.max_attempts,
+            ))
+            .await;
+            // `outcome + 4 × failed attempts`; the promise never rejects.
+            let answer = answer.ok().and_then(|a| a.as_f64()).unwrap_or(2.0) as u64;
+            (shared.failed_exports).fetch_add(answer / 4, Ordering::Relaxed);
+            let spans = request.spans as u64;
+            match answer % 4 {
+                0 => {}
+                1 => shared.queue.count(|dropped| dropped.refused += spans),
+                _ => shared
+                    .queue
+                    .count(|dropped| dropped.retries_exhausted += spans),
+            }
+        }
+        if owns {
+            shared.sending.store(false, Ordering::Relaxed);
         }
     }
 
-    /// The page is going away or being hidden: start every send now. The first ~60 KiB go with
-    /// `keepalive`, so they outlive the page; the rest as plain requests, which complete when the
-    /// page was only hidden and may be cut off when it unloads. Also for an instrumentation that
+    /// The page is going away or being hidden: start every send now, in batches of at most
+    /// [`KEEPALIVE_BATCH`] spans. Those that fit the browser's `keepalive` budget (64 KiB, 15
+    /// requests) go with `keepalive`, so they outlive the page; the rest as plain requests, which
+    /// complete when the page was only hidden and may be cut off when it unloads. (A batch
+    /// waiting for a retry is sent at once too: the transport ends its wait.) Also for an instrumentation that
     /// ends spans in a `pagehide` listener of its own, which runs after the SDK's (listeners at
     /// the event's target run in the order they were added), and for a crash's last words.
     pub(crate) fn send_keepalive(&self) {
-        let mut budget = KEEPALIVE_BUDGET;
-        while let Some(batch) = self.next_batch(true) {
-            let keepalive = batch.body.len() <= budget;
-            if keepalive {
-                budget -= batch.body.len();
-            }
-            let how = if keepalive {
-                SendMode::Keepalive
-            } else {
-                SendMode::One
-            };
-            spawn_local(self.clone().send(batch, how));
-        }
-    }
-
-    /// `POST`s of OTLP bodies, `batch` first. Deliberately not traced: the exporter must not feed
-    /// itself.
-    async fn send(self, mut batch: Request, how: SendMode) {
-        loop {
-            // A collector that accepts and never answers must not hold a send (and the queue)
-            // forever: the request is aborted after `SEND_TIMEOUT_MS`.
-            let sent = JsFuture::from(crate::transport::post(
+        while let Some(request) = self.next_batch(true) {
+            // Not awaited, nor counted: its one attempt ends after the page, or with nothing left
+            // to report it.
+            let _ = crate::transport::post(
                 &self.shared.endpoint,
-                &batch.body,
-                how == SendMode::Keepalive,
+                &request.body,
+                true,
                 SEND_TIMEOUT_MS,
-            ))
-            .await;
-            if sent.is_err() {
-                (self.shared.failed_exports).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            if how != SendMode::ThenTheRest {
-                return;
-            }
-            match self.next_batch(false) {
-                Some(next) => batch = next,
-                None => return,
-            }
+                1,
+            );
         }
     }
-}
-
-/// How [`Exporter::send`] goes about its batch. (Every send is one future type, so the page
-/// carries one copy of the task machinery, not one per call site.)
-#[cfg(target_arch = "wasm32")]
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum SendMode {
-    /// This batch only.
-    One,
-    /// This batch with `keepalive`, so that it outlives the page.
-    Keepalive,
-    /// This batch, then every batch still waiting, one request at a time.
-    ThenTheRest,
 }
 
 /// The `pagehide` and `visibilitychange` listeners, which send what waits with `keepalive`;

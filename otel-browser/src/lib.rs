@@ -106,6 +106,7 @@ use std::{borrow::Cow, time::Duration};
 use opentelemetry::{InstrumentationScope, KeyValue, trace::TracerProvider as _};
 
 use exporter::Exporter;
+pub use queue::Dropped;
 pub use sampler::{Sampler, Threshold};
 pub use span_data::{SpanData, SpanLimits};
 pub use trace::{Span, Tracer, TracerProvider};
@@ -126,6 +127,10 @@ pub struct Config {
     pub max_batch_size: usize,
     /// The longest a span waits before a send starts (default 500 ms).
     pub schedule_delay: Duration,
+    /// The most attempts of one batch (default 10, all within 60 s: 1 s apart, then ×1.5 up to
+    /// 5 s, with jitter, or when the collector's `Retry-After` says), so that a 30 s outage loses
+    /// nothing. 1 sends each batch once.
+    pub max_export_attempts: u32,
     /// How roots are sampled (default always on); spans with a parent follow it.
     pub sampler: Sampler,
     /// The most attributes, events and links a span keeps (default 128 each).
@@ -143,6 +148,7 @@ impl Default for Config {
             max_queue_size: 2048,
             max_batch_size: 256,
             schedule_delay: Duration::from_millis(500),
+            max_export_attempts: 10,
             sampler: Sampler::default(),
             span_limits: SpanLimits::default(),
             resource_attributes: Vec::new(),
@@ -159,7 +165,7 @@ impl Config {
             max_batch_size: self.max_batch_size,
             schedule_delay: self.schedule_delay,
         };
-        let exporter = Exporter::new(batch, self.endpoint, resource);
+        let exporter = Exporter::new(batch, self.max_export_attempts, self.endpoint, resource);
         TracerProvider::new(exporter, self.sampler, self.span_limits)
     }
 
@@ -227,12 +233,14 @@ impl BrowserTelemetry {
         &self.provider
     }
 
-    /// How many spans were dropped because the queue was full.
-    pub fn dropped_spans(&self) -> u64 {
-        self.provider.exporter().dropped_spans()
+    /// What was dropped since the install, by reason. The collector learns it too: the next span
+    /// queued after a loss carries the totals, as its `otel_browser.dropped` event.
+    pub fn dropped(&self) -> Dropped {
+        self.provider.exporter().dropped()
     }
 
-    /// How many export requests failed (collector down, refused, or answered an error).
+    /// How many export attempts failed (collector down, refused, or answered an error), retried
+    /// or not.
     pub fn failed_exports(&self) -> u64 {
         self.provider.exporter().failed_exports()
     }

@@ -3,13 +3,17 @@
 //! the queue holds bytes, not span records. It only keeps and counts: it says what a new span asks
 //! for ([`Wake`]), and the exporter (`exporter.rs`) acts on it. Target-independent, so the tests
 //! drive it by hand.
+//!
+//! It also keeps the loss: what was dropped, by reason ([`Dropped`]), and puts the totals on the
+//! next span queued after they change, as its `otel_browser.dropped` event
+//! (`semconv/model/browser.yaml`), so that the collector learns what the page lost.
 
 use std::{
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 
-use opentelemetry::InstrumentationScope;
+use opentelemetry::{InstrumentationScope, KeyValue, trace::Event};
 use otlp_wire::EncodedBatch;
 
 use crate::span_data::SpanData;
@@ -44,12 +48,44 @@ struct State {
     /// A `Vec`, not a `VecDeque`: a batch is taken from the front by one `drain`, and the page
     /// ships no second collection's code for it (BENCHMARKS.md, "Page size").
     spans: Vec<(Arc<InstrumentationScope>, Vec<u8>)>,
-    dropped: u64,
+    dropped: Dropped,
+    /// The totals the last `otel_browser.dropped` event carried.
+    reported: Dropped,
     send_scheduled: bool,
     config: BatchConfig,
     /// Every span that ended, for tests (the `testing` feature only).
     #[cfg(feature = "testing")]
     finished: Vec<SpanData>,
+}
+
+/// What was dropped since the install, by reason. Each counts spans, except `span_limits`, which
+/// counts the attributes, events and links the span limits dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Spans that found the queue full.
+    pub queue_full: u64,
+    /// Attributes, events and links beyond the span limits.
+    pub span_limits: u64,
+    /// Spans of exports the collector refused (a 4xx other than 429, a 501, …): never retried.
+    pub refused: u64,
+    /// Spans of exports still failing when their attempts or their time ran out.
+    pub retries_exhausted: u64,
+}
+
+impl Dropped {
+    /// The totals as the `otel_browser.dropped` event's attributes.
+    fn attributes(&self) -> Vec<KeyValue> {
+        // A count past `i64::MAX` would take 292 years of a million spans a second.
+        vec![
+            KeyValue::new("otel_browser.dropped.queue_full", self.queue_full as i64),
+            KeyValue::new("otel_browser.dropped.span_limits", self.span_limits as i64),
+            KeyValue::new("otel_browser.dropped.refused", self.refused as i64),
+            KeyValue::new(
+                "otel_browser.dropped.retries_exhausted",
+                self.retries_exhausted as i64,
+            ),
+        ]
+    }
 }
 
 /// What a newly queued span asks of the exporter.
@@ -74,7 +110,8 @@ impl Queue {
     pub(crate) fn new(config: BatchConfig) -> Self {
         let state = State {
             spans: Vec::new(),
-            dropped: 0,
+            dropped: Dropped::default(),
+            reported: Dropped::default(),
             send_scheduled: false,
             config,
             #[cfg(feature = "testing")]
@@ -91,15 +128,34 @@ impl Queue {
     }
 
     /// Encodes `span` into the queue, unless the queue is full (then it is counted, not encoded),
-    /// and says what the exporter should do about it.
-    pub(crate) fn push(&self, span: &SpanData) -> Wake {
+    /// and says what the exporter should do about it. When the totals of what was dropped changed
+    /// since the last report, the span carries them, as its
+    /// `otel_browser.dropped` event (an SDK record, outside the span's event limit). A report
+    /// that never arrives is made again: its span's loss changes the totals. What the span's
+    /// limits dropped is counted then.
+    pub(crate) fn push(&self, span: &mut SpanData) -> Wake {
         let mut state = self.lock();
         #[cfg(feature = "testing")]
         state.finished.push(span.clone());
         if state.spans.len() >= state.config.max_queue_size {
-            state.dropped += 1;
+            state.dropped.queue_full += 1;
             return Wake::Dropped;
         }
+        if state.dropped != state.reported {
+            let attributes = state.dropped.attributes();
+            (span.events).push(Event::new(
+                "otel_browser.dropped",
+                span.end_time,
+                attributes,
+                0,
+            ));
+            state.reported = state.dropped;
+        }
+        // Counted after: a limited span carries its own counts already, as OTLP's
+        // `dropped_*_count`, and the next span reports them.
+        state.dropped.span_limits += u64::from(
+            span.dropped_attributes_count + span.dropped_events_count + span.dropped_links_count,
+        );
         let mut encoded = Vec::with_capacity(256);
         otlp_wire::encode_span(&mut encoded, &span.wire());
         state
@@ -138,9 +194,15 @@ impl Queue {
         self.lock().spans.len()
     }
 
-    /// How many spans were dropped because the queue was full.
-    pub(crate) fn dropped(&self) -> u64 {
+    /// What was dropped since the install.
+    pub(crate) fn dropped(&self) -> Dropped {
         self.lock().dropped
+    }
+
+    /// Counts a loss (the exporter's: its refused and exhausted exports).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn count(&self, dropped: impl FnOnce(&mut Dropped)) {
+        dropped(&mut self.lock().dropped);
     }
 
     /// Every span that has ended so far.
@@ -178,9 +240,9 @@ mod tests {
     #[test]
     fn the_queue_is_bounded_and_counts_what_it_drops() {
         let queue = queue(3, 256);
-        let wakes: Vec<Wake> = (0..5).map(|_| queue.push(&sample_data())).collect();
+        let wakes: Vec<Wake> = (0..5).map(|_| queue.push(&mut sample_data())).collect();
         assert_eq!(queue.len(), 3);
-        assert_eq!(queue.dropped(), 2);
+        assert_eq!(queue.dropped().queue_full, 2);
         assert_eq!(wakes[3..], [Wake::Dropped, Wake::Dropped]);
     }
 
@@ -188,20 +250,20 @@ mod tests {
     fn the_first_span_schedules_a_send_and_a_full_batch_asks_for_one_now() {
         let queue = queue(2048, 2);
         assert_eq!(
-            queue.push(&sample_data()),
+            queue.push(&mut sample_data()),
             Wake::After(Duration::from_millis(500))
         );
-        assert_eq!(queue.push(&sample_data()), Wake::Now);
+        assert_eq!(queue.push(&mut sample_data()), Wake::Now);
         assert!(queue.take(usize::MAX).is_some());
         assert!(queue.take(usize::MAX).is_none());
         assert_eq!(
-            queue.push(&sample_data()),
+            queue.push(&mut sample_data()),
             Wake::After(Duration::from_millis(500)),
             "an emptied queue schedules anew"
         );
         assert!(queue.take(usize::MAX).is_some(), "a send starts");
         assert_eq!(
-            queue.push(&sample_data()),
+            queue.push(&mut sample_data()),
             Wake::After(Duration::from_millis(500)),
             "a span queued while a send is in flight schedules its own"
         );
@@ -217,7 +279,7 @@ mod tests {
         for i in 0..5 {
             let mut data = sample_data();
             data.instrumentation_scope = Arc::clone(if i % 2 == 0 { &one } else { &other });
-            queue.push(&data);
+            queue.push(&mut data);
         }
         assert_eq!(queue.take(2).expect("spans wait").len(), 2);
         let taken = queue.take(usize::MAX).expect("spans wait");
@@ -233,5 +295,78 @@ mod tests {
             "one group a scope, in order of first appearance"
         );
         assert!(queue.take(usize::MAX).is_none());
+    }
+
+    /// The `otel_browser.dropped` event `data` carries, as (key, count) pairs, if any.
+    fn report(data: &SpanData) -> Option<Vec<(String, i64)>> {
+        let event = data
+            .events
+            .iter()
+            .find(|e| e.name == "otel_browser.dropped")?;
+        let count = |kv: &KeyValue| match kv.value {
+            opentelemetry::Value::I64(n) => n,
+            ref other => panic!("{other:?}"),
+        };
+        Some(
+            event
+                .attributes
+                .iter()
+                .map(|kv| (kv.key.to_string(), count(kv)))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_next_span_queued_after_a_loss_carries_the_totals_once() {
+        let queue = queue(1, 256);
+        let mut first = sample_data();
+        queue.push(&mut first);
+        assert_eq!(report(&first), None, "nothing lost yet");
+        queue.push(&mut sample_data());
+        assert!(queue.take(usize::MAX).is_some());
+        let mut limited = sample_data();
+        limited.dropped_attributes_count = 2;
+        limited.dropped_events_count = 1;
+        queue.push(&mut limited);
+        let totals = [("otel_browser.dropped.queue_full".to_owned(), 1)];
+        assert_eq!(
+            report(&limited).as_deref(),
+            Some(&totals[..]),
+            "its own limits are on it as OTLP counts, not in its report"
+        );
+        queue.take(usize::MAX);
+        let mut after = sample_data();
+        queue.push(&mut after);
+        let totals = [
+            ("otel_browser.dropped.queue_full".to_owned(), 1),
+            ("otel_browser.dropped.span_limits".to_owned(), 3),
+        ];
+        assert_eq!(report(&after).as_deref(), Some(&totals[..]));
+        queue.take(usize::MAX);
+        let mut unchanged = sample_data();
+        queue.push(&mut unchanged);
+        assert_eq!(
+            report(&unchanged),
+            None,
+            "the same totals are not reported twice"
+        );
+        queue.take(usize::MAX);
+        // The batch that carried the report was refused: its loss changes the totals, so the next
+        // span reports again, with it.
+        queue.count(|dropped| dropped.refused += 1);
+        let mut next = sample_data();
+        queue.push(&mut next);
+        let report = report(&next).expect("a report");
+        assert_eq!(report.len(), 3);
+        assert_eq!(report[2], ("otel_browser.dropped.refused".to_owned(), 1));
+        assert_eq!(
+            queue.dropped(),
+            Dropped {
+                queue_full: 1,
+                span_limits: 3,
+                refused: 1,
+                retries_exhausted: 0
+            }
+        );
     }
 }

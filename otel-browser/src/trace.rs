@@ -277,7 +277,7 @@ impl opentelemetry::trace::Span for Span {
     fn end_with_timestamp(&mut self, timestamp: SystemTime) {
         if let Some(mut data) = self.data.take() {
             data.end_time = timestamp;
-            self.tracer.shared.exporter.export(&data);
+            self.tracer.shared.exporter.export(&mut data);
         }
     }
 }

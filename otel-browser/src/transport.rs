@@ -16,20 +16,26 @@ extern "C" {
     static USER_AGENT: JsValue;
 }
 
-// The export request, in a snippet (shipped beside the glue as `snippets/otel-browser-…/`): its
-// options are a literal there, where from Rust each option, the headers object, the body's copy,
-// the signal and `Response.ok` took glue of their own (BENCHMARKS.md, "Page size"). It copies the
-// body out of the module's memory before it returns (the view is not valid after), resolves when
-// the collector accepted the body, and rejects on a network error, an error status or the timeout
-// (an `async` function: it never throws). `application/x-protobuf` is `otlp_wire::CONTENT_TYPE`.
+// The export request with its retries, in a snippet (shipped beside the glue as
+// `snippets/otel-browser-…/`): its options are a literal there, where from Rust each option, the
+// headers object, the body's copy, the signal and the answer's reads took glue of their own, and
+// its waits are timers and promises, which are JavaScript's (BENCHMARKS.md, "Page size").
 // Readable in `otel-browser/js/transport.js`; the literal is its minification (scripts/snippets.py).
 #[wasm_bindgen::prelude::wasm_bindgen(
-    inline_js = r#"export async function post(e,t,n,i){if(!(await fetch(e,{method:"POST",headers:{"content-type":"application/x-protobuf"},body:t.slice(),keepalive:n,signal:AbortSignal.timeout(i)})).ok)throw 0}export function listen(e){if(typeof document>"u")return()=>{};const t=document,n=i=>{t.hidden&&e(i)};return addEventListener("pagehide",e),t.addEventListener("visibilitychange",n),()=>{removeEventListener("pagehide",e),t.removeEventListener("visibilitychange",n)}}export function unlisten(e){e()}"#
+    inline_js = r#"let u=0;const h=new Set;let p=0,g=0;const v=i=>new Promise(e=>{const t=s=>{h.delete(t),e(s)};h.add(t),setTimeout(t,i)});export async function post(i,e,t,s,c){e=e.slice();const d=Date.now()+6e4;for(let a=0;;){const m=u-Date.now();m>0&&!t&&(t=await v(m));const f=t&&g<15&&p+e.length<=65536;f&&(g++,p+=e.length);let n=0,o;try{const w=await fetch(i,{method:"POST",headers:{"content-type":"application/x-protobuf"},body:e,keepalive:f,signal:AbortSignal.timeout(s)});n=w.status,o=w.headers.get("retry-after")}catch{}if(f&&(g--,p-=e.length),n>199&&n<300)return a*4;if(a++,n&&n!=429&&(n<502||n>504))return 1+a*4;const l=Date.now();let r=o>=0?l+o*1e3:Date.parse(/GMT/.test(o)?o:o+" GMT");if(r>l?(n==429||n==503)&&r>u&&(u=r):r=l+Math.min(1e3*1.5**(a-1),5e3)*(.8+.4*Math.random()),t||a>=c||r>d)return 2+a*4;t=await v(r-l)}}export function listen(i){if(typeof document>"u")return()=>{};const e=document,t=c=>{h.forEach(d=>d(!0)),i(c)},s=c=>{e.hidden&&t(c)};return addEventListener("pagehide",t),e.addEventListener("visibilitychange",s),()=>{removeEventListener("pagehide",t),e.removeEventListener("visibilitychange",s)}}export function unlisten(i){i()}"#
 )]
 extern "C" {
-    /// `POST`s `body` to `url`; the promise resolves when the answer is a success.
-    pub(crate) fn post(url: &str, body: &[u8], keepalive: bool, timeout_ms: u32)
-    -> js_sys::Promise;
+    /// `POST`s `body` to `url` until it is delivered or dropped, each attempt aborted after
+    /// `timeout_ms`, retrying on the backoff or `Retry-After` up to `max_attempts` attempts
+    /// (`js/transport.js` has the rules). Resolves to `outcome + 4 × failed attempts` (outcome
+    /// 0 delivered, 1 refused, 2 out of attempts or time); never rejects.
+    pub(crate) fn post(
+        url: &str,
+        body: &[u8],
+        keepalive: bool,
+        timeout_ms: u32,
+        max_attempts: u32,
+    ) -> js_sys::Promise;
     /// Calls `on_hide` on `pagehide` and when the document becomes hidden (nothing in a worker);
     /// returns what [`unlisten`] takes to remove both listeners.
     pub(crate) fn listen(on_hide: &JsValue) -> JsValue;

@@ -8,7 +8,7 @@ use std::{collections::HashSet, time::Duration};
 
 use common::{RECEIVER, Service};
 use opentelemetry::trace::{Span as _, Tracer as _};
-use otel_browser::{BrowserTelemetry, Config, clock, ids};
+use otel_browser::{BrowserTelemetry, Config, Dropped, clock, ids};
 use wasm_bindgen_test::*;
 
 mod common;
@@ -78,7 +78,7 @@ async fn spans_are_batched_into_one_request_after_the_schedule_delay() {
         [names.map(String::from)],
         "three spans ended together go out in one request"
     );
-    assert_eq!(telemetry.dropped_spans(), 0);
+    assert_eq!(telemetry.dropped(), Dropped::default());
 }
 
 #[wasm_bindgen_test]
@@ -97,16 +97,84 @@ async fn flush_sends_what_waits_without_waiting_for_the_schedule() {
 }
 
 #[wasm_bindgen_test]
-async fn a_collector_that_is_down_costs_a_counted_failure_and_nothing_else() {
+async fn a_collector_that_is_down_is_tried_again_on_the_backoff_then_the_loss_is_counted() {
     // Nothing listens on port 9 here (and Chromium refuses it outright): the fetch fails at once, as
-    // it does when the collector is down.
+    // it does when the collector is down. Two attempts, 1 s apart (±20 %), then the batch is lost.
     let telemetry = BrowserTelemetry::install(Config {
         endpoint: "http://127.0.0.1:9/v1/traces".into(),
+        max_export_attempts: 2,
         ..Service::new("browser.down").config()
     });
     telemetry.tracer("test").start("lost").end();
+    let started = clock::unix_millis(clock::now());
+    telemetry.flush().await;
+    let took = clock::unix_millis(clock::now()) - started;
+    assert_eq!(telemetry.failed_exports(), 2);
+    assert!(
+        (800.0..2_000.0).contains(&took),
+        "{took} ms for two attempts"
+    );
+    assert_eq!(
+        telemetry.dropped(),
+        Dropped {
+            retries_exhausted: 1,
+            ..Default::default()
+        }
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_throttled_export_waits_for_retry_after_then_arrives() {
+    // The receiver's /throttled answers 503 with `Retry-After: 1` twice, then accepts.
+    let service = Service::new("browser.throttled");
+    let telemetry = BrowserTelemetry::install(Config {
+        endpoint: format!("{RECEIVER}/throttled/v1/traces").into(),
+        ..service.config()
+    });
+    telemetry.tracer("test").start("throttled").end();
+    let started = clock::unix_millis(clock::now());
+    let spans = service.flushed(&telemetry).await;
+    let took = clock::unix_millis(clock::now()) - started;
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["throttled"]);
+    assert_eq!(telemetry.failed_exports(), 2);
+    // Two waits of `Retry-After: 1` (whole seconds: the header's unit), not the backoff's jitter.
+    assert!(took >= 1_900.0, "sent again before Retry-After: {took} ms");
+    assert_eq!(telemetry.dropped(), Dropped::default());
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_export_is_dropped_at_once_and_the_next_span_reports_it() {
+    // The receiver's /refusing-once answers its first export 400, then accepts: a retry of the
+    // first batch would be accepted, so its absence shows there was none.
+    let service = Service::new("browser.refused");
+    let telemetry = BrowserTelemetry::install(Config {
+        endpoint: format!("{RECEIVER}/refusing-once/v1/traces").into(),
+        ..service.config()
+    });
+    let tracer = telemetry.tracer("test");
+    tracer.start("refused").end();
+    tracer.start("refused").end();
     telemetry.flush().await;
     assert_eq!(telemetry.failed_exports(), 1);
+    let refused = Dropped {
+        refused: 2,
+        ..Default::default()
+    };
+    assert_eq!(telemetry.dropped(), refused);
+    tracer.start("accepted").end();
+    let spans = service.flushed(&telemetry).await;
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["accepted"], "the refused batch was not sent again");
+    let report = (spans[0].event("otel_browser.dropped")).expect("the loss reported");
+    let count = |reason: &str| {
+        report
+            .attributes
+            .int(&format!("otel_browser.dropped.{reason}"))
+    };
+    assert_eq!(count("refused"), Some(2));
+    assert_eq!(count("queue_full"), Some(0));
+    assert_eq!(count("retries_exhausted"), Some(0));
 }
 
 #[wasm_bindgen_test]
@@ -120,7 +188,7 @@ fn the_queue_drops_and_counts_beyond_its_bound() {
     for _ in 0..15 {
         tracer.start("bounded").end();
     }
-    assert_eq!(telemetry.dropped_spans(), 5);
+    assert_eq!(telemetry.dropped().queue_full, 5);
 }
 
 #[wasm_bindgen_test]
@@ -142,6 +210,7 @@ async fn pagehide_sends_what_waits_at_once() {
 async fn a_collector_that_never_answers_is_given_up_on_and_counted() {
     let telemetry = BrowserTelemetry::install(Config {
         endpoint: format!("{RECEIVER}/hang/v1/traces").into(),
+        max_export_attempts: 1,
         ..Service::new("browser.hang").config()
     });
     telemetry.tracer("test").start("never-answered").end();

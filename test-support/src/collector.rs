@@ -51,6 +51,12 @@ pub enum Mode {
     },
     /// Answers every export with 400 (a client error, which must not be retried).
     Rejecting,
+    /// Answers the first `times` exports with 400, then accepts and decodes like
+    /// [`Mode::Healthy`]: an export sent again after its refusal would be accepted.
+    Refusing {
+        /// How many exports are refused.
+        times: usize,
+    },
 }
 
 /// An export as it arrived, and its spans.
@@ -115,6 +121,7 @@ impl Recorder {
         let response = match mode {
             Mode::Failing => StatusCode::SERVICE_UNAVAILABLE.into_response(),
             Mode::Rejecting => StatusCode::BAD_REQUEST.into_response(),
+            Mode::Refusing { times } if answered < times => StatusCode::BAD_REQUEST.into_response(),
             Mode::Throttled {
                 times,
                 retry_after_secs,

@@ -5,14 +5,18 @@
 //!
 //! - `POST /v1/traces`: a healthy collector; every export recorded.
 //! - `POST /hang/v1/traces`: a hanging one (its [`Mode::Hanging`]): it accepts and never answers.
+//! - `POST /throttled/v1/traces`: the first two exports answered 503 with `Retry-After: 1`, then
+//!   healthy ([`Mode::Throttled`]).
+//! - `POST /refusing-once/v1/traces`: the first export answered 400, then healthy
+//!   ([`Mode::Refusing`]).
 //! - `POST /api/checkout`: a declined checkout: 402 with the server's error body.
 //! - `GET /api/products`: records the trace headers, answers `[]` with a `traceresponse` that
 //!   continues the caller's trace.
 //! - `GET /strict/products`: the same behind a CORS policy that allows no trace headers: a request
 //!   that sends `traceparent` fails its preflight (what the fetch instrumentation's allow-list
 //!   must avoid).
-//! - `GET /received[?service=NAME]`: what it recorded, as [`Received`] (the exports filtered to
-//!   those of service `NAME`).
+//! - `GET /received[?service=NAME]`: what it recorded, as [`Received`] (the exports every
+//!   collector route accepted, filtered to those of service `NAME`).
 //!
 //! It prints its port on stdout, then serves until killed.
 
@@ -39,18 +43,26 @@ async fn main() -> std::io::Result<()> {
     axum::serve(listener, app()).await
 }
 
-/// What the fake API records, and the healthy collector `/received` reads.
+/// What the fake API records, and the collector routes `/received` reads.
 #[derive(Clone)]
 struct Receiver {
-    collector: Recorder,
+    collectors: [Recorder; 3],
     requests: Arc<Mutex<Vec<Request>>>,
 }
 
 fn app() -> Router {
     let receiver = Receiver {
-        collector: Recorder::new(Mode::Healthy),
+        collectors: [
+            Recorder::new(Mode::Healthy),
+            Recorder::new(Mode::Throttled {
+                times: 2,
+                retry_after_secs: 1,
+            }),
+            Recorder::new(Mode::Refusing { times: 1 }),
+        ],
         requests: Arc::default(),
     };
+    let [healthy, throttled, refusing] = receiver.collectors.clone();
     let api = Router::new()
         .route("/api/checkout", post(declined))
         .route("/api/products", get(products))
@@ -58,8 +70,10 @@ fn app() -> Router {
         .route("/received", get(received))
         .with_state(receiver.clone());
     Router::new()
-        .merge(receiver.collector.router())
+        .merge(healthy.router())
         .nest("/hang", Recorder::new(Mode::Hanging).router())
+        .nest("/throttled", throttled.router())
+        .nest("/refusing-once", refusing.router())
         .merge(api)
         .layer(middleware::from_fn(cors))
 }
@@ -89,7 +103,7 @@ async fn cors(request: axum::extract::Request, next: Next) -> Response {
     }
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("traceresponse"),
+        HeaderValue::from_static("traceresponse, retry-after"),
     );
     response
 }
@@ -143,7 +157,9 @@ async fn received(
     State(receiver): State<Receiver>,
     Query(filter): Query<Filter>,
 ) -> Json<Received> {
-    let mut exports = receiver.collector.exports();
+    let mut exports: Vec<_> = (receiver.collectors.iter())
+        .flat_map(Recorder::exports)
+        .collect();
     if let Some(service) = filter.service {
         exports.retain(|export| export.spans().iter().any(|s| s.service == service));
     }
