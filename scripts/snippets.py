@@ -19,6 +19,7 @@ SDK = ROOT / "otel-browser"
 # Each readable source and the Rust file whose one `inline_js` literal ships it.
 SNIPPETS = {
     "js/transport.js": "src/transport.rs",
+    "js/offline.js": "src/offline.rs",
     "js/errors.js": "src/errors.rs",
     "js/fetch.js": "src/fetch.rs",
     "js/session.js": "src/session.rs",

@@ -10,6 +10,15 @@ const waits = new Set();
 // "keepalive"), and Chromium their number; past either, a request goes without `keepalive`.
 let keepaliveBytes = 0;
 let keepalives = 0;
+// The offline queue's store (`js/offline.js`), once it is installed: `spill(body, spans)`
+// resolves to whether the batch is stored.
+let spill;
+
+// Sets the offline queue's store; returns `post`, with which it sends what it stored.
+export function spillTo(store) {
+  spill = store;
+  return post;
+}
 
 // Resolves after `ms`, or to `true` when the page is hidden first.
 const wait = (ms) =>
@@ -27,16 +36,22 @@ const wait = (ms) =>
 // a network error and the timeout are retried; any other answer is final. The waits: 1 s, then
 // ×1.5 up to 5 s, each ±20 % at random; or until `Retry-After` (RFC 9110, 10.2.3: seconds or an
 // HTTP-date, which `Date.parse` reads; asctime's has no zone, and is GMT). At most `maxAttempts`
-// attempts, all within 60 s; a `keepalive` one (the page is going away) is the last. Resolves to
-// `outcome + 4 × failed attempts`: outcome 0 delivered, 1 refused, 2 out of attempts or time.
-// Never rejects. `application/x-protobuf` is `otlp_wire::CONTENT_TYPE`.
-export async function post(url, body, keepalive, timeoutMs, maxAttempts) {
+// attempts, all within 60 s; a `keepalive` one (the page is going away) is the last. With the
+// offline queue installed, a batch of `spans` spans (0: one that is in the store already) is
+// stored rather than sent while the browser is offline, rather than dropped when its attempts
+// run out, and rather than waited for or sent without `keepalive` when the page is hidden.
+// Resolves to `outcome + 4 × failed attempts`: outcome 0 delivered, 1 refused, 2 out of attempts
+// or time, 3 stored. Never rejects. `application/x-protobuf` is `otlp_wire::CONTENT_TYPE`.
+export async function post(url, body, keepalive, timeoutMs, maxAttempts, spans) {
   body = body.slice();
   const deadline = Date.now() + 6e4;
+  const store = async () => spill && spans && (await spill(body, spans));
   for (let attempt = 0; ; ) {
+    if (!navigator.onLine && (await store())) return 3 + attempt * 4;
     const quiet = quietUntil - Date.now();
     if (quiet > 0 && !keepalive) keepalive = await wait(quiet);
     const held = keepalive && keepalives < 15 && keepaliveBytes + body.length <= 65536;
+    if (keepalive && !held && (await store())) return 3 + attempt * 4;
     if (held) {
       keepalives++;
       keepaliveBytes += body.length;
@@ -69,8 +84,10 @@ export async function post(url, body, keepalive, timeoutMs, maxAttempts) {
     } else {
       at = now + Math.min(1e3 * 1.5 ** (attempt - 1), 5e3) * (0.8 + 0.4 * Math.random());
     }
-    if (keepalive || attempt >= maxAttempts || at > deadline) return 2 + attempt * 4;
-    keepalive = await wait(at - now);
+    if (keepalive || attempt >= maxAttempts || at > deadline) {
+      return ((await store()) ? 3 : 2) + attempt * 4;
+    }
+    if ((keepalive = await wait(at - now)) && (await store())) return 3 + attempt * 4;
   }
 }
 

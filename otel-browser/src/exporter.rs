@@ -111,6 +111,18 @@ impl Exporter {
         self.shared.queue.dropped()
     }
 
+    /// Counts a loss.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn count(&self, dropped: impl FnOnce(&mut Dropped)) {
+        self.shared.queue.count(dropped);
+    }
+
+    /// Where the batches go.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn endpoint(&self) -> &str {
+        &self.shared.endpoint
+    }
+
     /// How many export attempts failed, retried or not.
     pub(crate) fn failed_exports(&self) -> u64 {
         self.shared
@@ -191,6 +203,7 @@ impl Exporter {
                 false,
                 SEND_TIMEOUT_MS,
                 shared.max_attempts,
+                request.spans,
             ))
             .await;
             // `outcome + 4 × failed attempts`; the promise never rejects.
@@ -198,11 +211,9 @@ impl Exporter {
             (shared.failed_exports).fetch_add(answer / 4, Ordering::Relaxed);
             let spans = request.spans as u64;
             match answer % 4 {
-                0 => {}
-                1 => shared.queue.count(|dropped| dropped.refused += spans),
-                _ => shared
-                    .queue
-                    .count(|dropped| dropped.retries_exhausted += spans),
+                1 => self.count(|dropped| dropped.refused += spans),
+                2 => self.count(|dropped| dropped.retries_exhausted += spans),
+                _ => {} // delivered, or stored by the offline queue
             }
         }
         if owns {
@@ -227,6 +238,7 @@ impl Exporter {
                 true,
                 SEND_TIMEOUT_MS,
                 1,
+                request.spans,
             );
         }
     }

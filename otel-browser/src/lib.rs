@@ -46,6 +46,8 @@
 //! - [`session`]: `session.id` on every span and in the baggage, shared by the origin's tabs,
 //!   rotated after 15 minutes idle or 4 hours.
 //! - [`interaction`]: a DOM event handler in a span, so that a click parents what it causes.
+//! - [`offline`]: the batches the collector could not take, kept in IndexedDB and sent at the
+//!   next load or when the browser is back online.
 //!
 //! The encoding is the `otlp-wire` crate's, which the server's exporter uses too.
 //!
@@ -84,6 +86,9 @@ pub mod ids;
 #[cfg(target_arch = "wasm32")]
 #[cfg_attr(docsrs, doc(cfg(target_arch = "wasm32")))]
 pub mod interaction;
+#[cfg(target_arch = "wasm32")]
+#[cfg_attr(docsrs, doc(cfg(target_arch = "wasm32")))]
+pub mod offline;
 // The pure half (the timing of the spans) is tested natively; the page-load API is wasm32's.
 mod exporter;
 #[cfg(any(target_arch = "wasm32", test))]

@@ -68,12 +68,18 @@ pub struct Dropped {
     pub span_limits: u64,
     /// Spans of exports the collector refused (a 4xx other than 429, a 501, …): never retried.
     pub refused: u64,
-    /// Spans of exports still failing when their attempts or their time ran out.
+    /// Spans of exports still failing when their attempts or their time ran out, with no
+    /// offline queue to keep them.
     pub retries_exhausted: u64,
+    /// Spans the offline queue evicted, the oldest first, to stay within its bytes.
+    pub offline_full: u64,
+    /// Spans the offline queue kept past its age, and deleted unsent.
+    pub offline_expired: u64,
 }
 
 impl Dropped {
-    /// The totals as the `otel_browser.dropped` event's attributes.
+    /// The totals as the `otel_browser.dropped` event's attributes. (A `KeyValue::new` each: one
+    /// loop over the keys took 141 B more of the minimal page.)
     fn attributes(&self) -> Vec<KeyValue> {
         // A count past `i64::MAX` would take 292 years of a million spans a second.
         vec![
@@ -83,6 +89,14 @@ impl Dropped {
             KeyValue::new(
                 "otel_browser.dropped.retries_exhausted",
                 self.retries_exhausted as i64,
+            ),
+            KeyValue::new(
+                "otel_browser.dropped.offline_full",
+                self.offline_full as i64,
+            ),
+            KeyValue::new(
+                "otel_browser.dropped.offline_expired",
+                self.offline_expired as i64,
             ),
         ]
     }
@@ -199,7 +213,8 @@ impl Queue {
         self.lock().dropped
     }
 
-    /// Counts a loss (the exporter's: its refused and exhausted exports).
+    /// Counts a loss (the exporter's: its refused and exhausted exports, and the offline
+    /// queue's).
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn count(&self, dropped: impl FnOnce(&mut Dropped)) {
         dropped(&mut self.lock().dropped);
@@ -297,23 +312,24 @@ mod tests {
         assert!(queue.take(usize::MAX).is_none());
     }
 
-    /// The `otel_browser.dropped` event `data` carries, as (key, count) pairs, if any.
+    /// The nonzero counts of the `otel_browser.dropped` event `data` carries, if any, by reason.
     fn report(data: &SpanData) -> Option<Vec<(String, i64)>> {
         let event = data
             .events
             .iter()
             .find(|e| e.name == "otel_browser.dropped")?;
-        let count = |kv: &KeyValue| match kv.value {
-            opentelemetry::Value::I64(n) => n,
+        assert_eq!(event.attributes.len(), 6, "every reason, zeros too");
+        let counts = event.attributes.iter().map(|kv| match kv.value {
+            opentelemetry::Value::I64(n) => {
+                (kv.key.as_str().replace("otel_browser.dropped.", ""), n)
+            }
             ref other => panic!("{other:?}"),
-        };
-        Some(
-            event
-                .attributes
-                .iter()
-                .map(|kv| (kv.key.to_string(), count(kv)))
-                .collect(),
-        )
+        });
+        Some(counts.filter(|(_, n)| *n != 0).collect())
+    }
+
+    fn counts(pairs: &[(&str, i64)]) -> Option<Vec<(String, i64)>> {
+        Some(pairs.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect())
     }
 
     #[test]
@@ -328,20 +344,18 @@ mod tests {
         limited.dropped_attributes_count = 2;
         limited.dropped_events_count = 1;
         queue.push(&mut limited);
-        let totals = [("otel_browser.dropped.queue_full".to_owned(), 1)];
         assert_eq!(
-            report(&limited).as_deref(),
-            Some(&totals[..]),
+            report(&limited),
+            counts(&[("queue_full", 1)]),
             "its own limits are on it as OTLP counts, not in its report"
         );
         queue.take(usize::MAX);
         let mut after = sample_data();
         queue.push(&mut after);
-        let totals = [
-            ("otel_browser.dropped.queue_full".to_owned(), 1),
-            ("otel_browser.dropped.span_limits".to_owned(), 3),
-        ];
-        assert_eq!(report(&after).as_deref(), Some(&totals[..]));
+        assert_eq!(
+            report(&after),
+            counts(&[("queue_full", 1), ("span_limits", 3)])
+        );
         queue.take(usize::MAX);
         let mut unchanged = sample_data();
         queue.push(&mut unchanged);
@@ -356,16 +370,17 @@ mod tests {
         queue.count(|dropped| dropped.refused += 1);
         let mut next = sample_data();
         queue.push(&mut next);
-        let report = report(&next).expect("a report");
-        assert_eq!(report.len(), 3);
-        assert_eq!(report[2], ("otel_browser.dropped.refused".to_owned(), 1));
+        assert_eq!(
+            report(&next),
+            counts(&[("queue_full", 1), ("span_limits", 3), ("refused", 1)])
+        );
         assert_eq!(
             queue.dropped(),
             Dropped {
                 queue_full: 1,
                 span_limits: 3,
                 refused: 1,
-                retries_exhausted: 0
+                ..Default::default()
             }
         );
     }

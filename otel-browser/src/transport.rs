@@ -22,20 +22,25 @@ extern "C" {
 // its waits are timers and promises, which are JavaScript's (BENCHMARKS.md, "Page size").
 // Readable in `otel-browser/js/transport.js`; the literal is its minification (scripts/snippets.py).
 #[wasm_bindgen::prelude::wasm_bindgen(
-    inline_js = r#"let u=0;const h=new Set;let p=0,g=0;const v=i=>new Promise(e=>{const t=s=>{h.delete(t),e(s)};h.add(t),setTimeout(t,i)});export async function post(i,e,t,s,c){e=e.slice();const d=Date.now()+6e4;for(let a=0;;){const m=u-Date.now();m>0&&!t&&(t=await v(m));const f=t&&g<15&&p+e.length<=65536;f&&(g++,p+=e.length);let n=0,o;try{const w=await fetch(i,{method:"POST",headers:{"content-type":"application/x-protobuf"},body:e,keepalive:f,signal:AbortSignal.timeout(s)});n=w.status,o=w.headers.get("retry-after")}catch{}if(f&&(g--,p-=e.length),n>199&&n<300)return a*4;if(a++,n&&n!=429&&(n<502||n>504))return 1+a*4;const l=Date.now();let r=o>=0?l+o*1e3:Date.parse(/GMT/.test(o)?o:o+" GMT");if(r>l?(n==429||n==503)&&r>u&&(u=r):r=l+Math.min(1e3*1.5**(a-1),5e3)*(.8+.4*Math.random()),t||a>=c||r>d)return 2+a*4;t=await v(r-l)}}export function listen(i){if(typeof document>"u")return()=>{};const e=document,t=c=>{h.forEach(d=>d(!0)),i(c)},s=c=>{e.hidden&&t(c)};return addEventListener("pagehide",t),e.addEventListener("visibilitychange",s),()=>{removeEventListener("pagehide",t),e.removeEventListener("visibilitychange",s)}}export function unlisten(i){i()}"#
+    inline_js = r#"let h=0;const w=new Set;let p=0,g=0,m;export function spillTo(n){return m=n,post}const y=n=>new Promise(e=>{const t=r=>{w.delete(t),e(r)};w.add(t),setTimeout(t,n)});export async function post(n,e,t,r,c,l){e=e.slice();const E=Date.now()+6e4,f=async()=>m&&l&&await m(e,l);for(let i=0;;){if(!navigator.onLine&&await f())return 3+i*4;const v=h-Date.now();v>0&&!t&&(t=await y(v));const u=t&&g<15&&p+e.length<=65536;if(t&&!u&&await f())return 3+i*4;u&&(g++,p+=e.length);let a=0,o;try{const x=await fetch(n,{method:"POST",headers:{"content-type":"application/x-protobuf"},body:e,keepalive:u,signal:AbortSignal.timeout(r)});a=x.status,o=x.headers.get("retry-after")}catch{}if(u&&(g--,p-=e.length),a>199&&a<300)return i*4;if(i++,a&&a!=429&&(a<502||a>504))return 1+i*4;const d=Date.now();let s=o>=0?d+o*1e3:Date.parse(/GMT/.test(o)?o:o+" GMT");if(s>d?(a==429||a==503)&&s>h&&(h=s):s=d+Math.min(1e3*1.5**(i-1),5e3)*(.8+.4*Math.random()),t||i>=c||s>E)return(await f()?3:2)+i*4;if((t=await y(s-d))&&await f())return 3+i*4}}export function listen(n){if(typeof document>"u")return()=>{};const e=document,t=c=>{w.forEach(l=>l(!0)),n(c)},r=c=>{e.hidden&&t(c)};return addEventListener("pagehide",t),e.addEventListener("visibilitychange",r),()=>{removeEventListener("pagehide",t),e.removeEventListener("visibilitychange",r)}}export function unlisten(n){n()}"#
 )]
 extern "C" {
     /// `POST`s `body` to `url` until it is delivered or dropped, each attempt aborted after
     /// `timeout_ms`, retrying on the backoff or `Retry-After` up to `max_attempts` attempts
-    /// (`js/transport.js` has the rules). Resolves to `outcome + 4 × failed attempts` (outcome
-    /// 0 delivered, 1 refused, 2 out of attempts or time); never rejects.
+    /// (`js/transport.js` has the rules); with the offline queue installed, its `spans` spans are
+    /// stored rather than lost. Resolves to `outcome + 4 × failed attempts` (outcome 0 delivered,
+    /// 1 refused, 2 out of attempts or time, 3 stored); never rejects.
     pub(crate) fn post(
         url: &str,
         body: &[u8],
         keepalive: bool,
         timeout_ms: u32,
         max_attempts: u32,
+        spans: usize,
     ) -> js_sys::Promise;
+    /// `spillTo`, which the offline queue (`offline.rs`) calls with its store.
+    #[wasm_bindgen(thread_local_v2, js_name = spillTo)]
+    pub(crate) static SPILL_TO: JsValue;
     /// Calls `on_hide` on `pagehide` and when the document becomes hidden (nothing in a worker);
     /// returns what [`unlisten`] takes to remove both listeners.
     pub(crate) fn listen(on_hide: &JsValue) -> JsValue;

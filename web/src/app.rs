@@ -91,9 +91,11 @@ pub fn run() {
     // First: the module has just been instantiated (the page-load trace's wasm phases end here).
     let page_load = PageLoad::install(&tracer);
     // Every instrumentation is installed here, explicitly: the page-load trace (above), the
-    // session (its id on every span and in the baggage), errors, web vitals, traced fetch and
-    // the checkout button's interaction span.
+    // session (its id on every span and in the baggage), the offline queue (what the collector
+    // could not take waits in IndexedDB for the next load, or for `online`), errors, web vitals,
+    // traced fetch and the checkout button's interaction span.
     Session::install(SessionConfig::default());
+    let _ = otel_browser::offline::install(&telemetry, Default::default());
     let errors = Errors::install(&tracer, on_panic);
     let vitals = WebVitals::install(&tracer);
     let app = Rc::new_cyclic(|app: &Weak<App>| {

@@ -58,6 +58,8 @@ mod page {
         // First: the moment the module started is the end of its instantiation.
         let page_load = PageLoad::install(&tracer);
         Session::install(SessionConfig::default());
+        // Undelivered batches wait in IndexedDB for the next load, or for `online`.
+        let _ = otel_browser::offline::install(&telemetry, Default::default());
         let errors = Errors::install(&tracer, |_| {});
         let vitals = WebVitals::install(&tracer);
         let fetch = FetchInstrumentation::new(tracer.clone());
