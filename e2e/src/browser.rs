@@ -221,3 +221,40 @@ pub async fn csp_refusals(client: &Client) -> Vec<String> {
         .filter(|m| m.contains("Content Security Policy"))
         .collect()
 }
+
+/// A Chrome DevTools Protocol command, through chromedriver's `goog/cdp/execute`.
+#[derive(Debug)]
+struct Cdp(serde_json::Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/goog/cdp/execute"))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(self.0.to_string()))
+    }
+}
+
+/// Runs DevTools' `command` with `params` on the current tab; its result.
+pub async fn cdp(client: &Client, command: &str, params: serde_json::Value) -> serde_json::Value {
+    client
+        .issue_cmd(Cdp(json!({ "cmd": command, "params": params })))
+        .await
+        .unwrap_or_else(|e| panic!("DevTools {command}: {e}"))
+}
+
+/// Cuts the current tab off the network (DevTools' network emulation: requests fail, and
+/// `navigator.onLine` is false), or puts it back.
+pub async fn set_offline(client: &Client, offline: bool) {
+    cdp(client, "Network.enable", json!({})).await;
+    let conditions = json!({
+        "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1,
+    });
+    cdp(client, "Network.emulateNetworkConditions", conditions).await;
+}

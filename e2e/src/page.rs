@@ -93,7 +93,7 @@ async fn proxy_traces(State(up): State<Upstreams>, request: Request) -> Response
 
 /// Forwards method, the headers that matter here, and the body; answers 502 when the upstream is
 /// unreachable, as a dev proxy does.
-async fn forward(client: &reqwest::Client, url: String, request: Request) -> Response {
+pub(crate) async fn forward(client: &reqwest::Client, url: String, request: Request) -> Response {
     let method = request.method().clone();
     let headers = pass_headers(
         request.headers(),

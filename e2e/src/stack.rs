@@ -20,6 +20,7 @@ use test_support::{
 
 use crate::{
     edge::Nginx,
+    fault::FaultProxy,
     jaeger::{Jaeger, JaegerApi},
     otelcol::Otelcol,
     page, workspace,
@@ -48,12 +49,15 @@ enum Front {
 enum FrontKind {
     Proxy,
     Edge,
+    /// The edge, its OTLP upstream a [`FaultProxy`] in front of the collector.
+    EdgeWithFaults,
 }
 
 /// The parts a local stack started, each a real process on free ports. The collector and Jaeger
 /// can be stopped and started again while a browser uses the page.
 struct Local {
     page: Front,
+    faults: Option<FaultProxy>,
     collector: Mutex<Otelcol>,
     jaeger: Mutex<Jaeger>,
     server: ServerProcess,
@@ -100,6 +104,20 @@ impl Stack {
         Some(Self::start_local(&checkout_dist(), FrontKind::Edge).await)
     }
 
+    /// A local stack as [`Stack::start_behind_edge`] starts it, with a [`FaultProxy`] between the
+    /// edge and the collector ([`Stack::faults`]); `None` against a compose stack.
+    pub async fn start_with_faults() -> Option<Self> {
+        if env::var_os("E2E_PAGE_URL").is_some() {
+            return None;
+        }
+        Some(Self::start_local(&checkout_dist(), FrontKind::EdgeWithFaults).await)
+    }
+
+    /// The proxy between the edge and the collector ([`Stack::start_with_faults`] only).
+    pub fn faults(&self) -> &FaultProxy {
+        (self.local().faults.as_ref()).expect("a stack started with faults")
+    }
+
     /// A local stack serving `otel-browser`'s minimal page (`MINIMAL_DIST`, default
     /// `otel-browser/examples/minimal/dist/`) as `trunk serve` does (its service name is not the
     /// checkout page's, which the public receiver keeps alone); `None` against a compose stack,
@@ -120,6 +138,10 @@ impl Stack {
         let jaeger = Jaeger::start(&dir.path().join("badger")).await;
         let collector = Otelcol::start(jaeger.otlp_grpc).await;
         let server = start_server(collector.otlp_http, &dir).await;
+        let faults = match front {
+            FrontKind::EdgeWithFaults => Some(FaultProxy::start(collector.public_http).await),
+            _ => None,
+        };
         let page = match front {
             FrontKind::Proxy => Front::Proxy(
                 page::start(
@@ -129,16 +151,19 @@ impl Stack {
                 )
                 .await,
             ),
-            FrontKind::Edge => Front::Edge(Box::new(
-                Nginx::start(
-                    dist,
-                    &[
-                        ("API_UPSTREAM", server.addr.to_string()),
-                        ("OTLP_UPSTREAM", collector.public_http.to_string()),
-                    ],
-                )
-                .await,
-            )),
+            FrontKind::Edge | FrontKind::EdgeWithFaults => {
+                let otlp = faults.as_ref().map_or(collector.public_http, |f| f.addr);
+                Front::Edge(Box::new(
+                    Nginx::start(
+                        dist,
+                        &[
+                            ("API_UPSTREAM", server.addr.to_string()),
+                            ("OTLP_UPSTREAM", otlp.to_string()),
+                        ],
+                    )
+                    .await,
+                ))
+            }
         };
         let page_addr = match &page {
             Front::Proxy(host) => host.addr,
@@ -150,6 +175,7 @@ impl Stack {
             started,
             local: Some(Local {
                 page,
+                faults,
                 collector: Mutex::new(collector),
                 jaeger: Mutex::new(jaeger),
                 server,

@@ -570,7 +570,7 @@ fn assert_server_part_whole(trace: &Trace) {
 /// The collector stopped (as `docker compose stop` stops it) and started again while a shopper
 /// checks out: no checkout fails, and with the settings compose gives the server, every checkout's
 /// server part reaches Jaeger: the server's own pipeline kept its batches through the outage. (The
-/// page's exports in the outage are refused and dropped: the page does not retry yet.)
+/// page retries its exports through the outage too: `e2e/tests/delivery.rs` counts them.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collector_restart_fails_no_checkout_and_loses_none_of_the_servers_spans() {
     let stack = Stack::start().await;
@@ -622,77 +622,6 @@ async fn a_collector_restart_fails_no_checkout_and_loses_none_of_the_servers_spa
             during.len(),
             stack.page_failed_exports()
         );
-    })
-    .await;
-    stack.assert_no_card_data().await;
-    stack.assert_conforms_to_schema().await;
-}
-
-/// The browser drill: the page in use while its collector is gone for a minute.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn through_a_minute_without_its_collector_the_page_works_and_retries_nothing() {
-    let stack = Stack::start().await;
-    if !stack.is_local() {
-        eprintln!("not run against a compose stack: it stops the collector");
-        return;
-    }
-    stack.stop_collector().await;
-    let down_for = Duration::from_secs(60);
-    let stack_ref = &stack;
-    let (checkouts, exports_during) = {
-        let mut outcome = (0, 0);
-        let outcome_ref = &mut outcome;
-        with_browser(|client| async move {
-            client
-                .goto(&stack_ref.page_url)
-                .await
-                .expect("the page loads");
-            let started = std::time::Instant::now();
-            let mut previous = String::new();
-            let mut checkouts = 0;
-            while started.elapsed() < down_for {
-                click(&client, "add-1").await;
-                click(&client, "checkout").await;
-                let (status, message) = wait_for_result(&client, &previous).await;
-                assert_eq!(status, "ok", "the page says: {message}");
-                previous = message;
-                checkouts += 1;
-                tokio::time::sleep(Duration::from_secs(3)).await;
-            }
-            // Every export is one send of what waited (at most one per 500 ms while spans wait),
-            // failed and dropped, never retried: a handful per checkout, then nothing more.
-            let attempted = stack_ref.page_failed_exports();
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            assert_eq!(
-                stack_ref.page_failed_exports(),
-                attempted,
-                "no retry once the page is idle"
-            );
-            assert!(
-                attempted <= 3 * checkouts + 3,
-                "{attempted} exports for {checkouts} checkouts"
-            );
-            *outcome_ref = (checkouts, attempted);
-        })
-        .await;
-        outcome
-    };
-    eprintln!(
-        "{checkouts} checkouts in {down_for:?} without a collector, {exports_during} exports refused"
-    );
-    assert!(checkouts >= 10, "the page was used throughout: {checkouts}");
-
-    // Back: the next checkout's trace arrives whole from the page.
-    stack.start_collector_again().await;
-    let stack = &stack;
-    with_browser(|client| async move {
-        client.goto(&stack.page_url).await.expect("the page loads");
-        click(&client, "add-2").await;
-        click(&client, "checkout").await;
-        let (status, _) = wait_for_result(&client, "").await;
-        assert_eq!(status, "ok");
-        let trace_id = text(&client, "trace-id").await;
-        stack.trace(&trace_id, browser_part_arrived).await;
     })
     .await;
     stack.assert_no_card_data().await;

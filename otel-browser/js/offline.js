@@ -10,8 +10,9 @@ const settled = (request) =>
     request.onerror = () => reject(request.error);
   });
 
-// Opens the store and gives the exporter's transport its `spill` (through `spillTo`, which
-// returns the transport's `post`); then sends what earlier pages stored. `dropped(reason, spans)`
+// Opens the store and gives the exporter's transport its `spill` and `drain` (through `spillTo`,
+// which returns the transport's `post`); then sends what earlier pages stored. It sends again on
+// `online`, and after an export of the page's that worked. `dropped(reason, spans)`
 // counts what the bounds evict: reason 4 over `maxBytes` (the oldest first), 5 older than
 // `maxAgeMs`, 2 refused by the collector. Without IndexedDB (private mode, blocked, quota) there
 // is no offline queue, and the exporter counts its losses as before. Never rejects.
@@ -65,12 +66,14 @@ export async function install(url, spillTo, maxBytes, maxAgeMs, dropped) {
     }
   };
 
-  const post = spillTo(spill);
+  let draining = false;
+  const post = spillTo(spill, () => draining || drain());
 
   // Sends the stored batches, oldest first, one at a time, each deleted only after the collector
   // answered it 2xx (or refused it: a 4xx is final). Under a Web Lock: two tabs never send the
   // same batch. Stops at the first batch that still fails (the next `online` or load goes on).
   const drain = async () => {
+    draining = true;
     try {
       await navigator.locks.request("otel-browser-offline", async () => {
         for (;;) {
@@ -88,6 +91,7 @@ export async function install(url, spillTo, maxBytes, maxAgeMs, dropped) {
         }
       });
     } catch {}
+    draining = false;
   };
 
   addEventListener("online", drain);

@@ -10,13 +10,15 @@ const waits = new Set();
 // "keepalive"), and Chromium their number; past either, a request goes without `keepalive`.
 let keepaliveBytes = 0;
 let keepalives = 0;
-// The offline queue's store (`js/offline.js`), once it is installed: `spill(body, spans)`
-// resolves to whether the batch is stored.
+// The offline queue (`js/offline.js`), once it is installed: `spill(body, spans)` resolves to
+// whether the batch is stored; `drain()` sends what is stored, after an export that worked.
 let spill;
+let drain;
 
-// Sets the offline queue's store; returns `post`, with which it sends what it stored.
-export function spillTo(store) {
+// Sets the offline queue's store and drain; returns `post`, with which it sends what it stored.
+export function spillTo(store, drainStore) {
   spill = store;
+  drain = drainStore;
   return post;
 }
 
@@ -73,7 +75,11 @@ export async function post(url, body, keepalive, timeoutMs, maxAttempts, spans) 
       keepalives--;
       keepaliveBytes -= body.length;
     }
-    if (status > 199 && status < 300) return attempt * 4;
+    if (status > 199 && status < 300) {
+      // The collector is back: what was stored while it was not goes now.
+      if (spans && drain) drain();
+      return attempt * 4;
+    }
     attempt++;
     if (status && status != 429 && (status < 502 || status > 504)) return 1 + attempt * 4;
     const now = Date.now();

@@ -1,6 +1,7 @@
 //! The offline queue: batches the exporter could not deliver, kept in the browser's IndexedDB as
 //! the encoded OTLP bodies they are, and sent at the next load of any page of the origin that
-//! installs it, and when the browser is back `online`. Installed explicitly, as the
+//! installs it, when the browser is back `online`, and when an export of the page's works again
+//! (the collector is back). Installed explicitly, as the
 //! instrumentations are: a page that does not install it ships none of its code.
 //!
 //! - Stored: a batch whose attempts ran out, one the page could not send with `keepalive` as it
@@ -32,7 +33,7 @@ use crate::BrowserTelemetry;
 // The store, in a snippet of its own (only a page that installs the queue ships it).
 // Readable in `otel-browser/js/offline.js`; the literal is its minification (scripts/snippets.py).
 #[wasm_bindgen(
-    inline_js = r#"const c=s=>new Promise((i,l)=>{s.onsuccess=()=>i(s.result),s.onerror=()=>l(s.error)});export async function install(s,i,l,p,u){let d;try{const t=indexedDB.open("otel-browser",1);t.onupgradeneeded=()=>t.result.createObjectStore("batches",{autoIncrement:!0}),d=await c(t)}catch{return}const w=t=>d.transaction("batches",t).objectStore("batches"),y=async t=>{const a=[];let n=0;for(let e=await c(t.openCursor());e;e=await c((e.continue(),e.request))){const{at:o,body:r,spans:f}=e.value;o<Date.now()-p?(u(5,f),e.delete()):(a.push([e.primaryKey,r.length,f]),n+=r.length)}for(const[e,o,r]of a){if(n<=l)break;n-=o,u(4,r),t.delete(e)}},h=i(async(t,a)=>{try{const n=w("readwrite");return n.add({at:Date.now(),body:t,spans:a}),await y(n),await new Promise((e,o)=>{n.transaction.oncomplete=e,n.transaction.onerror=n.transaction.onabort=o}),!0}catch{return!1}}),b=async()=>{try{await navigator.locks.request("otel-browser-offline",async()=>{for(;;){const t=w("readwrite");await y(t);const a=await c(t.openCursor());if(!a)return;const n=a.primaryKey,{body:e,spans:o}=a.value,r=await h(s,e,!1,5e3,1,0)%4;if(r>1)return;r&&u(2,o),await c(w("readwrite").delete(n))}})}catch{}};addEventListener("online",b),await b()}"#
+    inline_js = r#"const c=s=>new Promise((i,l)=>{s.onsuccess=()=>i(s.result),s.onerror=()=>l(s.error)});export async function install(s,i,l,h,u){let f;try{const t=indexedDB.open("otel-browser",1);t.onupgradeneeded=()=>t.result.createObjectStore("batches",{autoIncrement:!0}),f=await c(t)}catch{return}const w=t=>f.transaction("batches",t).objectStore("batches"),b=async t=>{const n=[];let a=0;for(let e=await c(t.openCursor());e;e=await c((e.continue(),e.request))){const{at:r,body:o,spans:p}=e.value;r<Date.now()-h?(u(5,p),e.delete()):(n.push([e.primaryKey,o.length,p]),a+=o.length)}for(const[e,r,o]of n){if(a<=l)break;a-=r,u(4,o),t.delete(e)}},m=async(t,n)=>{try{const a=w("readwrite");return a.add({at:Date.now(),body:t,spans:n}),await b(a),await new Promise((e,r)=>{a.transaction.oncomplete=e,a.transaction.onerror=a.transaction.onabort=r}),!0}catch{return!1}};let d=!1;const g=i(m,()=>d||y()),y=async()=>{d=!0;try{await navigator.locks.request("otel-browser-offline",async()=>{for(;;){const t=w("readwrite");await b(t);const n=await c(t.openCursor());if(!n)return;const a=n.primaryKey,{body:e,spans:r}=n.value,o=await g(s,e,!1,5e3,1,0)%4;if(o>1)return;o&&u(2,r),await c(w("readwrite").delete(a))}})}catch{}d=!1};addEventListener("online",y),await y()}"#
 )]
 extern "C" {
     /// Opens the store, hands the transport its spill and sends what is stored.
@@ -65,7 +66,7 @@ impl Default for OfflineConfig {
 }
 
 /// Installs the offline queue for `telemetry`'s exporter, for the page's life: stored batches
-/// of earlier pages are sent now, and on `online`. The queue works whether or not the future is
+/// of earlier pages are sent now, on `online`, and after an export that worked. The queue works whether or not the future is
 /// awaited; it resolves once the store is open and what it held is sent (or still failing).
 pub fn install(telemetry: &BrowserTelemetry, config: OfflineConfig) -> JsFuture {
     let exporter = telemetry.provider().exporter().clone();
