@@ -203,6 +203,8 @@ if want wasm-lint; then
     fi
     # The SDK's snippets are their readable sources, minified (esbuild, from the toolchain).
     python3 scripts/snippets.py --check
+    # The transport's retry schedule, natively on a fake clock (Node, which npm brought).
+    node --test otel-browser/js/transport.test.mjs
     # The SDK's docs as docs.rs builds them (wasm32, every feature, what is wasm32-only or behind a
     # feature marked by `doc(cfg)`, a nightly feature: hence RUSTC_BOOTSTRAP for this one command),
     # and its doc examples compiled for the browser they are written for (each `no_run`).
