@@ -7,7 +7,9 @@ let quietUntil = 0;
 // The retries waiting, each ended at once (to send with `keepalive`) when the page is hidden.
 const waits = new Set();
 // The `keepalive` requests in flight: browsers cap their bodies at 64 KiB in all (Fetch,
-// "keepalive"), and Chromium their number; past either, a request goes without `keepalive`.
+// "keepalive"), and their number: Chromium 156 fails the 257th (measured: 256 bodies of 10 B in
+// flight, then "Failed to fetch"; 64 of 1 KiB, 8 of 8 KiB); other browsers allow fewer, so 15 at
+// most here, as Sentry keeps. Past either, a request goes without `keepalive`.
 let keepaliveBytes = 0;
 let keepalives = 0;
 // The offline queue (`js/offline.js`), once it is installed: `spill(body, spans)` resolves to
