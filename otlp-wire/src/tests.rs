@@ -511,3 +511,18 @@ fn long_messages_get_multi_byte_lengths() {
         20_000
     );
 }
+
+#[test]
+fn times_past_u64_nanoseconds_saturate() {
+    let nanos = |secs: u64, subsec: u32| {
+        let mut w = crate::writer::Writer::default();
+        w.time(1, UNIX_EPOCH + Duration::new(secs, subsec));
+        u64::from_le_bytes(w.buf[1..].try_into().expect("8 bytes"))
+    };
+    // u64::MAX nanoseconds is 18,446,744,073 s and 709,551,615 ns.
+    assert_eq!(nanos(18_446_744_073, 709_551_615), u64::MAX);
+    assert_eq!(nanos(18_446_744_073, 709_551_614), u64::MAX - 1);
+    assert_eq!(nanos(18_446_744_073, 999_999_999), u64::MAX);
+    assert_eq!(nanos(18_446_744_074, 0), u64::MAX);
+    assert_eq!(nanos(1_764_000_000, 5), 1_764_000_000_000_000_005);
+}

@@ -141,9 +141,16 @@ impl Writer {
     #[cfg_attr(not(target_arch = "wasm32"), inline)]
     #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub(crate) fn time(&mut self, field: u32, time: SystemTime) {
-        // In u64, saturating (the year 2554 and after): `as_nanos` is a u128.
+        // In u64, saturating (the year 2554 and after): `as_nanos` is a u128. The seconds are
+        // compared, not multiplied with `saturating_mul` (a 128-bit product on wasm32): 36 B
+        // gzipped less on the minimal page (BENCHMARKS.md, "Page size").
+        const MAX_SECS: u64 = u64::MAX / 1_000_000_000;
         let nanos = time.duration_since(UNIX_EPOCH).map_or(0, |d| {
-            (d.as_secs().saturating_mul(1_000_000_000)).saturating_add(u64::from(d.subsec_nanos()))
+            if d.as_secs() > MAX_SECS {
+                u64::MAX
+            } else {
+                (d.as_secs() * 1_000_000_000).saturating_add(u64::from(d.subsec_nanos()))
+            }
         });
         self.fixed64(field, nanos);
     }
