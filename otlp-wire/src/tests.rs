@@ -526,3 +526,31 @@ fn times_past_u64_nanoseconds_saturate() {
     assert_eq!(nanos(18_446_744_074, 0), u64::MAX);
     assert_eq!(nanos(1_764_000_000, 5), 1_764_000_000_000_000_005);
 }
+
+#[test]
+fn a_length_of_another_size_than_expected_is_written_the_same_on_wasm32() {
+    // `close` moves the body in place natively; wasm32 splits it off and appends it (`reframe`).
+    for expected in 1..=3 {
+        for len in [0, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
+            let body: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut shortest = crate::writer::Writer::default();
+            shortest.bytes_always(7, &body);
+            let framed = |reframe: bool| {
+                let mut w = crate::writer::Writer::default();
+                w.buf.push(0xaa);
+                let at = w.open(7, expected);
+                w.buf.extend_from_slice(&body);
+                if reframe {
+                    w.reframe(at, expected, len);
+                } else {
+                    w.close(at, expected);
+                }
+                w.buf
+            };
+            let mut want = vec![0xaa];
+            want.extend_from_slice(&shortest.buf);
+            assert_eq!(framed(false), want, "{expected} {len}");
+            assert_eq!(framed(true), want, "{expected} {len}");
+        }
+    }
+}
