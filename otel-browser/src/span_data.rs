@@ -174,10 +174,11 @@ pub(crate) fn add_link(data: &mut SpanData, limits: &SpanLimits, mut link: Link)
 }
 
 /// Keeps the first `max` of an event's or a link's `attributes` (given all at once, by the
-/// caller, as `opentelemetry_sdk` keeps them) and says how many were dropped.
-fn truncate(attributes: &mut Vec<KeyValue>, max: u32) -> u32 {
-    let dropped = attributes.len().saturating_sub(limit(max));
-    attributes.truncate(limit(max));
+/// caller, as `opentelemetry_sdk` keeps them), or of a new span's events, and says how many were
+/// dropped.
+pub(crate) fn truncate<T>(items: &mut Vec<T>, max: u32) -> u32 {
+    let dropped = items.len().saturating_sub(limit(max));
+    items.truncate(limit(max));
     u32::try_from(dropped).unwrap_or(u32::MAX)
 }
 

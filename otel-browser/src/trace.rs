@@ -29,7 +29,7 @@ use crate::{
     clock,
     exporter::Exporter,
     ids, sampler,
-    span_data::{SpanData, SpanLimits, add_event, add_link, set_attribute},
+    span_data::{SpanData, SpanLimits, add_event, add_link, set_attribute, truncate},
 };
 
 /// What runs at the start of every recorded span, after its builder's attributes, events and
@@ -182,8 +182,16 @@ fn add_all(
     for attribute in attributes.into_iter().flatten() {
         set_attribute(data, limits, attribute);
     }
-    for event in events.into_iter().flatten() {
-        add_event(data, limits, event);
+    // The span has no event yet: the builder's are kept in bulk, up to the limit, in their order
+    // (what `add_event` one by one keeps), without draining them: 95 B gzipped less on the
+    // minimal page (BENCHMARKS.md, "Page size").
+    if let Some(mut events) = events {
+        data.dropped_events_count += truncate(&mut events, limits.max_events_per_span);
+        for event in &mut events {
+            event.dropped_attributes_count +=
+                truncate(&mut event.attributes, limits.max_attributes_per_event);
+        }
+        data.events = events;
     }
     for link in links.into_iter().flatten() {
         add_link(data, limits, link);

@@ -511,3 +511,46 @@ fn long_messages_get_multi_byte_lengths() {
         20_000
     );
 }
+
+#[test]
+fn times_past_u64_nanoseconds_saturate() {
+    let nanos = |secs: u64, subsec: u32| {
+        let mut w = crate::writer::Writer::default();
+        w.time(1, UNIX_EPOCH + Duration::new(secs, subsec));
+        u64::from_le_bytes(w.buf[1..].try_into().expect("8 bytes"))
+    };
+    // u64::MAX nanoseconds is 18,446,744,073 s and 709,551,615 ns.
+    assert_eq!(nanos(18_446_744_073, 709_551_615), u64::MAX);
+    assert_eq!(nanos(18_446_744_073, 709_551_614), u64::MAX - 1);
+    assert_eq!(nanos(18_446_744_073, 999_999_999), u64::MAX);
+    assert_eq!(nanos(18_446_744_074, 0), u64::MAX);
+    assert_eq!(nanos(1_764_000_000, 5), 1_764_000_000_000_000_005);
+}
+
+#[test]
+fn a_length_of_another_size_than_expected_is_written_the_same_on_wasm32() {
+    // `close` moves the body in place natively; wasm32 splits it off and appends it (`reframe`).
+    for expected in 1..=3 {
+        for len in [0, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
+            let body: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut shortest = crate::writer::Writer::default();
+            shortest.bytes_always(7, &body);
+            let framed = |reframe: bool| {
+                let mut w = crate::writer::Writer::default();
+                w.buf.push(0xaa);
+                let at = w.open(7, expected);
+                w.buf.extend_from_slice(&body);
+                if reframe {
+                    w.reframe(at, expected, len);
+                } else {
+                    w.close(at, expected);
+                }
+                w.buf
+            };
+            let mut want = vec![0xaa];
+            want.extend_from_slice(&shortest.buf);
+            assert_eq!(framed(false), want, "{expected} {len}");
+            assert_eq!(framed(true), want, "{expected} {len}");
+        }
+    }
+}
