@@ -7,16 +7,17 @@ cd "$(dirname "$0")/.."
 
 # Budgets in bytes, wasm + JS glue (+ the snippets it imports), each gzip -9: the sizes reached,
 # rounded up to 256 B and never above the page's target, so that a change keeps or lowers them
-# (one that must raise one says in BENCHMARKS.md what it bought and what it cost). The targets of
-# the instrumentation work (issue 18): 61,440 B (the checkout page, every instrumentation
-# installed), 30,720 B (the minimal page, none), 40,960 B (the full page, all of them);
-# BENCHMARKS.md ("Page size") has how each was reached.
-page_budget=59904
+# (one that must raise one says in BENCHMARKS.md what it bought and what it cost). The targets:
+# 61,440 B (the checkout page, every instrumentation and the offline queue installed), 26,112 B
+# (the minimal page, none, with the retries and the loss reports: issue 31), 43,008 B (the full
+# page, all of them and the offline queue: issue 31); BENCHMARKS.md ("Page size") has how each
+# was reached.
+page_budget=61440
 page_target=61440
 minimal_budget=26112
-minimal_target=30720
-full_budget=40960
-full_target=40960
+minimal_target=26112
+full_budget=42752
+full_target=43008
 
 failed=0
 # Prints one page's figures and checks its budget: size LABEL DIST BUDGET TARGET
