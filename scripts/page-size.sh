@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # was reached.
 page_budget=61440
 page_target=61440
-minimal_budget=26112
+minimal_budget=25344
 minimal_target=26112
 full_budget=42752
 full_target=43008
