@@ -180,20 +180,19 @@ impl Exporter {
     /// Sends what waits, as the send loop does; the future ends when the queue is empty. One
     /// started while the loop runs sends beside it.
     pub(crate) fn flush(self) -> impl std::future::Future<Output = ()> {
-        let running = self
-            .shared
-            .sending
-            .swap(true, std::sync::atomic::Ordering::Relaxed);
-        self.send_all(!running)
+        self.send_all(false)
     }
 
     /// The send loop: sends batches until the queue is empty, one at a time, each until it is
     /// delivered or dropped (the transport's JavaScript makes the attempts and the waits), and
-    /// counts what became of each; the loop that `owns` the `sending` flag clears it at the end.
-    /// Deliberately not traced: the exporter must not feed itself.
-    async fn send_all(self, owns: bool) {
+    /// counts what became of each. Deliberately not traced: the exporter must not feed itself.
+    /// `claimed`: the caller set the `sending` flag for it (else it sets it, unless another loop
+    /// has); the loop that set the flag clears it when it ends or is dropped.
+    async fn send_all(self, claimed: bool) {
         use std::sync::atomic::Ordering;
         let shared = &self.shared;
+        let owns = claimed || !shared.sending.swap(true, Ordering::Relaxed);
+        let _sending = SendLoop(owns.then_some(&shared.sending));
         while let Some(request) = self.next_batch(false) {
             // A collector that accepts and never answers must not hold a send (and the queue)
             // forever: each attempt is aborted after `SEND_TIMEOUT_MS`.
@@ -216,9 +215,6 @@ impl Exporter {
                 _ => {} // delivered, or stored by the offline queue
             }
         }
-        if owns {
-            shared.sending.store(false, Ordering::Relaxed);
-        }
     }
 
     /// The page is going away or being hidden: start every send now, in batches of at most
@@ -240,6 +236,21 @@ impl Exporter {
                 1,
                 request.spans,
             );
+        }
+    }
+}
+
+/// The send loop's hold on the `sending` flag (when it set it): cleared when the loop ends, or
+/// when its future is dropped unfinished (a flush the page stopped awaiting), so that the timer
+/// and full batches start sends again.
+#[cfg(target_arch = "wasm32")]
+struct SendLoop<'a>(Option<&'a std::sync::atomic::AtomicBool>);
+
+#[cfg(target_arch = "wasm32")]
+impl Drop for SendLoop<'_> {
+    fn drop(&mut self) {
+        if let Some(sending) = self.0 {
+            sending.store(false, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }

@@ -4,7 +4,7 @@
 //! baked in at compile time). Each test reads only the spans of its own service.
 #![cfg(target_arch = "wasm32")]
 
-use std::{collections::HashSet, time::Duration};
+use std::{collections::HashSet, future::Future as _, time::Duration};
 
 use common::{RECEIVER, Service};
 use opentelemetry::trace::{Span as _, Tracer as _};
@@ -175,6 +175,34 @@ async fn a_refused_export_is_dropped_at_once_and_the_next_span_reports_it() {
     assert_eq!(count("refused"), Some(2));
     assert_eq!(count("queue_full"), Some(0));
     assert_eq!(count("retries_exhausted"), Some(0));
+}
+
+#[wasm_bindgen_test]
+async fn a_flush_the_page_stops_awaiting_leaves_the_exporter_sending() {
+    let service = Service::new("browser.abandoned-flush");
+    let telemetry = BrowserTelemetry::install(Config {
+        max_batch_size: 2,
+        ..service.config()
+    });
+    let tracer = telemetry.tracer("test");
+    tracer.start("before").end();
+    // The flush starts its send, then is dropped unfinished.
+    let mut flush = Box::pin(telemetry.flush());
+    let waker = std::task::Waker::noop();
+    let started = flush
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(waker));
+    assert!(started.is_pending(), "its send is on its way");
+    drop(flush);
+    // A full batch still starts a send of its own.
+    tracer.start("full-1").end();
+    tracer.start("full-2").end();
+    exports_once(&service, "the full batch, unflushed", |sent| {
+        ["full-1", "full-2"]
+            .iter()
+            .all(|n| sent.iter().any(|s| s == n))
+    })
+    .await;
 }
 
 #[wasm_bindgen_test]
