@@ -236,6 +236,9 @@ def main():
     parser.add_argument("dir")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--spans", type=int, default=1000)
+    parser.add_argument("--throttle", type=float, default=4,
+                        help="then the same rounds at this CPU slowdown (DevTools' "
+                             "Emulation.setCPUThrottlingRate; 4 is a mid-range phone); 1 skips them")
     args = parser.parse_args()
     root = pathlib.Path(args.dir)
 
@@ -248,7 +251,8 @@ def main():
     chromedriver = subprocess.Popen(
         [os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"), f"--port={port}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    results = {side: [] for pair in PAIRS for side in pair}
+    rates = [1] + ([args.throttle] if args.throttle != 1 else [])
+    results = {rate: {side: [] for pair in PAIRS for side in pair} for rate in rates}
     driver = None
     try:
         for _ in range(100):
@@ -261,36 +265,55 @@ def main():
         driver.cdp("Network.enable")
         driver.cdp("Network.setCacheDisabled", {"cacheDisabled": True})
         driver.cdp("Performance.enable")
-        for round_ in range(args.rounds):
-            for pair in PAIRS:
-                for side in pair if round_ % 2 == 0 else pair[::-1]:
-                    results[side].append(measure(driver, origin, side, args.spans))
-            print(f"  round {round_ + 1}/{args.rounds}", file=sys.stderr)
+        for rate in rates:
+            driver.cdp("Emulation.setCPUThrottlingRate", {"rate": rate})
+            for round_ in range(args.rounds):
+                for pair in PAIRS:
+                    for side in pair if round_ % 2 == 0 else pair[::-1]:
+                        results[rate][side].append(measure(driver, origin, side, args.spans))
+                print(f"  CPU ×{rate:g}: round {round_ + 1}/{args.rounds}", file=sys.stderr)
     finally:
         if driver:
             driver.close()
         chromedriver.terminate()
         server.shutdown()
 
-    sizes = {side: gzipped(shipped(root / side)) for side in results}
-    median = {side: {k: statistics.median(r[k] for r in results[side]) for k in results[side][0]}
+    sizes = {side: gzipped(shipped(root / side)) for side in results[1]}
+    for rate in rates:
+        print_table(results[rate], sizes, args, rate)
+
+
+def quartiles(values):
+    """The median and the interquartile range: (q1, median, q3)."""
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, median, q3
+
+
+def print_table(results, sizes, args, rate):
+    spread = {side: {k: quartiles([r[k] for r in results[side]]) for k in results[side][0]}
               for side in results}
     rows = []
     for rust, js in PAIRS:
         page = "" if rust == "rust" else "full page: "
-        rows += [
-            (f"{page}shipped, gzip -9 (B)", sizes[rust], sizes[js], "{:,.0f}"),
-            (f"{page}navigation start → tracer ready (ms)", median[rust]["ready"], median[js]["ready"], "{:.1f}"),
-            (f"{page}create + end {args.spans} spans, 5 attributes (ms)", median[rust]["create"], median[js]["create"], "{:.2f}"),
-            (f"{page}main thread for {args.spans} spans, created to exported (ms)", median[rust]["main"], median[js]["main"], "{:.2f}"),
-            (f"{page}bytes on the wire per span (OTLP protobuf)", median[rust]["bytes"], median[js]["bytes"], "{:.1f}"),
-        ]
-    print(f"\n{args.rounds} rounds, alternating, HTTP cache off; medians\n")
+        rows.append((f"{page}shipped, gzip -9 (B)", (sizes[rust],) * 3, (sizes[js],) * 3, "{:,.0f}"))
+        for key, label, fmt in (
+            ("ready", "navigation start → tracer ready (ms)", "{:.1f}"),
+            ("create", f"create + end {args.spans} spans, 5 attributes (ms)", "{:.2f}"),
+            ("main", f"main thread for {args.spans} spans, created to exported (ms)", "{:.2f}"),
+            ("bytes", "bytes on the wire per span (OTLP protobuf)", "{:.1f}"),
+        ):
+            rows.append((page + label, spread[rust][key], spread[js][key], fmt))
+    throttled = "" if rate == 1 else f", CPU throttled ×{rate:g} (DevTools)"
+    print(f"\n{args.rounds} rounds, alternating, HTTP cache off{throttled}; medians (interquartile range)\n")
     print("| | otel-browser (Rust) | OpenTelemetry JS | Rust / JS |")
     print("|---|---|---|---|")
-    for label, rust, js, fmt in rows:
-        print(f"| {label} | {fmt.format(rust)} | {fmt.format(js)} | {rust / js:.2f} |")
 
+    def cell(q, fmt):
+        low, median, high = q
+        return fmt.format(median) if low == high else f"{fmt.format(median)} ({fmt.format(low)}–{fmt.format(high)})"
+
+    for label, rust, js, fmt in rows:
+        print(f"| {label} | {cell(rust, fmt)} | {cell(js, fmt)} | {rust[1] / js[1]:.2f} |")
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,8 @@
 # The JS pages come from otel-browser/examples/minimal/js-peer/, from npm at the pinned versions of
 # its lock file, bundled by esbuild --minify; the Rust pages from trunk build --release (with the
 # `bench` cargo feature for the hooks).
-# Usage: scripts/js-peer-bench.sh [--rounds R] [--spans N]
+# Usage: scripts/js-peer-bench.sh [--rounds R] [--spans N] [--throttle RATE]   (RATE 4 by default; 1 skips
+#        the throttled rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
