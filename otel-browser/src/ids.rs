@@ -27,19 +27,48 @@ pub fn new_span_id() -> SpanId {
     }
 }
 
+/// Random bytes from a pool that one `crypto.getRandomValues` call fills for many ids (`POOL`
+/// bytes: some 20 root spans or 60 children), not a call across to JavaScript for each id
+/// (BENCHMARKS.md, "Against OpenTelemetry JS"). Bytes are handed out once, in order.
 fn random<const N: usize>() -> [u8; N] {
     #[cfg(test)]
     if let Some(bytes) = fake::next() {
         return bytes;
     }
-    let mut bytes = [0_u8; N];
-    // Without a random source there is no safe id to make; the platform always has one. (Not
-    // `expect`: printing the error's `Debug` would ship string escaping and Unicode tables.)
-    if getrandom::fill(&mut bytes).is_err() {
-        panic!("crypto.getRandomValues is unavailable");
+    // A panic elsewhere must not stop the ids: the pool is valid after any step.
+    let mut pool = POOL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if pool.used + N > POOL_BYTES {
+        // Without a random source there is no safe id to make; the platform always has one.
+        // (Not `expect`: printing the error's `Debug` would ship string escaping and Unicode
+        // tables.)
+        if getrandom::fill(&mut pool.bytes).is_err() {
+            panic!("crypto.getRandomValues is unavailable");
+        }
+        pool.used = 0;
     }
-    bytes
+    // `try_into`, not `copy_from_slice`, whose length-mismatch panic formats integers.
+    let used = pool.used;
+    pool.used += N;
+    (pool.bytes.get(used..used + N).unwrap_or_default())
+        .try_into()
+        .unwrap_or([0; N])
 }
+
+/// How many random bytes one `getRandomValues` call draws.
+const POOL_BYTES: usize = 512;
+
+struct Pool {
+    bytes: [u8; POOL_BYTES],
+    /// How many of `bytes` were handed out (all of them at first: the first id fills the pool).
+    used: usize,
+}
+
+static POOL: std::sync::Mutex<Pool> = std::sync::Mutex::new(Pool {
+    bytes: [0; POOL_BYTES],
+    used: POOL_BYTES,
+});
 
 /// The unit tests' ids: the values a test queued, on its own thread, each as the low bytes of the
 /// next id drawn (trace or span); random ones once the queue is empty.
