@@ -14,11 +14,28 @@ extern "C" {
     pub(crate) fn performance_now() -> f64;
     /// The `performance` global, for the getter below.
     type Performance;
-    /// `performance.timeOrigin`, read at each call: a static (`thread_local_v2`) read it once but
-    /// inlined its lazy cell's checks into every caller: 52 B gzipped more on the minimal page
-    /// (BENCHMARKS.md, "Page size"). The value never changes; the call costs a few nanoseconds.
+    /// `performance.timeOrigin`, through a getter import: a static (`thread_local_v2`) inlined its
+    /// lazy cell's checks into every caller: 52 B gzipped more on the minimal page (BENCHMARKS.md,
+    /// "Page size"). Read once, by [`origin_millis`].
     #[wasm_bindgen(static_method_of = Performance, js_class = "performance", getter = timeOrigin)]
     fn time_origin_millis() -> f64;
+}
+
+/// `performance.timeOrigin`, read from the browser once (it never changes): a span's start and
+/// end then cost one call across to JavaScript each, `performance.now()`.
+#[cfg(target_arch = "wasm32")]
+fn origin_millis() -> f64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // Its bits; 0 until read (no page's origin is the epoch).
+    static ORIGIN: AtomicU64 = AtomicU64::new(0);
+    match ORIGIN.load(Ordering::Relaxed) {
+        0 => {
+            let origin = Performance::time_origin_millis();
+            ORIGIN.store(origin.to_bits(), Ordering::Relaxed);
+            origin
+        }
+        bits => f64::from_bits(bits),
+    }
 }
 
 /// Now, with sub-millisecond resolution in browsers that allow it.
@@ -32,13 +49,13 @@ pub fn now() -> SystemTime {
 /// makes `performance.now()` one (High Resolution Time, "Relative high resolution time").
 #[cfg(target_arch = "wasm32")]
 pub fn from_high_res(millis: f64) -> SystemTime {
-    from_unix_millis(Performance::time_origin_millis() + millis)
+    from_unix_millis(origin_millis() + millis)
 }
 
 /// `performance.timeOrigin`: when the page's navigation started (a page view's start).
 #[cfg(target_arch = "wasm32")]
 pub fn time_origin() -> SystemTime {
-    from_unix_millis(Performance::time_origin_millis())
+    from_unix_millis(origin_millis())
 }
 
 /// Now (native builds, for tests and tools; the crate's unit tests can set it, [`fake`]).
