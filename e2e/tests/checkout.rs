@@ -555,8 +555,8 @@ fn assert_server_part_whole(trace: &Trace) {
         "every statement's span:{}",
         trace.outline()
     );
-    // The page's spans of the outage were refused and dropped (the page does not retry yet), so
-    // the fetch span the server continues is missing, and Jaeger says so.
+    // Where the page's fetch span has not arrived yet (the page retries it through the outage and
+    // after), the span the server continues is missing, and Jaeger says so.
     if !trace.has(WEB, "POST") {
         let parent = format!("parent span ID={}", server.parent_id);
         assert!(
