@@ -8,10 +8,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
-    /// `performance.now()`, imported directly: no `window` lookup on every span's start and end
-    /// (and it works in workers too).
-    #[wasm_bindgen(js_namespace = performance, js_name = now)]
-    pub(crate) fn performance_now() -> f64;
     /// The `performance` global, for the getter below.
     type Performance;
     /// `performance.timeOrigin`, through a getter import: a static (`thread_local_v2`) inlined its
@@ -36,6 +32,14 @@ fn origin_millis() -> f64 {
         }
         bits => f64::from_bits(bits),
     }
+}
+
+/// `performance.now()`: the browser's function itself, bound once in the transport's snippet
+/// (`js/transport.js`, `now`), which wasm calls with no JavaScript between: no `window` or
+/// `performance` lookup on a span's start and end (and it works in workers too).
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn performance_now() -> f64 {
+    crate::transport::now()
 }
 
 /// Now, with sub-millisecond resolution in browsers that allow it.

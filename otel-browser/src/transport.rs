@@ -1,5 +1,5 @@
 //! The browser's side of the export, as JavaScript functions and nothing more: the `POST`, the
-//! timer, the page-lifecycle listeners and the user agent. The exporter (`exporter.rs`) decides
+//! timer, the page-lifecycle listeners, the user agent and the clock. The exporter (`exporter.rs`) decides
 //! what to send and when; nothing here throws into the page or blocks it.
 
 use wasm_bindgen::JsValue;
@@ -26,7 +26,7 @@ extern "C" {
 // its waits are timers and promises, which are JavaScript's (BENCHMARKS.md, "Page size").
 // Readable in `otel-browser/js/transport.js`; the literal is its minification (scripts/snippets.py).
 #[wasm_bindgen::prelude::wasm_bindgen(
-    inline_js = r#"let h=0;const w=new Set;let p=0,g=0,m,v;export function spillTo(n,t){return m=n,v=t,post}const E=n=>new Promise(t=>{const e=r=>{w.delete(e),t(r)};w.add(e),setTimeout(e,n)});export async function post(n,t,e,r,c,l){t=t.slice();const L=Date.now()+6e4,f=async()=>m&&l&&await m(t,l);for(let i=0;;){if(!navigator.onLine&&await f())return 3+i*4;const x=h-Date.now();x>0&&!e&&(e=await E(x));const u=e&&g<15&&p+t.length<=65536;if(e&&!u&&await f())return 3+i*4;u&&(g++,p+=t.length);let a=0,o;try{const y=await fetch(n,{method:"POST",headers:{"content-type":"application/x-protobuf"},body:t,keepalive:u,signal:AbortSignal.timeout(r)});a=y.status,o=y.headers.get("retry-after")}catch{}if(u&&(g--,p-=t.length),a>199&&a<300)return l&&v&&v(),i*4;if(i++,a&&a!=429&&(a<502||a>504))return 1+i*4;const d=Date.now();let s=o>=0?d+o*1e3:Date.parse(/GMT/.test(o)?o:o+" GMT");if(s>d?(a==429||a==503)&&s>h&&(h=s):s=d+Math.min(1e3*1.5**(i-1),5e3)*(.8+.4*Math.random()),e||i>=c||s>L)return(await f()?3:2)+i*4;if((e=await E(s-d))&&await f())return 3+i*4}}export function listen(n){if(typeof document>"u")return()=>{};const t=document,e=c=>{w.forEach(l=>l(!0)),n(c)},r=c=>{t.hidden&&e(c)};return addEventListener("pagehide",e),t.addEventListener("visibilitychange",r),()=>{removeEventListener("pagehide",e),t.removeEventListener("visibilitychange",r)}}export function unlisten(n){n()}"#
+    inline_js = r#"export const now=performance.now.bind(performance);let h=0;const w=new Set;let p=0,m=0,g,v;export function spillTo(n,t){return g=n,v=t,post}const E=n=>new Promise(t=>{const e=r=>{w.delete(e),t(r)};w.add(e),setTimeout(e,n)});export async function post(n,t,e,r,c,f){t=t.slice();const L=Date.now()+6e4,l=async()=>g&&f&&await g(t,f);for(let i=0;;){if(!navigator.onLine&&await l())return 3+i*4;const x=h-Date.now();x>0&&!e&&(e=await E(x));const u=e&&m<15&&p+t.length<=65536;if(e&&!u&&await l())return 3+i*4;u&&(m++,p+=t.length);let a=0,o;try{const y=await fetch(n,{method:"POST",headers:{"content-type":"application/x-protobuf"},body:t,keepalive:u,signal:AbortSignal.timeout(r)});a=y.status,o=y.headers.get("retry-after")}catch{}if(u&&(m--,p-=t.length),a>199&&a<300)return f&&v&&v(),i*4;if(i++,a&&a!=429&&(a<502||a>504))return 1+i*4;const d=Date.now();let s=o>=0?d+o*1e3:Date.parse(/GMT/.test(o)?o:o+" GMT");if(s>d?(a==429||a==503)&&s>h&&(h=s):s=d+Math.min(1e3*1.5**(i-1),5e3)*(.8+.4*Math.random()),e||i>=c||s>L)return(await l()?3:2)+i*4;if((e=await E(s-d))&&await l())return 3+i*4}}export function listen(n){if(typeof document>"u")return()=>{};const t=document,e=c=>{w.forEach(f=>f(!0)),n(c)},r=c=>{t.hidden&&e(c)};return addEventListener("pagehide",e),t.addEventListener("visibilitychange",r),()=>{removeEventListener("pagehide",e),t.removeEventListener("visibilitychange",r)}}export function unlisten(n){n()}"#
 )]
 extern "C" {
     /// `POST`s `body` to `url` until it is delivered or dropped, each attempt aborted after
@@ -50,6 +50,8 @@ extern "C" {
     pub(crate) fn listen(on_hide: &JsValue) -> JsValue;
     /// Removes the listeners [`listen`] added.
     pub(crate) fn unlisten(remove: &JsValue);
+    /// `performance.now()`: the browser's own function, bound once (`clock::performance_now`).
+    pub(crate) fn now() -> f64;
 }
 
 /// `navigator.userAgent`, for the resource.
