@@ -33,6 +33,15 @@ size() {
     js_gz=$((js_gz + $(gzip -9c "$dist/$snippet" | wc -c)))
   done < <(grep -o "snippets/[^'\"]*\.js" "$js" | sort -u)
   total=$((wasm_gz + js_gz))
+  # What the page ships and preloads is what its glue imports: nothing more (a stale snippet is
+  # one more request before the module can start).
+  for snippet in "$dist"/snippets/*/*.js; do
+    [ -e "$snippet" ] || continue
+    if ! grep -q "${snippet#"$dist"/}" "$js"; then
+      printf '%s: ships %s, which its glue does not import\n' "$label" "${snippet#"$dist"/}"
+      failed=1
+    fi
+  done
   printf '%s: wasm %s B (gzip %s B), js %s B (gzip %s B), total gzip %s B (budget %s B, target %s B: %s)\n' \
     "$label" "$(wc -c < "$wasm")" "$wasm_gz" "$(wc -c < "$js")" "$js_gz" "$total" "$budget" \
     "$target" "$([ "$total" -le "$target" ] && echo met || echo "missed by $((total - target)) B")"

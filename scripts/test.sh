@@ -201,6 +201,12 @@ if want wasm-lint; then
       RUSTFLAGS="-D warnings" cargo check -p otel-browser -p otel-browser-minimal -p otel-browser-full -p web \
         --target wasm32-unknown-unknown --features otel-browser-minimal/bench,otel-browser-full/bench,otel-browser/gloo-net --all-targets --locked
     fi
+    # The SDK with no instrumentation (the minimal page's build) and with each one alone: the
+    # lines above build it with all of them, the features of the pages unified.
+    for feature in "" errors fetch interaction offline page-load session web-vitals; do
+      RUSTFLAGS="-D warnings" cargo check -q -p otel-browser --target wasm32-unknown-unknown --locked \
+        --no-default-features --features "$feature"
+    done
     # The SDK's snippets are their readable sources, minified (esbuild, from the toolchain).
     python3 scripts/snippets.py --check
     # The transport's retry schedule, natively on a fake clock (Node, which npm brought).
@@ -242,9 +248,9 @@ if want pages; then
   scripts/page-deps.sh
   (
     source scripts/wasm-toolchain.sh
-    trunk build --release
-    (cd otel-browser/examples/minimal && trunk build --release)
-    (cd otel-browser/examples/full && trunk build --release)
+    page_build --release
+    (cd otel-browser/examples/minimal && page_build --release)
+    (cd otel-browser/examples/full && page_build --release)
   )
   scripts/page-size.sh
 fi

@@ -89,7 +89,7 @@ impl Errors {
         let tracer = tracer.clone();
         let on_error = Closure::<dyn FnMut(Event)>::new(move |thrown: Event| {
             let thrown: Array = thrown.unchecked_into();
-            let text = |i| crate::fetch::text_at(&thrown, i);
+            let text = |i| crate::text::text_at(&thrown, i);
             let error = [text(0), text(1), text(2)];
             // The trap that follows a recorded panic is the same failure, not a second one.
             if error[0] == "RuntimeError" && PANICKED.swap(false, Ordering::Relaxed) {

@@ -117,8 +117,8 @@ impl Exporter {
         self.shared.queue.count(dropped);
     }
 
-    /// Where the batches go.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    /// Where the batches go (for the offline queue).
+    #[cfg(all(feature = "offline", target_arch = "wasm32"))]
     pub(crate) fn endpoint(&self) -> &str {
         &self.shared.endpoint
     }

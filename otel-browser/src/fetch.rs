@@ -137,7 +137,7 @@ mod instrumentation {
         #[inline(never)]
         fn start(&self, request: &Request, parent: &Context) -> Context {
             let info = describe(request);
-            let text = |i| crate::fetch::text_at(&info, i);
+            let text = |i| crate::text::text_at(&info, i);
             let url = text(1);
             let parsed = info.length() > 2;
             let same_origin = parsed && info.get(4).is_truthy();
@@ -219,14 +219,6 @@ mod instrumentation {
             header(self.0, key, &value);
         }
     }
-}
-
-/// `array[i]` as a string (empty when it is not one): how the crate reads its snippets' arrays
-/// (here and errors'), once rather than inlined at every read.
-#[cfg(target_arch = "wasm32")]
-#[inline(never)]
-pub(crate) fn text_at(array: &js_sys::Array, i: u32) -> String {
-    array.get(i).as_string().unwrap_or_default()
 }
 
 /// `url` is `allowed`, or under it: after an origin, a path, query or fragment must follow; after

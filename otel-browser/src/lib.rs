@@ -30,7 +30,9 @@
 //! [`Tracer`].
 //!
 //! Instrumentations, each installed explicitly (a page that does not install one ships none of
-//! its code), each with a few-line example in its module; `examples/full` installs them all:
+//! its code), each with a few-line example in its module, and each a cargo feature of its own, all
+//! on by default (a page that turns one off ships none of its JavaScript either, and loads one
+//! file fewer); `examples/full` installs them all, `examples/minimal` none:
 //!
 //! - [`fetch`]: traced `fetch` of a `web_sys::Request` (and of gloo-net's `RequestBuilder`,
 //!   feature `gloo-net`): a CLIENT span with the HTTP client conventions, the context as W3C
@@ -78,24 +80,29 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod clock;
-#[cfg(target_arch = "wasm32")]
-#[cfg_attr(docsrs, doc(cfg(target_arch = "wasm32")))]
+#[cfg(all(feature = "errors", target_arch = "wasm32"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "errors", target_arch = "wasm32"))))]
 pub mod errors;
+mod exporter;
+#[cfg(feature = "fetch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fetch")))]
 pub mod fetch;
 pub mod ids;
-#[cfg(target_arch = "wasm32")]
-#[cfg_attr(docsrs, doc(cfg(target_arch = "wasm32")))]
+#[cfg(all(feature = "interaction", target_arch = "wasm32"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "interaction", target_arch = "wasm32"))))]
 pub mod interaction;
-#[cfg(target_arch = "wasm32")]
-#[cfg_attr(docsrs, doc(cfg(target_arch = "wasm32")))]
+#[cfg(all(feature = "offline", target_arch = "wasm32"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "offline", target_arch = "wasm32"))))]
 pub mod offline;
 // The pure half (the timing of the spans) is tested natively; the page-load API is wasm32's.
-mod exporter;
-#[cfg(any(target_arch = "wasm32", test))]
+#[cfg(all(feature = "page-load", any(target_arch = "wasm32", test)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "page-load")))]
 pub mod page_load;
 pub mod propagation;
 mod queue;
 pub mod sampler;
+#[cfg(feature = "session")]
+#[cfg_attr(docsrs, doc(cfg(feature = "session")))]
 pub mod session;
 pub mod span_data;
 pub mod text;
@@ -103,7 +110,8 @@ pub mod trace;
 #[cfg(target_arch = "wasm32")]
 mod transport;
 // The browser's module; its pure rules are compiled natively too, for their unit tests.
-#[cfg(any(target_arch = "wasm32", test))]
+#[cfg(all(feature = "web-vitals", any(target_arch = "wasm32", test)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "web-vitals")))]
 pub mod web_vitals;
 
 use std::{borrow::Cow, time::Duration};

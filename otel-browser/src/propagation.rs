@@ -109,7 +109,7 @@ static W3C_FIELDS: LazyLock<[String; 3]> = LazyLock::new(|| {
 });
 
 /// `baggage` (W3C Baggage): the context's entries, plus the page's `session.id` when
-/// [`crate::session`] runs (so the server sees the session of every call).
+/// `crate::session` runs (feature `session`; so the server sees the session of every call).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BaggagePropagator;
 
@@ -118,15 +118,20 @@ impl TextMapPropagator for BaggagePropagator {
         let mut header = String::new();
         // The page's own `session.id` member wins; found by walking the members, not by a lookup
         // (whose hashing the page would ship for this alone).
+        #[cfg(feature = "session")]
         let mut has_session = false;
         for (key, (value, metadata)) in cx.baggage() {
-            has_session |= key.as_str() == crate::session::SESSION_ID;
+            #[cfg(feature = "session")]
+            {
+                has_session |= key.as_str() == crate::session::SESSION_ID;
+            }
             push_member(&mut header, key.as_str(), value.as_str());
             if !metadata.as_str().is_empty() {
                 header.push(';');
                 header.push_str(metadata.as_str());
             }
         }
+        #[cfg(feature = "session")]
         if let Some(id) = crate::session::current_id().filter(|_| !has_session) {
             push_member(&mut header, crate::session::SESSION_ID, &id);
         }

@@ -32,6 +32,14 @@ pub fn decimal(n: i64) -> String {
     text
 }
 
+/// `array[i]` as a string (empty when it is not one): how the crate reads its snippets' arrays
+/// (`fetch`'s and `errors`'), once rather than inlined at every read.
+#[cfg(all(target_arch = "wasm32", any(feature = "fetch", feature = "errors")))]
+#[inline(never)]
+pub(crate) fn text_at(array: &js_sys::Array, i: u32) -> String {
+    array.get(i).as_string().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,11 +11,9 @@
 //! span; in a browser there is one thread, and the shared state sits behind `Arc<Mutex<_>>`,
 //! which costs next to nothing there.
 
-use std::{
-    borrow::Cow,
-    sync::{Arc, OnceLock},
-    time::SystemTime,
-};
+#[cfg(feature = "session")]
+use std::sync::OnceLock;
+use std::{borrow::Cow, sync::Arc, time::SystemTime};
 
 use opentelemetry::{
     Context, InstrumentationScope, KeyValue,
@@ -36,11 +34,14 @@ use crate::{
 /// links are in (the SDK specification's `SpanProcessor.OnStart`, for the one thing the page
 /// needs of it: [`crate::session`] adds `session.id` there). One for the page, as the session is
 /// the page's (its origin's, even): a static, so that a page without a session pays one load
-/// and a branch per span for it.
+/// and a branch per span for it, and a page built without the `session` feature nothing.
+#[cfg(feature = "session")]
 pub(crate) type OnStart = Box<dyn Fn(&mut SpanData, &SpanLimits) + Send + Sync>;
+#[cfg(feature = "session")]
 static ON_START: OnceLock<OnStart> = OnceLock::new();
 
 /// Sets what runs at every recorded span's start; `false` when it was set already.
+#[cfg(feature = "session")]
 pub(crate) fn set_on_start(hook: OnStart) -> bool {
     ON_START.set(hook).is_ok()
 }
@@ -99,7 +100,10 @@ impl Tracer {
     /// Starts sending what is queued now, with `keepalive`, as the SDK's `pagehide` listener does:
     /// the one way an instrumentation flushes (a crash's `exception`, a web vital final at
     /// `pagehide`).
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(
+        any(feature = "errors", feature = "web-vitals"),
+        target_arch = "wasm32"
+    ))]
     pub(crate) fn send_keepalive(&self) {
         self.shared.exporter.send_keepalive();
     }
@@ -158,6 +162,7 @@ impl opentelemetry::trace::Tracer for Tracer {
             builder.events,
             builder.links,
         );
+        #[cfg(feature = "session")]
         if let Some(on_start) = ON_START.get() {
             on_start(&mut data, limits);
         }
