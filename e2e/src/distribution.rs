@@ -49,6 +49,17 @@ impl Distribution {
         self.process = spawn(self.name, &self.binary, self.config, &self.env);
     }
 
+    /// Waits until it takes connections on `addr`; `Err` with its log when it exits first
+    /// ([`crate::process::Process::listening`]).
+    pub async fn listening(
+        &mut self,
+        what: &str,
+        addr: std::net::SocketAddr,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        self.process.listening(what, addr, timeout).await
+    }
+
     /// What it has printed (its log).
     pub fn output(&self) -> Vec<String> {
         self.process.output()

@@ -9,7 +9,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use crate::{
     distribution::Distribution,
-    process::{free_loopback, free_port, wait_for_port},
+    process::{free_loopback, free_port},
 };
 
 /// How long the collector may take to open its receivers.
@@ -26,29 +26,41 @@ pub struct Otelcol {
 
 impl Otelcol {
     /// Starts the collector on free loopback ports, exporting to Jaeger's OTLP/gRPC receiver at
-    /// `jaeger`.
+    /// `jaeger`. A port another process took between its choice and the collector's bind ends the
+    /// collector at once; it is started again on fresh ports, up to three times.
     pub async fn start(jaeger: SocketAddr) -> Self {
-        let (otlp_grpc, otlp_http) = (free_loopback().await, free_loopback().await);
-        let (public_http, health) = (free_loopback().await, free_loopback().await);
-        let env = vec![
-            ("COLLECTOR_OTLP_GRPC_ENDPOINT", otlp_grpc.to_string()),
-            ("COLLECTOR_OTLP_HTTP_ENDPOINT", otlp_http.to_string()),
-            ("COLLECTOR_PUBLIC_HTTP_ENDPOINT", public_http.to_string()),
-            ("COLLECTOR_HEALTH_ENDPOINT", health.to_string()),
-            ("COLLECTOR_METRICS_PORT", free_port().await.to_string()),
-            ("JAEGER_OTLP_GRPC_TARGET", jaeger.to_string()),
-        ];
         let binary = std::env::var_os("OTELCOL_BIN").expect(
             "OTELCOL_BIN names the collector built from otel-collector/builder-config.yaml: \
              `source scripts/go-tools.sh` builds it (scripts/test.sh does)",
         );
-        let collector = Self {
-            otlp_http,
-            public_http,
-            distribution: Distribution::start("otelcol", binary, "otel-collector/config.yaml", env),
-        };
-        collector.ready().await;
-        collector
+        let mut exits = Vec::new();
+        for _ in 0..3 {
+            let (otlp_grpc, otlp_http) = (free_loopback().await, free_loopback().await);
+            let (public_http, health) = (free_loopback().await, free_loopback().await);
+            let env = vec![
+                ("COLLECTOR_OTLP_GRPC_ENDPOINT", otlp_grpc.to_string()),
+                ("COLLECTOR_OTLP_HTTP_ENDPOINT", otlp_http.to_string()),
+                ("COLLECTOR_PUBLIC_HTTP_ENDPOINT", public_http.to_string()),
+                ("COLLECTOR_HEALTH_ENDPOINT", health.to_string()),
+                ("COLLECTOR_METRICS_PORT", free_port().await.to_string()),
+                ("JAEGER_OTLP_GRPC_TARGET", jaeger.to_string()),
+            ];
+            let mut collector = Self {
+                otlp_http,
+                public_http,
+                distribution: Distribution::start(
+                    "otelcol",
+                    binary.clone(),
+                    "otel-collector/config.yaml",
+                    env,
+                ),
+            };
+            match collector.listening().await {
+                Ok(()) => return collector,
+                Err(exit) => exits.push(exit),
+            }
+        }
+        panic!("the collector did not start:\n{}", exits.join("\n\n"));
     }
 
     /// Stops it as `docker compose stop` does (SIGTERM): what it holds is exported first.
@@ -59,7 +71,9 @@ impl Otelcol {
     /// Starts it again on the same addresses.
     pub async fn start_again(&mut self) {
         self.distribution.start_again();
-        self.ready().await;
+        if let Err(exit) = self.listening().await {
+            panic!("{exit}");
+        }
     }
 
     /// What it has printed (its log).
@@ -67,14 +81,17 @@ impl Otelcol {
         self.distribution.output()
     }
 
-    /// Waits until both receivers take connections.
-    async fn ready(&self) {
+    /// Waits until both receivers take connections; `Err` with its log when it exits first.
+    async fn listening(&mut self) -> Result<(), String> {
         for (receiver, addr) in [
             ("OTLP/HTTP", self.otlp_http),
             ("public OTLP/HTTP", self.public_http),
         ] {
             let what = format!("the collector's {receiver} receiver");
-            wait_for_port(&what, addr, START_TIMEOUT).await;
+            self.distribution
+                .listening(&what, addr, START_TIMEOUT)
+                .await?;
         }
+        Ok(())
     }
 }

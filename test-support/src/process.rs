@@ -82,6 +82,41 @@ impl Process {
         Ok(status)
     }
 
+    /// Waits until something accepts TCP connections on `addr` (`what`, in messages). `Err` with
+    /// what it printed when it exits first: a port taken between [`free_port`] and its bind, a
+    /// config it refuses. Panics with what it printed after `timeout`.
+    pub async fn listening(
+        &mut self,
+        what: &str,
+        addr: SocketAddr,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return Ok(());
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // Its last lines, which the readers may not have reached yet.
+                for reader in self.readers.drain(..) {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+                }
+                return Err(format!(
+                    "{} exited ({status}) before {what} took connections on {addr}; it printed:\n{}",
+                    self.name,
+                    self.output().join("\n")
+                ));
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what} on {addr}; {} printed:\n{}",
+                self.name,
+                self.output().join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Kills it now and waits for it to go.
     pub async fn stop(&mut self) {
         let _ = self.child.kill().await;
