@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import pathlib
-import re
 import shutil
 import socket
 import statistics
@@ -173,13 +172,9 @@ def gzipped(files):
 
 def shipped(directory):
     """The script and wasm files a page downloads (not its HTML): for a Rust page the module, its
-    glue, the module loader and the wasm-bindgen snippets the glue imports."""
+    glue (the wasm-bindgen snippets bundled in: otel-browser/bundle.py) and the module loader."""
     root = pathlib.Path(directory)
-    files = [p for p in root.iterdir() if p.suffix in (".js", ".wasm")]
-    imported = set()
-    for script in (p for p in files if p.suffix == ".js"):
-        imported.update(re.findall(r"snippets/[^'\"]*\.js", script.read_text()))
-    return sorted([str(p) for p in files] + [str(root / s) for s in sorted(imported)])
+    return sorted(str(p) for p in root.rglob("*") if p.suffix in (".js", ".wasm"))
 
 
 # The pairs: (Rust side, JS side), each a build directory name.

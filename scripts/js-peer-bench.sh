@@ -62,8 +62,8 @@ echo "==> otel-browser pages (trunk build --release)" >&2
     name=${page##*:}
     (
       cd "otel-browser/examples/${page%%:*}"
-      page_build --release --dist "$out/$name" >/dev/null
-      page_build --release --features bench --public-url "/$name-bench/" --dist "$out/$name-bench" >/dev/null
+      trunk build --release --dist "$out/$name" >/dev/null
+      trunk build --release --features bench --public-url "/$name-bench/" --dist "$out/$name-bench" >/dev/null
     )
   done
 )

@@ -248,9 +248,9 @@ if want pages; then
   scripts/page-deps.sh
   (
     source scripts/wasm-toolchain.sh
-    page_build --release
-    (cd otel-browser/examples/minimal && page_build --release)
-    (cd otel-browser/examples/full && page_build --release)
+    trunk build --release
+    (cd otel-browser/examples/minimal && trunk build --release)
+    (cd otel-browser/examples/full && trunk build --release)
   )
   scripts/page-size.sh
 fi

@@ -156,12 +156,3 @@ export PATH=$tools/npm/node_modules/.bin:$tools/bin:$tools/trunk/bin:$PATH
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
 export TRUNK_OFFLINE=true TRUNK_SKIP_VERSION_CHECK=true
-
-# `trunk build ARGS…` of one page, wasm-bindgen's snippet folder emptied first: the pages share
-# it (one target dir), trunk copies every file in it into the page and preloads each, and each
-# build writes only its own, so a page built after another shipped the other's too (the minimal
-# page, which imports one, preloaded seven).
-page_build() {
-  rm -rf "$CARGO_TARGET_DIR"/wasm-bindgen/*/snippets
-  trunk build "$@"
-}

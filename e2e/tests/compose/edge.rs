@@ -289,3 +289,25 @@ fn nginx_serves_the_build_with_caching_that_fits_hashed_files_and_with_gzip() {
         assert!(types.contains(mime), "gzip for {mime}: {types}");
     }
 }
+
+/// The image builds the page as `scripts/test.sh` does: trunk's post_build hook bundles the glue
+/// with esbuild, the version the wasm toolchain pins.
+#[test]
+fn the_image_bundles_the_glue_with_the_toolchains_esbuild() {
+    let toolchain = read("scripts/wasm-toolchain.sh");
+    let pinned = toolchain
+        .lines()
+        .find_map(|l| l.strip_prefix("esbuild_version="))
+        .expect("scripts/wasm-toolchain.sh pins esbuild_version");
+    let dockerfile = read("web/Dockerfile");
+    assert!(
+        dockerfile.contains(&format!("ARG ESBUILD_VERSION={pinned}\n")),
+        "web/Dockerfile's esbuild is the toolchain's {pinned}"
+    );
+    assert!(dockerfile.contains("python3"), "the hook is Python");
+    let trunk = read("Trunk.toml");
+    assert!(
+        trunk.contains("stage = \"post_build\"\ncommand = \"python3\"\ncommand_arguments = [\"otel-browser/bundle.py\"]"),
+        "{trunk}"
+    );
+}
