@@ -28,7 +28,7 @@ pub fn new_span_id() -> SpanId {
 }
 
 /// Random bytes from a pool that one `crypto.getRandomValues` call fills for many ids (`POOL`
-/// bytes: some 20 root spans or 60 children), not a call across to JavaScript for each id
+/// bytes: some 170 root spans or 500 children), not a call across to JavaScript for each id
 /// (BENCHMARKS.md, "Against OpenTelemetry JS"). Bytes are handed out once, in order.
 fn random<const N: usize>() -> [u8; N] {
     #[cfg(test)]
@@ -56,8 +56,10 @@ fn random<const N: usize>() -> [u8; N] {
         .unwrap_or([0; N])
 }
 
-/// How many random bytes one `getRandomValues` call draws.
-const POOL_BYTES: usize = 512;
+/// How many random bytes one `getRandomValues` call draws: 4 KiB, in the module's zeroed memory
+/// (no byte of the page). 512 B took a call every 21 roots, 10 % of a span's warm cost; 4 KiB
+/// made creating and ending 1,000 spans 0.8 → 0.6 ms warm (BENCHMARKS.md).
+const POOL_BYTES: usize = 4096;
 
 struct Pool {
     bytes: [u8; POOL_BYTES],
