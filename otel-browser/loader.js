@@ -1,7 +1,10 @@
 // Loads the page's module as trunk's loader does, but compiles before instantiating and marks
 // both ends for the page-load trace (otel-browser/src/page_load/, which says why).
-const { js, wasm } = document.querySelector('meta[name="otel-browser:module"]').dataset;
-const bindings = import(js);
+// `otel-browser-glue` is the page's wasm-bindgen glue: otel-browser/bundle.py (trunk's post_build
+// hook) bundles it, with its snippets, into this file, so the page loads one script.
+import * as glue from 'otel-browser-glue';
+
+const { wasm } = document.querySelector('meta[name="otel-browser:module"]').dataset;
 const response = await fetch(wasm);
 performance.mark('wasm.compile');
 // compileStreaming takes only application/wasm; wasm-bindgen falls back to the bytes likewise.
@@ -9,7 +12,6 @@ const module = await (response.headers.get('content-type') === 'application/wasm
   ? WebAssembly.compileStreaming(response)
   : response.arrayBuffer().then((bytes) => WebAssembly.compile(bytes)));
 performance.mark('wasm.compiled');
-const glue = await bindings;
 const exports = await glue.default({ module_or_path: module });
 // As trunk's loader: scripts/js-peer-bench.py reads the bindings.
 window.wasmBindings = glue;

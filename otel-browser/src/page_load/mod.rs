@@ -19,8 +19,9 @@
 //! ```
 //!
 //! With trunk, the loader goes in `index.html` (`<script data-trunk type="module"
-//! src="…/otel-browser/loader.js">`) and `Trunk.toml` hands it the module's URLs (`pattern_script`,
-//! as `examples/minimal/Trunk.toml` does).
+//! src="…/otel-browser/loader.js">`), `Trunk.toml` hands it the module's URL (`pattern_script`)
+//! and bundles the glue into it (the post_build hook `otel-browser/bundle.py`), as
+//! `examples/minimal/Trunk.toml` does.
 //!
 //! Once the document's `load` event has completed and the page has rendered (or the `PageLoad`
 //! was dropped without rendering), it builds one trace from the browser's performance timeline,
