@@ -180,11 +180,11 @@ def shipped(directory):
 # The pairs: (Rust side, JS side), each a build directory name.
 PAIRS = (("rust", "js"), ("rust-full", "js-full"))
 
-# The pages' hooks under one name.
-SPANS = "return window.__bench ? window.__bench.spans(arguments[0]) : wasmBindings.bench_spans(arguments[0]);"
+# The pages' hooks, the same on every page (`window.__bench`: js-peer/hooks.js, and the Rust pages'
+# `bench` feature).
+SPANS = "return window.__bench.spans(arguments[0]);"
 FLUSH = ("const done = arguments[arguments.length - 1];"
-         "(window.__bench ? window.__bench.flush() : wasmBindings.bench_flush())"
-         ".then(() => done(true), (e) => done(String(e)));")
+         "window.__bench.flush().then(() => done(true), (e) => done(String(e)));")
 
 
 def measure(driver, origin, side, spans):
@@ -192,7 +192,7 @@ def measure(driver, origin, side, spans):
     ready = None
     for _ in range(200):
         ready = driver.script("return window.__tracerReady === undefined ? null : window.__tracerReady;")
-        if ready is not None and (not side.startswith("rust") or driver.script("return !!window.wasmBindings;")):
+        if ready is not None and driver.script("return !!window.__bench;"):
             break
         time.sleep(0.02)
     if ready is None:

@@ -4,7 +4,7 @@
 //! fetch. Each is one line below; a page takes the ones it wants.
 //!
 //! `trunk build --release` in this folder builds it; `scripts/test.sh` checks its size. With the
-//! `bench` feature it also exports the hooks `scripts/js-peer-bench.sh` drives.
+//! `bench` feature it also sets the hooks `scripts/js-peer-bench.sh` drives (`window.__bench`).
 
 /// The page's allocator: talc, not Rust's default dlmalloc: 1.7–1.9 KB less gzipped, no slower
 /// (BENCHMARKS.md, "Page size"). It needs single-threaded wasm, which a page without threads is.

@@ -3,7 +3,7 @@
 //! minimal and the full page (each includes this file, with its own `with_telemetry`, under its
 //! `bench` feature; never in the pages whose sizes are checked).
 
-use js_sys::{Promise, Reflect};
+use js_sys::{Object, Promise, Reflect};
 use opentelemetry::{Context, KeyValue, trace::Span as _, trace::Tracer as _};
 use wasm_bindgen::prelude::*;
 
@@ -15,14 +15,26 @@ fn now() -> f64 {
         .map_or(0.0, |p| p.now())
 }
 
-/// `window.__tracerReady`: when, since navigation start, the first span could start.
+/// `window.__tracerReady`: when, since navigation start, the first span could start; and
+/// `window.__bench`, the hooks `{ spans(n), flush() }`, as `hooks.js` sets them on the JS pages
+/// (on `window`, not as the module's exports: the loader imports only `initSync` from the glue,
+/// so that the bundle leaves out the rest).
 pub(crate) fn ready() {
-    let _ = Reflect::set(&js_sys::global(), &"__tracerReady".into(), &now().into());
+    let global = js_sys::global();
+    let hooks = Object::new();
+    let spans = Closure::<dyn Fn(u32) -> f64>::new(bench_spans);
+    let flush = Closure::<dyn Fn() -> Promise>::new(bench_flush);
+    let _ = Reflect::set(&hooks, &"spans".into(), spans.as_ref());
+    let _ = Reflect::set(&hooks, &"flush".into(), flush.as_ref());
+    // The page's life.
+    spans.forget();
+    flush.forget();
+    let _ = Reflect::set(&global, &"__bench".into(), &hooks);
+    let _ = Reflect::set(&global, &"__tracerReady".into(), &now().into());
 }
 
 /// Creates and ends `n` root spans of 5 attributes each; the milliseconds it took.
-#[wasm_bindgen]
-pub fn bench_spans(n: u32) -> f64 {
+fn bench_spans(n: u32) -> f64 {
     let Some(tracer) = with_telemetry(|t| t.tracer("bench")) else {
         return f64::NAN;
     };
@@ -44,8 +56,7 @@ pub fn bench_spans(n: u32) -> f64 {
 }
 
 /// Sends what waits; the promise resolves when the requests have ended.
-#[wasm_bindgen]
-pub fn bench_flush() -> Promise {
+fn bench_flush() -> Promise {
     let flush = with_telemetry(|t| t.flush());
     wasm_bindgen_futures::future_to_promise(async move {
         if let Some(flush) = flush {

@@ -3,8 +3,8 @@
 //! and the spans are exported as OTLP/HTTP protobuf to `/v1/traces`.
 //!
 //! `trunk build --release` in this folder builds it; `scripts/test.sh` checks its size. With the
-//! `bench` feature it also exports the hooks `scripts/js-peer-bench.sh` drives (never in the page
-//! whose size is checked).
+//! `bench` feature it also sets the hooks `scripts/js-peer-bench.sh` drives (`window.__bench`;
+//! never in the page whose size is checked).
 
 /// The page's allocator: talc, not Rust's default dlmalloc: 1.7–1.9 KB less gzipped, no slower
 /// (BENCHMARKS.md, "Page size"). It needs single-threaded wasm, which a page without threads is.
