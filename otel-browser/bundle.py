@@ -11,11 +11,13 @@ less; the loader in the same file is one request fewer again and 183 B less on t
 (BENCHMARKS.md, "Against OpenTelemetry JS").
 
 It runs in trunk's staging folder (TRUNK_STAGING_DIR), after trunk has written the page. The
-loader is the page's one script with a `src`; it imports the glue as `otel-browser-glue`, which
-this resolves to the other script in the folder. The bundle keeps the loader's name (trunk's hash)
-and the script tag gets its integrity (SRI, sha384). esbuild is $ESBUILD, or `esbuild` on PATH
-(scripts/wasm-toolchain.sh puts the pinned one there); a release build (TRUNK_PROFILE=release) is
-minified again, a debug build is left readable.
+loader is the page's script named `loader-<hash>.js`; it imports the glue as `otel-browser-glue`,
+which this resolves to the other script in the folder. The bundle is named by its own content
+(`loader-<sha256, 16 hex>.js`: trunk's hash was of loader.js alone, and the edge caches every
+hashed file for a year, so a new build under the old name would be a stale script that fails its
+integrity check), and the script tag gets its name and its integrity (SRI, sha384). esbuild is
+$ESBUILD, or `esbuild` on PATH (`source scripts/wasm-toolchain.sh` puts the pinned one there); a
+release build (TRUNK_PROFILE=release) is minified again, a debug build is left readable.
 """
 import base64
 import hashlib
@@ -38,17 +40,20 @@ def main() -> None:
     stage = Path(stage)
     page = stage / "index.html"
     html = page.read_text()
-    script = re.search(r"""<script\b[^>]*\bsrc=["']?([^"' >]+)""", html)
+    # The loader's tag: `<script … src=…/loader-<hash>.js …>`, attributes quoted (debug) or not
+    # (release, minified).
+    tag = re.compile(r"""<script\b[^>]*\ssrc=["']?([^"' >]*/)?(loader-[0-9a-f]+\.js)["' >][^>]*>""")
+    script = tag.search(html)
     if not script:
-        fail(f"{page} has no script with a src (the loader: <script data-trunk src=…/loader.js>)")
-    loader = stage / script.group(1).rsplit("/", 1)[-1]
+        fail(f"{page} has no loader script (<script data-trunk src=…/otel-browser/loader.js>)")
+    loader = stage / script.group(2)
     glues = [p for p in stage.glob("*.js") if p != loader]
     if len(glues) != 1:
         fail(f"expected one glue script beside {loader.name} in {stage}, found {[p.name for p in glues]}")
     glue = glues[0]
     esbuild = os.environ.get("ESBUILD") or shutil.which("esbuild")
     if not esbuild:
-        fail("esbuild not found: `npm install esbuild`, or set ESBUILD to its path")
+        fail("esbuild not found: `source scripts/wasm-toolchain.sh` puts it on PATH, or set ESBUILD to its path")
     minify = ["--minify"] if os.environ.get("TRUNK_PROFILE") == "release" else []
     # The glue imports each snippet under several names, which esbuild warns of: errors only.
     subprocess.run(
@@ -59,15 +64,18 @@ def main() -> None:
     )
     glue.unlink()
     shutil.rmtree(stage / "snippets", ignore_errors=True)
-    # The glue's and the snippets' preload links go (the bundle is the script itself); the script
-    # tag gets the bundle's hash.
+    bundle = loader.read_bytes()
+    named = stage / f"loader-{hashlib.sha256(bundle).hexdigest()[:16]}.js"
+    loader.rename(named)
+    integrity = "sha384-" + base64.b64encode(hashlib.sha384(bundle).digest()).decode()
+
+    def renamed(found: re.Match) -> str:
+        text = found.group(0).replace(loader.name, named.name)
+        return re.sub(r"sha384-[A-Za-z0-9+/=]+", integrity, text)
+
+    html = tag.sub(renamed, html, count=1)
+    # The glue's and the snippets' preload links go: the bundle is the script itself.
     html = re.sub(r"<link\b[^>]*\bmodulepreload\b[^>]*>", "", html)
-    integrity = "sha384-" + base64.b64encode(hashlib.sha384(loader.read_bytes()).digest()).decode()
-
-    def rehash(tag: re.Match) -> str:
-        return re.sub(r"sha384-[A-Za-z0-9+/=]+", integrity, tag.group(0))
-
-    html = re.sub(r"<script\b[^>]*\bsrc=[^>]*>", rehash, html, count=1)
     page.write_text(html)
 
 

@@ -16,5 +16,5 @@ const module = await (response.headers.get('content-type') === 'application/wasm
 performance.mark('wasm.compiled');
 // Instantiates it and runs its start function (`#[wasm_bindgen(start)]`).
 const exports = initSync({ module });
-// As trunk's loader.
+// As trunk's loader does.
 dispatchEvent(new CustomEvent('TrunkApplicationStarted', { detail: { wasm: exports } }));

@@ -171,8 +171,8 @@ def gzipped(files):
 
 
 def shipped(directory):
-    """The script and wasm files a page downloads (not its HTML): for a Rust page the module, its
-    glue (the wasm-bindgen snippets bundled in: otel-browser/bundle.py) and the module loader."""
+    """The script and wasm files a page downloads (not its HTML): for a Rust page the module and its
+    one script (the module loader, the glue and the snippets, bundled by otel-browser/bundle.py)."""
     root = pathlib.Path(directory)
     return sorted(str(p) for p in root.rglob("*") if p.suffix in (".js", ".wasm"))
 

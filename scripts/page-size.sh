@@ -34,6 +34,11 @@ size() {
     failed=1
     return
   fi
+  # Named by its content, as every file the edge caches for a year must be (web/nginx.conf).
+  if [ "${js##*/}" != "loader-$(sha256sum "$js" | cut -c1-16).js" ]; then
+    printf '%s: %s is not named by its content (loader-<sha256, 16 hex>.js)\n' "$label" "${js##*/}"
+    failed=1
+  fi
   wasm_gz=$(gzip -9c "$wasm" | wc -c) js_gz=$(gzip -9c "$js" | wc -c)
   total=$((wasm_gz + js_gz))
   printf '%s: wasm %s B (gzip %s B), js %s B (gzip %s B), total gzip %s B (budget %s B, target %s B: %s)\n' \

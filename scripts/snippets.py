@@ -2,8 +2,10 @@
 """Minifies otel-browser's JavaScript into the Rust files that ship it.
 
 The readable sources are otel-browser/js/*.js. wasm-bindgen takes a snippet's JavaScript only as a
-string literal (`inline_js = r#"…"#`), and trunk copies snippet files as they are, so a page would
-ship them unminified; the literal is therefore esbuild's minification of the source, written here.
+string literal (`inline_js = r#"…"#`), and writes it out as it is: a page built without the
+bundling hook (otel-browser/bundle.py, which minifies release builds) would ship it unminified, and
+the crate's docs and tests see the literal; it is therefore esbuild's minification of the source,
+written here.
 Usage: scripts/snippets.py           rewrites each literal from its source
        scripts/snippets.py --check   fails, naming them, when a literal is not its source's output
 esbuild comes from the wasm toolchain (scripts/wasm-toolchain.sh puts it on PATH), or $ESBUILD.

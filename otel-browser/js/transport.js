@@ -3,7 +3,8 @@
 
 // `performance.now`, bound once, for `clock::now` (a span's start and its end): wasm calls the
 // browser's function directly. Through a shim that looked `performance` up at each call, creating
-// and ending 1,000 spans took 2.5 ms rather than 1.4 (BENCHMARKS.md, "Against OpenTelemetry JS").
+// and ending 1,000 spans took 2.0–2.5 ms rather than 1.3 (warm; BENCHMARKS.md, "Against
+// OpenTelemetry JS").
 export const now = performance.now.bind(performance);
 
 // After a 429 or 503 with `Retry-After`, nothing is sent before this time (ms since the epoch):

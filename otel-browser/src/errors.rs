@@ -40,7 +40,7 @@ use web_sys::Event;
 
 use crate::{Tracer, clock, trace::set_error};
 
-// The window's side, in a snippet (shipped beside the glue as `snippets/otel-browser-…/`): it
+// The window's side, in a snippet (bundled into the page's one script, `otel-browser/bundle.py`): it
 // reads what was thrown where the browser gives it and calls back with `[type, message, stack]`,
 // one import instead of a dozen `Reflect` reads. An `ErrorEvent` carries `error` (and `message`,
 // all a cross-origin script's error gives: "Script error."), a `PromiseRejectionEvent` `reason`,

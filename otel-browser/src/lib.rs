@@ -31,10 +31,10 @@
 //!
 //! Instrumentations, each installed explicitly (a page that does not install one ships none of
 //! its code), each with a few-line example in its module, and each a cargo feature of its own, all
-//! on by default (a page that turns one off ships none of its JavaScript either); `examples/full`
-//! installs them all, `examples/minimal` none. Each one's JavaScript is a wasm-bindgen snippet,
-//! which the examples' trunk hook (`bundle.py`) bundles into the page's glue: one request, not one
-//! per instrumentation:
+//! on by default (a page that turns one off does not compile it); `examples/full` installs them
+//! all, `examples/minimal` none. Each one's JavaScript is a wasm-bindgen snippet,
+//! which the examples' trunk hook (`bundle.py`) bundles with the loader and the glue into the
+//! page's one script: one request, not one per instrumentation:
 //!
 //! - [`fetch`]: traced `fetch` of a `web_sys::Request` (and of gloo-net's `RequestBuilder`,
 //!   feature `gloo-net`): a CLIENT span with the HTTP client conventions, the context as W3C

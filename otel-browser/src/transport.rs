@@ -20,8 +20,8 @@ extern "C" {
     fn user_agent_value() -> JsValue;
 }
 
-// The export request with its retries, in a snippet (shipped beside the glue as
-// `snippets/otel-browser-…/`): its options are a literal there, where from Rust each option, the
+// The export request with its retries, in a snippet (bundled into the page's one script by
+// `otel-browser/bundle.py`, trunk's post_build hook): its options are a literal there, where from Rust each option, the
 // headers object, the body's copy, the signal and the answer's reads took glue of their own, and
 // its waits are timers and promises, which are JavaScript's (BENCHMARKS.md, "Page size").
 // Readable in `otel-browser/js/transport.js`; the literal is its minification (scripts/snippets.py).

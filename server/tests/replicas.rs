@@ -84,6 +84,37 @@ impl Cluster {
     async fn ledger(&self) -> Ledger {
         Ledger::read(&self.database_url).await
     }
+
+    /// Replica `i`'s id, the `claimed_by` of the orders it works on, as it logs it at start
+    /// ("database ready replica=…").
+    fn replica_id(&self, i: usize) -> String {
+        let output = self.replicas[i].process.output();
+        let line = output
+            .iter()
+            .find(|line| line.contains("database ready"))
+            .unwrap_or_else(|| panic!("replica {i} logged no \"database ready\": {output:?}"));
+        let (_, rest) = line.split_once("replica=").expect("replica= in the line");
+        rest.split_whitespace()
+            .next()
+            .expect("the id")
+            .trim_matches('"')
+            .to_owned()
+    }
+
+    /// How many orders are pending under `replica`'s claim.
+    async fn pending_claimed_by(&self, replica: &str) -> i64 {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.database_url)
+            .await
+            .expect("the database opens");
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM orders WHERE status = 'pending' AND claimed_by = $1",
+        )
+        .bind(replica)
+        .fetch_one(&mut conn)
+        .await
+        .expect("count")
+    }
 }
 
 #[tokio::test]
@@ -210,13 +241,24 @@ async fn a_replica_killed_under_load_loses_no_acknowledged_order_and_its_claims_
             .await;
         })
     };
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Killed while it holds at least two orders between reserving and settling (each settles
+    // 100 ms after its charge starts; the kill follows the count within a few), so that the kill
+    // surely leaves claims to recover: a fixed sleep did not, once, on a busy machine.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let replica = cluster.replica_id(0);
+    test_support::wait_for(
+        "replica 0 to hold two pending orders",
+        Duration::from_secs(2),
+        || async { (cluster.pending_claimed_by(&replica).await >= 2).then_some(()) },
+    )
+    .await;
     let killed = cluster.replicas[0].process.id().expect("running");
     let status = std::process::Command::new("kill")
         .args(["-KILL", &killed.to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
+    let orphaned = cluster.pending_claimed_by(&replica).await;
     load.await.expect("every answer was a 201 or none");
 
     // The killed replica's pending orders are recovered by the others once their 2 s lease ends.
@@ -232,9 +274,10 @@ async fn a_replica_killed_under_load_loses_no_acknowledged_order_and_its_claims_
         "the load ran: {}",
         acknowledged.len()
     );
+    assert!(orphaned > 0, "the kill left pending orders");
     assert!(
-        ledger.count(OrderStatus::Failed) > 0,
-        "the kill left pending orders, and they were recovered"
+        ledger.count(OrderStatus::Failed) >= usize::try_from(orphaned).expect("a count"),
+        "the {orphaned} orders the kill left pending were recovered (failed)"
     );
     let unpaid: Vec<_> = acknowledged
         .iter()

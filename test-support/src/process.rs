@@ -76,10 +76,16 @@ impl Process {
     /// pipe open).
     pub async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
         let status = self.child.wait().await?;
+        self.read_to_end().await;
+        Ok(status)
+    }
+
+    /// Waits for the readers to reach the end of its pipes, once it has exited; a reader still
+    /// going after 5 s is left.
+    async fn read_to_end(&mut self) {
         for reader in self.readers.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
         }
-        Ok(status)
     }
 
     /// Waits until something accepts TCP connections on `addr` (`what`, in messages). `Err` with
@@ -93,14 +99,15 @@ impl Process {
     ) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            let answered = tokio::net::TcpStream::connect(addr).await.is_ok();
+            // Something answering while it has exited is another process on the port.
+            let exited = self.child.try_wait().ok().flatten();
+            if answered && exited.is_none() {
                 return Ok(());
             }
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Some(status) = exited {
                 // Its last lines, which the readers may not have reached yet.
-                for reader in self.readers.drain(..) {
-                    let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
-                }
+                self.read_to_end().await;
                 return Err(format!(
                     "{} exited ({status}) before {what} took connections on {addr}; it printed:\n{}",
                     self.name,

@@ -27,8 +27,8 @@
 //!
 //! The rules are plain Rust, one module per metric as in `web-vitals` (`lcp`, `cls`, `inp`, `fcp`,
 //! `ttfb`: each with its thresholds, its part of [`Vitals`] and its tests), tested natively
-//! ([`Vitals`], [`LayoutShifts`], [`Interactions`], [`Rating`]); the browser glue only feeds them: a wasm-bindgen `inline_js` snippet (shipped as
-//! `snippets/otel-browser-<hash>/inline0.js` beside the glue) with one `PerformanceObserver` and
+//! ([`Vitals`], [`LayoutShifts`], [`Interactions`], [`Rating`]); the browser glue only feeds them: a wasm-bindgen `inline_js` snippet (bundled into
+//! the page's one script by `otel-browser/bundle.py`) with one `PerformanceObserver` and
 //! the window's listeners, calling one closure with each entry's fields as a flat array of
 //! numbers, and naming the navigation type and the ids as `web-vitals` does, in its own words.
 //! Not followed from `web-vitals`: new metric instances after a back/forward-cache restore

@@ -21,16 +21,16 @@ fn now() -> f64 {
 /// so that the bundle leaves out the rest).
 pub(crate) fn ready() {
     let global = js_sys::global();
-    let hooks = Object::new();
-    let spans = Closure::<dyn Fn(u32) -> f64>::new(bench_spans);
-    let flush = Closure::<dyn Fn() -> Promise>::new(bench_flush);
-    let _ = Reflect::set(&hooks, &"spans".into(), spans.as_ref());
-    let _ = Reflect::set(&hooks, &"flush".into(), flush.as_ref());
-    // The page's life.
-    spans.forget();
-    flush.forget();
-    let _ = Reflect::set(&global, &"__bench".into(), &hooks);
+    // First, as hooks.js stamps it: building the hooks is not the tracer's work.
     let _ = Reflect::set(&global, &"__tracerReady".into(), &now().into());
+    let hooks = Object::new();
+    // Owned by JavaScript from here (`into_js_value`): the hooks live as long as the page holds
+    // them.
+    let spans = Closure::<dyn Fn(u32) -> f64>::new(bench_spans).into_js_value();
+    let flush = Closure::<dyn Fn() -> Promise>::new(bench_flush).into_js_value();
+    let _ = Reflect::set(&hooks, &"spans".into(), &spans);
+    let _ = Reflect::set(&hooks, &"flush".into(), &flush);
+    let _ = Reflect::set(&global, &"__bench".into(), &hooks);
 }
 
 /// Creates and ends `n` root spans of 5 attributes each; the milliseconds it took.
