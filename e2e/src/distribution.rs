@@ -4,11 +4,17 @@
 //! started again on the same ones. [`crate::otelcol`] and [`crate::jaeger`] add what each serves
 //! and when it is ready.
 
-use std::{ffi::OsString, time::Duration};
+use std::{ffi::OsString, net::SocketAddr, time::Duration};
 
 use tokio::process::Command;
 
-use crate::{process::Process, workspace};
+use crate::{
+    process::{Process, free_loopback},
+    workspace,
+};
+
+/// How long a distribution may take to open the addresses it is waited for on.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A running distribution and how to start it again.
 pub struct Distribution {
@@ -17,25 +23,48 @@ pub struct Distribution {
     /// The config file, relative to the workspace (`jaeger/config.yaml`).
     config: &'static str,
     env: Vec<(&'static str, String)>,
+    /// What it is ready on: each address, and what it is in messages.
+    ready_on: Vec<(String, SocketAddr)>,
     process: Process,
 }
 
 impl Distribution {
-    /// Starts `binary --config=<workspace>/<config>` with `env`.
-    pub fn start(
+    /// Starts `binary --config=<workspace>/<config>` on `N` free loopback addresses, which `env`
+    /// turns into its variables, and waits until those of `ready_on` (indices, each with what it
+    /// is in messages) take connections. Returns it and the addresses. A port another process took
+    /// between its choice and the bind ends the process at once: it is started again on fresh
+    /// ones, up to three times.
+    pub async fn start<const N: usize>(
         name: &'static str,
         binary: OsString,
         config: &'static str,
-        env: Vec<(&'static str, String)>,
-    ) -> Self {
-        let process = spawn(name, &binary, config, &env);
-        Self {
-            name,
-            binary,
-            config,
-            env,
-            process,
+        env: impl Fn(&[SocketAddr; N]) -> Vec<(&'static str, String)>,
+        ready_on: &[(&str, usize)],
+    ) -> (Self, [SocketAddr; N]) {
+        let mut exits = Vec::new();
+        for _ in 0..3 {
+            let mut addrs = [SocketAddr::from(([127, 0, 0, 1], 0)); N];
+            for addr in &mut addrs {
+                *addr = free_loopback().await;
+            }
+            let env = env(&addrs);
+            let mut distribution = Self {
+                name,
+                process: spawn(name, &binary, config, &env),
+                binary: binary.clone(),
+                config,
+                env,
+                ready_on: ready_on
+                    .iter()
+                    .map(|(what, i)| ((*what).to_owned(), addrs[*i]))
+                    .collect(),
+            };
+            match distribution.listening().await {
+                Ok(()) => return (distribution, addrs),
+                Err(exit) => exits.push(exit),
+            }
         }
+        panic!("{name} did not start:\n{}", exits.join("\n\n"));
     }
 
     /// Stops it (SIGTERM, as `docker compose stop` does: it ends what it holds cleanly), waiting
@@ -44,25 +73,27 @@ impl Distribution {
         self.process.terminate(Duration::from_secs(30)).await;
     }
 
-    /// Starts it again, on the same config, addresses and directories.
-    pub fn start_again(&mut self) {
+    /// Starts it again, on the same config, addresses and directories, and waits until it takes
+    /// connections on them.
+    pub async fn start_again(&mut self) {
         self.process = spawn(self.name, &self.binary, self.config, &self.env);
-    }
-
-    /// Waits until it takes connections on `addr`; `Err` with its log when it exits first
-    /// ([`crate::process::Process::listening`]).
-    pub async fn listening(
-        &mut self,
-        what: &str,
-        addr: std::net::SocketAddr,
-        timeout: Duration,
-    ) -> Result<(), String> {
-        self.process.listening(what, addr, timeout).await
+        if let Err(exit) = self.listening().await {
+            panic!("{exit}");
+        }
     }
 
     /// What it has printed (its log).
     pub fn output(&self) -> Vec<String> {
         self.process.output()
+    }
+
+    /// Waits until each address it is ready on takes connections; `Err` with its log when it
+    /// exits first ([`Process::listening`]).
+    async fn listening(&mut self) -> Result<(), String> {
+        for (what, addr) in &self.ready_on {
+            self.process.listening(what, *addr, START_TIMEOUT).await?;
+        }
+        Ok(())
     }
 }
 

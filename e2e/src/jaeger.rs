@@ -13,12 +13,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use crate::{
-    distribution::Distribution,
-    process::{free_loopback, free_port, wait_for_port},
-    trace::Span,
-    wait_for,
-};
+use crate::{distribution::Distribution, trace::Span, wait_for};
 use serde_json::Value;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use url::Url;
@@ -170,27 +165,35 @@ fn binary() -> OsString {
 }
 
 impl Jaeger {
-    /// Starts Jaeger on `jaeger/config.yaml`, every address on a free loopback port, Badger in
-    /// `badger` (its `keys` and `values` directories, as compose's volume holds them).
+    /// Starts Jaeger on `jaeger/config.yaml`, every address on a free loopback port (started again
+    /// on fresh ones if one was taken: [`Distribution::start`]), Badger in `badger` (its `keys` and
+    /// `values` directories, as compose's volume holds them).
     pub async fn start(badger: &Path) -> Self {
-        let (otlp_grpc, otlp_http) = (free_loopback().await, free_loopback().await);
-        let (query, query_grpc) = (free_loopback().await, free_loopback().await);
-        let health = free_loopback().await;
-        let env = vec![
-            ("JAEGER_OTLP_GRPC_ENDPOINT", otlp_grpc.to_string()),
-            ("JAEGER_OTLP_HTTP_ENDPOINT", otlp_http.to_string()),
-            ("JAEGER_QUERY_HTTP_ENDPOINT", query.to_string()),
-            ("JAEGER_QUERY_GRPC_ENDPOINT", query_grpc.to_string()),
-            ("JAEGER_HEALTH_ENDPOINT", health.to_string()),
-            ("JAEGER_METRICS_PORT", free_port().await.to_string()),
-            ("JAEGER_BADGER_DIR", badger.display().to_string()),
-        ];
+        let badger = badger.display().to_string();
+        let (distribution, [otlp_grpc, _, query, ..]) = Distribution::start(
+            "jaeger",
+            binary(),
+            "jaeger/config.yaml",
+            |[otlp_grpc, otlp_http, query, query_grpc, health, metrics]| {
+                vec![
+                    ("JAEGER_OTLP_GRPC_ENDPOINT", otlp_grpc.to_string()),
+                    ("JAEGER_OTLP_HTTP_ENDPOINT", otlp_http.to_string()),
+                    ("JAEGER_QUERY_HTTP_ENDPOINT", query.to_string()),
+                    ("JAEGER_QUERY_GRPC_ENDPOINT", query_grpc.to_string()),
+                    ("JAEGER_HEALTH_ENDPOINT", health.to_string()),
+                    ("JAEGER_METRICS_PORT", metrics.port().to_string()),
+                    ("JAEGER_BADGER_DIR", badger.clone()),
+                ]
+            },
+            &[("Jaeger's OTLP/gRPC receiver", 0)],
+        )
+        .await;
         let jaeger = Self {
             api: JaegerApi::new(&format!("http://{query}")),
             otlp_grpc,
-            distribution: Distribution::start("jaeger", binary(), "jaeger/config.yaml", env),
+            distribution,
         };
-        jaeger.ready().await;
+        jaeger.query_ready().await;
         jaeger
     }
 
@@ -201,8 +204,8 @@ impl Jaeger {
 
     /// Starts it again on the same addresses and Badger directory.
     pub async fn start_again(&mut self) {
-        self.distribution.start_again();
-        self.ready().await;
+        self.distribution.start_again().await;
+        self.query_ready().await;
     }
 
     /// What it has printed (its log).
@@ -210,9 +213,8 @@ impl Jaeger {
         self.distribution.output()
     }
 
-    /// Waits until its OTLP receiver and its query API answer.
-    async fn ready(&self) {
-        wait_for_port("Jaeger's OTLP/gRPC receiver", self.otlp_grpc, START_TIMEOUT).await;
+    /// Waits until its query API answers (its OTLP receiver takes connections already).
+    async fn query_ready(&self) {
         wait_for("Jaeger's query API", START_TIMEOUT, || async {
             let services = self.api.url(&["services"], &[]);
             self.api.get(services).await.map(|_| ())
