@@ -98,7 +98,7 @@ pub mod interaction;
 pub mod offline;
 // The pure half (the timing of the spans) is tested natively; the page-load API is wasm32's.
 #[cfg(all(feature = "page-load", any(target_arch = "wasm32", test)))]
-#[cfg_attr(docsrs, doc(cfg(feature = "page-load")))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "page-load", target_arch = "wasm32"))))]
 pub mod page_load;
 pub mod propagation;
 mod queue;
@@ -113,7 +113,7 @@ pub mod trace;
 mod transport;
 // The browser's module; its pure rules are compiled natively too, for their unit tests.
 #[cfg(all(feature = "web-vitals", any(target_arch = "wasm32", test)))]
-#[cfg_attr(docsrs, doc(cfg(feature = "web-vitals")))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "web-vitals", target_arch = "wasm32"))))]
 pub mod web_vitals;
 
 use std::{borrow::Cow, time::Duration};
