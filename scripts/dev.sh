@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Runs the whole thing on this machine, Docker or not: the page (trunk serve, rebuilt on every edit)
-# on http://127.0.0.1:8080, the server on 127.0.0.1:3000, the collector on :4317/:4318 and Jaeger on
-# http://localhost:16686.
+# on http://127.0.0.1:8080, the server on 127.0.0.1:3000, the collector on :4317/:4318, Jaeger on
+# http://localhost:16686 and Prometheus, which holds the span metrics of Jaeger's Monitor tab, on
+# http://localhost:9090. The collector keeps every trace (its tail sampler's share is 100 %).
 #
-# - With Docker: the contrib collector and Jaeger from compose.yaml.
-# - Without Docker: the same two as processes, on the same config files (otel-collector/config.yaml,
-#   jaeger/config.yaml), built from their Go modules by scripts/go-tools.sh. Jaeger's UI comes with
+# - With Docker: the contrib collector, Jaeger and Prometheus from compose.yaml.
+# - Without Docker: the same three as processes, on the same config files (otel-collector/config.yaml,
+#   jaeger/config.yaml, prometheus/prometheus.yml), built from their Go modules by scripts/go-tools.sh. Jaeger's UI comes with
 #   a release binary (`JAEGER_BIN`, or `jaeger` on PATH) or a jaeger-ui build (`JAEGER_UI_ASSETS`,
 #   a directory); the Jaeger built from its module has none (it serves a placeholder page), so this
 #   also prints each new trace's URL in Jaeger's API. Its traces are kept in Badger under
-#   ${XDG_STATE_HOME:-~/.local/state}/checkout-trace/jaeger, across runs, as compose's volume keeps them.
+#   ${XDG_STATE_HOME:-~/.local/state}/checkout-trace/jaeger, across runs, as compose's volume keeps them
+#   (and Prometheus's beside them).
 #
 # Ctrl-C stops everything it started. The server reads the variables of .env.example, e.g.
 # FAULTS_ENDPOINT=1 scripts/dev.sh to change faults at run time. Usage: scripts/dev.sh
@@ -23,7 +25,7 @@ stop_all() {
   # Each child leads its own process group (setsid): this ends trunk's and cargo's children too.
   for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -n "$compose_started" ]; then docker compose stop jaeger otel-collector >/dev/null || true; fi
+  if [ -n "$compose_started" ]; then docker compose stop prometheus jaeger otel-collector >/dev/null || true; fi
   echo "dev: stopped"
 }
 trap stop_all EXIT INT TERM
@@ -64,8 +66,9 @@ wait_for_port() {
 }
 
 # The page, the server, the collector's receivers (the server's; the page's) and its health check,
-# Jaeger's UI and API, its own OTLP receivers, its health check, and the two processes' metrics.
-for port in 8080 3000 4317 4318 4319 13133 16686 16685 14317 14318 13134 8888 8889; do
+# Jaeger's UI and API, its own OTLP receivers, its health check, the two processes' metrics, and
+# Prometheus.
+for port in 8080 3000 4317 4318 4319 13133 16686 16685 14317 14318 13134 8888 8889 9090; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "dev: port $port is taken; stop what runs there first" >&2
     exit 1
@@ -73,12 +76,12 @@ for port in 8080 3000 4317 4318 4319 13133 16686 16685 14317 14318 13134 8888 88
 done
 
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
-  echo "dev: starting the collector and Jaeger with docker compose"
-  docker compose up -d jaeger otel-collector
+  echo "dev: starting the collector, Jaeger and Prometheus with docker compose"
+  docker compose up -d prometheus jaeger otel-collector
   compose_started=1
   traces="in Jaeger: http://localhost:16686"
 else
-  echo "dev: no Docker here: the collector and Jaeger run as processes (scripts/go-tools.sh builds them once)"
+  echo "dev: no Docker here: the collector, Jaeger and Prometheus run as processes (scripts/go-tools.sh builds them once)"
   source scripts/go-tools.sh
   jaeger=${JAEGER_BIN:-$(command -v jaeger || true)}
   if [ -n "$jaeger" ]; then
@@ -92,18 +95,25 @@ else
     traces="in Jaeger's API (this Jaeger has no UI: each trace's URL is printed below as it arrives)"
   fi
   badger=${XDG_STATE_HOME:-$HOME/.local/state}/checkout-trace/jaeger
-  mkdir -p "$badger"
+  prometheus_data=${XDG_STATE_HOME:-$HOME/.local/state}/checkout-trace/prometheus
+  mkdir -p "$badger" "$prometheus_data"
+  # Compose's flags (compose.yaml; a test holds the two equal).
+  start "$PROMETHEUS_BIN" --config.file=prometheus/prometheus.yml --web.listen-address=127.0.0.1:9090 \
+    --storage.tsdb.path="$prometheus_data" --web.enable-otlp-receiver \
+    --enable-feature=created-timestamp-zero-ingestion
   # Compose's addresses where they are this host's too; Jaeger's own receivers, health check and
   # metrics move aside for the collector's.
   JAEGER_OTLP_GRPC_ENDPOINT=127.0.0.1:14317 JAEGER_OTLP_HTTP_ENDPOINT=127.0.0.1:14318 \
     JAEGER_QUERY_HTTP_ENDPOINT=127.0.0.1:16686 JAEGER_QUERY_GRPC_ENDPOINT=127.0.0.1:16685 \
     JAEGER_HEALTH_ENDPOINT=127.0.0.1:13134 JAEGER_METRICS_PORT=8889 JAEGER_BADGER_DIR=$badger \
-    start "$jaeger" --config=jaeger/config.yaml
+    PROMETHEUS_URL=http://127.0.0.1:9090 start "$jaeger" --config=jaeger/config.yaml
   wait_for_port 14317 60
   COLLECTOR_OTLP_GRPC_ENDPOINT=127.0.0.1:4317 COLLECTOR_OTLP_HTTP_ENDPOINT=127.0.0.1:4318 \
     COLLECTOR_PUBLIC_HTTP_ENDPOINT=127.0.0.1:4319 COLLECTOR_HEALTH_ENDPOINT=127.0.0.1:13133 \
     JAEGER_OTLP_GRPC_TARGET=127.0.0.1:14317 \
-    start "$OTELCOL_BIN" --config=otel-collector/config.yaml
+    PROMETHEUS_OTLP_METRICS_URL=http://127.0.0.1:9090/api/v1/otlp/v1/metrics \
+    start "$OTELCOL_BIN" --config=otel-collector/config.yaml \
+    --feature-gates=processor.tailsamplingprocessor.usetracestate
 fi
 wait_for_port 4318 60
 wait_for_port 16686 60
@@ -122,6 +132,8 @@ dev: ready
   the page     http://127.0.0.1:8080
   the API      http://127.0.0.1:3000/api/products
   the traces   $traces
+  the metrics  Jaeger's Monitor tab, or its API: http://localhost:16686/api/metrics/calls?service=checkout-server
+               (every 15 s, from every span; Prometheus's on http://localhost:9090)
 Ctrl-C stops everything.
 EOF
 # (A function, run by a shell of its own: `start` gives each child its own process group.)

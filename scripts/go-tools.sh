@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Source this: makes sure the two Go programs of the stack are built under $CHECKOUT_TOOLS (default
+# Source this: makes sure the three Go programs of the stack are built under $CHECKOUT_TOOLS (default
 # ~/.cache/checkout-trace/tools), and exports their paths:
 #
 # - OTELCOL_BIN: the OpenTelemetry Collector, built by the OpenTelemetry Collector Builder from
@@ -7,7 +7,12 @@
 #   contrib release compose.yaml pins);
 # - JAEGER_BUILT_BIN: Jaeger v2 (`cmd/jaeger`), built from its Go module at the version pinned in
 #   jaeger/go.mod, whose go.sum holds the checksums Go verifies. Built from the module, it has no UI
-#   of its own (scripts/dev.sh says what it does about that).
+#   of its own (scripts/dev.sh says what it does about that);
+# - PROMETHEUS_BIN: Prometheus (`cmd/prometheus`), the store of the span metrics Jaeger's Monitor
+#   tab reads, built from its Go module at the version pinned in prometheus/go.mod (the release
+#   compose.yaml pins), with its `remove_all_sd` build tag: it scrapes nothing, so none of its
+#   service discoveries (cloud SDKs, Kubernetes) is compiled. Without the `builtinassets` tag (its
+#   UI needs npm's build) it serves its API and a page that says the UI is not built in.
 #
 # Each binary's name carries a hash of what it is built from, so an edited manifest or go.mod builds
 # anew and an unchanged one builds nothing. Go's module and build caches live in the tools folder
@@ -58,3 +63,16 @@ if [ ! -x "$JAEGER_BUILT_BIN" ]; then
   mv "$JAEGER_BUILT_BIN.partial" "$JAEGER_BUILT_BIN"
 fi
 export JAEGER_BUILT_BIN
+
+PROMETHEUS_BIN=$tools/bin/prometheus-$(go_tools_hash "$go_tools_root/prometheus/go.mod" "$go_tools_root/prometheus/go.sum")
+if [ ! -x "$PROMETHEUS_BIN" ]; then
+  # Prometheus's module versions are v0.<major><minor>.<patch>: v0.316.0 is 3.16.0.
+  prometheus_module=$(grep -o 'github.com/prometheus/prometheus v[^ ]*' "$go_tools_root/prometheus/go.mod")
+  prometheus_release=$(echo "${prometheus_module##* }" | sed -E 's/^v0\.([0-9])([0-9][0-9])\.([0-9]+)$/\1.\2.\3/; s/\.0([0-9])\./.\1./')
+  echo "go-tools: building Prometheus ($prometheus_module, v$prometheus_release)"
+  (cd "$go_tools_root/prometheus" && go_tools_run go build -trimpath -tags remove_all_sd -ldflags "-s -w \
+    -X github.com/prometheus/common/version.Version=$prometheus_release" \
+    -o "$PROMETHEUS_BIN.partial" github.com/prometheus/prometheus/cmd/prometheus) || return 1
+  mv "$PROMETHEUS_BIN.partial" "$PROMETHEUS_BIN"
+fi
+export PROMETHEUS_BIN

@@ -158,13 +158,15 @@ if want drills; then
 fi
 
 if want go-tools; then
-  phase "collector and Jaeger (built from their Go modules)"
+  phase "collector, Jaeger and Prometheus (built from their Go modules)"
   # scripts/go-tools.sh: the collector from otel-collector/builder-config.yaml, Jaeger from
-  # jaeger/go.mod; nothing to do when built before. On a fresh machine this shares the CPU with the
-  # wasm tools' background build, which the next phase waits for anyway.
+  # jaeger/go.mod, Prometheus from prometheus/go.mod; nothing to do when built before. On a fresh
+  # machine this shares the CPU with the wasm tools' background build, which the next phase waits
+  # for anyway.
   source scripts/go-tools.sh
   "$OTELCOL_BIN" --version
   "$JAEGER_BUILT_BIN" version 2>/dev/null | tail -n 1
+  "$PROMETHEUS_BIN" --version | head -n 1
 fi
 
 if [ -n "$wasm_tools" ]; then

@@ -82,8 +82,8 @@ pub(crate) async fn run() -> Vec<String> {
         let missing = || {
             let arrived: std::collections::HashSet<String> =
                 collector.spans().into_iter().map(|s| s.trace_id).collect();
-            (report.trace_ids.iter())
-                .filter(|id| !arrived.contains(*id))
+            (report.requests.iter())
+                .filter(|r| !arrived.contains(&r.trace_id))
                 .count()
         };
         let drained = tokio::time::timeout(Duration::from_secs(30), async {
@@ -119,7 +119,7 @@ pub(crate) async fn run() -> Vec<String> {
                 "{:.1} s after",
                 d.as_secs_f64()
             )),
-            report.trace_ids.len(),
+            report.requests.len(),
         );
         if !report.unexpected.is_empty() {
             missed.push(format!(

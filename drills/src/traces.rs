@@ -41,9 +41,9 @@ pub(crate) async fn run() -> Vec<String> {
         let arrived: std::collections::HashSet<String> =
             capture.spans().into_iter().map(|s| s.trace_id).collect();
         let missing = report
-            .trace_ids
+            .requests
             .iter()
-            .filter(|id| !arrived.contains(*id))
+            .filter(|r| !arrived.contains(&r.trace_id))
             .count();
         if missing == 0 || Instant::now() > deadline {
             break missing;
@@ -52,8 +52,8 @@ pub(crate) async fn run() -> Vec<String> {
     };
     println!(
         "  {} traces started, {} arrived at the collector's destination",
-        report.trace_ids.len(),
-        report.trace_ids.len() - missing
+        report.requests.len(),
+        report.requests.len() - missing
     );
     if missing > 0 {
         missed.push(format!("traces: {missing} traces never arrived"));

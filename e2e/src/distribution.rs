@@ -22,6 +22,8 @@ pub struct Distribution {
     binary: OsString,
     /// The config file, relative to the workspace (`jaeger/config.yaml`).
     config: &'static str,
+    /// Its other flags (the collector's feature gates).
+    args: &'static [&'static str],
     env: Vec<(&'static str, String)>,
     /// What it is ready on: each address, and what it is in messages.
     ready_on: Vec<(String, SocketAddr)>,
@@ -29,7 +31,7 @@ pub struct Distribution {
 }
 
 impl Distribution {
-    /// Starts `binary --config=<workspace>/<config>` on `N` free loopback addresses, which `env`
+    /// Starts `binary --config=<workspace>/<config> args…` on `N` free loopback addresses, which `env`
     /// turns into its variables, and waits until those of `ready_on` (indices, each with what it
     /// is in messages) take connections. Returns it and the addresses. A port another process took
     /// between its choice and the bind ends the process at once: it is started again on fresh
@@ -38,6 +40,7 @@ impl Distribution {
         name: &'static str,
         binary: OsString,
         config: &'static str,
+        args: &'static [&'static str],
         env: impl Fn(&[SocketAddr; N]) -> Vec<(&'static str, String)>,
         ready_on: &[(&str, usize)],
     ) -> (Self, [SocketAddr; N]) {
@@ -50,9 +53,10 @@ impl Distribution {
             let env = env(&addrs);
             let mut distribution = Self {
                 name,
-                process: spawn(name, &binary, config, &env),
+                process: spawn(name, &binary, config, args, &env),
                 binary: binary.clone(),
                 config,
+                args,
                 env,
                 ready_on: ready_on
                     .iter()
@@ -76,7 +80,7 @@ impl Distribution {
     /// Starts it again, on the same config, addresses and directories, and waits until it takes
     /// connections on them.
     pub async fn start_again(&mut self) {
-        self.process = spawn(self.name, &self.binary, self.config, &self.env);
+        self.process = spawn(self.name, &self.binary, self.config, self.args, &self.env);
         if let Err(exit) = self.listening().await {
             panic!("{exit}");
         }
@@ -101,11 +105,13 @@ fn spawn(
     name: &'static str,
     binary: &OsString,
     config: &str,
+    args: &[&str],
     env: &[(&'static str, String)],
 ) -> Process {
     let mut command = Command::new(binary);
     command
         .arg(format!("--config={}", workspace().join(config).display()))
+        .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)));
     Process::spawn(name, command)
 }

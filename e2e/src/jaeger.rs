@@ -6,7 +6,7 @@
 //! Jaeger's Go module (`scripts/test.sh` sources it).
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     ffi::OsString,
     net::SocketAddr,
     path::Path,
@@ -80,6 +80,53 @@ impl JaegerApi {
             return None;
         }
         response.json().await.ok()
+    }
+
+    /// What Jaeger's Monitor tab shows of `service`'s `span_kind` spans (`server`, `client`,
+    /// `internal`), by operation: `GET /api/metrics/{which}` (`calls` and `errors`: the rate per
+    /// second over `window`; `latencies`: the `quantile`, in ms, over `window`), over the `window`
+    /// that ends now, each operation's last point. `None` when Jaeger cannot answer.
+    pub async fn metrics(
+        &self,
+        which: &str,
+        service: &str,
+        span_kind: &str,
+        window: Duration,
+        quantile: Option<f64>,
+    ) -> Option<BTreeMap<String, f64>> {
+        let millis = window.as_millis().to_string();
+        let quantile = quantile.map(|q| q.to_string());
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("an http(s) base URL has a path")
+            .pop_if_empty()
+            .extend(["api", "metrics", which]);
+        url.query_pairs_mut().extend_pairs([
+            ("service", service),
+            ("spanKind", span_kind),
+            ("groupByOperation", "true"),
+            ("lookback", &millis),
+            ("ratePer", &millis),
+            ("step", "1000"),
+        ]);
+        if let Some(quantile) = &quantile {
+            url.query_pairs_mut().append_pair("quantile", quantile);
+        }
+        let answer = self.get(url).await?;
+        let mut by_operation = BTreeMap::new();
+        for metric in answer["metrics"].as_array()? {
+            let operation = (metric["labels"].as_array()?.iter())
+                .find(|l| l["name"] == "operation")
+                .and_then(|l| l["value"].as_str())?;
+            let last = metric["metricPoints"].as_array()?.last()?;
+            let value = &last["gaugeValue"]["doubleValue"];
+            // NaN (no calls in a step) comes as a string.
+            let value = value
+                .as_f64()
+                .or_else(|| value.as_str().and_then(|v| v.parse().ok()))?;
+            by_operation.insert(operation.to_owned(), value);
+        }
+        Some(by_operation)
     }
 
     /// The spans Jaeger has of trace `trace_id` (`GET /api/v3/traces/{trace_id}`), or `None`.
@@ -167,13 +214,15 @@ fn binary() -> OsString {
 impl Jaeger {
     /// Starts Jaeger on `jaeger/config.yaml`, every address on a free loopback port (started again
     /// on fresh ones if one was taken: [`Distribution::start`]), Badger in `badger` (its `keys` and
-    /// `values` directories, as compose's volume holds them).
-    pub async fn start(badger: &Path) -> Self {
+    /// `values` directories, as compose's volume holds them), its metrics read from the
+    /// Prometheus at `prometheus` (a base URL).
+    pub async fn start(badger: &Path, prometheus: &str) -> Self {
         let badger = badger.display().to_string();
         let (distribution, [otlp_grpc, _, query, ..]) = Distribution::start(
             "jaeger",
             binary(),
             "jaeger/config.yaml",
+            &[],
             |[otlp_grpc, otlp_http, query, query_grpc, health, metrics]| {
                 vec![
                     ("JAEGER_OTLP_GRPC_ENDPOINT", otlp_grpc.to_string()),
@@ -183,6 +232,7 @@ impl Jaeger {
                     ("JAEGER_HEALTH_ENDPOINT", health.to_string()),
                     ("JAEGER_METRICS_PORT", metrics.port().to_string()),
                     ("JAEGER_BADGER_DIR", badger.clone()),
+                    ("PROMETHEUS_URL", prometheus.to_owned()),
                 ]
             },
             &[("Jaeger's OTLP/gRPC receiver", 0)],

@@ -4,7 +4,9 @@
 //!   runs the two Go programs on their config files): [`jaeger`]
 //!   (Jaeger v2 built from its Go module, on `jaeger/config.yaml`, Badger in a temporary
 //!   directory), [`otelcol`] (the collector built from `otel-collector/builder-config.yaml`, on
-//!   `otel-collector/config.yaml`), the checkout server (the real binary, with a temporary
+//!   `otel-collector/config.yaml`), [`prometheus`] (built from its Go module, on
+//!   `prometheus/prometheus.yml`: the store of the span metrics Jaeger's Monitor tab reads), the
+//!   checkout server (the real binary, with a temporary
 //!   database), and the page: the trunk release build behind the page's own nginx ([`edge`]), or
 //!   served as `trunk serve` does ([`page`]). Or, with `E2E_PAGE_URL` and `E2E_JAEGER_URL`, a
 //!   running compose stack. Either way the spans are read back from Jaeger's query API.
@@ -25,6 +27,7 @@ pub mod fault;
 pub mod jaeger;
 pub mod otelcol;
 pub mod page;
+pub mod prometheus;
 pub mod stack;
 
 pub use test_support::{process, trace, wait_for};

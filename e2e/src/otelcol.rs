@@ -9,36 +9,53 @@ use std::net::SocketAddr;
 
 use crate::distribution::Distribution;
 
-/// A running collector exporting to a Jaeger.
+/// The collector's feature gates, as compose's command gives them (a test in `e2e/tests/compose`
+/// holds the two equal): the tail sampler reads and writes the trace's `ot=th`
+/// (otel-collector/config.yaml, `tail_sampling`).
+pub const FEATURE_GATES: &str = "--feature-gates=processor.tailsamplingprocessor.usetracestate";
+
+/// A running collector exporting traces to a Jaeger and span metrics to a Prometheus.
 pub struct Otelcol {
     /// The server's receiver, OTLP/HTTP (compose's `otel-collector:4318`).
     pub otlp_http: SocketAddr,
     /// The page's receiver, `otlp/public` (compose's `otel-collector:4319`, behind nginx).
     pub public_http: SocketAddr,
+    /// Its own metrics, Prometheus's text format at `/metrics` (the tail sampler's among them).
+    pub metrics: SocketAddr,
     distribution: Distribution,
 }
 
 impl Otelcol {
     /// Starts the collector on free loopback ports (started again on fresh ones if one was taken:
-    /// [`Distribution::start`]), exporting to Jaeger's OTLP/gRPC receiver at `jaeger`.
-    pub async fn start(jaeger: SocketAddr) -> Self {
+    /// [`Distribution::start`]), exporting to Jaeger's OTLP/gRPC receiver at `jaeger` and to
+    /// Prometheus's OTLP receiver at `prometheus` (its metrics URL), with `settings` (variables the
+    /// config reads, such as `TAIL_SAMPLING_PERCENTAGE`) on top.
+    pub async fn start(
+        jaeger: SocketAddr,
+        prometheus: &str,
+        settings: &[(&'static str, String)],
+    ) -> Self {
         let binary = std::env::var_os("OTELCOL_BIN").expect(
             "OTELCOL_BIN names the collector built from otel-collector/builder-config.yaml: \
              `source scripts/go-tools.sh` builds it (scripts/test.sh does)",
         );
-        let (distribution, [_, otlp_http, public_http, ..]) = Distribution::start(
+        let (distribution, [_, otlp_http, public_http, _, metrics]) = Distribution::start(
             "otelcol",
             binary,
             "otel-collector/config.yaml",
+            &[FEATURE_GATES],
             |[otlp_grpc, otlp_http, public_http, health, metrics]| {
-                vec![
+                let mut env = vec![
                     ("COLLECTOR_OTLP_GRPC_ENDPOINT", otlp_grpc.to_string()),
                     ("COLLECTOR_OTLP_HTTP_ENDPOINT", otlp_http.to_string()),
                     ("COLLECTOR_PUBLIC_HTTP_ENDPOINT", public_http.to_string()),
                     ("COLLECTOR_HEALTH_ENDPOINT", health.to_string()),
                     ("COLLECTOR_METRICS_PORT", metrics.port().to_string()),
                     ("JAEGER_OTLP_GRPC_TARGET", jaeger.to_string()),
-                ]
+                    ("PROMETHEUS_OTLP_METRICS_URL", prometheus.to_owned()),
+                ];
+                env.extend(settings.iter().cloned());
+                env
             },
             &[
                 ("the collector's OTLP/HTTP receiver", 1),
@@ -49,6 +66,7 @@ impl Otelcol {
         Self {
             otlp_http,
             public_http,
+            metrics,
             distribution,
         }
     }

@@ -23,7 +23,9 @@ use crate::{
     fault::FaultProxy,
     jaeger::{Jaeger, JaegerApi},
     otelcol::Otelcol,
-    page, workspace,
+    page,
+    prometheus::{Prometheus, PrometheusApi},
+    workspace,
 };
 
 /// The CVC and email the page's form is filled with (index.html is their source: the page is the
@@ -53,6 +55,15 @@ enum FrontKind {
     EdgeWithFaults,
 }
 
+/// What a test gives a local stack's parts on top of compose's settings: variables the collector's
+/// config reads (`TAIL_SAMPLING_PERCENTAGE`, `SPAN_METRICS_FLUSH_INTERVAL`), the server's
+/// (`FAULTS_ENDPOINT`).
+#[derive(Default, Clone)]
+pub struct Settings {
+    pub collector: Vec<(&'static str, String)>,
+    pub server: Vec<(&'static str, String)>,
+}
+
 /// The parts a local stack started, each a real process on free ports. The collector and Jaeger
 /// can be stopped and started again while a browser uses the page.
 struct Local {
@@ -60,6 +71,7 @@ struct Local {
     faults: Option<FaultProxy>,
     collector: Mutex<Otelcol>,
     jaeger: Mutex<Jaeger>,
+    prometheus: Prometheus,
     server: ServerProcess,
     _dir: tempfile::TempDir,
 }
@@ -92,16 +104,22 @@ impl Stack {
                 local: None,
             };
         }
-        Self::start_local(&checkout_dist(), FrontKind::Edge).await
+        Self::start_local(&checkout_dist(), FrontKind::Edge, Settings::default()).await
     }
 
     /// A local stack as [`Stack::start`] starts it; `None` against a compose stack, whose page is
     /// behind that nginx already (and is tested as it is).
     pub async fn start_behind_edge() -> Option<Self> {
+        Self::start_with(Settings::default()).await
+    }
+
+    /// A local stack as [`Stack::start_behind_edge`] starts it, its parts given `settings`; `None`
+    /// against a compose stack.
+    pub async fn start_with(settings: Settings) -> Option<Self> {
         if env::var_os("E2E_PAGE_URL").is_some() {
             return None;
         }
-        Some(Self::start_local(&checkout_dist(), FrontKind::Edge).await)
+        Some(Self::start_local(&checkout_dist(), FrontKind::Edge, settings).await)
     }
 
     /// A local stack as [`Stack::start_behind_edge`] starts it, with a [`FaultProxy`] between the
@@ -110,7 +128,14 @@ impl Stack {
         if env::var_os("E2E_PAGE_URL").is_some() {
             return None;
         }
-        Some(Self::start_local(&checkout_dist(), FrontKind::EdgeWithFaults).await)
+        Some(
+            Self::start_local(
+                &checkout_dist(),
+                FrontKind::EdgeWithFaults,
+                Settings::default(),
+            )
+            .await,
+        )
     }
 
     /// The proxy between the edge and the collector ([`Stack::start_with_faults`] only).
@@ -127,17 +152,24 @@ impl Stack {
             return None;
         }
         let default = workspace().join("otel-browser/examples/minimal/dist");
-        Some(Self::start_local(&path_from_env("MINIMAL_DIST", default), FrontKind::Proxy).await)
+        let dist = path_from_env("MINIMAL_DIST", default);
+        Some(Self::start_local(&dist, FrontKind::Proxy, Settings::default()).await)
     }
 
-    /// Jaeger (Badger in a temporary directory), the collector, the server, and `front` serving
-    /// `dist`.
-    async fn start_local(dist: &std::path::Path, front: FrontKind) -> Self {
+    /// Prometheus and Jaeger (each storing in a temporary directory), the collector, the server,
+    /// and `front` serving `dist`.
+    async fn start_local(dist: &std::path::Path, front: FrontKind, settings: Settings) -> Self {
         let started = SystemTime::now();
         let dir = tempfile::tempdir().expect("temp dir");
-        let jaeger = Jaeger::start(&dir.path().join("badger")).await;
-        let collector = Otelcol::start(jaeger.otlp_grpc).await;
-        let server = start_server(collector.otlp_http, &dir).await;
+        let prometheus = Prometheus::start(&dir.path().join("prometheus")).await;
+        let jaeger = Jaeger::start(&dir.path().join("badger"), &prometheus.url()).await;
+        let collector = Otelcol::start(
+            jaeger.otlp_grpc,
+            &prometheus.otlp_metrics_url(),
+            &settings.collector,
+        )
+        .await;
+        let server = start_server(collector.otlp_http, &dir, &settings.server).await;
         let faults = match front {
             FrontKind::EdgeWithFaults => Some(FaultProxy::start(collector.public_http).await),
             _ => None,
@@ -178,6 +210,7 @@ impl Stack {
                 faults,
                 collector: Mutex::new(collector),
                 jaeger: Mutex::new(jaeger),
+                prometheus,
                 server,
                 _dir: dir,
             }),
@@ -193,6 +226,25 @@ impl Stack {
         self.local
             .as_ref()
             .expect("a local stack: a compose stack's parts are stopped by the person running it")
+    }
+
+    /// The Prometheus the collector's span metrics go to (local stacks only).
+    pub fn prometheus(&self) -> &PrometheusApi {
+        &self.local().prometheus.api
+    }
+
+    /// The server's base URL, past the edge (local stacks only): what `loadgen` targets.
+    pub fn server_url(&self) -> String {
+        format!("http://{}", self.local().server.addr)
+    }
+
+    /// The collector's own metrics, Prometheus's text format (local stacks only).
+    pub async fn collector_metrics(&self) -> String {
+        let addr = self.local().collector.lock().await.metrics;
+        let response = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap_or_else(|e| panic!("the collector's metrics at {addr}: {e}"));
+        response.text().await.expect("the collector's metrics")
     }
 
     /// Stops the collector as `docker compose stop` does (local stacks only).
@@ -268,6 +320,7 @@ impl Stack {
             .iter()
             .chain(&local.collector.lock().await.output())
             .chain(&local.jaeger.lock().await.output())
+            .chain(&local.prometheus.output())
             .cloned()
             .collect::<Vec<_>>();
         for line in &all_logs {
@@ -321,7 +374,11 @@ fn checkout_dist() -> PathBuf {
 /// The real checkout-server binary with a temporary database, exporting to the collector with the
 /// settings compose gives it (the README's recommended ones: the queue that outlasts a collector
 /// outage, gzip, a 5 s timeout), but sending every 200 ms.
-async fn start_server(collector: SocketAddr, dir: &tempfile::TempDir) -> ServerProcess {
+async fn start_server(
+    collector: SocketAddr,
+    dir: &tempfile::TempDir,
+    settings: &[(&'static str, String)],
+) -> ServerProcess {
     let binary = server::binary(workspace().join("target/debug/checkout-server"));
     let database = server::sqlite_url(&dir.path().join("checkout.db"));
     let mut command = server::command(&binary, &database, collector);
@@ -329,6 +386,7 @@ async fn start_server(collector: SocketAddr, dir: &tempfile::TempDir) -> ServerP
         .env("PAYMENT_LATENCY_MS", "20")
         .env("OTEL_BSP_SCHEDULE_DELAY", "200")
         .envs(server::RECOMMENDED_EXPORT)
-        .env("OTEL_SERVICE_NAME", "checkout-server");
+        .env("OTEL_SERVICE_NAME", "checkout-server")
+        .envs(settings.iter().map(|(k, v)| (k, v)));
     ServerProcess::start(command).await
 }

@@ -60,8 +60,8 @@ pub struct Report {
     pub unexpected: Vec<String>,
     /// The latency of every answered request.
     pub latencies: Vec<Duration>,
-    /// The trace id of every request sent.
-    pub trace_ids: Vec<String>,
+    /// Every request sent, in the order their answers came.
+    pub requests: Vec<Request>,
     /// How long the run took.
     pub elapsed: Duration,
 }
@@ -100,6 +100,17 @@ pub fn percentile(sorted: &[Duration], q: usize) -> Duration {
         .get((sorted.len() * q / 100).min(sorted.len().saturating_sub(1)))
         .copied()
         .unwrap_or_default()
+}
+
+/// One request the generator sent: its trace and its answer.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The trace id of its `traceparent` (each request is the root of its own trace).
+    pub trace_id: String,
+    /// Its answer's status (0: no answer).
+    pub status: u16,
+    /// Whether the answer was a replay (`Idempotent-Replayed`): the server charged nothing for it.
+    pub replayed: bool,
 }
 
 /// What a request should be answered with.
@@ -244,14 +255,23 @@ async fn send(
     let elapsed = started.elapsed();
     let mut report = report.lock().expect("lock");
     report.sent += 1;
-    report.trace_ids.push(trace_id);
     let Ok(response) = answer else {
         *report.by_status.entry(0).or_default() += 1;
         report.unexpected.push(format!("{expect:?}: no answer"));
+        report.requests.push(Request {
+            trace_id,
+            status: 0,
+            replayed: false,
+        });
         return None;
     };
     let status = response.status().as_u16();
     let replayed = response.headers().contains_key("idempotent-replayed");
+    report.requests.push(Request {
+        trace_id,
+        status,
+        replayed,
+    });
     *report.by_status.entry(status).or_default() += 1;
     report.latencies.push(elapsed);
     if !expect.accepts(status) {

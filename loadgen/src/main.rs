@@ -81,7 +81,7 @@ async fn main() -> ExitCode {
     if report.unexpected.is_empty() {
         println!(
             "no unexpected answers; {} traces started",
-            report.trace_ids.len()
+            report.requests.len()
         );
         ExitCode::SUCCESS
     } else {

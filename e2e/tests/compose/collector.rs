@@ -47,15 +47,18 @@ fn the_configs_run_as_they_are_with_compose_values_as_defaults() {
 #[test]
 fn the_collector_builder_manifest_has_exactly_the_configs_components_at_composes_release() {
     // Each component type the config may name, and its module (the last part of its path).
-    const MODULES: [(&str, &str, &str); 9] = [
+    const MODULES: [(&str, &str, &str); 12] = [
         ("receivers", "otlp", "otlpreceiver"),
         ("processors", "memory_limiter", "memorylimiterprocessor"),
         ("processors", "batch", "batchprocessor"),
         ("processors", "filter", "filterprocessor"),
         ("processors", "transform", "transformprocessor"),
+        ("processors", "tail_sampling", "tailsamplingprocessor"),
         ("exporters", "otlp_grpc", "otlpexporter"),
+        ("exporters", "otlp_http", "otlphttpexporter"),
         ("exporters", "debug", "debugexporter"),
         ("connectors", "forward", "forwardconnector"),
+        ("connectors", "span_metrics", "spanmetricsconnector"),
         ("extensions", "health_check", "healthcheckextension"),
     ];
     let config = as_compose_runs("otel-collector/config.yaml");
@@ -110,8 +113,10 @@ fn the_collector_builder_manifest_has_exactly_the_configs_components_at_composes
 fn the_collector_config_is_mounted_where_the_collector_reads_it() {
     let compose = compose();
     let collector = service(&compose, "otel-collector");
-    let command = strings(&collector["command"]).join(" ");
-    let config_path = command.strip_prefix("--config=").expect("--config=PATH");
+    let command = strings(&collector["command"]);
+    let config_path = (command.iter())
+        .find_map(|arg| arg.strip_prefix("--config="))
+        .expect("--config=PATH");
     let volume = strings(&collector["volumes"])
         .into_iter()
         .find(|v| v.contains(config_path))
@@ -135,15 +140,20 @@ fn the_collector_receives_the_server_privately_and_exports_to_jaeger_with_retry_
         "no browser posts to the server's receiver"
     );
 
-    let pipeline = &config["service"]["pipelines"]["traces"];
+    // Every span passes `traces`, which counts it (`span_metrics`) and hands it to the pipeline
+    // that samples and exports it.
+    let pipelines = &config["service"]["pipelines"];
+    let pipeline = &pipelines["traces"];
     assert_eq!(strings(&pipeline["receivers"]), ["otlp", "forward"]);
-    let processors = strings(&pipeline["processors"]);
+    assert_eq!(strings(&pipeline["processors"]), ["memory_limiter"]);
     assert_eq!(
-        processors.first().map(String::as_str),
-        Some("memory_limiter"),
-        "memory_limiter first"
+        strings(&pipeline["exporters"]),
+        ["span_metrics", "forward/sampling"]
     );
-    assert!(processors.contains(&"batch".to_owned()));
+    let pipeline = &pipelines["traces/sampled"];
+    assert_eq!(strings(&pipeline["receivers"]), ["forward/sampling"]);
+    let processors = strings(&pipeline["processors"]);
+    assert_eq!(processors, ["tail_sampling", "batch"]);
     assert_configured(&config, "processors", &processors);
     let exporters = strings(&pipeline["exporters"]);
     let to_jaeger = exporters
@@ -166,6 +176,78 @@ fn the_collector_receives_the_server_privately_and_exports_to_jaeger_with_retry_
     assert!(compose()["services"]["jaeger"].is_mapping());
     assert_eq!(exporter["retry_on_failure"]["enabled"], true);
     assert_eq!(exporter["sending_queue"]["enabled"], true);
+}
+
+/// The span metrics come from every span, before sampling, in the names and unit Jaeger's Monitor
+/// tab reads, and go to compose's Prometheus, which Jaeger reads them from.
+#[test]
+fn every_span_is_counted_into_prometheus_where_jaeger_reads_the_metrics() {
+    let config = as_compose_runs("otel-collector/config.yaml");
+    let span_metrics = &config["connectors"]["span_metrics"];
+    assert_eq!(span_metrics["namespace"], "traces.span.metrics");
+    assert_eq!(span_metrics["histogram"]["unit"], "ms");
+    let buckets = strings(&span_metrics["histogram"]["explicit"]["buckets"]);
+    // The checkout's spans (a few ms to tens of ms) and the 500 ms of a slow trace resolve.
+    for bound in ["5ms", "10ms", "25ms", "50ms", "500ms"] {
+        assert!(
+            buckets.contains(&bound.to_owned()),
+            "{bound} in {buckets:?}"
+        );
+    }
+    let pipeline = &config["service"]["pipelines"]["metrics/spans"];
+    assert_eq!(strings(&pipeline["receivers"]), ["span_metrics"]);
+    let exporters = strings(&pipeline["exporters"]);
+    assert_eq!(exporters, ["otlp_http/prometheus"]);
+    assert_eq!(
+        config["exporters"]["otlp_http/prometheus"]["metrics_endpoint"],
+        "http://prometheus:9090/api/v1/otlp/v1/metrics"
+    );
+    let compose = compose();
+    let prometheus = service(&compose, "prometheus");
+    let command = strings(&prometheus["command"]);
+    let dev = read("scripts/dev.sh");
+    for flag in e2e::prometheus::FLAGS {
+        assert!(command.contains(&flag.to_owned()), "{flag} in {command:?}");
+        assert!(
+            dev.contains(flag),
+            "scripts/dev.sh runs Prometheus with {flag}"
+        );
+    }
+    let jaeger = as_compose_runs("jaeger/config.yaml");
+    let backend = &jaeger["extensions"]["jaeger_storage"]["metric_backends"]["prometheus_store"];
+    assert_eq!(backend["prometheus"]["endpoint"], "http://prometheus:9090");
+    assert_eq!(
+        jaeger["extensions"]["jaeger_query"]["storage"]["metrics"],
+        "prometheus_store"
+    );
+}
+
+/// Compose's collector keeps every trace (100 %) besides the failed and the slow ones, and runs
+/// with the feature gate that makes its sampler read and write `ot=th`.
+#[test]
+fn the_default_stack_keeps_every_trace_and_the_sampler_speaks_the_trace_state() {
+    let config = as_compose_runs("otel-collector/config.yaml");
+    let policies = &config["processors"]["tail_sampling"]["policies"];
+    let policy = |name: &str| {
+        (policies.as_sequence().into_iter().flatten())
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("a policy {name}"))
+            .clone()
+    };
+    assert_eq!(policy("errors")["status_code"]["status_codes"][0], "ERROR");
+    assert_eq!(policy("slow")["latency"]["threshold_ms"], 500);
+    assert_eq!(policy("share")["probabilistic"]["sampling_percentage"], 100);
+    let compose = compose();
+    let command = strings(&service(&compose, "otel-collector")["command"]);
+    assert!(
+        command.contains(&e2e::otelcol::FEATURE_GATES.to_owned()),
+        "{command:?}"
+    );
+    assert!(
+        read("scripts/dev.sh").contains(e2e::otelcol::FEATURE_GATES),
+        "scripts/dev.sh runs the collector with {}",
+        e2e::otelcol::FEATURE_GATES
+    );
 }
 
 /// Each of `names` has its configuration under `section`.

@@ -4,7 +4,7 @@
 use super::*;
 
 #[test]
-fn compose_runs_jaeger_v2_and_the_contrib_collector_at_pinned_versions() {
+fn compose_runs_jaeger_v2_prometheus_and_the_contrib_collector_at_pinned_versions() {
     let compose = compose();
     let jaeger = service(&compose, "jaeger")["image"]
         .as_str()
@@ -22,6 +22,20 @@ fn compose_runs_jaeger_v2_and_the_contrib_collector_at_pinned_versions() {
     assert!(
         go_mod.contains(&module),
         "jaeger/go.mod builds compose's {jaeger}: {module}"
+    );
+    // Prometheus likewise: its Go module's versions are v0.<major><minor>.<patch> (v0.316.0 is
+    // 3.16.0).
+    let prometheus = service(&compose, "prometheus")["image"]
+        .as_str()
+        .expect("image");
+    let version = prometheus
+        .strip_prefix("prom/prometheus:v")
+        .expect("the prometheus image");
+    let [major, minor, patch] = semver(version);
+    let module = format!("github.com/prometheus/prometheus v0.{major}{minor:02}.{patch}");
+    assert!(
+        read("prometheus/go.mod").contains(&module),
+        "prometheus/go.mod builds compose's {prometheus}: {module}"
     );
     let collector = service(&compose, "otel-collector")["image"]
         .as_str()

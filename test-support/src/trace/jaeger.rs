@@ -73,7 +73,12 @@ fn one_span(
             .unwrap_or_default()
             .to_owned(),
         types: attribute_types(resource_spans, span),
-        wire: Wire::default(),
+        // Of the wire's fields, the trace state alone comes back through Jaeger's model (as its
+        // `w3c.tracestate` tag).
+        wire: Wire {
+            trace_state: span["traceState"].as_str().unwrap_or_default().to_owned(),
+            ..Wire::default()
+        },
     }
 }
 
