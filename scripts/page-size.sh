@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 # (the minimal page, none, with the retries and the loss reports: issue 31), 43,008 B (the full
 # page, all of them and the offline queue: issue 31); BENCHMARKS.md ("Page size") has how each
 # was reached.
-page_budget=59904
+page_budget=60160
 page_target=61440
 minimal_budget=24832
 minimal_target=26112

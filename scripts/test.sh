@@ -260,6 +260,16 @@ fi
 if want e2e; then
   phase "end-to-end tests (browser → nginx → server → collector → Jaeger)"
   if [ -n "$e2e_build" ]; then wait "$e2e_build" || { cat test-artifacts/e2e-build.log; exit 1; }; fi
+  # Meanwhile, at the lowest priority, the page's dev build that `scripts/dev.sh` serves (trunk
+  # serve's, into a directory of its own): its test (e2e/tests/dev_command.rs) comes a few minutes
+  # in, and until then the tests mostly wait on spans, the CPU idle. trunk serve then finds it
+  # built (or waits on cargo's lock for it), rather than compiling it while the test waits.
+  if [ -n "$wasm_tools" ]; then
+    dev_dist=$(mktemp -d)
+    (source scripts/wasm-toolchain.sh; nice -n 19 trunk build --dist "$dev_dist") \
+      > test-artifacts/dev-page-build.log 2>&1 &
+    pids+=($!)
+  fi
   PAGE_DIST=$PWD/dist CHECKOUT_SERVER_BIN=$PWD/target/debug/checkout-server \
     timeout 900 cargo test -p e2e --locked -- --test-threads=1
 fi

@@ -16,6 +16,9 @@ pub const FEATURE_GATES: &str = "--feature-gates=processor.tailsamplingprocessor
 
 /// A running collector exporting traces to a Jaeger and span metrics to a Prometheus.
 pub struct Otelcol {
+    /// The server's receiver, OTLP/gRPC (compose's `otel-collector:4317`): where a first tier
+    /// sends to the second.
+    pub otlp_grpc: SocketAddr,
     /// The server's receiver, OTLP/HTTP (compose's `otel-collector:4318`).
     pub otlp_http: SocketAddr,
     /// The page's receiver, `otlp/public` (compose's `otel-collector:4319`, behind nginx).
@@ -35,14 +38,38 @@ impl Otelcol {
         prometheus: &str,
         settings: &[(&'static str, String)],
     ) -> Self {
+        let mut env = vec![
+            ("JAEGER_OTLP_GRPC_TARGET", jaeger.to_string()),
+            ("PROMETHEUS_OTLP_METRICS_URL", prometheus.to_owned()),
+        ];
+        env.extend(settings.iter().cloned());
+        Self::start_on("otel-collector/config.yaml", env).await
+    }
+
+    /// Starts the scale profile's first tier (`otel-collector/routing.yaml`) the same way, routing
+    /// by trace id to the second-tier collectors at `second_tier` (their OTLP/gRPC receivers), a
+    /// static list (compose's resolver is DNS).
+    pub async fn start_routing(second_tier: &[SocketAddr]) -> Self {
+        let hostnames: Vec<String> = second_tier.iter().map(ToString::to_string).collect();
+        let resolver = format!("{{static: {{hostnames: [{}]}}}}", hostnames.join(", "));
+        Self::start_on(
+            "otel-collector/routing.yaml",
+            vec![("SAMPLING_TIER_RESOLVER", resolver)],
+        )
+        .await
+    }
+
+    /// Starts a collector on `config` with its addresses on free loopback ports and `settings` on
+    /// top.
+    async fn start_on(config: &'static str, settings: Vec<(&'static str, String)>) -> Self {
         let binary = std::env::var_os("OTELCOL_BIN").expect(
             "OTELCOL_BIN names the collector built from otel-collector/builder-config.yaml: \
              `source scripts/go-tools.sh` builds it (scripts/test.sh does)",
         );
-        let (distribution, [_, otlp_http, public_http, _, metrics]) = Distribution::start(
+        let (distribution, [otlp_grpc, otlp_http, public_http, _, metrics]) = Distribution::start(
             "otelcol",
             binary,
-            "otel-collector/config.yaml",
+            config,
             &[FEATURE_GATES],
             |[otlp_grpc, otlp_http, public_http, health, metrics]| {
                 let mut env = vec![
@@ -51,24 +78,32 @@ impl Otelcol {
                     ("COLLECTOR_PUBLIC_HTTP_ENDPOINT", public_http.to_string()),
                     ("COLLECTOR_HEALTH_ENDPOINT", health.to_string()),
                     ("COLLECTOR_METRICS_PORT", metrics.port().to_string()),
-                    ("JAEGER_OTLP_GRPC_TARGET", jaeger.to_string()),
-                    ("PROMETHEUS_OTLP_METRICS_URL", prometheus.to_owned()),
                 ];
                 env.extend(settings.iter().cloned());
                 env
             },
             &[
+                ("the collector's OTLP/gRPC receiver", 0),
                 ("the collector's OTLP/HTTP receiver", 1),
                 ("the collector's public OTLP/HTTP receiver", 2),
             ],
         )
         .await;
         Self {
+            otlp_grpc,
             otlp_http,
             public_http,
             metrics,
             distribution,
         }
+    }
+
+    /// Its own metrics, Prometheus's text format.
+    pub async fn own_metrics(&self) -> String {
+        let response = reqwest::get(format!("http://{}/metrics", self.metrics))
+            .await
+            .unwrap_or_else(|e| panic!("the collector's metrics at {}: {e}", self.metrics));
+        response.text().await.expect("the collector's metrics")
     }
 
     /// Stops it as `docker compose stop` does (SIGTERM): what it holds is exported first.

@@ -62,6 +62,13 @@ enum FrontKind {
 pub struct Settings {
     pub collector: Vec<(&'static str, String)>,
     pub server: Vec<(&'static str, String)>,
+    /// The page's nginx's (web/Dockerfile's variables).
+    pub edge: Vec<(&'static str, String)>,
+    /// 0: one collector, as compose's default stack runs it. More: the scale profile's two tiers,
+    /// a first (`otel-collector/routing.yaml`, which the page and the server send to) routing by
+    /// trace id to this many second-tier collectors (`otel-collector/config.yaml`, each with
+    /// `collector`'s settings and a `HOSTNAME` of its own, as compose's replicas have).
+    pub second_tier: usize,
 }
 
 /// The parts a local stack started, each a real process on free ports. The collector and Jaeger
@@ -69,7 +76,10 @@ pub struct Settings {
 struct Local {
     page: Front,
     faults: Option<FaultProxy>,
+    /// The collector the page and the server send to: the only one, or the first tier.
     collector: Mutex<Otelcol>,
+    /// The second tier's collectors, when there are two tiers.
+    second_tier: Vec<Mutex<Otelcol>>,
     jaeger: Mutex<Jaeger>,
     prometheus: Prometheus,
     server: ServerProcess,
@@ -163,12 +173,24 @@ impl Stack {
         let dir = tempfile::tempdir().expect("temp dir");
         let prometheus = Prometheus::start(&dir.path().join("prometheus")).await;
         let jaeger = Jaeger::start(&dir.path().join("badger"), &prometheus.url()).await;
-        let collector = Otelcol::start(
-            jaeger.otlp_grpc,
-            &prometheus.otlp_metrics_url(),
-            &settings.collector,
-        )
-        .await;
+        let mut second_tier = Vec::new();
+        for i in 0..settings.second_tier {
+            let mut env = settings.collector.clone();
+            env.push(("HOSTNAME", format!("otel-collector-sampling-{}", i + 1)));
+            second_tier
+                .push(Otelcol::start(jaeger.otlp_grpc, &prometheus.otlp_metrics_url(), &env).await);
+        }
+        let collector = if second_tier.is_empty() {
+            Otelcol::start(
+                jaeger.otlp_grpc,
+                &prometheus.otlp_metrics_url(),
+                &settings.collector,
+            )
+            .await
+        } else {
+            let addrs: Vec<SocketAddr> = second_tier.iter().map(|c| c.otlp_grpc).collect();
+            Otelcol::start_routing(&addrs).await
+        };
         let server = start_server(collector.otlp_http, &dir, &settings.server).await;
         let faults = match front {
             FrontKind::EdgeWithFaults => Some(FaultProxy::start(collector.public_http).await),
@@ -185,16 +207,12 @@ impl Stack {
             ),
             FrontKind::Edge | FrontKind::EdgeWithFaults => {
                 let otlp = faults.as_ref().map_or(collector.public_http, |f| f.addr);
-                Front::Edge(Box::new(
-                    Nginx::start(
-                        dist,
-                        &[
-                            ("API_UPSTREAM", server.addr.to_string()),
-                            ("OTLP_UPSTREAM", otlp.to_string()),
-                        ],
-                    )
-                    .await,
-                ))
+                let mut env = vec![
+                    ("API_UPSTREAM", server.addr.to_string()),
+                    ("OTLP_UPSTREAM", otlp.to_string()),
+                ];
+                env.extend(settings.edge.iter().cloned());
+                Front::Edge(Box::new(Nginx::start(dist, &env).await))
             }
         };
         let page_addr = match &page {
@@ -209,6 +227,7 @@ impl Stack {
                 page,
                 faults,
                 collector: Mutex::new(collector),
+                second_tier: second_tier.into_iter().map(Mutex::new).collect(),
                 jaeger: Mutex::new(jaeger),
                 prometheus,
                 server,
@@ -238,13 +257,34 @@ impl Stack {
         format!("http://{}", self.local().server.addr)
     }
 
-    /// The collector's own metrics, Prometheus's text format (local stacks only).
+    /// The collector's own metrics (the first tier's, with two), Prometheus's text format (local
+    /// stacks only).
     pub async fn collector_metrics(&self) -> String {
-        let addr = self.local().collector.lock().await.metrics;
-        let response = reqwest::get(format!("http://{addr}/metrics"))
-            .await
-            .unwrap_or_else(|e| panic!("the collector's metrics at {addr}: {e}"));
-        response.text().await.expect("the collector's metrics")
+        self.local().collector.lock().await.own_metrics().await
+    }
+
+    /// The own metrics of each collector that samples (local stacks only): the one collector, or
+    /// each of the second tier's.
+    pub async fn sampler_metrics(&self) -> Vec<String> {
+        let local = self.local();
+        if local.second_tier.is_empty() {
+            return vec![self.collector_metrics().await];
+        }
+        let mut all = Vec::new();
+        for collector in &local.second_tier {
+            all.push(collector.lock().await.own_metrics().await);
+        }
+        all
+    }
+
+    /// Stops second-tier collector `i` as `docker compose stop` does.
+    pub async fn stop_second_tier(&self, i: usize) {
+        self.local().second_tier[i].lock().await.stop().await;
+    }
+
+    /// Starts second-tier collector `i` again on its addresses.
+    pub async fn start_second_tier_again(&self, i: usize) {
+        self.local().second_tier[i].lock().await.start_again().await;
     }
 
     /// Stops the collector as `docker compose stop` does (local stacks only).
@@ -316,15 +356,24 @@ impl Stack {
         };
         let logs = local.server.process.output();
         assert!(!logs.is_empty(), "a local run has log lines to scan");
+        let mut collectors = local.collector.lock().await.output();
+        for collector in &local.second_tier {
+            collectors.extend(collector.lock().await.output());
+        }
         let all_logs = logs
             .iter()
-            .chain(&local.collector.lock().await.output())
+            .chain(&collectors)
             .chain(&local.jaeger.lock().await.output())
-            .chain(&local.prometheus.output())
             .cloned()
             .collect::<Vec<_>>();
         for line in &all_logs {
             assert_eq!(card_data.found_in(line), None, "logged: {line}");
+        }
+        // Prometheus logs durations to the nanosecond, where the three-digit CVC is a token
+        // (`duration=2.123µs`): its lines are scanned for the card numbers and the email.
+        let without_cvc = CardData::test_cards(&[], &[PAGE_EMAIL]);
+        for line in &local.prometheus.output() {
+            assert_eq!(without_cvc.found_in(line), None, "logged: {line}");
         }
     }
 

@@ -35,6 +35,9 @@ use crate::{
 /// Settings read from `<meta name="checkout:…">` tags, so a deployment can change them without a build.
 struct PageConfig {
     jaeger_ui: String,
+    /// The share of ordinary traces the collectors keep, in percent (`100`: every trace). The
+    /// page's nginx writes its `TAIL_SAMPLING_PERCENTAGE` here (web/nginx.conf).
+    tail_sampling_percentage: String,
     otlp_endpoint: String,
     service_name: String,
 }
@@ -54,6 +57,7 @@ impl PageConfig {
             jaeger_ui: meta("jaeger-ui", "http://localhost:16686")
                 .trim_end_matches('/')
                 .to_owned(),
+            tail_sampling_percentage: meta("tail-sampling-percentage", "100"),
             otlp_endpoint: meta("otlp-endpoint", "/v1/traces"),
             service_name: meta("service-name", "checkout-web"),
         }
@@ -66,6 +70,9 @@ struct App {
     api: Api,
     tracer: Tracer,
     jaeger_ui: String,
+    /// Whether the collectors keep only a share of the ordinary traces: then the trace link of a
+    /// placed checkout says its trace may not be in Jaeger (a failed or slow one always is).
+    sampled: bool,
     // Owned for the page's life: the error and web-vitals listeners, then the exporter's
     // lifecycle listeners.
     _errors: Errors,
@@ -81,6 +88,7 @@ thread_local! {
 /// Installs telemetry, wires the page and loads the catalog.
 pub fn run() {
     let config = PageConfig::from_document();
+    let share = config.tail_sampling_percentage;
     let telemetry = BrowserTelemetry::install(otel_browser::Config {
         service_name: config.service_name.into(),
         service_version: env!("CARGO_PKG_VERSION").into(),
@@ -124,12 +132,16 @@ pub fn run() {
             api: Api::new(FetchInstrumentation::new(tracer.clone()), String::new()),
             tracer,
             jaeger_ui: config.jaeger_ui,
+            sampled: share != "100",
             _errors: errors,
             _vitals: vitals,
             _telemetry: telemetry,
         }
     });
     app.view.set_card(checkout_api::test_cards::APPROVED);
+    if app.sampled {
+        app.view.set_share(&share);
+    }
     app.render();
     page_load.rendered();
     spawn_local(Rc::clone(&app).load_catalog());
@@ -227,6 +239,7 @@ impl App {
         );
         let trace_id = otel_browser::text::hex(&cx.span().span_context().trace_id().to_bytes());
         let (answer, exchange) = self.api.checkout(&cx, &self.checkout_request(order)).await;
+        let failed = answer.is_err();
         match answer {
             Ok(placed) => {
                 cx.span().set_attribute(KeyValue::new(
@@ -248,8 +261,11 @@ impl App {
             }
             Err(error) => self.checkout_failed(&cx, error),
         }
-        self.view
-            .show_trace(&trace_id, &[&self.jaeger_ui, "/trace/", &trace_id].concat());
+        self.view.show_trace(
+            &trace_id,
+            &[&self.jaeger_ui, "/trace/", &trace_id].concat(),
+            self.sampled && !failed,
+        );
         let done = clock::now();
         cx.span().end_with_timestamp(done);
         if let Some(exchange) = exchange {

@@ -160,14 +160,29 @@ impl View {
         let _ = chart.remove_attribute("hidden");
     }
 
-    /// Shows the trace id and the link to it in Jaeger.
-    pub fn show_trace(&self, trace_id: &str, link: &str) {
+    /// The share of ordinary traces the collectors keep, in the trace link's note.
+    pub fn set_share(&self, percent: &str) {
+        if let Ok(el) = dom::by_id::<HtmlElement>("trace-share") {
+            el.set_text_content(Some(percent));
+        }
+    }
+
+    /// Shows the trace id and the link to it in Jaeger; `note`: with the note that the trace is
+    /// kept only if slow or sampled.
+    pub fn show_trace(&self, trace_id: &str, link: &str, note: bool) {
         if let Ok(el) = dom::by_id::<HtmlElement>("trace-id") {
             el.set_text_content(Some(trace_id));
         }
         if let Ok(anchor) = dom::by_id::<HtmlAnchorElement>("trace-link") {
             anchor.set_href(link);
             let _ = anchor.remove_attribute("hidden");
+        }
+        if let Ok(el) = dom::by_id::<HtmlElement>("trace-note") {
+            let _ = if note {
+                el.remove_attribute("hidden")
+            } else {
+                el.set_attribute("hidden", "")
+            };
         }
         if let Ok(panel) = dom::by_id::<HtmlElement>("trace") {
             let _ = panel.remove_attribute("hidden");

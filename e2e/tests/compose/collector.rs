@@ -8,14 +8,15 @@ use super::*;
 /// The files the tests and `scripts/dev.sh` run are the ones compose mounts: each address or
 /// directory that differs on one host comes from a variable whose default is compose's value, and
 /// compose sets none of those variables (but the page's service names, which it passes on from
-/// the shell), so compose runs each file as it is.
+/// the shell), so compose runs each file as it is; a variable without a default (the first tier's
+/// resolver) is one compose sets.
 #[test]
 fn the_configs_run_as_they_are_with_compose_values_as_defaults() {
     let compose = compose();
-    for (name_in_compose, path) in [
-        ("otel-collector", "otel-collector/config.yaml"),
-        ("jaeger", "jaeger/config.yaml"),
-    ] {
+    for (path, name_in_compose) in COLLECTOR_CONFIGS
+        .into_iter()
+        .chain([("jaeger/config.yaml", "jaeger")])
+    {
         let mounted = strings(&service(&compose, name_in_compose)["volumes"]);
         assert!(
             mounted.iter().any(|v| v.starts_with(&format!("./{path}:"))),
@@ -28,15 +29,22 @@ fn the_configs_run_as_they_are_with_compose_values_as_defaults() {
             .cloned();
         for (name, default) in references {
             let passed = set.as_ref().and_then(|env| env.get(name.as_str())).cloned();
-            match name.as_str() {
+            match (name.as_str(), default) {
+                // No default: a choice compose makes (the first tier's resolver).
+                (_, None) => assert!(
+                    passed.as_ref().is_some_and(Value::is_string),
+                    "compose sets {name} for {name_in_compose}"
+                ),
                 // From the shell, else unset: the config's default.
-                "PUBLIC_SERVICE_NAMES" => assert_eq!(passed, Some(Value::Null)),
-                _ => assert_eq!(passed, None, "compose sets {name} for {name_in_compose}"),
+                ("PUBLIC_SERVICE_NAMES", _) => assert_eq!(passed, Some(Value::Null)),
+                (_, Some(default)) => {
+                    assert_eq!(passed, None, "compose sets {name} for {name_in_compose}");
+                    assert!(
+                        !default.is_empty() || name == "JAEGER_UI_ASSETS",
+                        "{name} has compose's value as its default"
+                    );
+                }
             }
-            assert!(
-                !default.is_empty() || name == "JAEGER_UI_ASSETS",
-                "{name} has compose's value as its default"
-            );
         }
     }
 }
@@ -47,7 +55,7 @@ fn the_configs_run_as_they_are_with_compose_values_as_defaults() {
 #[test]
 fn the_collector_builder_manifest_has_exactly_the_configs_components_at_composes_release() {
     // Each component type the config may name, and its module (the last part of its path).
-    const MODULES: [(&str, &str, &str); 12] = [
+    const MODULES: [(&str, &str, &str); 13] = [
         ("receivers", "otlp", "otlpreceiver"),
         ("processors", "memory_limiter", "memorylimiterprocessor"),
         ("processors", "batch", "batchprocessor"),
@@ -57,11 +65,11 @@ fn the_collector_builder_manifest_has_exactly_the_configs_components_at_composes
         ("exporters", "otlp_grpc", "otlpexporter"),
         ("exporters", "otlp_http", "otlphttpexporter"),
         ("exporters", "debug", "debugexporter"),
+        ("exporters", "load_balancing", "loadbalancingexporter"),
         ("connectors", "forward", "forwardconnector"),
         ("connectors", "span_metrics", "spanmetricsconnector"),
         ("extensions", "health_check", "healthcheckextension"),
     ];
-    let config = as_compose_runs("otel-collector/config.yaml");
     let sections = [
         "receivers",
         "processors",
@@ -70,19 +78,21 @@ fn the_collector_builder_manifest_has_exactly_the_configs_components_at_composes
         "extensions",
     ];
     let mut used = BTreeSet::from([("exporters".to_owned(), "debugexporter".to_owned())]);
-    for section in sections {
-        for name in config[section]
-            .as_mapping()
-            .into_iter()
-            .flat_map(|m| m.keys())
-        {
-            let name = name.as_str().expect("a component name");
-            let kind = name.split('/').next().expect("a type");
-            let (_, _, module) = MODULES
-                .iter()
-                .find(|(s, k, _)| *s == section && *k == kind)
-                .unwrap_or_else(|| panic!("{section}: {name} has a module in MODULES"));
-            used.insert((section.to_owned(), (*module).to_owned()));
+    for config in COLLECTOR_CONFIGS.map(as_compose_runs) {
+        for section in sections {
+            for name in config[section]
+                .as_mapping()
+                .into_iter()
+                .flat_map(|m| m.keys())
+            {
+                let name = name.as_str().expect("a component name");
+                let kind = name.split('/').next().expect("a type");
+                let (_, _, module) = MODULES
+                    .iter()
+                    .find(|(s, k, _)| *s == section && *k == kind)
+                    .unwrap_or_else(|| panic!("{section}: {name} has a module in MODULES"));
+                used.insert((section.to_owned(), (*module).to_owned()));
+            }
         }
     }
     let image = service(&compose(), "otel-collector")["image"]
@@ -131,7 +141,7 @@ fn the_collector_config_is_mounted_where_the_collector_reads_it() {
 
 #[test]
 fn the_collector_receives_the_server_privately_and_exports_to_jaeger_with_retry_and_a_queue() {
-    let config = as_compose_runs("otel-collector/config.yaml");
+    let config = as_compose_runs(COLLECTOR_CONFIGS[0]);
     let protocols = &config["receivers"]["otlp"]["protocols"];
     assert_eq!(protocols["grpc"]["endpoint"], "0.0.0.0:4317");
     assert_eq!(protocols["http"]["endpoint"], "0.0.0.0:4318");
@@ -182,7 +192,7 @@ fn the_collector_receives_the_server_privately_and_exports_to_jaeger_with_retry_
 /// tab reads, and go to compose's Prometheus, which Jaeger reads them from.
 #[test]
 fn every_span_is_counted_into_prometheus_where_jaeger_reads_the_metrics() {
-    let config = as_compose_runs("otel-collector/config.yaml");
+    let config = as_compose_runs(COLLECTOR_CONFIGS[0]);
     let span_metrics = &config["connectors"]["span_metrics"];
     assert_eq!(span_metrics["namespace"], "traces.span.metrics");
     assert_eq!(span_metrics["histogram"]["unit"], "ms");
@@ -213,7 +223,7 @@ fn every_span_is_counted_into_prometheus_where_jaeger_reads_the_metrics() {
             "scripts/dev.sh runs Prometheus with {flag}"
         );
     }
-    let jaeger = as_compose_runs("jaeger/config.yaml");
+    let jaeger = as_compose_runs(("jaeger/config.yaml", "jaeger"));
     let backend = &jaeger["extensions"]["jaeger_storage"]["metric_backends"]["prometheus_store"];
     assert_eq!(backend["prometheus"]["endpoint"], "http://prometheus:9090");
     assert_eq!(
@@ -226,7 +236,7 @@ fn every_span_is_counted_into_prometheus_where_jaeger_reads_the_metrics() {
 /// with the feature gate that makes its sampler read and write `ot=th`.
 #[test]
 fn the_default_stack_keeps_every_trace_and_the_sampler_speaks_the_trace_state() {
-    let config = as_compose_runs("otel-collector/config.yaml");
+    let config = as_compose_runs(COLLECTOR_CONFIGS[0]);
     let policies = &config["processors"]["tail_sampling"]["policies"];
     let policy = |name: &str| {
         (policies.as_sequence().into_iter().flatten())
@@ -264,7 +274,7 @@ fn assert_configured(config: &Value, section: &str, names: &[String]) {
 
 #[test]
 fn the_page_has_a_public_receiver_that_keeps_only_its_service_names_and_bounds_its_spans() {
-    let config = as_compose_runs("otel-collector/config.yaml");
+    let config = as_compose_runs(COLLECTOR_CONFIGS[0]);
     let public = &config["receivers"]["otlp/public"]["protocols"];
     assert!(public["grpc"].is_null(), "browsers speak OTLP/HTTP only");
     assert_eq!(public["http"]["endpoint"], "0.0.0.0:4319");
@@ -340,5 +350,70 @@ fn the_page_has_a_public_receiver_that_keeps_only_its_service_names_and_bounds_i
             .iter()
             .flatten()
             .any(|s| s.starts_with("set(span.name, Substring(span.name, 0, 256))"))
+    );
+}
+
+/// The scale profile's two tiers: the first (`otel-collector/routing.yaml`) takes the page's and
+/// the replicas' spans as the default collector does, its receivers and the page's public pipeline
+/// the same, word for word, and routes them by trace id to the second, found by DNS; the second
+/// runs the default config with a share of 10 %.
+#[test]
+fn the_scale_profile_routes_by_trace_id_to_two_sampling_collectors() {
+    let single = as_compose_runs(COLLECTOR_CONFIGS[0]);
+    let routing = as_compose_runs(COLLECTOR_CONFIGS[1]);
+    assert_eq!(routing["receivers"], single["receivers"]);
+    for processor in ["memory_limiter", "filter/public", "transform/public"] {
+        assert_eq!(
+            routing["processors"][processor], single["processors"][processor],
+            "{processor}"
+        );
+    }
+    let pipelines = &routing["service"]["pipelines"];
+    assert_eq!(
+        pipelines["traces/public"],
+        single["service"]["pipelines"]["traces/public"]
+    );
+    assert_eq!(
+        strings(&pipelines["traces"]["exporters"]),
+        ["load_balancing"]
+    );
+    let exporter = &routing["exporters"]["load_balancing"];
+    assert_eq!(exporter["routing_key"], "traceID");
+    assert_eq!(
+        exporter["resolver"]["dns"]["hostname"],
+        "otel-collector-sampling"
+    );
+    assert_eq!(exporter["resolver"]["dns"]["port"], 4317);
+    for retried in [exporter, &exporter["protocol"]["otlp"]] {
+        assert_eq!(retried["retry_on_failure"]["enabled"], true);
+        assert_eq!(retried["sending_queue"]["enabled"], true);
+    }
+
+    let compose = compose();
+    let sampling = service(&compose, "otel-collector-sampling");
+    assert_eq!(sampling["deploy"]["replicas"], 2);
+    assert_eq!(env_of(sampling, "TAIL_SAMPLING_PERCENTAGE"), "10");
+    let command = strings(&sampling["command"]);
+    assert!(command.contains(&"--config=/etc/otelcol-contrib/config.yaml".to_owned()));
+    assert!(command.contains(&e2e::otelcol::FEATURE_GATES.to_owned()));
+    assert_eq!(
+        env_of(
+            service(&compose, "server-replica"),
+            "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+        "http://otel-collector-routing:4318"
+    );
+    for tier in ["otel-collector-routing", "otel-collector-sampling"] {
+        assert_eq!(strings(&service(&compose, tier)["profiles"]), ["scale"]);
+    }
+    // The scale page is told the share, and its nginx writes it into the page's meta tag, which
+    // the page's trace link reads (e2e/tests/collector.rs reads the link's note through nginx).
+    assert_eq!(
+        env_of(service(&compose, "web-scale"), "TAIL_SAMPLING_PERCENTAGE"),
+        env_of(sampling, "TAIL_SAMPLING_PERCENTAGE")
+    );
+    assert!(
+        read("index.html")
+            .contains(r#"<meta name="checkout:tail-sampling-percentage" content="100" />"#)
     );
 }

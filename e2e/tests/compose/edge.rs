@@ -31,15 +31,18 @@ fn only_the_public_receiver_is_reachable_through_nginx() {
         .count();
     assert_eq!(proxied, 2, "{nginx}");
     let compose = compose();
-    for web in ["web", "web-scale"] {
-        let env = service(&compose, web)["environment"]
-            .as_mapping()
-            .expect("environment");
-        assert!(
-            !env.contains_key("OTLP_UPSTREAM"),
-            "{web} keeps the image's public receiver"
-        );
-    }
+    let env = service(&compose, "web")["environment"]
+        .as_mapping()
+        .expect("environment");
+    assert!(
+        !env.contains_key("OTLP_UPSTREAM"),
+        "web keeps the image's public receiver"
+    );
+    // The scale profile's page sends to its first collector tier's public receiver.
+    assert_eq!(
+        env_of(service(&compose, "web-scale"), "OTLP_UPSTREAM"),
+        "otel-collector-routing:4319"
+    );
 }
 
 #[test]

@@ -40,30 +40,44 @@ fn compose() -> Value {
     yaml("compose.yaml")
 }
 
-/// The `${env:NAME:-default}` references of a collector config file (Jaeger's too), in order:
-/// (NAME, default).
-fn env_references(text: &str) -> Vec<(String, String)> {
+/// The `${env:NAME:-default}` and `${env:NAME}` references of a collector config file (Jaeger's
+/// too), in order: (NAME, default).
+fn env_references(text: &str) -> Vec<(String, Option<String>)> {
     let mut references = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("${env:") {
         let end = start + rest[start..].find('}').expect("a closing brace");
         let reference = &rest[start + "${env:".len()..end];
-        let (name, default) = reference
-            .split_once(":-")
-            .unwrap_or_else(|| panic!("${{env:{reference}}} has no default"));
-        references.push((name.to_owned(), default.to_owned()));
+        references.push(match reference.split_once(":-") {
+            Some((name, default)) => (name.to_owned(), Some(default.to_owned())),
+            None => (reference.to_owned(), None),
+        });
         rest = &rest[end + 1..];
     }
     references
 }
 
-/// A collector config file (Jaeger's too) as compose runs it: compose sets none of the variables
-/// it reads (held by `the_configs_run_as_they_are_with_compose_values_as_defaults`), so each
-/// `${env:NAME:-default}` is its default.
-fn as_compose_runs(path: &str) -> Value {
+/// The collector config files, each with the compose service that runs it.
+const COLLECTOR_CONFIGS: [(&str, &str); 2] = [
+    ("otel-collector/config.yaml", "otel-collector"),
+    ("otel-collector/routing.yaml", "otel-collector-routing"),
+];
+
+/// A collector config file (Jaeger's too) as compose runs it: each `${env:NAME:-default}` is its
+/// default (compose sets none of those: `the_configs_run_as_they_are_with_compose_values_as_defaults`),
+/// and each `${env:NAME}` without one is what compose's `service` sets.
+fn as_compose_runs((path, service_name): (&str, &str)) -> Value {
     let mut text = read(path);
+    let compose = compose();
     for (name, default) in env_references(&text.clone()) {
-        text = text.replacen(&format!("${{env:{name}:-{default}}}"), &default, 1);
+        let (reference, value) = match default {
+            Some(default) => (format!("${{env:{name}:-{default}}}"), default),
+            None => (
+                format!("${{env:{name}}}"),
+                env_of(service(&compose, service_name), &name),
+            ),
+        };
+        text = text.replacen(&reference, &value, 1);
     }
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path} does not parse: {e}"))
 }

@@ -342,7 +342,7 @@ fn jaeger_keeps_its_traces_in_badger_on_a_volume() {
         Some("service_completed_successfully")
     );
 
-    let config = as_compose_runs("jaeger/config.yaml");
+    let config = as_compose_runs(("jaeger/config.yaml", "jaeger"));
     let store = config["extensions"]["jaeger_query"]["storage"]["traces"]
         .as_str()
         .expect("the query's store");
