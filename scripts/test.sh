@@ -250,6 +250,9 @@ if want pages; then
   scripts/page-deps.sh
   (
     source scripts/wasm-toolchain.sh
+    # trunk builds offline (TRUNK_OFFLINE): the page's crates and, with build-std, std's own come
+    # first (on a fresh machine run with only this phase, nothing else has fetched them).
+    cargo fetch --target wasm32-unknown-unknown --locked
     trunk build --release
     (cd otel-browser/examples/minimal && trunk build --release)
     (cd otel-browser/examples/full && trunk build --release)

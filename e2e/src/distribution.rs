@@ -32,8 +32,9 @@ pub struct Distribution {
 
 impl Distribution {
     /// Starts `binary --config=<workspace>/<config> args…` on `N` free loopback addresses, which `env`
-    /// turns into its variables, and waits until those of `ready_on` (indices, each with what it
-    /// is in messages) take connections. Returns it and the addresses. A port another process took
+    /// turns into its variables (and may move: a second-tier collector's receiver to an address of
+    /// its own), and waits until those of `ready_on` (indices, each with what it is in messages)
+    /// take connections. Returns it and the addresses. A port another process took
     /// between its choice and the bind ends the process at once: it is started again on fresh
     /// ones, up to three times.
     pub async fn start<const N: usize>(
@@ -41,7 +42,7 @@ impl Distribution {
         binary: OsString,
         config: &'static str,
         args: &'static [&'static str],
-        env: impl Fn(&[SocketAddr; N]) -> Vec<(&'static str, String)>,
+        env: impl Fn(&mut [SocketAddr; N]) -> Vec<(&'static str, String)>,
         ready_on: &[(&str, usize)],
     ) -> (Self, [SocketAddr; N]) {
         let mut exits = Vec::new();
@@ -50,7 +51,7 @@ impl Distribution {
             for addr in &mut addrs {
                 *addr = free_loopback().await;
             }
-            let env = env(&addrs);
+            let env = env(&mut addrs);
             let mut distribution = Self {
                 name,
                 process: spawn(name, &binary, config, args, &env),
@@ -75,6 +76,16 @@ impl Distribution {
     /// up to 30 s.
     pub async fn stop(&mut self) {
         self.process.terminate(Duration::from_secs(30)).await;
+    }
+
+    /// Kills it (SIGKILL): what it holds is lost, as when its machine dies.
+    pub async fn kill(&mut self) {
+        self.process.stop().await;
+    }
+
+    /// Whether it runs (it has not been stopped or killed, or has been started again).
+    pub fn is_running(&self) -> bool {
+        self.process.id().is_some()
     }
 
     /// Starts it again, on the same config, addresses and directories, and waits until it takes

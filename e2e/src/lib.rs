@@ -24,6 +24,7 @@ pub mod browser;
 pub mod distribution;
 pub mod edge;
 pub mod fault;
+pub mod hosts;
 pub mod jaeger;
 pub mod otelcol;
 pub mod page;

@@ -38,30 +38,47 @@ impl Otelcol {
         prometheus: &str,
         settings: &[(&'static str, String)],
     ) -> Self {
+        Self::start_sampling(jaeger, prometheus, settings, None).await
+    }
+
+    /// [`Otelcol::start`] for a second-tier collector: its OTLP/gRPC receiver, where the first
+    /// tier sends, at `otlp_grpc` (each of the tier on its own loopback address and the same port,
+    /// as compose's replicas are), the rest on free loopback ports.
+    pub async fn start_sampling(
+        jaeger: SocketAddr,
+        prometheus: &str,
+        settings: &[(&'static str, String)],
+        otlp_grpc: Option<SocketAddr>,
+    ) -> Self {
         let mut env = vec![
             ("JAEGER_OTLP_GRPC_TARGET", jaeger.to_string()),
             ("PROMETHEUS_OTLP_METRICS_URL", prometheus.to_owned()),
         ];
         env.extend(settings.iter().cloned());
-        Self::start_on("otel-collector/config.yaml", env).await
+        Self::start_on("otel-collector/config.yaml", env, otlp_grpc).await
     }
 
     /// Starts the scale profile's first tier (`otel-collector/routing.yaml`) the same way, routing
-    /// by trace id to the second-tier collectors at `second_tier` (their OTLP/gRPC receivers), a
-    /// static list (compose's resolver is DNS).
-    pub async fn start_routing(second_tier: &[SocketAddr]) -> Self {
-        let hostnames: Vec<String> = second_tier.iter().map(ToString::to_string).collect();
-        let resolver = format!("{{static: {{hostnames: [{}]}}}}", hostnames.join(", "));
+    /// by trace id to the second-tier collectors that `hostname` resolves to, on `port`: compose's
+    /// resolver (`dns`, the name re-read every 5 s), with the name in `/etc/hosts` here
+    /// ([`crate::hosts`]) where compose's is Docker's DNS.
+    pub async fn start_routing(hostname: &str, port: u16) -> Self {
+        let resolver = format!("{{dns: {{hostname: {hostname}, port: '{port}'}}}}");
         Self::start_on(
             "otel-collector/routing.yaml",
             vec![("SAMPLING_TIER_RESOLVER", resolver)],
+            None,
         )
         .await
     }
 
-    /// Starts a collector on `config` with its addresses on free loopback ports and `settings` on
-    /// top.
-    async fn start_on(config: &'static str, settings: Vec<(&'static str, String)>) -> Self {
+    /// Starts a collector on `config` with its addresses on free loopback ports (its OTLP/gRPC
+    /// receiver on `otlp_grpc` if given) and `settings` on top.
+    async fn start_on(
+        config: &'static str,
+        settings: Vec<(&'static str, String)>,
+        otlp_grpc: Option<SocketAddr>,
+    ) -> Self {
         let binary = std::env::var_os("OTELCOL_BIN").expect(
             "OTELCOL_BIN names the collector built from otel-collector/builder-config.yaml: \
              `source scripts/go-tools.sh` builds it (scripts/test.sh does)",
@@ -71,7 +88,11 @@ impl Otelcol {
             binary,
             config,
             &[FEATURE_GATES],
-            |[otlp_grpc, otlp_http, public_http, health, metrics]| {
+            |addrs| {
+                if let Some(given) = otlp_grpc {
+                    addrs[0] = given;
+                }
+                let [otlp_grpc, otlp_http, public_http, health, metrics] = addrs;
                 let mut env = vec![
                     ("COLLECTOR_OTLP_GRPC_ENDPOINT", otlp_grpc.to_string()),
                     ("COLLECTOR_OTLP_HTTP_ENDPOINT", otlp_http.to_string()),
@@ -109,6 +130,16 @@ impl Otelcol {
     /// Stops it as `docker compose stop` does (SIGTERM): what it holds is exported first.
     pub async fn stop(&mut self) {
         self.distribution.stop().await;
+    }
+
+    /// Kills it (SIGKILL), as when its machine dies: what it holds is lost.
+    pub async fn kill(&mut self) {
+        self.distribution.kill().await;
+    }
+
+    /// Whether it runs (it has not been killed, or has been started again).
+    pub fn is_running(&self) -> bool {
+        self.distribution.is_running()
     }
 
     /// Starts it again on the same addresses.

@@ -4,7 +4,7 @@
 
 use std::{
     env,
-    net::SocketAddr,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     path::PathBuf,
     time::{Duration, SystemTime},
 };
@@ -12,6 +12,7 @@ use std::{
 use tokio::sync::Mutex;
 
 use test_support::{
+    process::free_port,
     secrets::CardData,
     server::{self, ServerProcess},
     trace::{Span, Trace},
@@ -21,6 +22,7 @@ use test_support::{
 use crate::{
     edge::Nginx,
     fault::FaultProxy,
+    hosts::HostsName,
     jaeger::{Jaeger, JaegerApi},
     otelcol::Otelcol,
     page,
@@ -67,7 +69,8 @@ pub struct Settings {
     /// 0: one collector, as compose's default stack runs it. More: the scale profile's two tiers,
     /// a first (`otel-collector/routing.yaml`, which the page and the server send to) routing by
     /// trace id to this many second-tier collectors (`otel-collector/config.yaml`, each with
-    /// `collector`'s settings and a `HOSTNAME` of its own, as compose's replicas have).
+    /// `collector`'s settings and a `HOSTNAME` of its own, as compose's replicas have), which it
+    /// finds by one name, as compose's finds them by DNS.
     pub second_tier: usize,
 }
 
@@ -80,6 +83,8 @@ struct Local {
     collector: Mutex<Otelcol>,
     /// The second tier's collectors, when there are two tiers.
     second_tier: Vec<Mutex<Otelcol>>,
+    /// The name the first tier resolves to find them: an address for each.
+    second_tier_name: Option<HostsName>,
     jaeger: Mutex<Jaeger>,
     prometheus: Prometheus,
     server: ServerProcess,
@@ -173,23 +178,38 @@ impl Stack {
         let dir = tempfile::tempdir().expect("temp dir");
         let prometheus = Prometheus::start(&dir.path().join("prometheus")).await;
         let jaeger = Jaeger::start(&dir.path().join("badger"), &prometheus.url()).await;
+        // The second tier, each on an address of its own and one port (compose's replicas, each
+        // its container's address and 4317), found by the first through one name.
+        let port = free_port().await;
         let mut second_tier = Vec::new();
         for i in 0..settings.second_tier {
             let mut env = settings.collector.clone();
             env.push(("HOSTNAME", format!("otel-collector-sampling-{}", i + 1)));
-            second_tier
-                .push(Otelcol::start(jaeger.otlp_grpc, &prometheus.otlp_metrics_url(), &env).await);
+            let otlp_grpc = SocketAddr::new(second_tier_addr(i), port);
+            second_tier.push(
+                Otelcol::start_sampling(
+                    jaeger.otlp_grpc,
+                    &prometheus.otlp_metrics_url(),
+                    &env,
+                    Some(otlp_grpc),
+                )
+                .await,
+            );
         }
-        let collector = if second_tier.is_empty() {
-            Otelcol::start(
-                jaeger.otlp_grpc,
-                &prometheus.otlp_metrics_url(),
-                &settings.collector,
-            )
-            .await
-        } else {
-            let addrs: Vec<SocketAddr> = second_tier.iter().map(|c| c.otlp_grpc).collect();
-            Otelcol::start_routing(&addrs).await
+        let second_tier_name = (!second_tier.is_empty()).then(|| {
+            let addrs: Vec<IpAddr> = second_tier.iter().map(|c| c.otlp_grpc.ip()).collect();
+            HostsName::add("otel-collector-sampling", &addrs)
+        });
+        let collector = match &second_tier_name {
+            None => {
+                Otelcol::start(
+                    jaeger.otlp_grpc,
+                    &prometheus.otlp_metrics_url(),
+                    &settings.collector,
+                )
+                .await
+            }
+            Some(name) => Otelcol::start_routing(name.name(), port).await,
         };
         let server = start_server(collector.otlp_http, &dir, &settings.server).await;
         let faults = match front {
@@ -228,6 +248,7 @@ impl Stack {
                 faults,
                 collector: Mutex::new(collector),
                 second_tier: second_tier.into_iter().map(Mutex::new).collect(),
+                second_tier_name,
                 jaeger: Mutex::new(jaeger),
                 prometheus,
                 server,
@@ -264,7 +285,7 @@ impl Stack {
     }
 
     /// The own metrics of each collector that samples (local stacks only): the one collector, or
-    /// each of the second tier's.
+    /// each of the second tier's, in order, but for those killed.
     pub async fn sampler_metrics(&self) -> Vec<String> {
         let local = self.local();
         if local.second_tier.is_empty() {
@@ -272,19 +293,23 @@ impl Stack {
         }
         let mut all = Vec::new();
         for collector in &local.second_tier {
-            all.push(collector.lock().await.own_metrics().await);
+            let collector = collector.lock().await;
+            if collector.is_running() {
+                all.push(collector.own_metrics().await);
+            }
         }
         all
     }
 
-    /// Stops second-tier collector `i` as `docker compose stop` does.
-    pub async fn stop_second_tier(&self, i: usize) {
-        self.local().second_tier[i].lock().await.stop().await;
-    }
-
-    /// Starts second-tier collector `i` again on its addresses.
-    pub async fn start_second_tier_again(&self, i: usize) {
-        self.local().second_tier[i].lock().await.start_again().await;
+    /// Kills second-tier collector `i` (SIGKILL: what it holds is lost) and takes its address
+    /// out of the name the first tier resolves, as Docker's DNS does when a container dies.
+    pub async fn kill_second_tier(&self, i: usize) {
+        let local = self.local();
+        let mut collector = local.second_tier[i].lock().await;
+        collector.kill().await;
+        if let Some(name) = &local.second_tier_name {
+            name.remove(collector.otlp_grpc.ip());
+        }
     }
 
     /// Stops the collector as `docker compose stop` does (local stacks only).
@@ -416,6 +441,12 @@ impl Stack {
 }
 
 /// The checkout page's trunk release build (`PAGE_DIST`, default `dist/`).
+/// Second-tier collector `i`'s address: 127.0.0.2, 127.0.0.3, … (all of 127.0.0.0/8 is loopback).
+fn second_tier_addr(i: usize) -> IpAddr {
+    let last = u8::try_from(i + 2).expect("fewer than 254 second-tier collectors");
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
 fn checkout_dist() -> PathBuf {
     path_from_env("PAGE_DIST", workspace().join("dist"))
 }

@@ -63,10 +63,16 @@ const COLLECTOR_CONFIGS: [(&str, &str); 2] = [
     ("otel-collector/routing.yaml", "otel-collector-routing"),
 ];
 
+/// [`compose_text`], parsed.
+fn as_compose_runs(config: (&str, &str)) -> Value {
+    serde_yaml::from_str(&compose_text(config))
+        .unwrap_or_else(|e| panic!("{} does not parse: {e}", config.0))
+}
+
 /// A collector config file (Jaeger's too) as compose runs it: each `${env:NAME:-default}` is its
 /// default (compose sets none of those: `the_configs_run_as_they_are_with_compose_values_as_defaults`),
-/// and each `${env:NAME}` without one is what compose's `service` sets.
-fn as_compose_runs((path, service_name): (&str, &str)) -> Value {
+/// and each `${env:NAME}` without one is what compose's `service_name` sets.
+fn compose_text((path, service_name): (&str, &str)) -> String {
     let mut text = read(path);
     let compose = compose();
     for (name, default) in env_references(&text.clone()) {
@@ -79,7 +85,7 @@ fn as_compose_runs((path, service_name): (&str, &str)) -> Value {
         };
         text = text.replacen(&reference, &value, 1);
     }
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path} does not parse: {e}"))
+    text
 }
 
 fn service<'a>(compose: &'a Value, name: &str) -> &'a Value {
