@@ -588,3 +588,55 @@ async fn a_certificate_that_cannot_be_read_stops_the_start_naming_its_variable()
         "the variable and its value: {output}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ratio_sampler_keeps_the_traces_whose_randomness_reaches_its_threshold_and_records_it() {
+    // `traceidratio` at 0.5: T = 2^55. Each request continues a trace of a known id (the parent's
+    // sampled flag is ignored, as the specification's TraceIdRatioBased does); the trace ids'
+    // last 56 bits (their randomness) half at or above 2^55 and half below.
+    let collector = Collector::start(Mode::Healthy).await;
+    let server = start_server_with(
+        collector.addr,
+        50,
+        0,
+        &[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let ids = |from: u64| {
+        (0..8_u64).map(move |i| format!("{:032x}", 0xabcd_u128 << 112 | u128::from(from + i)))
+    };
+    let kept: Vec<String> = ids(1 << 55).collect();
+    let dropped: Vec<String> = ids((1 << 55) - 8).collect();
+    for trace_id in kept.iter().chain(&dropped) {
+        let response = client
+            .get(format!("http://{}/api/products", server.addr))
+            .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-03"))
+            .send()
+            .await
+            .expect("the server answers");
+        assert!(response.status().is_success());
+    }
+    test_support::wait_for(
+        "the kept traces' spans at the collector",
+        Duration::from_secs(20),
+        || async {
+            let spans = collector.spans();
+            (kept.iter())
+                .all(|id| spans.iter().any(|s| &s.trace_id == id))
+                .then_some(())
+        },
+    )
+    .await;
+    server.terminate().await;
+    let spans = collector.spans();
+    for span in spans.iter().filter(|s| kept.contains(&s.trace_id)) {
+        assert_eq!(span.wire.trace_state, "ot=th:8", "{}", span.name);
+    }
+    for id in &dropped {
+        assert!(!spans.iter().any(|s| &s.trace_id == id), "{id} dropped");
+    }
+}

@@ -13,6 +13,10 @@
 //! - [`parse_tracestate`]: a joined list of at most 32 members, keys by the current grammar
 //!   (§3.3.2.2.1 "Key", `@` anywhere after the first character), a malformed member discarding the
 //!   whole list, a duplicated key keeping its first member.
+//! - [`sampling`]: consistent probability sampling's threshold and randomness (`ot=th`), for the
+//!   page's sampler and the server's alike.
+
+pub mod sampling;
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceId, TraceState};
 

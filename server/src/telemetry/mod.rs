@@ -7,6 +7,7 @@
 //!   whichever [`export`] chooses; and a resource with the service name and version. Hold the guard
 //!   for the life of the process and call [`TelemetryGuard::shutdown`].
 //! - [`propagation`] is a strict W3C Trace Context parser in front of the SDK.
+//! - [`sampler`] reads `OTEL_TRACES_SAMPLER`, its ratio samplers consistent with the page's.
 //! - [`http`] is the middleware that opens one SERVER span per request.
 //!
 //! Spans are made with the OpenTelemetry API directly rather than through `tracing`: the names, kinds,
@@ -17,6 +18,7 @@
 pub mod export;
 pub mod http;
 pub mod propagation;
+pub mod sampler;
 pub mod stock;
 pub mod timing;
 
@@ -65,11 +67,13 @@ impl TelemetryGuard {
     /// Builds the provider from the `OTEL_*` variables and installs it globally. `OTEL_SDK_DISABLED=true` gives a provider that records spans (so trace ids still
     /// reach responses and logs) but exports nothing.
     pub fn init() -> Result<Self, TelemetryError> {
-        let mut builder = SdkTracerProvider::builder().with_resource(resource());
+        let mut builder = SdkTracerProvider::builder()
+            .with_resource(resource())
+            .with_sampler(sampler::from_env());
         if !sdk_disabled() {
             // The endpoint, protocol, timeout, headers, compression and certificates come from
             // OTEL_EXPORTER_OTLP_*, the batch sizes and delays from OTEL_BSP_*, the pipeline from
-            // EXPORT_PIPELINE (`export`); the sampler from OTEL_TRACES_SAMPLER.
+            // EXPORT_PIPELINE (`export`).
             builder = export::with_span_processor(builder)?;
         }
         let provider = builder.build();
