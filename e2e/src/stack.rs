@@ -440,13 +440,13 @@ impl Stack {
     }
 }
 
-/// The checkout page's trunk release build (`PAGE_DIST`, default `dist/`).
 /// Second-tier collector `i`'s address: 127.0.0.2, 127.0.0.3, … (all of 127.0.0.0/8 is loopback).
 fn second_tier_addr(i: usize) -> IpAddr {
     let last = u8::try_from(i + 2).expect("fewer than 254 second-tier collectors");
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
 }
 
+/// The checkout page's trunk release build (`PAGE_DIST`, default `dist/`).
 fn checkout_dist() -> PathBuf {
     path_from_env("PAGE_DIST", workspace().join("dist"))
 }

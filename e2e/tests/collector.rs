@@ -144,7 +144,11 @@ async fn load(stack: &Stack, rate: f64, seconds: u64, slowed: bool) -> Vec<Check
 
 /// Checkouts on the page, one a `(card, slowed)`: the card's button, and whether the payment is
 /// slowed for it (the fault endpoint). `share_percent`: the share the page's nginx tells it the
-/// collectors keep, which its trace link mentions for every placed checkout.
+/// collectors keep, which its trace link mentions for every placed checkout. The last checkout's
+/// trace must be kept (failed, slowed, or a share of 100 %): the browser stays open until it is
+/// whole in Jaeger. The page sends its spans in order, so every earlier checkout's have left by
+/// then; a browser closed sooner can take the spans still in the page's queue with it (a
+/// clean-clone run once lost the last checkout's page spans so).
 async fn page_checkouts(
     stack: &Stack,
     share_percent: f64,
@@ -189,6 +193,12 @@ async fn page_checkouts(
                 set_payment_latency(stack, NORMAL_PAYMENT_MS).await;
             }
         }
+        let last = made_ref.lock().expect("lock").last().cloned();
+        let last = last.expect("at least one checkout");
+        assert!(share_percent == 100.0 || last.must_be_kept(), "{last:?}");
+        stack
+            .trace(&last.trace_id, |trace| last.is_whole(trace))
+            .await;
     })
     .await;
     made.into_inner().expect("lock")
