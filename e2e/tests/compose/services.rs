@@ -6,13 +6,7 @@ use super::*;
 #[test]
 fn compose_runs_jaeger_v2_prometheus_and_the_contrib_collector_at_pinned_versions() {
     let compose = compose();
-    let jaeger = service(&compose, "jaeger")["image"]
-        .as_str()
-        .expect("image");
-    let version = jaeger
-        .strip_prefix("jaegertracing/jaeger:")
-        .expect("the jaeger image");
-    let [major, minor, patch] = semver(version);
+    let (jaeger, [major, minor, patch]) = pinned_image(&compose, "jaeger", "jaegertracing/jaeger:");
     assert_eq!(major, 2, "Jaeger v2: {jaeger}");
     // The Jaeger the tests and scripts/dev.sh run is built from its Go module at the same release:
     // Jaeger tags each release twice, v1.(N+63) being v2.N (v1.75.0 is v2.12.0), and only the v1
@@ -25,29 +19,34 @@ fn compose_runs_jaeger_v2_prometheus_and_the_contrib_collector_at_pinned_version
     );
     // Prometheus likewise: its Go module's versions are v0.<major><minor>.<patch> (v0.316.0 is
     // 3.16.0).
-    let prometheus = service(&compose, "prometheus")["image"]
-        .as_str()
-        .expect("image");
-    let version = prometheus
-        .strip_prefix("prom/prometheus:v")
-        .expect("the prometheus image");
-    let [major, minor, patch] = semver(version);
+    let (prometheus, [major, minor, patch]) =
+        pinned_image(&compose, "prometheus", "prom/prometheus:v");
     let module = format!("github.com/prometheus/prometheus v0.{major}{minor:02}.{patch}");
     assert!(
         read("prometheus/go.mod").contains(&module),
         "prometheus/go.mod builds compose's {prometheus}: {module}"
     );
-    let collector = service(&compose, "otel-collector")["image"]
-        .as_str()
-        .expect("image");
-    let version = collector
-        .strip_prefix("otel/opentelemetry-collector-contrib:")
-        .expect("the contrib image");
-    let [major, minor, _] = semver(version);
+    let (collector, [major, minor, _]) = pinned_image(
+        &compose,
+        "otel-collector",
+        "otel/opentelemetry-collector-contrib:",
+    );
     assert!(
         major == 0 && minor >= 159,
         "pinned collector-contrib 0.159 or newer (the `otlp_grpc` exporter): {collector}"
     );
+}
+
+/// The image of compose's service `name`, and its version: the tag after `repository` (the
+/// image's name up to the version, `prom/prometheus:v` say), as [`semver`] reads it.
+fn pinned_image<'a>(compose: &'a Value, name: &str, repository: &str) -> (&'a str, [u32; 3]) {
+    let image = service(compose, name)["image"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} has an image"));
+    let version = image
+        .strip_prefix(repository)
+        .unwrap_or_else(|| panic!("{name} runs {repository}…: {image}"));
+    (image, semver(version))
 }
 
 /// `MAJOR.MINOR.PATCH`, all three numbers; panics on anything else (a pin is exact).
